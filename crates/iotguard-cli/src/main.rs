@@ -1,0 +1,3 @@
+//! The `iotguard` command. (Being written.)
+
+fn main() {}

@@ -1,0 +1,226 @@
+//! The reader every format shares: lines in, `Result<FlowRecord, ParseError>` out.
+//!
+//! A format is a [`LineParser`]: it turns one line into a record, a skip (a header or comment), or
+//! a problem. [`FlowReader`] owns the line splitting, the line numbers, the input's name and the
+//! rejected lines, so every format reports errors the same way and no format can stop the stream
+//! on bad data. Only an I/O error ends a reader early, and it is yielded as an error first.
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::sync::Arc;
+
+use crate::detect::{self, Format};
+use crate::error::{ErrorKind, LineError, ParseError};
+use crate::lines::{Line, LineReader, DEFAULT_MAX_LINE};
+use crate::record::FlowRecord;
+
+/// What a format's parser made of one line.
+#[derive(Debug)]
+pub(crate) enum Parsed {
+    /// A flow record.
+    Record(Box<FlowRecord>),
+    /// A header, comment or blank line: nothing to yield.
+    Skip,
+    /// A line that should have been a record and is not.
+    Error(LineError),
+}
+
+/// One format's line parser.
+pub(crate) trait LineParser: Send {
+    /// Parses one line (without its line ending).
+    fn parse(&mut self, line: &[u8]) -> Parsed;
+
+    /// Returns a parser in the same state, for parsing later lines on another thread.
+    fn fork(&self) -> Box<dyn LineParser>;
+
+    /// Returns true if the line changes the parser's state (a header line), so a parallel reader
+    /// must feed it to the parser in order rather than to a worker.
+    fn is_header(&self, line: &[u8]) -> bool;
+}
+
+/// Options shared by every reader.
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    /// The format to read; `None` detects it from the content.
+    pub format: Option<Format>,
+    /// The sensor name given to records whose input names none.
+    pub sensor: Option<Arc<str>>,
+    /// The longest line kept; longer lines are rejected as [`ErrorKind::LineTooLong`].
+    pub max_line: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions { format: None, sensor: None, max_line: DEFAULT_MAX_LINE }
+    }
+}
+
+/// Why an input could not be opened as flow records.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Reading the first bytes (or the compression header) failed.
+    #[error("{input}: {source}")]
+    Io {
+        /// The input's name.
+        input: Arc<str>,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The content matches no known format and none was given.
+    #[error("{input}: cannot tell the flow format from the content; name it with --format ({})", Format::NAMES.join(", "))]
+    UnknownFormat {
+        /// The input's name.
+        input: Arc<str>,
+    },
+}
+
+/// Reads flow records from one input, one `Result` per record.
+///
+/// ```
+/// use iotguard_flow::{FlowReader, ReadOptions};
+/// let log = "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\n\
+///            1.5\tC1\t10.0.0.1\t1234\t10.0.0.2\t23\ttcp\n";
+/// let reader = FlowReader::open("example", log.as_bytes(), &ReadOptions::default()).unwrap();
+/// let records: Vec<_> = reader.collect();
+/// assert_eq!(records.len(), 1);
+/// assert_eq!(records[0].as_ref().unwrap().resp_p, Some(23));
+/// ```
+pub struct FlowReader {
+    lines: LineReader<Box<dyn BufRead + Send>>,
+    parser: Box<dyn LineParser>,
+    input: Arc<str>,
+    format: Format,
+    sensor: Option<Arc<str>>,
+    ended: bool,
+}
+
+impl FlowReader {
+    /// Opens an input: undoes gzip or zstd compression, detects the format (unless the options
+    /// name one) and returns a reader positioned at the first line.
+    pub fn open(
+        input: impl Into<Arc<str>>,
+        reader: impl Read + Send + 'static,
+        options: &ReadOptions,
+    ) -> Result<FlowReader, OpenError> {
+        let input = input.into();
+        let io_err = |source| OpenError::Io { input: input.clone(), source };
+        let mut stream = crate::compress::decompress(reader).map_err(io_err)?;
+        let format = match options.format {
+            Some(f) => f,
+            None => {
+                let head = peek(&mut stream, 64 * 1024).map_err(io_err)?;
+                detect::detect(head).ok_or_else(|| OpenError::UnknownFormat { input: input.clone() })?
+            }
+        };
+        Ok(FlowReader::with_format(input, stream, format, options))
+    }
+
+    /// Reads an already decompressed stream in a known format.
+    pub fn with_format(
+        input: impl Into<Arc<str>>,
+        reader: Box<dyn BufRead + Send>,
+        format: Format,
+        options: &ReadOptions,
+    ) -> FlowReader {
+        FlowReader {
+            lines: LineReader::new(reader, options.max_line),
+            parser: format.parser(),
+            input: input.into(),
+            format,
+            sensor: options.sensor.clone(),
+            ended: false,
+        }
+    }
+
+    /// Returns the format being read.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Returns the input's name.
+    pub fn input(&self) -> &Arc<str> {
+        &self.input
+    }
+
+    /// Returns the number of the line last read (1-based).
+    pub fn line_no(&self) -> u64 {
+        self.lines.line_no()
+    }
+
+    fn error(&self, e: LineError, raw: &[u8]) -> ParseError {
+        ParseError {
+            input: self.input.clone(),
+            line: self.lines.line_no(),
+            kind: e.kind,
+            field: e.field,
+            reason: e.reason,
+            raw: raw.to_vec(),
+        }
+    }
+}
+
+impl Iterator for FlowReader {
+    type Item = Result<FlowRecord, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            let line = match self.lines.next_line() {
+                None => {
+                    self.ended = true;
+                    return None;
+                }
+                Some(Err(e)) => {
+                    self.ended = true;
+                    let err = LineError::new(ErrorKind::Io, format!("read failed, input ends here: {e}"));
+                    return Some(Err(self.error(err, b"")));
+                }
+                Some(Ok(line)) => line,
+            };
+            match line {
+                Line::TooLong(prefix, len) => {
+                    let prefix = prefix.to_vec();
+                    let err = LineError::new(
+                        ErrorKind::LineTooLong,
+                        format!("line of {len} bytes is over the {} byte limit", prefix.len()),
+                    );
+                    return Some(Err(self.error(err, &prefix)));
+                }
+                Line::Whole(bytes) => match self.parser.parse(bytes) {
+                    Parsed::Skip => continue,
+                    Parsed::Record(mut rec) => {
+                        if rec.sensor.is_none() {
+                            rec.sensor.clone_from(&self.sensor);
+                        }
+                        return Some(Ok(*rec));
+                    }
+                    Parsed::Error(e) => {
+                        let raw = bytes.to_vec();
+                        return Some(Err(self.error(e, &raw)));
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Fills the stream's buffer with up to `want` bytes without consuming them.
+///
+/// `BufRead::fill_buf` returns whatever one read gave; detection wants a few lines, so this
+/// wraps the stream in a larger buffer when needed.
+fn peek(stream: &mut Box<dyn BufRead + Send>, want: usize) -> io::Result<&[u8]> {
+    let first = stream.fill_buf()?.len();
+    if first >= want.min(4096) || first == 0 {
+        return stream.fill_buf();
+    }
+    // Read more: move the stream behind a bigger buffer that holds the first bytes.
+    let mut head = Vec::with_capacity(want);
+    let old = std::mem::replace(stream, Box::new(io::empty()));
+    let mut limited = old.take(want as u64);
+    limited.read_to_end(&mut head)?;
+    let rest = limited.into_inner();
+    *stream = Box::new(BufReader::with_capacity(want.max(64 * 1024), io::Cursor::new(head).chain(rest)));
+    stream.fill_buf()
+}

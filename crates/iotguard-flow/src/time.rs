@@ -1,0 +1,230 @@
+//! Exact timestamps and intervals.
+//!
+//! Zeek writes times as decimal seconds with microsecond digits (`1547150789.067208`). Going
+//! through `f64` would lose digits on round trips, so both types hold integer nanoseconds and
+//! parse and print decimal text exactly.
+
+use std::fmt;
+
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+/// A point in time: nanoseconds since the Unix epoch (UTC).
+///
+/// Captures with relative times (Stratosphere's `ts` from 15 s) are kept as they are: a
+/// timestamp near zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub i64);
+
+/// A length of time in nanoseconds (Zeek's `interval`), such as a flow's duration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Interval(pub i64);
+
+impl Timestamp {
+    /// Builds a timestamp from whole seconds and nanoseconds since the epoch.
+    pub fn from_secs_nanos(secs: i64, nanos: u32) -> Self {
+        Timestamp(secs.saturating_mul(NANOS_PER_SEC).saturating_add(i64::from(nanos)))
+    }
+
+    /// Returns the nanoseconds since the epoch.
+    pub fn as_nanos(self) -> i64 {
+        self.0
+    }
+
+    /// Returns the seconds since the epoch as a float (for features, never for storage).
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / NANOS_PER_SEC as f64
+    }
+
+    /// Parses decimal seconds (`1547150789.067208`, `-3.5`, `12`) exactly, to the nanosecond.
+    pub fn parse_decimal(text: &[u8]) -> Option<Self> {
+        parse_decimal_nanos(text).map(Timestamp)
+    }
+
+    /// Builds a timestamp from milliseconds since the epoch (Zeek's `TS_MILLIS`).
+    pub fn from_millis(ms: i64) -> Self {
+        Timestamp(ms.saturating_mul(1_000_000))
+    }
+
+    /// Returns the whole seconds and the sub-second nanoseconds (always `0..1e9`).
+    pub fn secs_nanos(self) -> (i64, u32) {
+        (
+            self.0.div_euclid(NANOS_PER_SEC),
+            self.0.rem_euclid(NANOS_PER_SEC) as u32,
+        )
+    }
+}
+
+impl Interval {
+    /// Parses decimal seconds exactly, to the nanosecond.
+    pub fn parse_decimal(text: &[u8]) -> Option<Self> {
+        parse_decimal_nanos(text).map(Interval)
+    }
+
+    /// Builds an interval from float seconds, rounded to the nanosecond.
+    pub fn from_secs_f64(secs: f64) -> Option<Self> {
+        let n = (secs * NANOS_PER_SEC as f64).round();
+        (n.is_finite() && n.abs() < i64::MAX as f64).then_some(Interval(n as i64))
+    }
+
+    /// Returns the length in seconds as a float.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / NANOS_PER_SEC as f64
+    }
+}
+
+/// Writes nanoseconds as decimal seconds with at least six fraction digits (as Zeek does) and
+/// more only where the value needs them, so that parsing the text gives the same value back.
+fn fmt_decimal_nanos(nanos: i64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let abs = i128::from(nanos).unsigned_abs();
+    let secs = abs / NANOS_PER_SEC as u128;
+    let frac = (abs % NANOS_PER_SEC as u128) as u32;
+    let sign = if nanos < 0 { "-" } else { "" };
+    write!(f, "{sign}{secs}.{}", frac_digits(frac))
+}
+
+fn frac_digits(frac: u32) -> String {
+    let mut digits = format!("{frac:09}");
+    while digits.len() > 6 && digits.ends_with('0') {
+        digits.pop();
+    }
+    digits
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_decimal_nanos(self.0, f)
+    }
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_decimal_nanos(self.0, f)
+    }
+}
+
+/// Parses `[-]digits[.digits][e[+-]digits]` into nanoseconds, exactly where the text has at
+/// most nine fraction digits and rounding half away from zero beyond that.
+pub(crate) fn parse_decimal_nanos(text: &[u8]) -> Option<i64> {
+    let (neg, rest) = match text.first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if rest.is_empty() {
+        return None;
+    }
+    // Split off an exponent, which JSON writers may use for small or large floats.
+    let (mantissa, exp) = match memchr::memchr2(b'e', b'E', rest) {
+        Some(i) => {
+            let e = std::str::from_utf8(&rest[i + 1..]).ok()?.parse::<i32>().ok()?;
+            (&rest[..i], e)
+        }
+        None => (rest, 0),
+    };
+    let (int_part, frac_part) = match memchr::memchr(b'.', mantissa) {
+        Some(i) => (&mantissa[..i], &mantissa[i + 1..]),
+        None => (mantissa, &mantissa[..0]),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    // All digits as one big integer with a decimal exponent: value = digits * 10^(exp - frac_len).
+    let mut digits: i128 = 0;
+    let mut significant = 0usize;
+    let mut scale: i32 = exp;
+    for &b in int_part {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        if significant < 30 {
+            digits = digits * 10 + i128::from(b - b'0');
+            if digits != 0 {
+                significant += 1;
+            }
+        } else {
+            scale += 1;
+        }
+    }
+    for &b in frac_part {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        if significant < 30 {
+            digits = digits * 10 + i128::from(b - b'0');
+            if digits != 0 {
+                significant += 1;
+            }
+            scale -= 1;
+        }
+    }
+    // Convert to nanoseconds: multiply by 10^(scale + 9).
+    let shift = scale + 9;
+    let nanos: i128 = if shift >= 0 {
+        let mut v = digits;
+        for _ in 0..shift {
+            v = v.checked_mul(10)?;
+            if v > i64::MAX as i128 {
+                return None;
+            }
+        }
+        v
+    } else {
+        let down = (-shift) as u32;
+        if down > 38 {
+            0
+        } else {
+            let p = 10i128.pow(down);
+            let q = digits / p;
+            let r = digits % p;
+            if r * 2 >= p {
+                q + 1
+            } else {
+                q
+            }
+        }
+    };
+    if nanos > i64::MAX as i128 {
+        return None;
+    }
+    let n = nanos as i64;
+    Some(if neg { -n } else { n })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_zeek_times_exactly() {
+        let t = Timestamp::parse_decimal(b"1547150789.067208").unwrap();
+        assert_eq!(t.0, 1_547_150_789_067_208_000);
+        assert_eq!(t.to_string(), "1547150789.067208");
+        assert_eq!(Timestamp::parse_decimal(b"19.981745").unwrap().0, 19_981_745_000);
+        assert_eq!(Timestamp::parse_decimal(b"12").unwrap().to_string(), "12.000000");
+    }
+
+    #[test]
+    fn parses_long_json_floats_to_the_nanosecond() {
+        let d = Interval::parse_decimal(b"0.27964200000000083").unwrap();
+        assert_eq!(d.0, 279_642_000);
+        let d = Interval::parse_decimal(b"7.7209140000000005").unwrap();
+        assert_eq!(d.0, 7_720_914_000);
+        assert_eq!(Interval::parse_decimal(b"1.5e-3").unwrap().0, 1_500_000);
+        assert_eq!(Interval::parse_decimal(b"2E2").unwrap().0, 200_000_000_000);
+    }
+
+    #[test]
+    fn rejects_junk() {
+        for bad in [&b""[..], b"-", b".", b"1.2.3", b"abc", b"1e", b"99999999999999999999"] {
+            assert_eq!(parse_decimal_nanos(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn prints_and_reparses_exactly() {
+        for n in [0i64, 1, 999_999_999, 1_000_000_001, -1, -1_500_000_000, 123_456_789_012] {
+            let text = Interval(n).to_string();
+            assert_eq!(Interval::parse_decimal(text.as_bytes()), Some(Interval(n)), "{text}");
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! Zeek TSV conn logs, read by their own `#` header lines.
+//!
+//! The header names the separator, the set separator, the empty and unset markers and the
+//! columns; nothing here assumes a column position. Concatenated logs (several header blocks) and
+//! any field order or extra field are fine. IoT-23's labeled logs pack their last three columns
+//! into one tab field separated by runs of spaces (`tunnel_parents   label   detailed-label`), in
+//! the `#fields` line as well: such a column is split on runs of two or more spaces.
+
+use crate::error::{ErrorKind, LineError};
+use crate::fields::{self, Field, PendingLabel};
+use crate::label::LabelCache;
+use crate::reader::{LineParser, Parsed};
+use crate::record::FlowRecord;
+
+/// A column of the `#fields` line: one field, or several packed with space runs (IoT-23).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Column {
+    One(Field),
+    Packed(Vec<Field>),
+}
+
+/// Parses Zeek TSV conn logs.
+#[derive(Clone, Debug)]
+pub(crate) struct ZeekTsvParser {
+    separator: u8,
+    set_separator: u8,
+    empty: Vec<u8>,
+    unset: Vec<u8>,
+    columns: Option<Vec<Column>>,
+    labels: LabelCacheCell,
+}
+
+/// The label cache is per parser; a fork starts an empty one (it is only a cache).
+#[derive(Debug, Default)]
+struct LabelCacheCell(LabelCache);
+
+impl Clone for LabelCacheCell {
+    fn clone(&self) -> Self {
+        LabelCacheCell::default()
+    }
+}
+
+impl Default for ZeekTsvParser {
+    fn default() -> Self {
+        ZeekTsvParser {
+            separator: b'\t',
+            set_separator: b',',
+            empty: b"(empty)".to_vec(),
+            unset: b"-".to_vec(),
+            columns: None,
+            labels: LabelCacheCell::default(),
+        }
+    }
+}
+
+/// Decodes a header value written with `\xHH` escapes (`#separator \x09`).
+fn unescape(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        if value[i] == b'\\' && i + 3 < value.len() && value.get(i + 1) == Some(&b'x') {
+            if let Some(b) = std::str::from_utf8(&value[i + 2..i + 4]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(value[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Splits an IoT-23 packed value on runs of two or more spaces.
+fn split_packed(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = value;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut i = 0;
+        while i < rest.len() {
+            if rest[i] == b' ' && rest.get(i + 1) == Some(&b' ') {
+                let item = &rest[..i];
+                let mut j = i;
+                while j < rest.len() && rest[j] == b' ' {
+                    j += 1;
+                }
+                rest = &rest[j..];
+                return Some(item);
+            }
+            i += 1;
+        }
+        let item = rest;
+        rest = &[];
+        Some(item)
+    })
+}
+
+impl ZeekTsvParser {
+    fn header(&mut self, line: &[u8]) -> Parsed {
+        // `#separator` uses a space before its value; the others use the separator itself.
+        if let Some(value) = line.strip_prefix(b"#separator") {
+            // A new header block starts (concatenated logs): back to the defaults.
+            *self = ZeekTsvParser { labels: std::mem::take(&mut self.labels), ..ZeekTsvParser::default() };
+            let value = value.strip_prefix(b" ").or_else(|| value.strip_prefix(b"\t")).unwrap_or(value);
+            let sep = unescape(value);
+            if sep.len() != 1 {
+                return Parsed::Error(LineError::new(
+                    ErrorKind::Malformed,
+                    format!("#separator must be one byte, got `{}`", crate::error::shorten(value)),
+                ));
+            }
+            self.separator = sep[0];
+            return Parsed::Skip;
+        }
+        let rest = &line[1..];
+        let (key, value) = match memchr::memchr(self.separator, rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        match key {
+            b"set_separator" => {
+                let v = unescape(value);
+                if v.len() == 1 {
+                    self.set_separator = v[0];
+                }
+            }
+            b"empty_field" => self.empty = unescape(value),
+            b"unset_field" => self.unset = unescape(value),
+            b"fields" => {
+                let columns = value
+                    .split(|&b| b == self.separator)
+                    .map(|name| {
+                        let parts: Vec<&[u8]> = split_packed(name).collect();
+                        if parts.len() > 1 {
+                            Column::Packed(
+                                parts.iter().map(|p| Field::from_name(&String::from_utf8_lossy(p))).collect(),
+                            )
+                        } else {
+                            Column::One(Field::from_name(&String::from_utf8_lossy(name)))
+                        }
+                    })
+                    .collect();
+                self.columns = Some(columns);
+            }
+            // #path, #open, #close, #types and anything else carry nothing a record needs.
+            _ => {}
+        }
+        Parsed::Skip
+    }
+
+    fn record(&mut self, line: &[u8]) -> Result<FlowRecord, LineError> {
+        let Some(columns) = &self.columns else {
+            return Err(LineError::new(ErrorKind::Malformed, "data line before any #fields header"));
+        };
+        let mut rec = FlowRecord::default();
+        let mut label = PendingLabel::default();
+        let mut has_ts = false;
+        let mut values = line.split(|&b| b == self.separator);
+        for column in columns {
+            let Some(value) = values.next() else {
+                return Err(field_count(columns.len(), line, self.separator));
+            };
+            match column {
+                Column::One(field) => {
+                    has_ts |= *field == Field::Ts && value != self.unset.as_slice();
+                    self.set(&mut rec, &mut label, *field, value)?;
+                }
+                Column::Packed(packed) => {
+                    let mut parts = split_packed(value);
+                    for field in packed {
+                        let Some(part) = parts.next() else {
+                            return Err(LineError {
+                                kind: ErrorKind::FieldCount,
+                                field: Some(field.name().into()),
+                                reason: format!("packed column has fewer than {} values", packed.len()),
+                            });
+                        };
+                        has_ts |= *field == Field::Ts && part != self.unset.as_slice();
+                        self.set(&mut rec, &mut label, *field, part)?;
+                    }
+                    if parts.next().is_some() {
+                        return Err(LineError::new(
+                            ErrorKind::FieldCount,
+                            format!("packed column has more than {} values", packed.len()),
+                        ));
+                    }
+                }
+            }
+        }
+        if values.next().is_some() {
+            return Err(field_count(columns.len(), line, self.separator));
+        }
+        if !has_ts {
+            return Err(fields::missing_ts());
+        }
+        label.finish(&mut rec, &mut self.labels.0);
+        Ok(rec)
+    }
+
+    fn set<'a>(
+        &self,
+        rec: &mut FlowRecord,
+        label: &mut PendingLabel<'a>,
+        field: Field,
+        value: &'a [u8],
+    ) -> Result<(), LineError> {
+        if value == self.unset.as_slice() || field == Field::Ignored {
+            return Ok(());
+        }
+        fields::set_field(rec, label, field, value, self.set_separator, &self.empty)
+    }
+}
+
+fn field_count(expected: usize, line: &[u8], sep: u8) -> LineError {
+    let got = line.split(|&b| b == sep).count();
+    LineError::new(ErrorKind::FieldCount, format!("expected {expected} fields, found {got}"))
+}
+
+impl LineParser for ZeekTsvParser {
+    fn parse(&mut self, line: &[u8]) -> Parsed {
+        if line.first() == Some(&b'#') {
+            return self.header(line);
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Parsed::Skip;
+        }
+        match self.record(line) {
+            Ok(rec) => Parsed::Record(Box::new(rec)),
+            Err(e) => Parsed::Error(e),
+        }
+    }
+
+    fn fork(&self) -> Box<dyn LineParser> {
+        Box::new(self.clone())
+    }
+
+    fn is_header(&self, line: &[u8]) -> bool {
+        line.first() == Some(&b'#')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::label::LabelClass;
+
+    fn parse_all(text: &str) -> Vec<Result<FlowRecord, LineError>> {
+        let mut p = ZeekTsvParser::default();
+        text.lines()
+            .filter_map(|l| match p.parse(l.as_bytes()) {
+                Parsed::Record(r) => Some(Ok(*r)),
+                Parsed::Skip => None,
+                Parsed::Error(e) => Some(Err(e)),
+            })
+            .collect()
+    }
+
+    const IOT23: &str = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents   label   detailed-label\n1547150790.793723\tCGEJbl3RNkmXzmkEd4\t192.168.1.199\t59224\t46.101.251.172\t80\ttcp\t-\t3.081233\t0\t0\tS0\t-\t-\t0\tS\t3\t180\t0\t0\t-   Malicious   C&C\n#close\t2019-12-05-15-46-36   benign   -\n";
+
+    #[test]
+    fn reads_iot23_packed_labels() {
+        let recs = parse_all(IOT23);
+        assert_eq!(recs.len(), 1);
+        let r = recs[0].as_ref().unwrap();
+        assert_eq!(r.uid.as_deref(), Some("CGEJbl3RNkmXzmkEd4"));
+        assert_eq!(r.resp_p, Some(80));
+        assert_eq!(r.service, None);
+        assert_eq!(r.orig_bytes, Some(0));
+        assert_eq!(r.local_orig, None);
+        assert_eq!(r.tunnel_parents, None);
+        let label = r.label.as_ref().unwrap();
+        assert_eq!((label.class, label.detailed.as_deref()), (LabelClass::Malicious, Some("C&C")));
+    }
+
+    #[test]
+    fn any_order_and_extra_fields() {
+        let text = "#fields\tproto\tts\textra\tid.resp_p\ttunnel_parents\n\
+                    udp\t5.000001\twhatever\t53\t(empty)\n\
+                    tcp\t6\tx\t80\ta,b\n";
+        let recs = parse_all(text);
+        let a = recs[0].as_ref().unwrap();
+        assert_eq!((a.ts.0, a.resp_p, a.tunnel_parents.clone()), (5_000_001_000, Some(53), Some(vec![])));
+        let b = recs[1].as_ref().unwrap();
+        assert_eq!(b.tunnel_parents, Some(vec!["a".into(), "b".into()]));
+    }
+
+    #[test]
+    fn bad_lines_are_errors_and_parsing_goes_on() {
+        let text = "#fields\tts\tid.resp_p\torig_bytes\n1\t80\t5\n2\t80\n3\t99999\t1\n4\t1\tx1\n5\t1\t2\t3\n-\t1\t2\n6\t1\t2\n";
+        let kinds: Vec<_> = parse_all(text)
+            .into_iter()
+            .map(|r| r.map(|x| x.ts.0 / 1_000_000_000).map_err(|e| (e.kind, e.field)))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                Ok(1),
+                Err((ErrorKind::FieldCount, None)),
+                Err((ErrorKind::BadValue, Some("id.resp_p".into()))),
+                Err((ErrorKind::BadValue, Some("orig_bytes".into()))),
+                Err((ErrorKind::FieldCount, None)),
+                Err((ErrorKind::BadValue, Some("ts".into()))),
+                Ok(6),
+            ]
+        );
+    }
+
+    #[test]
+    fn data_before_header_is_an_error() {
+        let recs = parse_all("1\t2\n");
+        assert_eq!(recs[0].as_ref().unwrap_err().kind, ErrorKind::Malformed);
+    }
+
+    #[test]
+    fn a_second_header_block_resets_the_columns() {
+        let text = "#fields\tts\tid.resp_p\n1\t80\n#separator ,\n#fields,id.resp_p,ts\n22,2\n";
+        let recs: Vec<_> = parse_all(text).into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(recs[1].resp_p, Some(22));
+        assert_eq!(recs[1].ts.0, 2_000_000_000);
+    }
+
+    #[test]
+    fn unescapes_header_values() {
+        assert_eq!(unescape(b"\\x09"), b"\t");
+        assert_eq!(unescape(b"\\x2c"), b",");
+        assert_eq!(unescape(b"\\x"), b"\\x");
+        assert_eq!(unescape(b"(empty)"), b"(empty)");
+    }
+}

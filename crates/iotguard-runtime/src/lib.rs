@@ -1,0 +1,1 @@
+//! Wires inputs, readers, statistics and outputs. (Being written.)

@@ -1,0 +1,1 @@
+//! A deterministic simulator of an IoT network's flows. (Being written.)

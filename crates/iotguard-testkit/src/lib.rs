@@ -1,0 +1,62 @@
+//! Helpers shared by the tests of every crate: where fixtures and the shared captures are, and
+//! golden-file comparison. Depends on no other project crate, so dev-dependencies form no cycles.
+
+use std::path::{Path, PathBuf};
+
+/// Returns the repository's root folder.
+pub fn repo_root() -> PathBuf {
+    // This crate lives at crates/iotguard-testkit.
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+}
+
+/// Returns the path of a committed fixture under `testdata/`.
+pub fn testdata(rel: &str) -> PathBuf {
+    repo_root().join("testdata").join(rel)
+}
+
+/// Returns the folder of real captures (`IOTGUARD_DATA_DIR`, else `../shared/data` beside the
+/// checkout), or `None` after printing a visible skip line when it is absent.
+pub fn shared_data(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("IOTGUARD_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/data"));
+    if dir.join("README.md").is_file() {
+        Some(dir)
+    } else {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("SKIPPED {test}: no shared data at {} (set IOTGUARD_DATA_DIR)", dir.display());
+        }
+        None
+    }
+}
+
+/// Compares `actual` with the golden file `testdata/golden/<rel>`.
+///
+/// With `UPDATE_GOLDEN=1` the file is (re)written; a missing golden file is written and the test
+/// fails once, so a new golden file is always looked at.
+///
+/// # Panics
+///
+/// Panics (fails the test) when the contents differ or the golden file was missing.
+pub fn assert_golden(rel: &str, actual: &str) {
+    let path = testdata("golden").join(rel);
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    match std::fs::read_to_string(&path) {
+        Ok(expected) if !update => {
+            if expected != actual {
+                panic!(
+                    "golden file {} differs (UPDATE_GOLDEN=1 rewrites it)\n--- expected\n{expected}\n--- actual\n{actual}",
+                    path.display()
+                );
+            }
+        }
+        existing => {
+            std::fs::create_dir_all(path.parent().expect("golden parent")).expect("create golden dir");
+            std::fs::write(&path, actual).expect("write golden file");
+            if existing.is_err() {
+                panic!("golden file {} was missing and has been written; check it and rerun", path.display());
+            }
+        }
+    }
+}
