@@ -38,12 +38,14 @@ pub fn decompress(reader: impl Read + Send + 'static) -> io::Result<Box<dyn BufR
     };
     Ok(match kind {
         Compression::None => Box::new(buffered),
-        Compression::Gzip => {
-            Box::new(BufReader::with_capacity(BUF, flate2::bufread::MultiGzDecoder::new(buffered)))
-        }
-        Compression::Zstd => {
-            Box::new(BufReader::with_capacity(BUF, zstd::stream::read::Decoder::with_buffer(buffered)?))
-        }
+        Compression::Gzip => Box::new(BufReader::with_capacity(
+            BUF,
+            flate2::bufread::MultiGzDecoder::new(buffered),
+        )),
+        Compression::Zstd => Box::new(BufReader::with_capacity(
+            BUF,
+            zstd::stream::read::Decoder::with_buffer(buffered)?,
+        )),
     })
 }
 
@@ -54,7 +56,10 @@ mod tests {
 
     fn read_all(bytes: Vec<u8>) -> Vec<u8> {
         let mut out = Vec::new();
-        decompress(io::Cursor::new(bytes)).unwrap().read_to_end(&mut out).unwrap();
+        decompress(io::Cursor::new(bytes))
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
         out
     }
 

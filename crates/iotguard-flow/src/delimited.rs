@@ -2,8 +2,8 @@
 //! (Being written.)
 
 use crate::detect::Format;
-use crate::reader::{LineParser, Parsed};
 use crate::error::{ErrorKind, LineError};
+use crate::reader::{LineParser, Parsed};
 
 /// Returns a parser for one of the delimited formats.
 pub(crate) fn parser(format: Format) -> Box<dyn LineParser> {
@@ -20,7 +20,10 @@ struct Stub(Format);
 
 impl LineParser for Stub {
     fn parse(&mut self, _line: &[u8]) -> Parsed {
-        Parsed::Error(LineError::new(ErrorKind::Malformed, format!("{}: not implemented yet", self.0)))
+        Parsed::Error(LineError::new(
+            ErrorKind::Malformed,
+            format!("{}: not implemented yet", self.0),
+        ))
     }
 
     fn fork(&self) -> Box<dyn LineParser> {

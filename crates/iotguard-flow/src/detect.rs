@@ -38,8 +38,15 @@ impl Format {
     ];
 
     /// The names `--format` accepts, in the order of [`Format::ALL`].
-    pub const NAMES: [&'static str; 7] =
-        ["zeek-tsv", "zeek-json", "zeek-csv", "argus", "bot-iot", "unsw-nb15", "ton-iot"];
+    pub const NAMES: [&'static str; 7] = [
+        "zeek-tsv",
+        "zeek-json",
+        "zeek-csv",
+        "argus",
+        "bot-iot",
+        "unsw-nb15",
+        "ton-iot",
+    ];
 
     /// Returns the format's command-line name.
     pub fn name(self) -> &'static str {
@@ -87,7 +94,10 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
         .find(|l| !l.iter().all(u8::is_ascii_whitespace))?;
-    if first.starts_with(b"#separator") || first.starts_with(b"#fields") || first.starts_with(b"#set_separator") {
+    if first.starts_with(b"#separator")
+        || first.starts_with(b"#fields")
+        || first.starts_with(b"#set_separator")
+    {
         return Some(Format::ZeekTsv);
     }
     if first.first() == Some(&b'{') {
@@ -110,7 +120,10 @@ mod tests {
 
     #[test]
     fn detects_by_content() {
-        assert_eq!(detect(b"#separator \\x09\n#fields\tts\n"), Some(Format::ZeekTsv));
+        assert_eq!(
+            detect(b"#separator \\x09\n#fields\tts\n"),
+            Some(Format::ZeekTsv)
+        );
         assert_eq!(detect(b"\n{\"ts\":1}\n"), Some(Format::ZeekJson));
         assert_eq!(detect(b""), None);
         assert_eq!(detect(b"hello world\n"), None);

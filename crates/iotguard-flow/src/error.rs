@@ -74,7 +74,11 @@ pub(crate) struct LineError {
 
 impl LineError {
     pub(crate) fn new(kind: ErrorKind, reason: impl Into<String>) -> Self {
-        LineError { kind, field: None, reason: reason.into() }
+        LineError {
+            kind,
+            field: None,
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn bad_value(field: &str, what: &str, value: &[u8]) -> Self {

@@ -143,7 +143,8 @@ impl<'a> PendingLabel<'a> {
 
 /// Returns the value as UTF-8 text or a `bad_value` error naming the field.
 pub(crate) fn text(field: Field, value: &[u8]) -> Result<&str, LineError> {
-    std::str::from_utf8(value).map_err(|_| LineError::bad_value(field.name(), "text (not UTF-8)", value))
+    std::str::from_utf8(value)
+        .map_err(|_| LineError::bad_value(field.name(), "text (not UTF-8)", value))
 }
 
 /// Parses an unsigned decimal count quickly.
@@ -164,7 +165,10 @@ pub(crate) fn parse_u64(value: &[u8]) -> Option<u64> {
 
 /// Parses a port: decimal, or Argus's hexadecimal `0x0303` for ICMP type and code.
 pub(crate) fn parse_port(value: &[u8]) -> Option<u16> {
-    if let Some(hex) = value.strip_prefix(b"0x").or_else(|| value.strip_prefix(b"0X")) {
+    if let Some(hex) = value
+        .strip_prefix(b"0x")
+        .or_else(|| value.strip_prefix(b"0X"))
+    {
         let s = std::str::from_utf8(hex).ok()?;
         return u16::from_str_radix(s, 16).ok();
     }
@@ -259,7 +263,11 @@ fn empty_aware(field: Field, value: &[u8], empty: &[u8]) -> Result<CompactString
 
 /// The error for a line that names no timestamp column at all.
 pub(crate) fn missing_ts() -> LineError {
-    LineError { kind: ErrorKind::BadValue, field: Some("ts".into()), reason: "missing".into() }
+    LineError {
+        kind: ErrorKind::BadValue,
+        field: Some("ts".into()),
+        reason: "missing".into(),
+    }
 }
 
 #[cfg(test)]

@@ -188,22 +188,45 @@ mod tests {
     #[test]
     fn normalises_case_and_classes() {
         let l = Label::new("benign", Some("-"));
-        assert_eq!((l.class, &*l.name, l.detailed), (LabelClass::Benign, "Benign", None));
+        assert_eq!(
+            (l.class, &*l.name, l.detailed),
+            (LabelClass::Benign, "Benign", None)
+        );
         let l = Label::new("Malicious", Some("partofahorizontalportscan"));
         assert_eq!(l.class, LabelClass::Malicious);
         assert_eq!(l.detailed.as_deref(), Some("PartOfAHorizontalPortScan"));
-        assert_eq!(Label::new("Background", Some("(empty)")).class, LabelClass::Other);
+        assert_eq!(
+            Label::new("Background", Some("(empty)")).class,
+            LabelClass::Other
+        );
         assert_eq!(Label::new("whatever", None).class, LabelClass::Other);
     }
 
     #[test]
     fn argus_labels() {
         let l = Label::from_argus("flow=Malware-UDP-DNS").unwrap();
-        assert_eq!((l.class, l.detailed.as_deref()), (LabelClass::Malicious, Some("Malware-UDP-DNS")));
-        assert_eq!(Label::from_argus("flow=From-Botnet-V42-TCP").unwrap().class, LabelClass::Malicious);
-        assert_eq!(Label::from_argus("flow=To-Normal-V42-Grill").unwrap().class, LabelClass::Benign);
-        assert_eq!(Label::from_argus("flow=Background-ARP").unwrap().class, LabelClass::Other);
-        assert_eq!(Label::from_argus("flow=TCP-Established-To-Microsoft-7").unwrap().class, LabelClass::Other);
+        assert_eq!(
+            (l.class, l.detailed.as_deref()),
+            (LabelClass::Malicious, Some("Malware-UDP-DNS"))
+        );
+        assert_eq!(
+            Label::from_argus("flow=From-Botnet-V42-TCP").unwrap().class,
+            LabelClass::Malicious
+        );
+        assert_eq!(
+            Label::from_argus("flow=To-Normal-V42-Grill").unwrap().class,
+            LabelClass::Benign
+        );
+        assert_eq!(
+            Label::from_argus("flow=Background-ARP").unwrap().class,
+            LabelClass::Other
+        );
+        assert_eq!(
+            Label::from_argus("flow=TCP-Established-To-Microsoft-7")
+                .unwrap()
+                .class,
+            LabelClass::Other
+        );
         assert_eq!(Label::from_argus(""), None);
     }
 

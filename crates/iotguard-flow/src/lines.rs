@@ -29,7 +29,12 @@ pub(crate) struct LineReader<R> {
 
 impl<R: BufRead> LineReader<R> {
     pub(crate) fn new(inner: R, max_len: usize) -> Self {
-        LineReader { inner, buf: Vec::with_capacity(512), line_no: 0, max_len: max_len.max(1) }
+        LineReader {
+            inner,
+            buf: Vec::with_capacity(512),
+            line_no: 0,
+            max_len: max_len.max(1),
+        }
     }
 
     /// Returns the number of the line last returned (1-based).

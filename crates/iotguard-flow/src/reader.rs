@@ -50,7 +50,11 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { format: None, sensor: None, max_line: DEFAULT_MAX_LINE }
+        ReadOptions {
+            format: None,
+            sensor: None,
+            max_line: DEFAULT_MAX_LINE,
+        }
     }
 }
 
@@ -103,13 +107,18 @@ impl FlowReader {
         options: &ReadOptions,
     ) -> Result<FlowReader, OpenError> {
         let input = input.into();
-        let io_err = |source| OpenError::Io { input: input.clone(), source };
+        let io_err = |source| OpenError::Io {
+            input: input.clone(),
+            source,
+        };
         let mut stream = crate::compress::decompress(reader).map_err(io_err)?;
         let format = match options.format {
             Some(f) => f,
             None => {
                 let head = peek(&mut stream, 64 * 1024).map_err(io_err)?;
-                detect::detect(head).ok_or_else(|| OpenError::UnknownFormat { input: input.clone() })?
+                detect::detect(head).ok_or_else(|| OpenError::UnknownFormat {
+                    input: input.clone(),
+                })?
             }
         };
         Ok(FlowReader::with_format(input, stream, format, options))
@@ -174,7 +183,8 @@ impl Iterator for FlowReader {
                 }
                 Some(Err(e)) => {
                     self.ended = true;
-                    let err = LineError::new(ErrorKind::Io, format!("read failed, input ends here: {e}"));
+                    let err =
+                        LineError::new(ErrorKind::Io, format!("read failed, input ends here: {e}"));
                     return Some(Err(self.error(err, b"")));
                 }
                 Some(Ok(line)) => line,
@@ -184,7 +194,10 @@ impl Iterator for FlowReader {
                     let prefix = prefix.to_vec();
                     let err = LineError::new(
                         ErrorKind::LineTooLong,
-                        format!("line of {len} bytes is over the {} byte limit", prefix.len()),
+                        format!(
+                            "line of {len} bytes is over the {} byte limit",
+                            prefix.len()
+                        ),
                     );
                     return Some(Err(self.error(err, &prefix)));
                 }
@@ -221,6 +234,9 @@ fn peek(stream: &mut Box<dyn BufRead + Send>, want: usize) -> io::Result<&[u8]> 
     let mut limited = old.take(want as u64);
     limited.read_to_end(&mut head)?;
     let rest = limited.into_inner();
-    *stream = Box::new(BufReader::with_capacity(want.max(64 * 1024), io::Cursor::new(head).chain(rest)));
+    *stream = Box::new(BufReader::with_capacity(
+        want.max(64 * 1024),
+        io::Cursor::new(head).chain(rest),
+    ));
     stream.fill_buf()
 }

@@ -22,7 +22,10 @@ pub struct Interval(pub i64);
 impl Timestamp {
     /// Builds a timestamp from whole seconds and nanoseconds since the epoch.
     pub fn from_secs_nanos(secs: i64, nanos: u32) -> Self {
-        Timestamp(secs.saturating_mul(NANOS_PER_SEC).saturating_add(i64::from(nanos)))
+        Timestamp(
+            secs.saturating_mul(NANOS_PER_SEC)
+                .saturating_add(i64::from(nanos)),
+        )
     }
 
     /// Returns the nanoseconds since the epoch.
@@ -116,7 +119,10 @@ pub(crate) fn parse_decimal_nanos(text: &[u8]) -> Option<i64> {
     // Split off an exponent, which JSON writers may use for small or large floats.
     let (mantissa, exp) = match memchr::memchr2(b'e', b'E', rest) {
         Some(i) => {
-            let e = std::str::from_utf8(&rest[i + 1..]).ok()?.parse::<i32>().ok()?;
+            let e = std::str::from_utf8(&rest[i + 1..])
+                .ok()?
+                .parse::<i32>()
+                .ok()?;
             (&rest[..i], e)
         }
         None => (rest, 0),
@@ -199,8 +205,14 @@ mod tests {
         let t = Timestamp::parse_decimal(b"1547150789.067208").unwrap();
         assert_eq!(t.0, 1_547_150_789_067_208_000);
         assert_eq!(t.to_string(), "1547150789.067208");
-        assert_eq!(Timestamp::parse_decimal(b"19.981745").unwrap().0, 19_981_745_000);
-        assert_eq!(Timestamp::parse_decimal(b"12").unwrap().to_string(), "12.000000");
+        assert_eq!(
+            Timestamp::parse_decimal(b"19.981745").unwrap().0,
+            19_981_745_000
+        );
+        assert_eq!(
+            Timestamp::parse_decimal(b"12").unwrap().to_string(),
+            "12.000000"
+        );
     }
 
     #[test]
@@ -215,16 +227,41 @@ mod tests {
 
     #[test]
     fn rejects_junk() {
-        for bad in [&b""[..], b"-", b".", b"1.2.3", b"abc", b"1e", b"99999999999999999999"] {
-            assert_eq!(parse_decimal_nanos(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b""[..],
+            b"-",
+            b".",
+            b"1.2.3",
+            b"abc",
+            b"1e",
+            b"99999999999999999999",
+        ] {
+            assert_eq!(
+                parse_decimal_nanos(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
     #[test]
     fn prints_and_reparses_exactly() {
-        for n in [0i64, 1, 999_999_999, 1_000_000_001, -1, -1_500_000_000, 123_456_789_012] {
+        for n in [
+            0i64,
+            1,
+            999_999_999,
+            1_000_000_001,
+            -1,
+            -1_500_000_000,
+            123_456_789_012,
+        ] {
             let text = Interval(n).to_string();
-            assert_eq!(Interval::parse_decimal(text.as_bytes()), Some(Interval(n)), "{text}");
+            assert_eq!(
+                Interval::parse_decimal(text.as_bytes()),
+                Some(Interval(n)),
+                "{text}"
+            );
         }
     }
 }

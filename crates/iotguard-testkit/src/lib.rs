@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 /// Returns the repository's root folder.
 pub fn repo_root() -> PathBuf {
     // This crate lives at crates/iotguard-testkit.
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
 }
 
 /// Returns the path of a committed fixture under `testdata/`.
@@ -25,7 +28,10 @@ pub fn shared_data(test: &str) -> Option<PathBuf> {
     } else {
         #[allow(clippy::print_stderr)]
         {
-            eprintln!("SKIPPED {test}: no shared data at {} (set IOTGUARD_DATA_DIR)", dir.display());
+            eprintln!(
+                "SKIPPED {test}: no shared data at {} (set IOTGUARD_DATA_DIR)",
+                dir.display()
+            );
         }
         None
     }
@@ -52,10 +58,14 @@ pub fn assert_golden(rel: &str, actual: &str) {
             }
         }
         existing => {
-            std::fs::create_dir_all(path.parent().expect("golden parent")).expect("create golden dir");
+            std::fs::create_dir_all(path.parent().expect("golden parent"))
+                .expect("create golden dir");
             std::fs::write(&path, actual).expect("write golden file");
             if existing.is_err() {
-                panic!("golden file {} was missing and has been written; check it and rerun", path.display());
+                panic!(
+                    "golden file {} was missing and has been written; check it and rerun",
+                    path.display()
+                );
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Zeek JSON lines. (Being written.)
 
-use crate::reader::{LineParser, Parsed};
 use crate::error::{ErrorKind, LineError};
+use crate::reader::{LineParser, Parsed};
 
 /// Parses Zeek JSON conn records.
 #[derive(Clone, Debug, Default)]
@@ -9,7 +9,10 @@ pub(crate) struct ZeekJsonParser {}
 
 impl LineParser for ZeekJsonParser {
     fn parse(&mut self, _line: &[u8]) -> Parsed {
-        Parsed::Error(LineError::new(ErrorKind::Malformed, "zeek json: not implemented yet"))
+        Parsed::Error(LineError::new(
+            ErrorKind::Malformed,
+            "zeek json: not implemented yet",
+        ))
     }
 
     fn fork(&self) -> Box<dyn LineParser> {

@@ -59,7 +59,10 @@ fn unescape(value: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < value.len() {
         if value[i] == b'\\' && i + 3 < value.len() && value.get(i + 1) == Some(&b'x') {
-            if let Some(b) = std::str::from_utf8(&value[i + 2..i + 4]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(b) = std::str::from_utf8(&value[i + 2..i + 4])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(b);
                 i += 4;
                 continue;
@@ -102,13 +105,22 @@ impl ZeekTsvParser {
         // `#separator` uses a space before its value; the others use the separator itself.
         if let Some(value) = line.strip_prefix(b"#separator") {
             // A new header block starts (concatenated logs): back to the defaults.
-            *self = ZeekTsvParser { labels: std::mem::take(&mut self.labels), ..ZeekTsvParser::default() };
-            let value = value.strip_prefix(b" ").or_else(|| value.strip_prefix(b"\t")).unwrap_or(value);
+            *self = ZeekTsvParser {
+                labels: std::mem::take(&mut self.labels),
+                ..ZeekTsvParser::default()
+            };
+            let value = value
+                .strip_prefix(b" ")
+                .or_else(|| value.strip_prefix(b"\t"))
+                .unwrap_or(value);
             let sep = unescape(value);
             if sep.len() != 1 {
                 return Parsed::Error(LineError::new(
                     ErrorKind::Malformed,
-                    format!("#separator must be one byte, got `{}`", crate::error::shorten(value)),
+                    format!(
+                        "#separator must be one byte, got `{}`",
+                        crate::error::shorten(value)
+                    ),
                 ));
             }
             self.separator = sep[0];
@@ -135,7 +147,10 @@ impl ZeekTsvParser {
                         let parts: Vec<&[u8]> = split_packed(name).collect();
                         if parts.len() > 1 {
                             Column::Packed(
-                                parts.iter().map(|p| Field::from_name(&String::from_utf8_lossy(p))).collect(),
+                                parts
+                                    .iter()
+                                    .map(|p| Field::from_name(&String::from_utf8_lossy(p)))
+                                    .collect(),
                             )
                         } else {
                             Column::One(Field::from_name(&String::from_utf8_lossy(name)))
@@ -152,7 +167,10 @@ impl ZeekTsvParser {
 
     fn record(&mut self, line: &[u8]) -> Result<FlowRecord, LineError> {
         let Some(columns) = &self.columns else {
-            return Err(LineError::new(ErrorKind::Malformed, "data line before any #fields header"));
+            return Err(LineError::new(
+                ErrorKind::Malformed,
+                "data line before any #fields header",
+            ));
         };
         let mut rec = FlowRecord::default();
         let mut label = PendingLabel::default();
@@ -174,7 +192,10 @@ impl ZeekTsvParser {
                             return Err(LineError {
                                 kind: ErrorKind::FieldCount,
                                 field: Some(field.name().into()),
-                                reason: format!("packed column has fewer than {} values", packed.len()),
+                                reason: format!(
+                                    "packed column has fewer than {} values",
+                                    packed.len()
+                                ),
                             });
                         };
                         has_ts |= *field == Field::Ts && part != self.unset.as_slice();
@@ -215,7 +236,10 @@ impl ZeekTsvParser {
 
 fn field_count(expected: usize, line: &[u8], sep: u8) -> LineError {
     let got = line.split(|&b| b == sep).count();
-    LineError::new(ErrorKind::FieldCount, format!("expected {expected} fields, found {got}"))
+    LineError::new(
+        ErrorKind::FieldCount,
+        format!("expected {expected} fields, found {got}"),
+    )
 }
 
 impl LineParser for ZeekTsvParser {
@@ -271,7 +295,10 @@ mod tests {
         assert_eq!(r.local_orig, None);
         assert_eq!(r.tunnel_parents, None);
         let label = r.label.as_ref().unwrap();
-        assert_eq!((label.class, label.detailed.as_deref()), (LabelClass::Malicious, Some("C&C")));
+        assert_eq!(
+            (label.class, label.detailed.as_deref()),
+            (LabelClass::Malicious, Some("C&C"))
+        );
     }
 
     #[test]
@@ -281,7 +308,10 @@ mod tests {
                     tcp\t6\tx\t80\ta,b\n";
         let recs = parse_all(text);
         let a = recs[0].as_ref().unwrap();
-        assert_eq!((a.ts.0, a.resp_p, a.tunnel_parents.clone()), (5_000_001_000, Some(53), Some(vec![])));
+        assert_eq!(
+            (a.ts.0, a.resp_p, a.tunnel_parents.clone()),
+            (5_000_001_000, Some(53), Some(vec![]))
+        );
         let b = recs[1].as_ref().unwrap();
         assert_eq!(b.tunnel_parents, Some(vec!["a".into(), "b".into()]));
     }
@@ -291,7 +321,10 @@ mod tests {
         let text = "#fields\tts\tid.resp_p\torig_bytes\n1\t80\t5\n2\t80\n3\t99999\t1\n4\t1\tx1\n5\t1\t2\t3\n-\t1\t2\n6\t1\t2\n";
         let kinds: Vec<_> = parse_all(text)
             .into_iter()
-            .map(|r| r.map(|x| x.ts.0 / 1_000_000_000).map_err(|e| (e.kind, e.field)))
+            .map(|r| {
+                r.map(|x| x.ts.0 / 1_000_000_000)
+                    .map_err(|e| (e.kind, e.field))
+            })
             .collect();
         assert_eq!(
             kinds,
