@@ -106,6 +106,17 @@ pub fn detect(head: &[u8]) -> Option<Format> {
     crate::delimited::detect(first)
 }
 
+/// Names what an input is when it is a known kind of file that holds no flow records.
+pub(crate) fn not_flows(head: &[u8]) -> Option<&'static str> {
+    const PCAP: &str =
+        "a packet capture (pcap), not flow records; run Zeek on it (`zeek -r FILE`) for a conn log";
+    match head.get(..4)? {
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d] => Some(PCAP),
+        [0x0a, 0x0d, 0x0d, 0x0a] => Some("a packet capture (pcapng), not flow records; run Zeek on it (`zeek -r FILE`) for a conn log"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +138,9 @@ mod tests {
         assert_eq!(detect(b"\n{\"ts\":1}\n"), Some(Format::ZeekJson));
         assert_eq!(detect(b""), None);
         assert_eq!(detect(b"hello world\n"), None);
+        assert!(not_flows(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0])
+            .unwrap()
+            .contains("pcap"));
+        assert_eq!(not_flows(b"#fields"), None);
     }
 }

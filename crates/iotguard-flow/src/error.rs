@@ -81,6 +81,18 @@ impl LineError {
         }
     }
 
+    /// Adds where the problem happened.
+    pub(crate) fn at(self, input: &Arc<str>, line: u64, raw: &[u8]) -> ParseError {
+        ParseError {
+            input: input.clone(),
+            line,
+            kind: self.kind,
+            field: self.field,
+            reason: self.reason,
+            raw: raw.to_vec(),
+        }
+    }
+
     pub(crate) fn bad_value(field: &str, what: &str, value: &[u8]) -> Self {
         LineError {
             kind: ErrorKind::BadValue,

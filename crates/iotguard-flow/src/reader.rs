@@ -11,7 +11,20 @@ use std::sync::Arc;
 use crate::detect::{self, Format};
 use crate::error::{ErrorKind, LineError, ParseError};
 use crate::lines::{Line, LineReader, DEFAULT_MAX_LINE};
+use crate::parallel::ParallelFlowReader;
 use crate::record::FlowRecord;
+
+/// Any reader of flow records: an iterator that also says its format and input.
+pub trait RecordIter: Iterator<Item = Result<FlowRecord, ParseError>> + Send {
+    /// Returns the format being read.
+    fn format(&self) -> Format;
+}
+
+impl RecordIter for FlowReader {
+    fn format(&self) -> Format {
+        self.format
+    }
+}
 
 /// What a format's parser made of one line.
 #[derive(Debug)]
@@ -71,10 +84,15 @@ pub enum OpenError {
         source: io::Error,
     },
     /// The content matches no known format and none was given.
-    #[error("{input}: cannot tell the flow format from the content; name it with --format ({})", Format::NAMES.join(", "))]
+    #[error("{input}: {}", match what {
+        Some(w) => format!("this is {w}"),
+        None => format!("cannot tell the flow format from the content; name it with --format ({})", Format::NAMES.join(", ")),
+    })]
     UnknownFormat {
         /// The input's name.
         input: Arc<str>,
+        /// What the input looks like instead, when known (`a pcap packet capture, ...`).
+        what: Option<String>,
     },
 }
 
@@ -90,11 +108,11 @@ pub enum OpenError {
 /// assert_eq!(records[0].as_ref().unwrap().resp_p, Some(23));
 /// ```
 pub struct FlowReader {
-    lines: LineReader<Box<dyn BufRead + Send>>,
-    parser: Box<dyn LineParser>,
-    input: Arc<str>,
-    format: Format,
-    sensor: Option<Arc<str>>,
+    pub(crate) lines: LineReader<Box<dyn BufRead + Send>>,
+    pub(crate) parser: Box<dyn LineParser>,
+    pub(crate) input: Arc<str>,
+    pub(crate) format: Format,
+    pub(crate) sensor: Option<Arc<str>>,
     ended: bool,
 }
 
@@ -116,12 +134,32 @@ impl FlowReader {
             Some(f) => f,
             None => {
                 let head = peek(&mut stream, 64 * 1024).map_err(io_err)?;
-                detect::detect(head).ok_or_else(|| OpenError::UnknownFormat {
-                    input: input.clone(),
-                })?
+                match detect::detect(head) {
+                    Some(f) => f,
+                    None => {
+                        let what = detect::not_flows(head).map(str::to_string);
+                        return Err(OpenError::UnknownFormat { input, what });
+                    }
+                }
             }
         };
         Ok(FlowReader::with_format(input, stream, format, options))
+    }
+
+    /// Opens an input for reading on `threads` threads (see [`ParallelFlowReader`]); with one
+    /// thread or fewer this is [`FlowReader::open`] boxed.
+    pub fn open_parallel(
+        input: impl Into<Arc<str>>,
+        reader: impl Read + Send + 'static,
+        options: &ReadOptions,
+        threads: usize,
+    ) -> Result<Box<dyn RecordIter>, OpenError> {
+        let reader = FlowReader::open(input, reader, options)?;
+        Ok(if threads <= 1 {
+            Box::new(reader)
+        } else {
+            Box::new(ParallelFlowReader::new(reader, threads))
+        })
     }
 
     /// Reads an already decompressed stream in a known format.
@@ -157,14 +195,7 @@ impl FlowReader {
     }
 
     fn error(&self, e: LineError, raw: &[u8]) -> ParseError {
-        ParseError {
-            input: self.input.clone(),
-            line: self.lines.line_no(),
-            kind: e.kind,
-            field: e.field,
-            reason: e.reason,
-            raw: raw.to_vec(),
-        }
+        e.at(&self.input, self.lines.line_no(), raw)
     }
 }
 

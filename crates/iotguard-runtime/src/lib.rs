@@ -1,1 +1,14 @@
-//! Wires inputs, readers, statistics and outputs. (Being written.)
+//! Wires inputs, readers, statistics and outputs: the engine behind the `iotguard` command.
+//!
+//! Today it owns reading inputs (files, folders, standard input, compressed or not), the
+//! statistics of `inspect`, the outputs of `convert` (Zeek TSV, Zeek JSON, Parquet) and reject
+//! files. Real-time detection, sources and sinks will live here too. Invariant: nothing here
+//! knows about HTTP, and nothing prints: the CLI decides what the user sees.
+
+pub mod batch;
+mod error;
+pub mod input;
+pub mod inspect;
+pub mod topk;
+
+pub use error::{Error, Result};

@@ -1,0 +1,123 @@
+//! The subcommands, one module each, and the input arguments they share.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use iotguard_flow::{Format, ParseError, ReadOptions, DEFAULT_MAX_LINE};
+use iotguard_runtime::batch::{run_batch, BatchConfig, BatchOutcome};
+use iotguard_runtime::input::{self, Input};
+
+use crate::output;
+
+mod convert;
+mod inspect;
+mod simulate;
+
+/// A subcommand.
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Summarise flow inputs: format, records, bad records, time range, labels, protocols, hosts.
+    Inspect(inspect::InspectArgs),
+    /// Convert flow inputs to Parquet, Zeek JSON lines or Zeek TSV.
+    Convert(convert::ConvertArgs),
+    /// Generate a realistic IoT network's flows, benign and attack, labeled like IoT-23.
+    Simulate(simulate::SimulateArgs),
+}
+
+/// Runs a subcommand and returns its exit code.
+pub(crate) fn run(command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Inspect(args) => inspect::run(args),
+        Command::Convert(args) => convert::run(args),
+        Command::Simulate(args) => simulate::run(args),
+    }
+}
+
+/// The input arguments every reading subcommand takes.
+#[derive(Args, Debug)]
+pub(crate) struct InputArgs {
+    /// Files or folders (read recursively, in path order) of flow records; `-` reads standard input.
+    /// gzip and zstd are undone by content.
+    #[arg(required = true, value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// The input format, when detection from the content should not decide.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    pub(crate) format: Option<Format>,
+    /// Threads for parsing each input [default: all cores].
+    #[arg(long, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+    /// Keep every rejected line verbatim in this file, one per line.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rejects: Option<PathBuf>,
+    /// The sensor name given to records whose input names none.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) sensor: Option<String>,
+    /// Lines longer than this are rejected (and skipped without being held in memory).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE)]
+    pub(crate) max_line_bytes: usize,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
+/// How many rejected records are printed before the rest are only counted.
+const PRINTED_ERRORS: usize = 20;
+
+impl InputArgs {
+    /// Reads every input to the end, giving each record to `sink`. Rejected records are printed
+    /// (the first few), counted and kept in the reject file; a progress bar shows on a terminal.
+    pub(crate) fn read(
+        &self,
+        sink: &mut dyn FnMut(iotguard_flow::FlowRecord) -> iotguard_runtime::Result<()>,
+    ) -> anyhow::Result<(Vec<Input>, BatchOutcome)> {
+        let expanded = input::expand(&self.paths)?;
+        for (path, why) in &expanded.skipped {
+            output::warn(&format!("{}: skipped, {why}", path.display()));
+        }
+        let threads = self
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let config = BatchConfig {
+            options: ReadOptions {
+                format: self.format,
+                sensor: self.sensor.as_deref().map(Arc::from),
+                max_line: self.max_line_bytes,
+            },
+            threads,
+            rejects: self.rejects.clone(),
+        };
+        let total: Option<u64> = expanded.inputs.iter().map(Input::len).sum();
+        let counter = Arc::new(AtomicU64::new(0));
+        let progress = output::Progress::start(total, counter.clone());
+        let mut printed = 0usize;
+        let mut on_error = |e: &ParseError| {
+            if printed < PRINTED_ERRORS {
+                output::warn(&format!("rejected {e}"));
+            }
+            printed += 1;
+        };
+        let outcome = run_batch(&expanded.inputs, &config, &counter, sink, &mut on_error);
+        progress.finish();
+        let outcome = outcome.context("reading inputs")?;
+        if printed > PRINTED_ERRORS {
+            output::warn(&format!(
+                "{} more rejected records not shown{}",
+                printed - PRINTED_ERRORS,
+                if self.rejects.is_some() {
+                    " (all are in the rejects file)"
+                } else {
+                    " (--rejects FILE keeps them)"
+                }
+            ));
+        }
+        for (name, why) in &outcome.failed_inputs {
+            output::error(&format!("{why}"));
+            let _ = name;
+        }
+        Ok((expanded.inputs, outcome))
+    }
+}

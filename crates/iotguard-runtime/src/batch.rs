@@ -1,0 +1,104 @@
+//! Reading a list of inputs to the end: records to a sink, problems counted, reported and set
+//! aside, statistics per input. Shared by `inspect`, `convert` and (later) training.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use iotguard_flow::{FlowRecord, ParseError, ReadOptions};
+
+use crate::error::{Error, Result};
+use crate::input::Input;
+use crate::inspect::Collector;
+
+/// How to read the inputs.
+#[derive(Clone, Debug, Default)]
+pub struct BatchConfig {
+    /// Reader options (format override, sensor name, line limit).
+    pub options: ReadOptions,
+    /// Threads per input (1 reads on the calling thread).
+    pub threads: usize,
+    /// Where rejected lines are kept verbatim, one per line.
+    pub rejects: Option<PathBuf>,
+}
+
+/// What reading the inputs gave.
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// Statistics per input that could be opened, in input order.
+    pub per_input: Vec<Collector>,
+    /// Inputs that could not be opened, with the reason.
+    pub failed_inputs: Vec<(String, String)>,
+}
+
+impl BatchOutcome {
+    /// Returns the statistics of all inputs together.
+    pub fn total(&self) -> Collector {
+        let mut all = Collector::new("all");
+        for c in &self.per_input {
+            all.merge(c);
+        }
+        all
+    }
+}
+
+/// Reads every input to its end. Each record goes to `sink`; each rejected record is counted,
+/// given to `on_error` (to report) and written to the reject file. An input that cannot be
+/// opened is recorded in [`BatchOutcome::failed_inputs`] and the others are still read. A sink
+/// error (a full disk) stops the batch.
+pub fn run_batch(
+    inputs: &[Input],
+    config: &BatchConfig,
+    bytes_read: &Arc<AtomicU64>,
+    sink: &mut dyn FnMut(FlowRecord) -> Result<()>,
+    on_error: &mut dyn FnMut(&ParseError),
+) -> Result<BatchOutcome> {
+    let mut rejects = match &config.rejects {
+        Some(path) => Some((
+            BufWriter::new(
+                File::create(path).map_err(|e| Error::io(&path.display().to_string(), e))?,
+            ),
+            path.display().to_string(),
+        )),
+        None => None,
+    };
+    let mut outcome = BatchOutcome {
+        per_input: Vec::new(),
+        failed_inputs: Vec::new(),
+    };
+    for input in inputs {
+        let reader = match input.open(&config.options, config.threads, bytes_read.clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                outcome.failed_inputs.push((input.name(), e.to_string()));
+                continue;
+            }
+        };
+        let mut stats = Collector::new(input.name());
+        stats.format(reader.format());
+        for item in reader {
+            match item {
+                Ok(rec) => {
+                    stats.record(&rec);
+                    sink(rec)?;
+                }
+                Err(e) => {
+                    stats.error(&e);
+                    on_error(&e);
+                    if let Some((w, name)) = rejects.as_mut() {
+                        w.write_all(&e.raw)
+                            .and_then(|()| w.write_all(b"\n"))
+                            .map_err(|err| Error::io(name, err))?;
+                    }
+                }
+            }
+        }
+        outcome.per_input.push(stats);
+    }
+    if let Some((mut w, name)) = rejects {
+        w.flush().map_err(|e| Error::io(&name, e))?;
+    }
+    Ok(outcome)
+}

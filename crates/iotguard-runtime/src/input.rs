@@ -1,0 +1,242 @@
+//! Inputs named on the command line: files, folders (recursive, in a stable order) and standard
+//! input, opened as flow readers with compression and format handled.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use iotguard_flow::{FlowReader, OpenError, ReadOptions, RecordIter};
+
+use crate::error::{Error, Result};
+
+/// Zeek logs that are not conn logs, skipped when met inside a folder (never when named).
+const NOT_CONN_LOGS: &[&str] = &[
+    "analyzer",
+    "capture_loss",
+    "dce_rpc",
+    "dhcp",
+    "dns",
+    "dpd",
+    "files",
+    "ftp",
+    "http",
+    "irc",
+    "kerberos",
+    "known_certs",
+    "known_hosts",
+    "known_services",
+    "loaded_scripts",
+    "modbus",
+    "mysql",
+    "notice",
+    "ntlm",
+    "ntp",
+    "ocsp",
+    "packet_filter",
+    "pe",
+    "radius",
+    "rdp",
+    "reporter",
+    "rfb",
+    "sip",
+    "smb_files",
+    "smb_mapping",
+    "smtp",
+    "snmp",
+    "socks",
+    "software",
+    "ssh",
+    "ssl",
+    "stats",
+    "syslog",
+    "telemetry",
+    "traceroute",
+    "tunnel",
+    "weird",
+    "x509",
+];
+
+/// One input to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Standard input (named `-`).
+    Stdin,
+    /// A file.
+    File(PathBuf),
+}
+
+/// What expanding the command line's paths found.
+#[derive(Debug, Default)]
+pub struct Expanded {
+    /// The inputs to read, in order.
+    pub inputs: Vec<Input>,
+    /// Files inside folders that were passed over, with the reason.
+    pub skipped: Vec<(PathBuf, &'static str)>,
+}
+
+impl Input {
+    /// Returns the input's name for reports and errors.
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "-".to_string(),
+            Input::File(p) => p.display().to_string(),
+        }
+    }
+
+    /// Returns the input's size in bytes where known (for progress bars).
+    pub fn len(&self) -> Option<u64> {
+        match self {
+            Input::Stdin => None,
+            Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+        }
+    }
+
+    /// Opens the input as a reader of flow records on `threads` threads; `bytes_read` counts the
+    /// bytes taken from the file (before decompression), for progress.
+    pub fn open(
+        &self,
+        options: &ReadOptions,
+        threads: usize,
+        bytes_read: Arc<AtomicU64>,
+    ) -> Result<Box<dyn RecordIter>> {
+        let name = self.name();
+        let raw: Box<dyn Read + Send> = match self {
+            Input::Stdin => Box::new(io::stdin()),
+            Input::File(p) => Box::new(File::open(p).map_err(|e| Error::io(&name, e))?),
+        };
+        let counted = CountingReader {
+            inner: raw,
+            count: bytes_read,
+        };
+        FlowReader::open_parallel(name.as_str(), counted, options, threads).map_err(|e| match e {
+            OpenError::Io { source, .. } => Error::io(&name, source),
+            other => Error::Open(other),
+        })
+    }
+}
+
+/// Turns command-line paths into inputs: `-` is standard input, a folder is walked recursively
+/// in byte order of its paths (so runs are repeatable), hidden files and non-conn Zeek logs inside
+/// folders are passed over and reported.
+pub fn expand(paths: &[PathBuf]) -> Result<Expanded> {
+    let mut out = Expanded::default();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            out.inputs.push(Input::Stdin);
+            continue;
+        }
+        let meta =
+            std::fs::metadata(path).map_err(|e| Error::io(&path.display().to_string(), e))?;
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            walk(path, &mut files, &mut out.skipped)?;
+            files.sort();
+            out.inputs.extend(files.into_iter().map(Input::File));
+        } else {
+            out.inputs.push(Input::File(path.clone()));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(
+    dir: &Path,
+    files: &mut Vec<PathBuf>,
+    skipped: &mut Vec<(PathBuf, &'static str)>,
+) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(&dir.display().to_string(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(&dir.display().to_string(), e))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let kind = entry
+            .file_type()
+            .map_err(|e| Error::io(&path.display().to_string(), e))?;
+        if kind.is_dir() {
+            walk(&path, files, skipped)?;
+        } else if is_other_zeek_log(&name) {
+            skipped.push((path, "a Zeek log other than conn"));
+        } else if [".pcap", ".pcapng", ".cap"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+        {
+            skipped.push((path, "a packet capture (run Zeek on it to get a conn log)"));
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// True for names like `dns.log`, `http.00:00:00-01:00:00.log.gz`, `ssl.log.zst`.
+fn is_other_zeek_log(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name);
+    NOT_CONN_LOGS.contains(&stem) && name.contains(".log")
+}
+
+/// Counts bytes as they are read.
+struct CountingReader {
+    inner: Box<dyn Read + Send>,
+    count: Arc<AtomicU64>,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_expand_recursively_in_order_and_skip_other_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("b/inner")).unwrap();
+        for f in [
+            "b/inner/conn.02.log.gz",
+            "a.conn.log",
+            "b/conn.01.log",
+            "dns.log",
+            ".hidden",
+            "b/http.log",
+            "x.pcap",
+        ] {
+            std::fs::write(d.join(f), "").unwrap();
+        }
+        let e = expand(&[d.to_path_buf(), PathBuf::from("-")]).unwrap();
+        let names: Vec<String> = e
+            .inputs
+            .iter()
+            .map(|i| i.name().replace(&d.display().to_string(), ""))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "/a.conn.log",
+                "/b/conn.01.log",
+                "/b/inner/conn.02.log.gz",
+                "-"
+            ]
+        );
+        assert_eq!(e.skipped.len(), 3);
+        // A file named on the command line is read whatever its name.
+        let e = expand(&[d.join("dns.log")]).unwrap();
+        assert_eq!(e.inputs.len(), 1);
+    }
+
+    #[test]
+    fn missing_path_is_a_clear_error() {
+        let err = expand(&[PathBuf::from("/no/such/file")]).unwrap_err();
+        assert!(err.to_string().starts_with("/no/such/file: "), "{err}");
+    }
+}

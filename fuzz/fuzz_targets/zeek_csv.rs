@@ -1,0 +1,8 @@
+//! Fuzz target: the zeek csv reader must never panic or hang, and must account for every line.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    iotguard_fuzz_common::check(data, Some(iotguard_flow::Format::ZeekCsv));
+});
