@@ -6,7 +6,6 @@
 //! derived [`LabelClass`]. `Background` and `Unknown` flows are class [`LabelClass::Other`]: they
 //! are neither benign nor malicious, and models must not be trained on them as either.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -149,34 +148,42 @@ fn classify(name: &str) -> (LabelClass, Option<&'static str>) {
 }
 
 /// Caches labels by their raw text so a reader allocates each distinct label once.
+///
+/// Captures have a handful of distinct labels, so a short list compared byte by byte beats
+/// hashing; the list is capped so a file with endless distinct junk labels stays bounded.
 #[derive(Default, Debug)]
 pub struct LabelCache {
-    map: HashMap<(Box<[u8]>, Option<Box<[u8]>>), Label>,
-    last: Option<(Box<[u8]>, Option<Box<[u8]>>, Label)>,
+    entries: Vec<CacheEntry>,
 }
+
+/// A cached label and the raw name and detailed text it was built from.
+type CacheEntry = (Box<[u8]>, Option<Box<[u8]>>, Label);
+
+/// The most distinct labels kept.
+const LABEL_CACHE_CAP: usize = 256;
 
 impl LabelCache {
     /// Returns the label for a raw name and detailed cell, building it on first sight.
     pub fn get(&mut self, name: &str, detailed: Option<&str>) -> Label {
-        if let Some((n, d, label)) = &self.last {
-            if **n == *name.as_bytes() && d.as_deref() == detailed.map(str::as_bytes) {
-                return label.clone();
+        let (n, d) = (name.as_bytes(), detailed.map(str::as_bytes));
+        if let Some(i) = self
+            .entries
+            .iter()
+            .position(|(en, ed, _)| **en == *n && ed.as_deref() == d)
+        {
+            // Move hits towards the front so the common labels are found first.
+            if i > 0 {
+                self.entries.swap(i, i - 1);
+                return self.entries[i - 1].2.clone();
             }
+            return self.entries[0].2.clone();
         }
-        let key = (
-            Box::<[u8]>::from(name.as_bytes()),
-            detailed.map(|d| Box::<[u8]>::from(d.as_bytes())),
-        );
-        let label = self
-            .map
-            .entry(key.clone())
-            .or_insert_with(|| Label::new(name, detailed))
-            .clone();
-        // A cap keeps a file with millions of distinct junk labels from growing the cache.
-        if self.map.len() > 4096 {
-            self.map.clear();
+        let label = Label::new(name, detailed);
+        if self.entries.len() >= LABEL_CACHE_CAP {
+            self.entries.pop();
         }
-        self.last = Some((key.0, key.1, label.clone()));
+        self.entries
+            .push((n.into(), d.map(Into::into), label.clone()));
         label
     }
 }

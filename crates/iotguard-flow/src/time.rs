@@ -108,6 +108,65 @@ impl fmt::Display for Interval {
 /// Parses `[-]digits[.digits][e[+-]digits]` into nanoseconds, exactly where the text has at
 /// most nine fraction digits and rounding half away from zero beyond that.
 pub(crate) fn parse_decimal_nanos(text: &[u8]) -> Option<i64> {
+    // Fast path: `digits[.digits]` with at most 9 fraction digits, as Zeek writes times.
+    if let Some(n) = parse_plain_decimal(text) {
+        return Some(n);
+    }
+    parse_general_decimal(text)
+}
+
+/// Parses `digits[.digits]` (at most 9 fraction digits, at most 10 integer digits) with plain
+/// integer arithmetic; `None` for anything else, which the general parser then handles.
+fn parse_plain_decimal(text: &[u8]) -> Option<i64> {
+    let mut int: i64 = 0;
+    let mut i = 0;
+    while i < text.len() && i < 11 {
+        let d = text[i].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        int = int * 10 + i64::from(d);
+        i += 1;
+    }
+    if i == 0 || i >= 11 {
+        return None;
+    }
+    let nanos = int.checked_mul(NANOS_PER_SEC)?;
+    if i == text.len() {
+        return Some(nanos);
+    }
+    if text[i] != b'.' {
+        return None;
+    }
+    let frac = &text[i + 1..];
+    if frac.is_empty() || frac.len() > 9 {
+        return None;
+    }
+    let mut f: i64 = 0;
+    for &b in frac {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        f = f * 10 + i64::from(d);
+    }
+    const POW10: [i64; 10] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+    ];
+    nanos.checked_add(f * POW10[9 - frac.len()])
+}
+
+/// The general decimal parser: signs, exponents, long fractions (rounded to the nanosecond).
+fn parse_general_decimal(text: &[u8]) -> Option<i64> {
     let (neg, rest) = match text.first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
@@ -223,6 +282,29 @@ mod tests {
         assert_eq!(d.0, 7_720_914_000);
         assert_eq!(Interval::parse_decimal(b"1.5e-3").unwrap().0, 1_500_000);
         assert_eq!(Interval::parse_decimal(b"2E2").unwrap().0, 200_000_000_000);
+    }
+
+    #[test]
+    fn fast_and_general_paths_agree() {
+        for text in [
+            "0",
+            "1",
+            "1.5",
+            "1547150789.067208",
+            "12.000000001",
+            "9223372036.854775807",
+        ] {
+            let fast = parse_plain_decimal(text.as_bytes());
+            assert!(fast.is_some(), "{text} should take the fast path");
+            assert_eq!(fast, parse_general_decimal(text.as_bytes()), "{text}");
+        }
+        // Out of range: both refuse. Unusual forms fall back to the general parser.
+        assert_eq!(parse_plain_decimal(b"9999999999.999999999"), None);
+        assert_eq!(parse_decimal_nanos(b"9999999999.999999999"), None);
+        assert_eq!(parse_plain_decimal(b"3."), None);
+        assert_eq!(parse_decimal_nanos(b"3."), Some(3_000_000_000));
+        assert_eq!(parse_plain_decimal(b"1.0000000001"), None);
+        assert_eq!(parse_general_decimal(b"1.0000000001"), Some(1_000_000_000));
     }
 
     #[test]

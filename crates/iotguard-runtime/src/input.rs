@@ -86,7 +86,7 @@ impl Input {
     }
 
     /// Returns the input's size in bytes where known (for progress bars).
-    pub fn len(&self) -> Option<u64> {
+    pub fn size(&self) -> Option<u64> {
         match self {
             Input::Stdin => None,
             Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),

@@ -93,7 +93,7 @@ mod tests {
     fn keeps_heavy_hitters_in_bounded_memory() {
         let mut t = TopK::new(100);
         for i in 0..100_000u32 {
-            t.add(&(i % 7 == 0).then_some(7).unwrap_or(1_000 + i));
+            t.add(&if i % 7 == 0 { 7 } else { 1_000 + i });
         }
         assert!(!t.is_exact());
         assert!(t.counts.len() <= 100);

@@ -90,7 +90,7 @@ impl InputArgs {
             threads,
             rejects: self.rejects.clone(),
         };
-        let total: Option<u64> = expanded.inputs.iter().map(Input::len).sum();
+        let total: Option<u64> = expanded.inputs.iter().map(Input::size).sum();
         let counter = Arc::new(AtomicU64::new(0));
         let progress = output::Progress::start(total, counter.clone());
         let mut printed = 0usize;
@@ -114,9 +114,9 @@ impl InputArgs {
                 }
             ));
         }
-        for (name, why) in &outcome.failed_inputs {
-            output::error(&format!("{why}"));
-            let _ = name;
+        // The reason already names the input.
+        for (_, why) in &outcome.failed_inputs {
+            output::error(why);
         }
         Ok((expanded.inputs, outcome))
     }
