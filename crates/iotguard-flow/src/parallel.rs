@@ -227,13 +227,7 @@ mod tests {
     use crate::reader::ReadOptions;
     use std::fmt::Write;
 
-    fn both(
-        text: String,
-        threads: usize,
-    ) -> (
-        Vec<Result<FlowRecord, ParseError>>,
-        Vec<Result<FlowRecord, ParseError>>,
-    ) {
+    fn both(text: String, threads: usize) -> (Results, Results) {
         let opts = ReadOptions {
             max_line: 200,
             ..ReadOptions::default()
