@@ -27,6 +27,8 @@ pub(crate) struct ZeekTsvParser {
     empty: Vec<u8>,
     unset: Vec<u8>,
     columns: Option<Vec<Column>>,
+    /// The `#path` of a log that is not a conn log (`dns`, `http`), whose lines are refused.
+    other_log: Option<String>,
     labels: LabelCacheCell,
 }
 
@@ -48,6 +50,7 @@ impl Default for ZeekTsvParser {
             empty: b"(empty)".to_vec(),
             unset: b"-".to_vec(),
             columns: None,
+            other_log: None,
             labels: LabelCacheCell::default(),
         }
     }
@@ -230,6 +233,11 @@ impl ZeekTsvParser {
             }
             b"empty_field" => self.empty = unescape(value),
             b"unset_field" => self.unset = unescape(value),
+            b"path" => {
+                // `conn`, and variants such as `conn_local`; anything else is another log.
+                let path = String::from_utf8_lossy(value).into_owned();
+                self.other_log = (!path.starts_with("conn")).then_some(path);
+            }
             b"fields" => {
                 let columns = value
                     .split(|&b| b == self.separator)
@@ -256,6 +264,12 @@ impl ZeekTsvParser {
     }
 
     fn record(&mut self, line: &[u8]) -> Result<FlowRecord, LineError> {
+        if let Some(path) = &self.other_log {
+            return Err(LineError::new(
+                ErrorKind::Malformed,
+                format!("this is a Zeek `{path}` log (#path), not a conn log"),
+            ));
+        }
         let Some(columns) = &self.columns else {
             return Err(LineError::new(
                 ErrorKind::Malformed,
@@ -438,6 +452,15 @@ mod tests {
                 Ok(6),
             ]
         );
+    }
+
+    #[test]
+    fn other_zeek_logs_are_refused_line_by_line() {
+        let recs = parse_all("#path\tdns\n#fields\tts\tquery\n1.0\texample.com\n");
+        let e = recs[0].as_ref().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Malformed);
+        assert!(e.reason.contains("`dns` log"), "{}", e.reason);
+        assert!(parse_all("#path\tconn\n#fields\tts\n1.0\n")[0].is_ok());
     }
 
     #[test]
