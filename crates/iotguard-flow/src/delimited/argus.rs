@@ -65,7 +65,7 @@ fn column(name: &str) -> Col {
         "dstappbytes" | "dappbytes" => Col::Zeek(Field::RespBytes),
         "srcmac" => Col::Mac(Side::Orig),
         "dstmac" => Col::Mac(Side::Resp),
-        "srcid" => Col::Zeek(Field::Sensor),
+        "srcid" => Col::Sensor,
         "label" => Col::Label,
         _ => Col::Ignored,
     }

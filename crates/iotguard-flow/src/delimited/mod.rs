@@ -14,10 +14,12 @@
 
 mod argus;
 mod bot_iot;
+mod labels;
 mod split;
 mod table;
 mod ton_iot;
 mod unsw_nb15;
+mod values;
 mod zeek_csv;
 
 use std::collections::HashSet;
@@ -224,6 +226,66 @@ mod tests {
         }
         // A fork of a parser that has seen no header still needs one.
         assert!(parser(Format::Argus).fork().is_header(b"StartTime,SrcAddr"));
+    }
+
+    /// A header and a good line per dialect, for the no-panic property.
+    const SAMPLES: [(Format, &str, &str); 6] = [
+        (
+            Format::ZeekCsv,
+            "ts,id.orig_h,id.orig_p,proto,tunnel_parents,label,detailed-label",
+            "1.5,10.0.0.1,80,tcp,\"a,b\",Malicious,C&C",
+        ),
+        (
+            Format::ZeekCsv,
+            "ts\tid.resp_p\ttunnel_parents   label   detailed-label",
+            "1.5\t80\t-   Benign   -",
+        ),
+        (
+            Format::Argus,
+            "StartTime,Proto,SrcAddr,Sport,DstAddr,TotPkts,SrcPkts,Label",
+            "2018/05/10 10:52:47.1,icmp,10.0.0.1,0x0303,00:0c:29:9f:33:ab,3,1,flow=Botnet",
+        ),
+        (
+            Format::BotIot,
+            "pkSeqID,stime,proto,saddr,bytes,sbytes,attack,category",
+            "1,1528089600.1,\"udp\",10.0.0.1,9,5,1,DoS",
+        ),
+        (
+            Format::UnswNb15,
+            "dur,proto,sbytes,dbytes,sttl,Stime,attack_cat,label",
+            "0.1,tcp,1,2,31,1421951772,Fuzzers,1",
+        ),
+        (
+            Format::TonIot,
+            "ts,src_ip,dst_ip,conn_state,src_ip_bytes,label,type",
+            "1554198358,10.0.0.1,::1,S0,40,0,normal",
+        ),
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn prop_no_line_makes_a_parser_panic(
+            sample in 0..SAMPLES.len(),
+            junk in proptest::collection::vec(proptest::num::u8::ANY, 0..80),
+            cut in 0usize..100,
+            byte in proptest::num::u8::ANY,
+        ) {
+            let (format, header, good) = SAMPLES[sample];
+            // Junk where the header should be.
+            let _ = parser(format).parse(&junk);
+            let mut p = parser(format);
+            proptest::prop_assert!(matches!(p.parse(header.as_bytes()), Parsed::Skip));
+            proptest::prop_assert!(matches!(p.parse(good.as_bytes()), Parsed::Record(_)));
+            // Arbitrary bytes, a good line with one byte replaced, and a good line cut short.
+            let _ = p.parse(&junk);
+            let mut changed = good.as_bytes().to_vec();
+            let at = cut % changed.len();
+            changed[at] = byte;
+            let _ = p.parse(&changed);
+            let _ = p.parse(&good.as_bytes()[..at]);
+            // ... and the parser still reads good lines.
+            proptest::prop_assert!(matches!(p.parse(good.as_bytes()), Parsed::Record(_)));
+        }
     }
 
     #[test]

@@ -11,18 +11,19 @@
 //! checked once for control characters and invalid UTF-8, so binary junk in a column nobody reads
 //! is still reported (naming that column) rather than passed on.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
 use compact_str::CompactString;
 
 use super::argus;
+use super::labels::{flag_label, Caches};
 use super::split::{self, QuoteError};
+use super::values::{check_text, is_mac, split_packed, split_total};
 use crate::detect::Format;
 use crate::error::{ErrorKind, LineError};
 use crate::fields::{self, Field, PendingLabel};
-use crate::label::{Label, LabelCache};
+use crate::label::Label;
 use crate::reader::{LineParser, Parsed};
 use crate::record::{ConnState, FlowRecord, Protocol};
 
@@ -55,6 +56,8 @@ pub(super) enum Col {
     TotPkts,
     /// IP-level bytes in both directions, used as [`Col::TotPkts`] is.
     TotBytes,
+    /// The sensor (observer) that saw the flow: Argus `SrcId`, Zeek `_system_name`.
+    Sensor,
     /// The label cell: Argus `flow=...`, a 0/1 attack flag, or a class name (`Benign`).
     Label,
     /// The attack category that details a flag label (`attack_cat`, `category`, `type`).
@@ -137,7 +140,7 @@ pub(super) struct DelimitedParser {
     layout: Option<Arc<Layout>>,
     spans: Vec<Range<usize>>,
     scratch: Vec<u8>,
-    labels: Labels,
+    caches: Caches,
 }
 
 impl DelimitedParser {
@@ -147,7 +150,7 @@ impl DelimitedParser {
             layout: None,
             spans: Vec::new(),
             scratch: Vec::new(),
-            labels: Labels::default(),
+            caches: Caches::default(),
         }
     }
 
@@ -214,7 +217,7 @@ impl DelimitedParser {
         let mut ctx = Ctx {
             layout,
             dialect: self.dialect,
-            labels: &mut self.labels,
+            caches: &mut self.caches,
         };
         match ctx.record(line, &mut self.spans, &mut self.scratch) {
             Ok(rec) => Parsed::Record(Box::new(rec)),
@@ -273,7 +276,7 @@ impl LineParser for DelimitedParser {
 struct Ctx<'p> {
     layout: &'p Layout,
     dialect: &'static Dialect,
-    labels: &'p mut Labels,
+    caches: &'p mut Caches,
 }
 
 /// Values kept while a line is read, resolved when all columns are seen.
@@ -282,6 +285,7 @@ struct Pending<'a> {
     zeek_label: PendingLabel<'a>,
     label: Option<(usize, &'a [u8])>,
     category: Option<&'a [u8]>,
+    sensor: Option<&'a [u8]>,
     tot_pkts: Option<(usize, u64)>,
     tot_bytes: Option<(usize, u64)>,
     /// An address that is neither IP nor MAC: fine in an Argus management record, else an error.
@@ -369,12 +373,15 @@ impl Ctx<'_> {
                 LineError::bad_value(&names[i], what, total.to_string().as_bytes())
             })?;
         }
+        if let Some(name) = p.sensor {
+            rec.sensor = Some(self.caches.sensor(fields::text(Field::Sensor, name)?));
+        }
         match self.dialect.labels {
-            LabelRule::Zeek => p.zeek_label.finish(rec, &mut self.labels.zeek),
+            LabelRule::Zeek => p.zeek_label.finish(rec, &mut self.caches.zeek),
             LabelRule::Argus => {
                 if let Some((i, cell)) = p.label {
                     rec.label = self
-                        .labels
+                        .caches
                         .memo
                         .get(cell, None, || {
                             Ok(Label::from_argus(fields::text(Field::Label, cell)?))
@@ -385,7 +392,7 @@ impl Ctx<'_> {
             LabelRule::Flag => {
                 if let Some((i, cell)) = p.label {
                     rec.label = self
-                        .labels
+                        .caches
                         .memo
                         .get(cell, p.category, || flag_label(cell, p.category).map(Some))
                         .map_err(|e| name_column(e, &names[i]))?;
@@ -444,7 +451,7 @@ fn apply<'a>(
             } else if is_mac(value) {
                 set_mac(rec, *side, value)?;
             } else {
-                p.odd_addr = Some((i, value));
+                p.odd_addr.get_or_insert((i, value));
             }
         }
         Col::Mac(side) => set_mac(rec, *side, value)?,
@@ -456,6 +463,7 @@ fn apply<'a>(
         }
         Col::TotPkts => p.tot_pkts = Some((i, count(value)?)),
         Col::TotBytes => p.tot_bytes = Some((i, count(value)?)),
+        Col::Sensor => p.sensor = Some(value),
         Col::Label => p.label = Some((i, value)),
         Col::Category => p.category = Some(value),
         Col::Ignored => {}
@@ -476,103 +484,6 @@ fn set_mac(rec: &mut FlowRecord, side: Side, value: &[u8]) -> Result<(), LineErr
     Ok(())
 }
 
-/// Whether a value is a MAC address: six groups of one or two hex digits, `:` or `-` separated.
-fn is_mac(value: &[u8]) -> bool {
-    let mut groups = 0;
-    for group in value.split(|&b| b == b':' || b == b'-') {
-        groups += 1;
-        if group.is_empty() || group.len() > 2 || !group.iter().all(u8::is_ascii_hexdigit) {
-            return false;
-        }
-    }
-    groups == 6
-}
-
-/// Fills in one side's count from a total where only the other side's count is known.
-fn split_total(
-    total: u64,
-    orig: &mut Option<u64>,
-    resp: &mut Option<u64>,
-) -> Result<(), &'static str> {
-    match (*orig, *resp) {
-        (Some(o), None) => {
-            *resp = Some(
-                total
-                    .checked_sub(o)
-                    .ok_or("total (below the source's count)")?,
-            )
-        }
-        (None, Some(r)) => {
-            *orig = Some(
-                total
-                    .checked_sub(r)
-                    .ok_or("total (below the destination's count)")?,
-            )
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-/// Builds a label from a flag cell (`0`/`1`, or a class name such as `Benign`) and a category.
-fn flag_label(cell: &[u8], category: Option<&[u8]>) -> Result<Label, LineError> {
-    let category = category
-        .map(|c| fields::text(Field::DetailedLabel, c))
-        .transpose()?;
-    match cell {
-        b"1" => Ok(Label::from_flag(true, category)),
-        b"0" => Ok(Label::from_flag(false, category)),
-        _ if cell.iter().all(u8::is_ascii_digit) => {
-            Err(LineError::bad_value("", "attack flag (0 or 1)", cell))
-        }
-        _ => {
-            // A class name (UNSW-NB15 samples write `Benign`/`Malicious`); a category that only
-            // says "normal" is dropped, as `Label::from_flag` drops it.
-            let category = category.filter(|c| {
-                let c = c.trim();
-                !c.eq_ignore_ascii_case("normal") && !c.eq_ignore_ascii_case("benign")
-            });
-            Ok(Label::new(fields::text(Field::Label, cell)?, category))
-        }
-    }
-}
-
-/// Splits an IoT-23 packed value on runs of two or more spaces.
-fn split_packed(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = value;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let end = rest.windows(2).position(|w| w == b"  ");
-        let (item, next) = match end {
-            Some(e) => (&rest[..e], rest[e..].trim_ascii_start()),
-            None => (rest, &rest[rest.len()..]),
-        };
-        rest = next;
-        Some(item)
-    })
-}
-
-/// Returns the offset of the first byte that has no place in a text record: a control character
-/// other than tab, DEL, or the start of invalid UTF-8. One vectorisable pass for ASCII lines.
-fn check_text(buf: &[u8]) -> Option<usize> {
-    let (ctrl, high) = buf.iter().fold((false, 0u8), |(ctrl, high), &b| {
-        (ctrl | ((b < 0x20 && b != b'\t') || b == 0x7f), high | b)
-    });
-    if ctrl {
-        return buf
-            .iter()
-            .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f);
-    }
-    if high >= 0x80 {
-        if let Err(e) = std::str::from_utf8(buf) {
-            return Some(e.valid_up_to());
-        }
-    }
-    None
-}
-
 /// Names the column an error is about (errors from shared helpers name Zeek's field or none).
 fn name_column(mut e: LineError, name: &str) -> LineError {
     if e.kind == ErrorKind::BadValue {
@@ -586,60 +497,5 @@ fn quote_error(e: QuoteError, names: Option<&[Box<str>]>) -> LineError {
         kind: ErrorKind::Malformed,
         field: names.and_then(|n| n.get(e.field)).map(|n| n.to_string()),
         reason: e.reason.to_string(),
-    }
-}
-
-/// Per-parser label caches: each distinct label is built once.
-#[derive(Default, Debug)]
-struct Labels {
-    zeek: LabelCache,
-    memo: LabelMemo,
-}
-
-/// Labels by their raw label and category cells, for the Argus and flag rules.
-#[derive(Default, Debug)]
-struct LabelMemo {
-    /// The key being looked up (reused, so a lookup allocates nothing).
-    key: Vec<u8>,
-    /// The key and label of the previous line: runs of equal labels skip the map.
-    last_key: Vec<u8>,
-    last: Option<Option<Label>>,
-    map: HashMap<Vec<u8>, Option<Label>>,
-}
-
-impl LabelMemo {
-    /// The cap on distinct labels kept, so a file of junk labels cannot grow the map forever.
-    const CAP: usize = 4096;
-
-    fn get(
-        &mut self,
-        cell: &[u8],
-        category: Option<&[u8]>,
-        make: impl FnOnce() -> Result<Option<Label>, LineError>,
-    ) -> Result<Option<Label>, LineError> {
-        // 0xFF never occurs in UTF-8, so the key is unambiguous.
-        self.key.clear();
-        self.key.extend_from_slice(cell);
-        if let Some(c) = category {
-            self.key.push(0xFF);
-            self.key.extend_from_slice(c);
-        }
-        if let Some(label) = self.last.as_ref().filter(|_| self.last_key == self.key) {
-            return Ok(label.clone());
-        }
-        let label = match self.map.get(&self.key) {
-            Some(label) => label.clone(),
-            None => {
-                let label = make()?;
-                if self.map.len() >= Self::CAP {
-                    self.map.clear();
-                }
-                self.map.insert(self.key.clone(), label.clone());
-                label
-            }
-        };
-        std::mem::swap(&mut self.key, &mut self.last_key);
-        self.last = Some(label.clone());
-        Ok(label)
     }
 }

@@ -42,6 +42,7 @@ fn column(name: &str) -> Col {
     }
     match Field::from_name(name) {
         Field::Ignored => Col::Ignored,
+        Field::Sensor => Col::Sensor,
         field => Col::Zeek(field),
     }
 }
