@@ -220,7 +220,7 @@ impl DelimitedParser {
             caches: &mut self.caches,
         };
         match ctx.record(line, &mut self.spans, &mut self.scratch) {
-            Ok(rec) => Parsed::Record(Box::new(rec)),
+            Ok(rec) => Parsed::Record(rec),
             Err(e) => Parsed::Error(e),
         }
     }
@@ -299,7 +299,7 @@ impl Ctx<'_> {
         line: &[u8],
         spans: &mut Vec<Range<usize>>,
         scratch: &mut Vec<u8>,
-    ) -> Result<FlowRecord, LineError> {
+    ) -> Result<Box<FlowRecord>, LineError> {
         let layout = self.layout;
         let buf = split::split(line, layout.sep, layout.quotes, spans, scratch)
             .map_err(|e| quote_error(e, Some(&layout.names)))?;
@@ -326,7 +326,8 @@ impl Ctx<'_> {
                 &buf[spans[i].clone()],
             ));
         }
-        let mut rec = FlowRecord::default();
+        // Built in its box: the record is large, and is boxed on its way out anyway.
+        let mut rec = Box::<FlowRecord>::default();
         let mut p = Pending::default();
         for (i, (col, span)) in layout.cols.iter().zip(spans.iter()).enumerate() {
             let mut value = &buf[span.clone()];

@@ -59,13 +59,15 @@ pub(super) fn split_packed(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// Returns the offset of the first byte that has no place in a text record: a control character
 /// other than tab, DEL, or the start of invalid UTF-8. One vectorisable pass for ASCII lines.
 pub(super) fn check_text(buf: &[u8]) -> Option<usize> {
-    let (ctrl, high) = buf.iter().fold((false, 0u8), |(ctrl, high), &b| {
-        (ctrl | ((b < 0x20 && b != b'\t') || b == 0x7f), high | b)
-    });
-    if ctrl {
-        return buf
-            .iter()
-            .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f);
+    let bad = |b: u8| u8::from(b < 0x20) & u8::from(b != b'\t') | u8::from(b == 0x7f);
+    // Byte accumulators and no branches: the loop vectorises.
+    let (mut ctrl, mut high) = (0u8, 0u8);
+    for &b in buf {
+        ctrl |= bad(b);
+        high |= b;
+    }
+    if ctrl != 0 {
+        return buf.iter().position(|&b| bad(b) != 0);
     }
     if high >= 0x80 {
         if let Err(e) = std::str::from_utf8(buf) {
