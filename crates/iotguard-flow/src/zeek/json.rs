@@ -5,8 +5,9 @@
 //! (`id_orig_h`); unset optional fields are absent, and `null` is read as unset too. zeek-kafka's
 //! `tag_json=T` wrapper, `{"conn": {...}, "zeek_server": "sensor-1"}`, is read as well: the
 //! fields are inside `conn`, and a sensor name at the root (`zeek_server`, `_system_name`,
-//! `sensorname`) overrides one inside. A record of another log (`{"dns": {...}}`, or a
-//! `_path` other than `conn`) is an error naming that log.
+//! `sensorname`) overrides one inside. A record of another log is an error naming that log: a
+//! `_path` other than `conn` (or `conn_*`), or a wrapper whose object is not `conn`
+//! (`{"dns": {...}}`; an object-valued key in a line that has its own `ts` is just ignored).
 //!
 //! `ts` is epoch seconds (`TS_EPOCH`), epoch milliseconds (`TS_MILLIS`) or an ISO-8601 string
 //! (`TS_ISO8601`). Numbers are never read through `f64`: each value is borrowed from the line as
