@@ -264,3 +264,26 @@ fn sensor_names_are_shared_between_records() {
     }
     assert!(Arc::ptr_eq(&sensors[0], &sensors[1]));
 }
+
+#[test]
+fn every_truncation_of_a_record_is_an_error() {
+    let mut p = ZeekJsonParser::default();
+    for end in 1..NMAP.len() {
+        match p.parse(&NMAP.as_bytes()[..end]) {
+            Parsed::Error(e) => assert_eq!(e.kind, ErrorKind::Malformed, "{end}"),
+            other => panic!("{end}: {other:?}"),
+        }
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn prop_any_bytes_never_panic(line in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+        let _ = ZeekJsonParser::default().parse(&line);
+    }
+
+    #[test]
+    fn prop_json_like_lines_never_panic(line in r#"\{("(ts|conn|id\.orig_p|tunnel_parents|label|_path|x)":(-?[0-9]{1,14}(\.[0-9]{1,20})?(e-?[0-9]{1,3})?|"[a-z0-9:.\\\-T]{0,30}"|\[|\]|\{|\}|null|true|,)*,?){0,6}\}?"#) {
+        let _ = ZeekJsonParser::default().parse(line.as_bytes());
+    }
+}
