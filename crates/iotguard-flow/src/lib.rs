@@ -1,4 +1,4 @@
-//! Flow records and the readers that make them.
+//! Flow records, the readers that make them and the writers that write them back out.
 //!
 //! Every input format becomes the same [`FlowRecord`]: Zeek conn logs as TSV (with the IoT-23
 //! and Stratosphere label variants) and as JSON lines (Zeek's JSON writer, zeek-kafka), CSV with
@@ -21,6 +21,7 @@ mod parallel;
 mod reader;
 mod record;
 mod time;
+mod write;
 mod zeek;
 
 pub use compress::{decompress, sniff as sniff_compression, Compression};
@@ -32,3 +33,4 @@ pub use parallel::ParallelFlowReader;
 pub use reader::{FlowReader, OpenError, ReadOptions, RecordIter};
 pub use record::{ConnState, FlowRecord, Protocol};
 pub use time::{Interval, Timestamp};
+pub use write::{TsvWriteOptions, ZeekJsonWriter, ZeekTsvWriter};

@@ -75,22 +75,54 @@ impl Interval {
     }
 }
 
-/// Writes nanoseconds as decimal seconds with at least six fraction digits (as Zeek does) and
+/// The longest decimal text of an `i64` of nanoseconds: `-9223372036.854775808`.
+const DECIMAL_MAX_LEN: usize = 21;
+
+/// Formats nanoseconds as decimal seconds with at least six fraction digits (as Zeek does) and
 /// more only where the value needs them, so that parsing the text gives the same value back.
-fn fmt_decimal_nanos(nanos: i64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let abs = i128::from(nanos).unsigned_abs();
-    let secs = abs / NANOS_PER_SEC as u128;
-    let frac = (abs % NANOS_PER_SEC as u128) as u32;
-    let sign = if nanos < 0 { "-" } else { "" };
-    write!(f, "{sign}{secs}.{}", frac_digits(frac))
+///
+/// Writes into a stack buffer and returns the text: printing a time allocates nothing, which
+/// matters to writers that print tens of millions of them.
+fn decimal_nanos(nanos: i64, buf: &mut [u8; DECIMAL_MAX_LEN]) -> &[u8] {
+    let abs = nanos.unsigned_abs();
+    let secs = abs / NANOS_PER_SEC as u64;
+    let mut frac = (abs % NANOS_PER_SEC as u64) as u32;
+    let mut len = 0;
+    if nanos < 0 {
+        buf[0] = b'-';
+        len = 1;
+    }
+    let mut itoa = itoa::Buffer::new();
+    let int = itoa.format(secs).as_bytes();
+    buf[len..len + int.len()].copy_from_slice(int);
+    len += int.len();
+    buf[len] = b'.';
+    len += 1;
+    // Nine fraction digits, then drop trailing zeros down to six.
+    let mut digits = 9;
+    while digits > 6 && frac % 10 == 0 {
+        frac /= 10;
+        digits -= 1;
+    }
+    for i in (0..digits).rev() {
+        buf[len + i] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    &buf[..len + digits]
 }
 
-fn frac_digits(frac: u32) -> String {
-    let mut digits = format!("{frac:09}");
-    while digits.len() > 6 && digits.ends_with('0') {
-        digits.pop();
-    }
-    digits
+/// Appends nanoseconds as decimal seconds (the text of [`Timestamp`]'s and [`Interval`]'s
+/// `Display`) to a buffer, without allocating beyond the buffer's growth.
+pub(crate) fn push_decimal_nanos(nanos: i64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; DECIMAL_MAX_LEN];
+    out.extend_from_slice(decimal_nanos(nanos, &mut buf));
+}
+
+fn fmt_decimal_nanos(nanos: i64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let mut buf = [0u8; DECIMAL_MAX_LEN];
+    let text = decimal_nanos(nanos, &mut buf);
+    // The text is ASCII digits, a sign and a point.
+    f.write_str(std::str::from_utf8(text).map_err(|_| fmt::Error)?)
 }
 
 impl fmt::Display for Timestamp {
@@ -228,7 +260,8 @@ fn parse_general_decimal(text: &[u8]) -> Option<i64> {
         let mut v = digits;
         for _ in 0..shift {
             v = v.checked_mul(10)?;
-            if v > i64::MAX as i128 {
+            // One past `i64::MAX`: the magnitude of `i64::MIN`.
+            if v > i64::MAX as i128 + 1 {
                 return None;
             }
         }
@@ -248,11 +281,7 @@ fn parse_general_decimal(text: &[u8]) -> Option<i64> {
             }
         }
     };
-    if nanos > i64::MAX as i128 {
-        return None;
-    }
-    let n = nanos as i64;
-    Some(if neg { -n } else { n })
+    i64::try_from(if neg { -nanos } else { nanos }).ok()
 }
 
 #[cfg(test)]
@@ -328,6 +357,26 @@ mod tests {
     }
 
     #[test]
+    fn prints_six_digits_at_least_and_more_only_where_needed() {
+        for (n, text) in [
+            (0i64, "0.000000"),
+            (1, "0.000000001"),
+            (10, "0.00000001"),
+            (1_000, "0.000001"),
+            (-1, "-0.000000001"),
+            (-1_500_000_000, "-1.500000"),
+            (1_664_462_456_755_299_000, "1664462456.755299"),
+            (i64::MAX, "9223372036.854775807"),
+            (i64::MIN, "-9223372036.854775808"),
+        ] {
+            assert_eq!(Timestamp(n).to_string(), text);
+            let mut out = b"x".to_vec();
+            push_decimal_nanos(n, &mut out);
+            assert_eq!(&out[1..], text.as_bytes());
+        }
+    }
+
+    #[test]
     fn prints_and_reparses_exactly() {
         for n in [
             0i64,
@@ -337,6 +386,8 @@ mod tests {
             -1,
             -1_500_000_000,
             123_456_789_012,
+            i64::MAX,
+            i64::MIN,
         ] {
             let text = Interval(n).to_string();
             assert_eq!(

@@ -6,6 +6,10 @@
 //! into one tab field separated by runs of spaces (`tunnel_parents   label   detailed-label`), in
 //! the `#fields` line as well: such a column is split on runs of two or more spaces.
 
+use std::borrow::Cow;
+
+use compact_str::CompactString;
+
 use crate::error::{ErrorKind, LineError};
 use crate::fields::{self, Field, PendingLabel};
 use crate::label::LabelCache;
@@ -166,6 +170,25 @@ impl<'a> Iterator for Fields<'a> {
     }
 }
 
+/// Decodes a data value's `\xHH` escapes: Zeek writes separators, non-printable bytes and values
+/// that would read as the unset or empty marker that way. Borrows when there is nothing to decode.
+fn unescape_value(value: &[u8]) -> Cow<'_, [u8]> {
+    if memchr::memchr(b'\\', value).is_some() {
+        Cow::Owned(unescape(value))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+/// Decodes a label's escapes, once its line is done (labels borrow the line until then).
+fn unescape_label(field: Field, text: Option<&str>) -> Result<Option<Cow<'_, str>>, LineError> {
+    let Some(text) = text else { return Ok(None) };
+    match unescape_value(text.as_bytes()) {
+        Cow::Borrowed(_) => Ok(Some(Cow::Borrowed(text))),
+        Cow::Owned(bytes) => Ok(Some(Cow::Owned(fields::text(field, &bytes)?.to_owned()))),
+    }
+}
+
 /// Splits an IoT-23 packed value on runs of two or more spaces.
 fn split_packed(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = value;
@@ -320,7 +343,13 @@ impl ZeekTsvParser {
         if !has_ts {
             return Err(fields::missing_ts());
         }
-        label.finish(&mut rec, &mut self.labels.0);
+        let name = unescape_label(Field::Label, label.name)?;
+        let detailed = unescape_label(Field::DetailedLabel, label.detailed)?;
+        PendingLabel {
+            name: name.as_deref(),
+            detailed: detailed.as_deref(),
+        }
+        .finish(&mut rec, &mut self.labels.0);
         Ok(rec)
     }
 
@@ -344,7 +373,42 @@ impl ZeekTsvParser {
         if field == Field::Ignored || self.is_unset(value) {
             return Ok(());
         }
+        if memchr::memchr(b'\\', value).is_some() {
+            return self.set_escaped(rec, label, field, value);
+        }
         fields::set_field(rec, label, field, value, self.set_separator, &self.empty)
+    }
+
+    /// Sets a field whose value has `\xHH` escapes.
+    fn set_escaped<'a>(
+        &self,
+        rec: &mut FlowRecord,
+        label: &mut PendingLabel<'a>,
+        field: Field,
+        value: &'a [u8],
+    ) -> Result<(), LineError> {
+        match field {
+            // Labels are decoded when the line is done.
+            Field::Label | Field::DetailedLabel => {
+                fields::set_field(rec, label, field, value, self.set_separator, &self.empty)
+            }
+            // Set elements are split first: an escaped separator is part of an element.
+            Field::TunnelParents => {
+                let mut set = Vec::new();
+                for item in value.split(|&b| b == self.set_separator) {
+                    let item = unescape_value(item);
+                    set.push(CompactString::from(fields::text(field, &item)?));
+                }
+                rec.tunnel_parents = Some(set);
+                Ok(())
+            }
+            // A decoded value is never a marker: an escaped `(empty)` is the text `(empty)`.
+            _ => {
+                let value = unescape_value(value);
+                let mut unused = PendingLabel::default();
+                fields::set_field(rec, &mut unused, field, &value, self.set_separator, b"")
+            }
+        }
     }
 }
 
@@ -495,6 +559,22 @@ mod tests {
         }
         let got: Vec<&[u8]> = Fields::new(b"a,b,,c", b',').collect();
         assert_eq!(got, [&b"a"[..], b"b", b"", b"c"]);
+    }
+
+    #[test]
+    fn unescapes_data_values() {
+        let text = "#fields\tts\tuid\tservice\thistory\ttunnel_parents\tlabel\tdetailed-label\n\
+                    1\tC\\x091\t\\x28empty)\t\\x2d\ta\\x2cb,\\x2d\tMal\\x5cx\tC\\x26C\n";
+        let r = parse_all(text).pop().unwrap().unwrap();
+        assert_eq!(r.uid.as_deref(), Some("C\t1"));
+        assert_eq!(r.service.as_deref(), Some("(empty)"));
+        assert_eq!(r.history.as_deref(), Some("-"));
+        assert_eq!(r.tunnel_parents, Some(vec!["a,b".into(), "-".into()]));
+        let label = r.label.unwrap();
+        assert_eq!(
+            (&*label.name, label.detailed.as_deref()),
+            ("Mal\\x", Some("C&C"))
+        );
     }
 
     #[test]
