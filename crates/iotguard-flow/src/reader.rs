@@ -136,6 +136,9 @@ impl FlowReader {
                 let head = peek(&mut stream, 64 * 1024).map_err(io_err)?;
                 match detect::detect(head) {
                     Some(f) => f,
+                    // Nothing to read (an empty file, a log rotated before its first line): any
+                    // reader yields nothing; call it an empty Zeek log.
+                    None if head.iter().all(u8::is_ascii_whitespace) => Format::ZeekTsv,
                     None => {
                         let what = detect::not_flows(head).map(str::to_string);
                         return Err(OpenError::UnknownFormat { input, what });

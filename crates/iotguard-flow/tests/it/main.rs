@@ -3,5 +3,6 @@
 #![allow(clippy::print_stderr)]
 
 mod arbitrary;
+mod bad_input;
 mod roundtrip;
 mod shared_data;
