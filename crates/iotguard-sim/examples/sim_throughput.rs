@@ -23,7 +23,10 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get));
     let devices: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
-    let config = SimConfig::default().with_devices(devices);
+    let mut config = SimConfig::default().with_devices(devices);
+    if devices > 245 {
+        config.local_network = "10.0.0.0/8".to_owned();
+    }
     let sim = Simulator::new(config).expect("valid config");
     println!(
         "{} devices, chunks of {} s",

@@ -55,7 +55,8 @@ pub struct AttackConfig {
     /// least one when above zero. Cameras are three times and plugs twice as likely to be
     /// picked as other devices (Mirai's favourite targets).
     pub infected_fraction: f64,
-    /// Multiplies the expected number of flows of every attack kind; `0` turns attacks off.
+    /// Multiplies the expected number of flows of every attack kind; `0` turns attacks (and
+    /// infections) off.
     pub intensity: f64,
     /// Per-kind multipliers on top of `intensity`; `0` turns a kind off.
     pub mix: AttackMix,

@@ -79,7 +79,11 @@ impl Window {
 
 /// Collects the events that fall in the chunk being built.
 pub(crate) struct Sink<'a> {
+    /// The chunk being built.
     pub(crate) keep: Window,
+    /// Where the schedule being replayed may put events: from its own start to one chunk
+    /// past its end (checked in debug builds; anything later would be lost).
+    pub(crate) bounds: Window,
     pub(crate) out: &'a mut Vec<Event>,
 }
 
@@ -87,6 +91,11 @@ impl Sink<'_> {
     /// Keeps the event if it falls in the chunk.
     #[inline]
     pub(crate) fn push(&mut self, t: i64, device: u32, kind: Kind, arg: u32, port: u16) {
+        debug_assert!(
+            self.bounds.contains(t),
+            "{kind:?} at {t} outside {:?}",
+            self.bounds
+        );
         if self.keep.contains(t) {
             self.out.push(Event {
                 t,

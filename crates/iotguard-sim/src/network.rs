@@ -498,6 +498,10 @@ fn infect(
     if a.infected_fraction > 0.0 && n > 0 {
         count = count.clamp(1, n);
     }
+    // Without attacks there is nothing to be infected by.
+    if a.intensity == 0.0 {
+        count = 0;
+    }
     let mut weights: Vec<u32> = devices
         .iter()
         .map(|d| match d.kind {
@@ -585,5 +589,8 @@ mod tests {
         let n = Network::build(SimConfig::default().without_attacks()).unwrap();
         assert!(n.bots.is_empty());
         assert!(n.devices.iter().all(|d| d.infection.is_none()));
+        let mut c = SimConfig::default();
+        c.attacks.intensity = 0.0;
+        assert!(Network::build(c).unwrap().bots.is_empty());
     }
 }

@@ -183,15 +183,24 @@ pub(crate) fn det_exp(x: f64) -> f64 {
     let x = x.clamp(-700.0, 700.0);
     let k = (x / LN_2).round();
     let r = x - k * LN_2;
-    // Taylor series of e^r for |r| <= ln(2)/2, to the 13th power.
-    let mut term = 1.0;
-    let mut sum = 1.0;
-    for n in 1..=13 {
-        term = term * r / f64::from(n);
-        sum += term;
+    // Taylor series of e^r for |r| <= ln(2)/2, to the 13th power, by Horner's rule.
+    let mut sum = INV_FACTORIALS[13];
+    for c in INV_FACTORIALS[..13].iter().rev() {
+        sum = sum * r + c;
     }
     sum * pow2(k as i32)
 }
+
+/// `1 / k!` for `k` in `0..=13`, computed at compile time (IEEE division, the same everywhere).
+const INV_FACTORIALS: [f64; 14] = {
+    let mut out = [1.0; 14];
+    let mut k = 1;
+    while k < 14 {
+        out[k] = out[k - 1] / k as f64;
+        k += 1;
+    }
+    out
+};
 
 /// Splits a positive normal or subnormal float into a mantissa in `[1, 2)` and an exponent.
 fn frexp(x: f64) -> (f64, i32) {

@@ -93,6 +93,16 @@ fn the_end_of_the_simulation_is_reachable() {
     assert!(!tail.is_empty());
     let threads = NonZeroUsize::new(2).unwrap();
     assert_eq!(sim.par_chunks(last, threads).count(), 1);
+
+    // Even from the latest start allowed, the last flows' times fit in i64 nanoseconds.
+    let late = Simulator::new(SimConfig {
+        start_unix_secs: 4_000_000_000,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let last = late.chunk_count() - 1;
+    let flows: Vec<FlowRecord> = late.chunk(last).collect();
+    assert!(flows.last().unwrap().ts > late.chunk_start(last));
 }
 
 /// The flows of seed 42 must stay exactly the same, on every platform and in every version,

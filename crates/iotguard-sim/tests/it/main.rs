@@ -25,3 +25,13 @@ pub(crate) fn label_of(f: &FlowRecord) -> &str {
     let l = f.label.as_ref().expect("every record is labeled");
     l.detailed.as_deref().unwrap_or(&l.name)
 }
+
+#[test]
+fn simulators_and_iterators_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Simulator>();
+    send::<iotguard_sim::Chunk>();
+    send::<iotguard_sim::Flows>();
+    send::<iotguard_sim::ParChunks>();
+}
