@@ -251,7 +251,7 @@ pub(crate) fn schedule(net: &Network, origin: Window, rng: &mut Rand, sink: &mut
                 phase: bot.heartbeat_phase,
                 jitter: (bot.heartbeat_period / 20).min(30 * SEC),
             };
-            times(timing, w, rng, |_, t| {
+            times(timing, w, 0, rng, |_, t| {
                 let kind = server.contact(t, Kind::CncHeartbeat);
                 sink.push(t, d, kind, 0, 0);
             });

@@ -12,18 +12,28 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use iotguard_flow::{ConnState, FlowRecord, Protocol};
 
 use crate::flow::{hdr, tcp_packets, v4, Builder, Conn, Event, Kind, Sink, Window};
-use crate::network::{DeviceKind, Habit, Network, Process, Timing, SEC};
+use crate::network::{
+    DeviceKind, Habit, Network, Process, Timing, DAILY_ACTIVITY, PEAK_ACTIVITY, SEC,
+};
 use crate::rng::Rand;
 
 const MDNS4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 251);
 const MDNS6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0xfb);
 const SSDP: Ipv4Addr = Ipv4Addr::new(239, 255, 255, 250);
 
-/// Calls `f` at each time `timing` fires whose nominal time is in `w`.
+/// Calls `f` at each time `timing` fires whose nominal time is in `w`; `day_offset` is the
+/// time of day at time zero, in microseconds.
 ///
 /// Periodic events may fire late by their jitter, hence after `w.end`; Poisson events restart
-/// at `w.start`, which is exact for a Poisson process.
-pub(crate) fn times(timing: Timing, w: Window, rng: &mut Rand, mut f: impl FnMut(&mut Rand, i64)) {
+/// at `w.start`, which is exact for a Poisson process. Diurnal events are a Poisson process at
+/// the busiest hour's rate, thinned to each hour's.
+pub(crate) fn times(
+    timing: Timing,
+    w: Window,
+    day_offset: i64,
+    rng: &mut Rand,
+    mut f: impl FnMut(&mut Rand, i64),
+) {
     match timing {
         Timing::Periodic {
             period,
@@ -48,13 +58,28 @@ pub(crate) fn times(timing: Timing, w: Window, rng: &mut Rand, mut f: impl FnMut
                 f(rng, t as i64);
             }
         }
+        Timing::Diurnal { mean_gap } => {
+            let mut t = w.start as f64;
+            loop {
+                t += rng.exp(mean_gap / PEAK_ACTIVITY);
+                if t >= w.end as f64 {
+                    break;
+                }
+                let hour = ((t as i64 + day_offset) / (3600 * SEC)).rem_euclid(24) as usize;
+                if rng.unit() * PEAK_ACTIVITY < DAILY_ACTIVITY[hour] {
+                    f(rng, t as i64);
+                }
+            }
+        }
     }
 }
 
 /// Schedules every benign process for the events that originate in `origin`.
 pub(crate) fn schedule(net: &Network, origin: Window, rng: &mut Rand, sink: &mut Sink<'_>) {
     for p in &net.processes {
-        times(p.timing, origin, rng, |rng, t| fire(net, p, t, rng, sink));
+        times(p.timing, origin, net.day_offset_us, rng, |rng, t| {
+            fire(net, p, t, rng, sink)
+        });
     }
 }
 
@@ -85,7 +110,7 @@ fn fire(net: &Network, p: &Process, t: i64, rng: &mut Rand, sink: &mut Sink<'_>)
             // The session lasts most of the period until the next one.
             let secs = match p.timing {
                 Timing::Periodic { period, .. } => (period / SEC) as u32,
-                Timing::Poisson { .. } => 600,
+                Timing::Poisson { .. } | Timing::Diurnal { .. } => 600,
             };
             let k = if p.habit == Habit::CameraStream {
                 Kind::CameraStream

@@ -89,7 +89,34 @@ pub(crate) enum Timing {
     },
     /// As a Poisson process with this mean gap in microseconds.
     Poisson { mean_gap: f64 },
+    /// As a Poisson process with this mean gap in microseconds over a day, busier in the
+    /// morning and evening and quiet at night ([`DAILY_ACTIVITY`], in UTC).
+    Diurnal { mean_gap: f64 },
 }
+
+/// How busy people at home are in each hour of the day, relative to the daily mean.
+pub(crate) const DAILY_ACTIVITY: [f64; 24] = {
+    const RAW: [f64; 24] = [
+        0.15, 0.1, 0.1, 0.1, 0.1, 0.2, 0.6, 1.4, 1.6, 1.0, 0.8, 0.8, //
+        1.0, 0.9, 0.8, 0.9, 1.1, 1.4, 1.8, 2.0, 1.9, 1.5, 0.9, 0.4,
+    ];
+    let mut sum = 0.0;
+    let mut i = 0;
+    while i < 24 {
+        sum += RAW[i];
+        i += 1;
+    }
+    let mut out = RAW;
+    let mut i = 0;
+    while i < 24 {
+        out[i] = RAW[i] * 24.0 / sum;
+        i += 1;
+    }
+    out
+};
+
+/// The busiest hour's activity in [`DAILY_ACTIVITY`].
+pub(crate) const PEAK_ACTIVITY: f64 = DAILY_ACTIVITY[19];
 
 /// A benign habit: what a device does, and when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,6 +215,8 @@ pub(crate) struct Network {
     /// The start time in nanoseconds since the epoch.
     pub(crate) start_ns: i64,
     pub(crate) net: Ipv4Net,
+    /// Microseconds from midnight UTC to the start.
+    pub(crate) day_offset_us: i64,
     pub(crate) gateway: Ipv4Addr,
     pub(crate) devices: Vec<Device>,
     pub(crate) traits: Vec<Traits>,
@@ -299,6 +328,7 @@ impl Network {
         let mut network = Network {
             gateway: net.host(1),
             net,
+            day_offset_us: config.start_unix_secs.rem_euclid(86_400) * SEC,
             seed,
             start_ns,
             devices,
@@ -329,7 +359,9 @@ impl Network {
             .iter()
             .map(|p| match p.timing {
                 Timing::Periodic { period, .. } => SEC as f64 / period as f64,
-                Timing::Poisson { mean_gap } => SEC as f64 / mean_gap,
+                Timing::Poisson { mean_gap } | Timing::Diurnal { mean_gap } => {
+                    SEC as f64 / mean_gap
+                }
             })
             .sum();
         let w = self.weights;
@@ -411,6 +443,12 @@ fn poisson(mean_secs: f64) -> Timing {
     }
 }
 
+fn diurnal(mean_secs: f64) -> Timing {
+    Timing::Diurnal {
+        mean_gap: mean_secs * SEC as f64,
+    }
+}
+
 /// Appends a device's benign processes. Mean gaps and periods are in seconds.
 fn habits(r: &mut Rand, device: u32, kind: DeviceKind, has_lan: bool, out: &mut Vec<Process>) {
     let mut add = |habit, timing| {
@@ -440,7 +478,7 @@ fn habits(r: &mut Rand, device: u32, kind: DeviceKind, has_lan: bool, out: &mut 
     match kind {
         DeviceKind::Camera => {
             add(Habit::CameraStream, periodic(r, 600.0, 1800.0, 0.005));
-            add(Habit::CameraClip, poisson(300.0));
+            add(Habit::CameraClip, diurnal(300.0));
             add(Habit::Ssdp, periodic(r, 1700.0, 1900.0, 0.01));
         }
         DeviceKind::SmartPlug => {
@@ -452,7 +490,7 @@ fn habits(r: &mut Rand, device: u32, kind: DeviceKind, has_lan: bool, out: &mut 
             add(Habit::Weather, periodic(r, 1700.0, 1900.0, 0.01));
         }
         DeviceKind::VoiceAssistant => {
-            add(Habit::AssistantRequest, poisson(600.0));
+            add(Habit::AssistantRequest, diurnal(600.0));
             add(Habit::AssistantSession, periodic(r, 900.0, 1800.0, 0.01));
             add(Habit::AssistantCheckin, periodic(r, 100.0, 140.0, 0.04));
             add(Habit::Mdns, periodic(r, 240.0, 360.0, 0.03));
@@ -582,6 +620,13 @@ mod tests {
         assert!(n.chunk_us >= 64 * SEC && n.chunk_us <= 16_384 * SEC);
         let again = Network::build(SimConfig::default()).unwrap();
         assert_eq!(n.devices, again.devices);
+    }
+
+    #[test]
+    fn daily_activity_averages_one() {
+        let mean = DAILY_ACTIVITY.iter().sum::<f64>() / 24.0;
+        assert!((mean - 1.0).abs() < 1e-12, "{mean}");
+        assert!(DAILY_ACTIVITY.iter().all(|&a| a <= PEAK_ACTIVITY));
     }
 
     #[test]

@@ -257,3 +257,27 @@ fn busy_networks_have_short_chunks() {
     let chunk = big.chunk(3);
     assert!(chunk.len() > 20_000, "{}", chunk.len());
 }
+
+#[test]
+fn voice_requests_follow_the_time_of_day() {
+    let c = SimConfig {
+        devices: DeviceCounts {
+            voice_assistants: 5,
+            ..DeviceCounts::mix(0)
+        },
+        ..SimConfig::default().without_attacks()
+    };
+    let sim = Simulator::new(c).unwrap();
+    let mut by_hour = [0u32; 24];
+    for f in sim.flows().take(60_000) {
+        let request = f.resp_p == Some(443)
+            && f.duration.is_some_and(|d| d.as_secs_f64() < 60.0)
+            && f.orig_bytes.is_some_and(|b| b > 1_500);
+        if request {
+            by_hour[(f.ts.secs_nanos().0.rem_euclid(86_400) / 3600) as usize] += 1;
+        }
+    }
+    let evening = by_hour[18] + by_hour[19] + by_hour[20];
+    let night = by_hour[2] + by_hour[3] + by_hour[4];
+    assert!(evening > 5 * night.max(1), "{by_hour:?}");
+}
