@@ -29,6 +29,8 @@ use crate::rng::{stream, Rand};
 pub(crate) const EPOCH_US: i64 = 3600 * SEC;
 /// No episode lasts longer.
 const MAX_EPISODE_US: i64 = 1800 * SEC;
+/// A flood's command comes at most this long before the flood.
+const MAX_LEAD_US: i64 = 10 * SEC;
 /// The chance that the C&C server answers during an epoch.
 const SERVER_UP: f64 = 0.75;
 
@@ -122,7 +124,7 @@ fn plan(net: &Network, bot: usize, epoch: i64) -> Plan {
         Kind::FloodUdp => r.pick(&[53, 80, 443, 27015, 5376, any_port]),
         _ => r.pick(&[80, 443, 22, 8080, 52869]),
     };
-    let lead = r.range_i64(SEC, 10 * SEC);
+    let lead = r.range_i64(SEC, MAX_LEAD_US);
     let flood = episode(u, s, dur, rate, P_DDOS, w.ddos).map(|ep| Flood {
         ep,
         kind,
@@ -215,6 +217,9 @@ fn each_flow(
     mut f: impl FnMut(&mut Rand, i64),
 ) {
     let (start, end) = (ep.start.max(w.start), ep.end.min(w.end));
+    if start >= end {
+        return;
+    }
     let mut t = start as f64;
     loop {
         t += if steady {
@@ -257,7 +262,8 @@ pub(crate) fn schedule(net: &Network, origin: Window, rng: &mut Rand, sink: &mut
             });
         }
         let first = ((w.start - MAX_EPISODE_US).div_euclid(EPOCH_US)).max(0);
-        let last = (w.end - 1).div_euclid(EPOCH_US);
+        // A flood starting just after the window can have its command inside it.
+        let last = (w.end - 1 + MAX_LEAD_US).div_euclid(EPOCH_US);
         for epoch in first..=last {
             let p = plan(net, i, epoch);
             if let Some(ep) = p.scan {

@@ -117,7 +117,7 @@ fn pinned_fingerprint_of_seed_42() {
     assert_eq!(h.0, PINNED, "fingerprint {:#018x}", h.0);
 }
 
-const PINNED: u64 = 0x9b78_365d_49b7_e06f;
+const PINNED: u64 = 0x6a2c_d770_303b_7c72;
 
 /// The fields of a record as text, in a fixed order that does not depend on `Debug`.
 fn canonical(f: &FlowRecord) -> String {
