@@ -68,6 +68,7 @@ mod parallel;
 mod rng;
 mod uid;
 
+use std::fmt;
 use std::sync::Arc;
 
 use iotguard_flow::{FlowRecord, Interval, Timestamp};
@@ -86,7 +87,7 @@ const MAX_SIM_US: i64 = 100 * 365 * 86_400 * SEC;
 
 /// A simulated IoT network that produces labeled flows. Cheap to clone (the network is
 /// shared).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Simulator {
     net: Arc<Network>,
 }
@@ -127,6 +128,13 @@ impl Simulator {
         Timestamp(self.net.start_ns + index * self.net.chunk_us * 1000)
     }
 
+    /// Returns the index of the chunk whose span holds `ts` (0 before the start, the last
+    /// chunk after the end): `flows_from(chunk_at(ts))` starts the stream near `ts`.
+    pub fn chunk_at(&self, ts: Timestamp) -> u64 {
+        let since = ts.0.saturating_sub(self.net.start_ns).max(0) / 1000;
+        ((since / self.net.chunk_us) as u64).min(self.chunk_count() - 1)
+    }
+
     /// Returns the flows of chunk `index`, in `ts` order. Chunks past
     /// [`Simulator::chunk_count`] are empty.
     pub fn chunk(&self, index: u64) -> Chunk {
@@ -160,8 +168,23 @@ impl Simulator {
     ///
     /// Each worker keeps at most one finished chunk waiting, so memory stays bounded when
     /// the consumer is slower. Dropping the iterator stops the workers.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the operating system cannot start a thread.
     pub fn par_chunks(&self, first: u64, threads: std::num::NonZeroUsize) -> ParChunks {
         ParChunks::new(self.clone(), first, threads)
+    }
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("seed", &self.net.seed)
+            .field("devices", &self.net.devices.len())
+            .field("bots", &self.net.bots.len())
+            .field("chunk_duration", &self.chunk_duration())
+            .finish_non_exhaustive()
     }
 }
 
@@ -223,7 +246,6 @@ fn build(net: &Network, ev: &Event, b: &mut Builder) -> FlowRecord {
 }
 
 /// The flows of one chunk, in `ts` order; its length is known up front.
-#[derive(Debug)]
 pub struct Chunk {
     net: Arc<Network>,
     index: u64,
@@ -244,6 +266,16 @@ impl Chunk {
         self.index = index;
         self.pos = 0;
         self.builder = Builder::new(&self.net, Rand::new(self.net.seed, stream::BUILD, index));
+    }
+}
+
+impl fmt::Debug for Chunk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chunk")
+            .field("index", &self.index)
+            .field("len", &self.events.len())
+            .field("pos", &self.pos)
+            .finish_non_exhaustive()
     }
 }
 

@@ -87,6 +87,8 @@ fn timestamps_never_go_backwards() {
 fn the_end_of_the_simulation_is_reachable() {
     let sim = busy(1);
     let last = sim.chunk_count() - 1;
+    assert_eq!(sim.chunk_at(iotguard_flow::Timestamp(i64::MAX)), last);
+    assert_eq!(sim.chunk_at(iotguard_flow::Timestamp(0)), 0);
     assert!(sim.chunk(last).len() > 0);
     assert_eq!(sim.chunk(last + 1).len(), 0);
     let tail: Vec<FlowRecord> = sim.flows_from(last).collect();
