@@ -182,7 +182,7 @@ impl AttackConfig {
 }
 
 impl SimConfig {
-    /// Returns the default config with another seed.
+    /// Returns the config with another seed.
     pub fn with_seed(self, seed: u64) -> SimConfig {
         SimConfig { seed, ..self }
     }
