@@ -1,5 +1,11 @@
-//! Prints simulated flows as Zeek-like TSV lines, for eyeballing.
-#![allow(clippy::print_stdout, missing_docs)]
+//! Prints simulated flows as Zeek-like TSV lines (conn.log columns, then label and detailed
+//! label), for eyeballing. The real writers live elsewhere.
+//!
+//! ```text
+//! cargo run --release -p iotguard-sim --example sim_dump -- [flows] [seed]
+//! ```
+
+use std::io::Write;
 
 use iotguard_flow::FlowRecord;
 use iotguard_sim::{SimConfig, Simulator};
@@ -47,7 +53,11 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(0);
     let sim = Simulator::new(SimConfig::default().with_seed(seed)).unwrap();
+    let mut out = std::io::stdout().lock();
     for f in sim.flows().take(n) {
-        println!("{}", line(&f));
+        // Stop quietly when the reader goes away (`| head`).
+        if writeln!(out, "{}", line(&f)).is_err() {
+            return;
+        }
     }
 }
