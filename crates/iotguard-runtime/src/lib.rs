@@ -1,1 +1,4 @@
 //! Wires inputs, readers, statistics and outputs. (Being written.)
+
+#[cfg(feature = "parquet")]
+pub mod parquet;
