@@ -3,6 +3,7 @@
 mod errors;
 mod roundtrip;
 mod schema;
+mod shared_data;
 mod strategy;
 
 use std::fs::File;
