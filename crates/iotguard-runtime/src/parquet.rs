@@ -121,8 +121,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Returns the Arrow schema of flow files (version [`SCHEMA_VERSION`]).
 ///
-/// The version itself is not in the Arrow schema's metadata but in the Parquet file's key-value
-/// metadata ([`SCHEMA_VERSION_KEY`]), where every Parquet reader shows it.
+/// The version is in the schema's metadata under [`SCHEMA_VERSION_KEY`] and, where the reader
+/// looks for it, in the Parquet file's key-value metadata. Both places, because pyarrow shows a
+/// file's Arrow schema metadata (and keeps it when it rewrites a table) but not the other keys.
 pub fn flow_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
     SCHEMA
@@ -130,7 +131,7 @@ pub fn flow_schema() -> SchemaRef {
             use DataType::{Boolean, UInt16, UInt64, Utf8};
             let dict = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(Utf8));
             let f = Field::new;
-            Arc::new(Schema::new(vec![
+            let fields = vec![
                 f(
                     "ts",
                     DataType::Timestamp(TimeUnit::Nanosecond, Some(UTC.into())),
@@ -163,7 +164,9 @@ pub fn flow_schema() -> SchemaRef {
                 f("label", dict(), true),
                 f("label_class", dict(), true),
                 f("detailed_label", dict(), true),
-            ]))
+            ];
+            let version = [(SCHEMA_VERSION_KEY.to_owned(), SCHEMA_VERSION.to_owned())];
+            Arc::new(Schema::new_with_metadata(fields, version.into()))
         })
         .clone()
 }

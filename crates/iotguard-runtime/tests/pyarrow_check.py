@@ -46,6 +46,9 @@ def main(argv):
 
     table = pq.read_table(path)
     schema = table.schema
+    version = (schema.metadata or {}).get(b"iotguard.schema_version")
+    check(version == b"1",
+          f"Arrow schema metadata iotguard.schema_version is {version!r}, expected b'1'")
     check(table.num_rows == expected_rows,
           f"table has {table.num_rows} rows, expected {expected_rows}")
     check(schema.names == COLUMNS, f"columns are {schema.names}, expected {COLUMNS}")

@@ -19,8 +19,11 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
-/// Writes one batch with `ArrowWriter` directly, with the given schema version (if any).
+/// Writes one batch with `ArrowWriter` directly, with the given schema version (if any) in the
+/// file metadata and none in the Arrow schema.
 fn write_raw(batch: &RecordBatch, version: Option<&str>) -> File {
+    let schema = Arc::new(Schema::new(batch.schema().fields().clone()));
+    let batch = RecordBatch::try_new(schema, batch.columns().to_vec()).unwrap();
     let props = WriterProperties::builder()
         .set_key_value_metadata(
             version.map(|v| vec![KeyValue::new(SCHEMA_VERSION_KEY.into(), v.to_owned())]),
@@ -28,7 +31,7 @@ fn write_raw(batch: &RecordBatch, version: Option<&str>) -> File {
         .build();
     let file = tempfile::tempfile().unwrap();
     let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
-    w.write(batch).unwrap();
+    w.write(&batch).unwrap();
     w.into_inner().unwrap()
 }
 

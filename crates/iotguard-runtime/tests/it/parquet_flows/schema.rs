@@ -59,7 +59,15 @@ fn columns_of(fields: &arrow_schema::Fields) -> Vec<(&str, DataType, bool)> {
 
 #[test]
 fn flow_schema_is_the_documented_one() {
-    assert_eq!(columns_of(flow_schema().fields()), documented_columns());
+    let schema = flow_schema();
+    assert_eq!(columns_of(schema.fields()), documented_columns());
+    assert_eq!(
+        schema
+            .metadata()
+            .get(SCHEMA_VERSION_KEY)
+            .map(String::as_str),
+        Some("1")
+    );
 }
 
 #[test]
