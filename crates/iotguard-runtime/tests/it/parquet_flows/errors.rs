@@ -171,27 +171,47 @@ fn invalid_write_options_are_refused() {
                 batch_rows: 0,
                 ..WriteOptions::default()
             },
-            "invalid parquet write options: batch_rows must be at least 1",
+            "invalid parquet options: batch_rows must be between 1 and 2147483647",
         ),
         (
             WriteOptions {
                 row_group_rows: 0,
                 ..WriteOptions::default()
             },
-            "invalid parquet write options: row_group_rows must be at least 1",
+            "invalid parquet options: row_group_rows must be at least 1",
         ),
         (
             WriteOptions {
                 zstd_level: 99,
                 ..WriteOptions::default()
             },
-            "invalid parquet write options: zstd_level must be between 1 and 22",
+            "invalid parquet options: zstd_level must be between 1 and 22",
         ),
     ];
     for (options, message) in cases {
         let err = ParquetFlowWriter::new(Vec::new(), options).unwrap_err();
         assert_eq!(err.to_string(), message);
     }
+}
+
+#[test]
+fn invalid_read_options_are_refused() {
+    let file = super::write_file(&[], WriteOptions::default());
+    let err = ParquetFlowReader::new(file, ReadOptions { batch_rows: 0 }).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid parquet options: batch_rows must be at least 1"
+    );
+}
+
+#[test]
+fn reader_and_writer_can_move_between_threads() {
+    fn send<T: Send>() {}
+    send::<ParquetFlowReader>();
+    send::<ParquetFlowWriter<File>>();
+    send::<ParquetFlowWriter<Vec<u8>>>();
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<Error>();
 }
 
 #[test]
