@@ -17,10 +17,10 @@ pub enum Error {
     /// An input could not be opened as flow records.
     #[error(transparent)]
     Open(#[from] iotguard_flow::OpenError),
-    /// Writing Parquet failed.
+    /// Reading or writing Parquet failed.
     #[cfg(feature = "parquet")]
-    #[error("parquet: {0}")]
-    Parquet(String),
+    #[error(transparent)]
+    Parquet(#[from] crate::parquet::Error),
 }
 
 impl Error {

@@ -9,6 +9,8 @@ pub mod batch;
 mod error;
 pub mod input;
 pub mod inspect;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod topk;
 
 pub use error::{Error, Result};

@@ -1,0 +1,4 @@
+//! The integration tests of iotguard-runtime, in one test binary.
+
+#[cfg(feature = "parquet")]
+mod parquet_flows;
