@@ -19,6 +19,11 @@ pub(crate) fn warn(msg: &str) {
     eprintln!("iotguard: warning: {msg}");
 }
 
+/// Prints an informational message to standard error.
+pub(crate) fn info(msg: &str) {
+    eprintln!("iotguard: {msg}");
+}
+
 /// Prints a line to standard output.
 pub(crate) fn out(line: &str) {
     println!("{line}");

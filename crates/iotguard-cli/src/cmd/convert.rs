@@ -1,16 +1,134 @@
-//! `iotguard convert`: flow inputs to Parquet, Zeek JSON lines or Zeek TSV. (Being written.)
+//! `iotguard convert`: flow inputs to Zeek TSV, Zeek JSON lines or Parquet.
+//!
+//! Every field of a record is written, so converting back gives identical records. Rejected
+//! input lines are reported and counted as in `inspect`, and kept with `--rejects`.
 
-use clap::Args;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use iotguard_flow::{FlowRecord, TsvWriteOptions, ZeekJsonWriter, ZeekTsvWriter};
 
 use super::InputArgs;
+use crate::{exit, output};
+
+/// The output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Target {
+    /// Zeek TSV conn log, every column (label and extra columns included).
+    ZeekTsv,
+    /// Zeek JSON lines, as Zeek's JSON writer writes them.
+    #[value(alias = "jsonl")]
+    ZeekJson,
+    /// Parquet, schema in docs/parquet-schema.md.
+    Parquet,
+}
 
 /// Arguments of `convert`.
 #[derive(Args, Debug)]
 pub(crate) struct ConvertArgs {
     #[command(flatten)]
     input: InputArgs,
+    /// The output format.
+    #[arg(long, value_enum)]
+    to: Target,
+    /// The output file; standard output when absent (not for Parquet).
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
-pub(crate) fn run(_args: ConvertArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("convert is not written yet")
+/// One of the writers, behind one interface.
+enum Writer {
+    Tsv(ZeekTsvWriter<Box<dyn Write>>),
+    Json(ZeekJsonWriter<Box<dyn Write>>),
+    // Boxed: the Parquet writer holds its column builders inline.
+    #[cfg(feature = "parquet")]
+    Parquet(Box<iotguard_runtime::parquet::ParquetFlowWriter<BufWriter<File>>>),
+}
+
+impl Writer {
+    fn write(&mut self, rec: &FlowRecord) -> anyhow::Result<()> {
+        match self {
+            Writer::Tsv(w) => w.write(rec)?,
+            Writer::Json(w) => w.write(rec)?,
+            #[cfg(feature = "parquet")]
+            Writer::Parquet(w) => w.write(rec)?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Writer::Tsv(w) => w.finish()?.flush()?,
+            Writer::Json(w) => w.finish()?.flush()?,
+            #[cfg(feature = "parquet")]
+            Writer::Parquet(w) => (*w).finish()?.flush()?,
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn run(args: ConvertArgs) -> anyhow::Result<u8> {
+    let text_out = || -> anyhow::Result<Box<dyn Write>> {
+        Ok(match &args.out {
+            Some(path) => Box::new(BufWriter::with_capacity(
+                1 << 20,
+                File::create(path).with_context(|| format!("creating {}", path.display()))?,
+            )),
+            None => Box::new(io::stdout().lock()),
+        })
+    };
+    let mut writer = match args.to {
+        Target::ZeekTsv => Writer::Tsv(ZeekTsvWriter::new(
+            text_out()?,
+            TsvWriteOptions::all_columns(),
+        )?),
+        Target::ZeekJson => Writer::Json(ZeekJsonWriter::new(text_out()?)),
+        Target::Parquet => parquet_writer(args.out.as_ref())?,
+    };
+    // The sink keeps the first write error; the batch stops at it.
+    let mut failure: Option<anyhow::Error> = None;
+    let read = args.input.read(&mut |rec| match writer.write(&rec) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let io = io::Error::other(e.to_string());
+            failure = Some(e);
+            Err(iotguard_runtime::Error::io("output", io))
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e.context("writing the output"));
+    }
+    let (_, outcome) = read?;
+    writer.finish().context("finishing the output")?;
+    let total = outcome.total().finish(0);
+    output::info(&format!(
+        "converted {} records ({} rejected) from {} input(s)",
+        total.records,
+        total.bad_records,
+        outcome.per_input.len()
+    ));
+    Ok(if outcome.failed_inputs.is_empty() {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
+}
+
+#[cfg(feature = "parquet")]
+fn parquet_writer(out: Option<&PathBuf>) -> anyhow::Result<Writer> {
+    let path = out.context("--to parquet needs --out FILE")?;
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let writer = iotguard_runtime::parquet::ParquetFlowWriter::new(
+        BufWriter::new(file),
+        Default::default(),
+    )?;
+    Ok(Writer::Parquet(Box::new(writer)))
+}
+
+#[cfg(not(feature = "parquet"))]
+fn parquet_writer(_out: Option<&PathBuf>) -> anyhow::Result<Writer> {
+    anyhow::bail!("this build has no Parquet support (build with the `parquet` feature)")
 }
