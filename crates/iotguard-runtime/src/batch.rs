@@ -31,6 +31,9 @@ pub struct BatchOutcome {
     pub per_input: Vec<Collector>,
     /// Inputs that could not be opened, with the reason.
     pub failed_inputs: Vec<(String, String)>,
+    /// Files found in folders that hold no flow records (README files, checksum lists), with
+    /// the reason; reported, not failures.
+    pub skipped_inputs: Vec<(String, String)>,
 }
 
 impl BatchOutcome {
@@ -67,10 +70,17 @@ pub fn run_batch(
     let mut outcome = BatchOutcome {
         per_input: Vec::new(),
         failed_inputs: Vec::new(),
+        skipped_inputs: Vec::new(),
     };
     for input in inputs {
         let reader = match input.open(&config.options, config.threads, bytes_read.clone()) {
             Ok(r) => r,
+            Err(e @ Error::Open(iotguard_flow::OpenError::UnknownFormat { .. }))
+                if matches!(input, Input::InFolder(_)) =>
+            {
+                outcome.skipped_inputs.push((input.name(), e.to_string()));
+                continue;
+            }
             Err(e) => {
                 outcome.failed_inputs.push((input.name(), e.to_string()));
                 continue;

@@ -63,8 +63,11 @@ const NOT_CONN_LOGS: &[&str] = &[
 pub enum Input {
     /// Standard input (named `-`).
     Stdin,
-    /// A file.
+    /// A file named on the command line: it must hold flow records.
     File(PathBuf),
+    /// A file found inside a folder: if its content is no flow format (a README, a checksum
+    /// list), it is skipped with a notice rather than failing the run.
+    InFolder(PathBuf),
 }
 
 /// What expanding the command line's paths found.
@@ -81,7 +84,7 @@ impl Input {
     pub fn name(&self) -> String {
         match self {
             Input::Stdin => "-".to_string(),
-            Input::File(p) => p.display().to_string(),
+            Input::File(p) | Input::InFolder(p) => p.display().to_string(),
         }
     }
 
@@ -89,7 +92,7 @@ impl Input {
     pub fn size(&self) -> Option<u64> {
         match self {
             Input::Stdin => None,
-            Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Input::File(p) | Input::InFolder(p) => std::fs::metadata(p).ok().map(|m| m.len()),
         }
     }
 
@@ -104,7 +107,9 @@ impl Input {
         let name = self.name();
         let raw: Box<dyn Read + Send> = match self {
             Input::Stdin => Box::new(io::stdin()),
-            Input::File(p) => Box::new(File::open(p).map_err(|e| Error::io(&name, e))?),
+            Input::File(p) | Input::InFolder(p) => {
+                Box::new(File::open(p).map_err(|e| Error::io(&name, e))?)
+            }
         };
         let counted = CountingReader {
             inner: raw,
@@ -133,7 +138,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Expanded> {
             let mut files = Vec::new();
             walk(path, &mut files, &mut out.skipped)?;
             files.sort();
-            out.inputs.extend(files.into_iter().map(Input::File));
+            out.inputs.extend(files.into_iter().map(Input::InFolder));
         } else {
             out.inputs.push(Input::File(path.clone()));
         }

@@ -32,15 +32,18 @@ pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
         if let Some(obj) = value.as_object_mut() {
             obj.remove("input");
             obj.insert("inputs".into(), serde_json::to_value(&inputs)?);
+            let listed = |v: &[(String, String)]| {
+                v.iter()
+                    .map(|(n, e)| serde_json::json!({"input": n, "error": e}))
+                    .collect::<Vec<_>>()
+            };
             obj.insert(
                 "failed_inputs".into(),
-                serde_json::to_value(
-                    outcome
-                        .failed_inputs
-                        .iter()
-                        .map(|(n, e)| serde_json::json!({"input": n, "error": e}))
-                        .collect::<Vec<_>>(),
-                )?,
+                serde_json::Value::from(listed(&outcome.failed_inputs)),
+            );
+            obj.insert(
+                "skipped_inputs".into(),
+                serde_json::Value::from(listed(&outcome.skipped_inputs)),
             );
         }
         output::out(&serde_json::to_string_pretty(&value)?);

@@ -114,7 +114,10 @@ impl InputArgs {
                 }
             ));
         }
-        // The reason already names the input.
+        // The reasons already name the inputs.
+        for (_, why) in &outcome.skipped_inputs {
+            output::warn(&format!("skipped, no flow records: {why}"));
+        }
         for (_, why) in &outcome.failed_inputs {
             output::error(why);
         }

@@ -412,6 +412,22 @@ impl ZeekTsvParser {
     }
 }
 
+impl ZeekTsvParser {
+    /// A line with the wrong number of fields is reported as that, whichever of its values
+    /// failed first: "expected 23 fields, found 7" says more than "invalid port".
+    fn explain(&self, e: LineError, line: &[u8]) -> LineError {
+        match &self.columns {
+            Some(columns)
+                if e.kind == ErrorKind::BadValue
+                    && Fields::new(line, self.separator).count() != columns.len() =>
+            {
+                field_count(columns.len(), line, self.separator)
+            }
+            _ => e,
+        }
+    }
+}
+
 fn field_count(expected: usize, line: &[u8], sep: u8) -> LineError {
     let got = line.split(|&b| b == sep).count();
     LineError::new(
@@ -430,7 +446,7 @@ impl LineParser for ZeekTsvParser {
         }
         match self.record(line) {
             Ok(rec) => Parsed::Record(Box::new(rec)),
-            Err(e) => Parsed::Error(e),
+            Err(e) => Parsed::Error(self.explain(e, line)),
         }
     }
 

@@ -1,0 +1,61 @@
+//! `iotguard convert`: every target reads back to the same records.
+
+use crate::{inspect_json, ok};
+
+#[test]
+fn tsv_json_parquet_round_trip_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = [
+        iotguard_testkit::testdata("zeek/conn_small.log"),
+        iotguard_testkit::testdata("ton-iot/ton_iot_network.csv"),
+    ];
+    for fixture in &fixtures {
+        let want = inspect_json(&[fixture]);
+        let json = dir.path().join("flows.json");
+        let tsv = dir.path().join("flows.log");
+        let parquet = dir.path().join("flows.parquet");
+        let (f, j, t, p) = (
+            fixture.display().to_string(),
+            json.display().to_string(),
+            tsv.display().to_string(),
+            parquet.display().to_string(),
+        );
+        ok(&["convert", &f, "--to", "zeek-json", "--out", &j]);
+        ok(&["convert", &j, "--to", "zeek-tsv", "--out", &t]);
+        ok(&["convert", &t, "--to", "parquet", "--out", &p]);
+        for path in [&json, &tsv] {
+            let got = inspect_json(&[path]);
+            for key in [
+                "records",
+                "bad_records",
+                "labels",
+                "detailed_labels",
+                "time_range",
+                "protocols",
+                "services",
+                "conn_states",
+                "top_orig_hosts",
+            ] {
+                assert_eq!(
+                    got[key],
+                    want[key],
+                    "{key} after converting {} to {}",
+                    fixture.display(),
+                    path.display()
+                );
+            }
+        }
+        assert!(std::fs::metadata(&parquet).unwrap().len() > 0);
+    }
+}
+
+#[test]
+fn parquet_needs_an_output_file() {
+    let fixture = iotguard_testkit::testdata("zeek/conn_small.log");
+    let out = crate::iotguard(
+        &["convert", &fixture.display().to_string(), "--to", "parquet"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--out"));
+}
