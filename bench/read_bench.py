@@ -116,7 +116,11 @@ def main():
         if "json" in formats:
             sh([iotguard, "convert", files["tsv"], "--to", "zeek-json", "--out", files["json"]])
         if "csv" in formats:
-            sh([iotguard, "convert", files["tsv"], "--to", "zeek-csv", "--out", files["csv"]])
+            # The IoT-23 CSV layout: a header of Zeek names, then the TSV's data lines with commas
+            # (simulated values hold no commas; `-` stays the unset marker, which readers accept).
+            with open(files["csv"], "w") as f:
+                f.write(",".join(ZEEK_FIELDS) + "\n")
+            sh(["bash", "-c", f"grep -v '^#' {files['tsv']} | tr '\\t' ',' >> {files['csv']}"])
 
     results = []
     for fmt in formats:

@@ -302,6 +302,8 @@ impl ZeekTsvParser {
         let mut rec = FlowRecord::default();
         let mut label = PendingLabel::default();
         let mut has_ts = false;
+        // One scan of the line for escapes, rather than one per value: most lines have none.
+        let escapes = memchr::memchr(b'\\', line).is_some();
         let mut values = Fields::new(line, self.separator);
         for column in columns {
             let Some(value) = values.next() else {
@@ -310,7 +312,7 @@ impl ZeekTsvParser {
             match column {
                 Column::One(field) => {
                     has_ts |= *field == Field::Ts && !self.is_unset(value);
-                    self.set(&mut rec, &mut label, *field, value)?;
+                    self.set(&mut rec, &mut label, *field, value, escapes)?;
                 }
                 Column::Packed(packed) => {
                     let mut parts = split_packed(value);
@@ -326,7 +328,7 @@ impl ZeekTsvParser {
                             });
                         };
                         has_ts |= *field == Field::Ts && !self.is_unset(part);
-                        self.set(&mut rec, &mut label, *field, part)?;
+                        self.set(&mut rec, &mut label, *field, part, escapes)?;
                     }
                     if parts.next().is_some() {
                         return Err(LineError::new(
@@ -343,8 +345,17 @@ impl ZeekTsvParser {
         if !has_ts {
             return Err(fields::missing_ts());
         }
-        let name = unescape_label(Field::Label, label.name)?;
-        let detailed = unescape_label(Field::DetailedLabel, label.detailed)?;
+        let (name, detailed) = if escapes {
+            (
+                unescape_label(Field::Label, label.name)?,
+                unescape_label(Field::DetailedLabel, label.detailed)?,
+            )
+        } else {
+            (
+                label.name.map(Cow::Borrowed),
+                label.detailed.map(Cow::Borrowed),
+            )
+        };
         PendingLabel {
             name: name.as_deref(),
             detailed: detailed.as_deref(),
@@ -369,11 +380,12 @@ impl ZeekTsvParser {
         label: &mut PendingLabel<'a>,
         field: Field,
         value: &'a [u8],
+        line_has_escapes: bool,
     ) -> Result<(), LineError> {
         if field == Field::Ignored || self.is_unset(value) {
             return Ok(());
         }
-        if memchr::memchr(b'\\', value).is_some() {
+        if line_has_escapes && memchr::memchr(b'\\', value).is_some() {
             return self.set_escaped(rec, label, field, value);
         }
         fields::set_field(rec, label, field, value, self.set_separator, &self.empty)
