@@ -21,6 +21,7 @@ pub fn testdata(rel: &str) -> PathBuf {
 /// checkout), or `None` after printing a visible skip line when it is absent.
 pub fn shared_data(test: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("IOTGUARD_DATA_DIR")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("../shared/data"));
     if dir.join("README.md").is_file() {
