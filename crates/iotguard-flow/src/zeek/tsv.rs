@@ -16,6 +16,8 @@ use crate::label::LabelCache;
 use crate::reader::{LineParser, Parsed};
 use crate::record::FlowRecord;
 
+mod fast;
+
 /// A column of the `#fields` line: one field, or several packed with space runs (IoT-23).
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Column {
@@ -31,6 +33,8 @@ pub(crate) struct ZeekTsvParser {
     empty: Vec<u8>,
     unset: Vec<u8>,
     columns: Option<Vec<Column>>,
+    /// The common layout the columns follow, when they do (see `fast.rs`).
+    layout: Option<fast::Layout>,
     /// The `#path` of a log that is not a conn log (`dns`, `http`), whose lines are refused.
     other_log: Option<String>,
     labels: LabelCacheCell,
@@ -54,6 +58,7 @@ impl Default for ZeekTsvParser {
             empty: b"(empty)".to_vec(),
             unset: b"-".to_vec(),
             columns: None,
+            layout: None,
             other_log: None,
             labels: LabelCacheCell::default(),
         }
@@ -277,7 +282,8 @@ impl ZeekTsvParser {
                             Column::One(Field::from_name(&String::from_utf8_lossy(name)))
                         }
                     })
-                    .collect();
+                    .collect::<Vec<_>>();
+                self.layout = fast::layout(&columns);
                 self.columns = Some(columns);
             }
             // #path, #open, #close, #types and anything else carry nothing a record needs.
@@ -453,8 +459,16 @@ impl LineParser for ZeekTsvParser {
         if line.first() == Some(&b'#') {
             return self.header(line);
         }
-        if line.iter().all(u8::is_ascii_whitespace) {
+        // Data lines start with a digit; only a line starting with white space can be blank.
+        if line.first().is_none_or(u8::is_ascii_whitespace)
+            && line.iter().all(u8::is_ascii_whitespace)
+        {
             return Parsed::Skip;
+        }
+        if let (Some(layout), None) = (self.layout, &self.other_log) {
+            if let Some(rec) = self.parse_fast(line, layout) {
+                return Parsed::Record(rec);
+            }
         }
         match self.record(line) {
             Ok(rec) => Parsed::Record(Box::new(rec)),
