@@ -207,8 +207,8 @@ impl Iterator for ParallelFlowReader {
 }
 
 impl RecordIter for ParallelFlowReader {
-    fn format(&self) -> Format {
-        self.format
+    fn format_name(&self) -> &'static str {
+        self.format.name()
     }
 }
 

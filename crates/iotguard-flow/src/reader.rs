@@ -14,15 +14,16 @@ use crate::lines::{Line, LineReader, DEFAULT_MAX_LINE};
 use crate::parallel::ParallelFlowReader;
 use crate::record::FlowRecord;
 
-/// Any reader of flow records: an iterator that also says its format and input.
+/// Any reader of flow records: an iterator that also names the format it reads (the formats
+/// of this crate, and others read elsewhere, such as Parquet in the runtime).
 pub trait RecordIter: Iterator<Item = Result<FlowRecord, ParseError>> + Send {
-    /// Returns the format being read.
-    fn format(&self) -> Format;
+    /// Returns the name of the format being read (`zeek-tsv`, `parquet`, ...).
+    fn format_name(&self) -> &'static str;
 }
 
 impl RecordIter for FlowReader {
-    fn format(&self) -> Format {
-        self.format
+    fn format_name(&self) -> &'static str {
+        self.format.name()
     }
 }
 

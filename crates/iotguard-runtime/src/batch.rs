@@ -87,7 +87,7 @@ pub fn run_batch(
             }
         };
         let mut stats = Collector::new(input.name());
-        stats.format(reader.format());
+        stats.format(reader.format_name());
         for item in reader {
             match item {
                 Ok(rec) => {

@@ -108,7 +108,11 @@ impl Input {
         let raw: Box<dyn Read + Send> = match self {
             Input::Stdin => Box::new(io::stdin()),
             Input::File(p) | Input::InFolder(p) => {
-                Box::new(File::open(p).map_err(|e| Error::io(&name, e))?)
+                let mut file = File::open(p).map_err(|e| Error::io(&name, e))?;
+                if is_parquet(&mut file).map_err(|e| Error::io(&name, e))? {
+                    return crate::parquet_input::open(&name, file);
+                }
+                Box::new(file)
             }
         };
         let counted = CountingReader {
@@ -182,6 +186,15 @@ fn walk(
 fn is_other_zeek_log(name: &str) -> bool {
     let stem = name.split('.').next().unwrap_or(name);
     NOT_CONN_LOGS.contains(&stem) && name.contains(".log")
+}
+
+/// True if the file starts with Parquet's magic bytes; leaves the file at its start.
+fn is_parquet(file: &mut File) -> io::Result<bool> {
+    use std::io::{Seek, SeekFrom};
+    let mut magic = [0u8; 4];
+    let n = file.read(&mut magic)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(n == 4 && &magic == b"PAR1")
 }
 
 /// Counts bytes as they are read.

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use iotguard_flow::{FlowRecord, Format, ParseError, Timestamp};
+use iotguard_flow::{FlowRecord, ParseError, Timestamp};
 use serde::Serialize;
 
 use crate::topk::TopK;
@@ -65,7 +65,7 @@ pub struct ErrorExample {
 #[derive(Clone, Debug)]
 pub struct Collector {
     input: String,
-    formats: Vec<Format>,
+    formats: Vec<&'static str>,
     records: u64,
     bad_records: u64,
     bad_by_kind: BTreeMap<&'static str, u64>,
@@ -103,8 +103,8 @@ impl Collector {
         }
     }
 
-    /// Notes the format an input was read as.
-    pub fn format(&mut self, format: Format) {
+    /// Notes the format an input was read as (its name: `zeek-tsv`, `parquet`, ...).
+    pub fn format(&mut self, format: &'static str) {
         if !self.formats.contains(&format) {
             self.formats.push(format);
         }
@@ -184,7 +184,7 @@ impl Collector {
         };
         Stats {
             input: self.input.clone(),
-            formats: self.formats.iter().map(|f| f.name().to_string()).collect(),
+            formats: self.formats.iter().map(|f| f.to_string()).collect(),
             records: self.records,
             bad_records: self.bad_records,
             bad_by_kind: self

@@ -11,6 +11,7 @@ pub mod input;
 pub mod inspect;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+mod parquet_input;
 pub mod topk;
 
 pub use error::{Error, Result};

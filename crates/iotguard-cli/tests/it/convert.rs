@@ -1,4 +1,5 @@
-//! `iotguard convert`: every target reads back to the same records.
+//! `iotguard convert`: every target reads back to the same records (Parquet included, read
+//! back as an input like any other format).
 
 use crate::{inspect_json, ok};
 
@@ -23,7 +24,7 @@ fn tsv_json_parquet_round_trip_through_the_binary() {
         ok(&["convert", &f, "--to", "zeek-json", "--out", &j]);
         ok(&["convert", &j, "--to", "zeek-tsv", "--out", &t]);
         ok(&["convert", &t, "--to", "parquet", "--out", &p]);
-        for path in [&json, &tsv] {
+        for path in [&json, &tsv, &parquet] {
             let got = inspect_json(&[path]);
             for key in [
                 "records",
@@ -45,7 +46,6 @@ fn tsv_json_parquet_round_trip_through_the_binary() {
                 );
             }
         }
-        assert!(std::fs::metadata(&parquet).unwrap().len() > 0);
     }
 }
 
