@@ -149,7 +149,7 @@ impl Collector {
     /// Adds another collector's counts to this one (for the all-inputs sum).
     pub fn merge(&mut self, other: &Collector) {
         for f in &other.formats {
-            self.format(*f);
+            self.format(f);
         }
         self.records += other.records;
         self.bad_records += other.bad_records;
