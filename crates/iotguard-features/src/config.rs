@@ -37,8 +37,8 @@ pub enum ConfigError {
     /// No horizon was given.
     #[error("horizons_secs is empty")]
     NoHorizons,
-    /// A horizon is not a finite number of at least a millisecond.
-    #[error("horizon {0} s is not a finite number >= 0.001")]
+    /// A horizon is not between a millisecond and 1e9 seconds.
+    #[error("horizon {0} s is not in 0.001..=1e9")]
     BadHorizon(f64),
     /// Two horizons give the same feature names.
     #[error("horizons {0} s and {1} s have the same name")]
@@ -59,7 +59,7 @@ impl FeatureConfig {
             return Err(ConfigError::NoHorizons);
         }
         for (i, &h) in self.horizons_secs.iter().enumerate() {
-            if !(h.is_finite() && h >= 1e-3 && h <= 1e9) {
+            if !(1e-3..=1e9).contains(&h) {
                 return Err(ConfigError::BadHorizon(h));
             }
             for &g in &self.horizons_secs[..i] {

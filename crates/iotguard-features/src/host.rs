@@ -28,6 +28,9 @@ struct Slot {
     next: u32,
     /// The host's clock: the largest `ts` seen for it (ns).
     clock: i64,
+    /// The `ts` of the host's first flow: distinct-count epochs start here, so no feature
+    /// depends on the absolute time.
+    origin: i64,
 }
 
 /// Per-host state for one role.
@@ -146,18 +149,20 @@ impl HostTable {
                         prev: NIL,
                         next: NIL,
                         clock: ts,
+                        origin: ts,
                     });
                     self.states
-                        .extend(self.horizons.iter().map(|h| HorizonState::fresh(h, ts)));
+                        .extend(self.horizons.iter().map(|h| HorizonState::fresh(h, 0)));
                     (self.slots.len() - 1) as u32
                 } else {
                     self.remove_tail()
                 };
                 self.slots[s as usize].key = key;
                 self.slots[s as usize].clock = ts;
+                self.slots[s as usize].origin = ts;
                 let base = s as usize * nh;
                 for (st, h) in self.states[base..base + nh].iter_mut().zip(&self.horizons) {
-                    *st = HorizonState::fresh(h, ts);
+                    *st = HorizonState::fresh(h, 0);
                 }
                 self.index.insert(key, s);
                 (s, None, 0, ts)
@@ -166,6 +171,8 @@ impl HostTable {
         self.push_front(s);
 
         let obs = Obs { gap, ..obs };
+        // Time since the host's first flow: the sketches' epoch clock.
+        let age = now - self.slots[s as usize].origin;
         out[0] = gap.map_or(f32::NAN, |g| g as f32);
         let base = s as usize * nh;
         let states = &mut self.states[base..base + nh];
@@ -175,8 +182,8 @@ impl HostTable {
             .zip(&self.horizons)
             .zip(out[1..].chunks_exact_mut(stride))
         {
-            st.update(h, dt, now, &obs, peer, port);
-            st.read(h, now, o);
+            st.update(h, dt, age, &obs, peer, port);
+            st.read(h, age, o);
         }
     }
 }

@@ -12,7 +12,8 @@
 //! is 0.
 //!
 //! **Distinct peers and ports.** Per horizon, two 64-bit linear-counting bitmaps for the current
-//! and the previous epoch of length `h` (epochs are aligned to multiples of `h` in event time).
+//! and the previous epoch of length `h` (epochs count from the host's first flow, so no value
+//! depends on absolute time).
 //! The estimate is `n(cur) + (1 − f) · (n(cur ∪ prev) − n(cur))`, `f` being the fraction of the
 //! current epoch elapsed (the sliding-window counter of rate limiters), with linear counting
 //! `n = m · ln(m / empty)`; it saturates at `64 · ln 64 ≈ 266` distinct values per window. 32
