@@ -153,15 +153,18 @@ pub(crate) struct Distinct {
 
 const SKETCH_BITS: f64 = 64.0;
 
+/// Linear counting estimates by number of set bits (a full map saturates at `64 · ln 64`).
+static LINEAR_COUNT: std::sync::LazyLock<[f64; 65]> = std::sync::LazyLock::new(|| {
+    std::array::from_fn(|set| {
+        let empty = SKETCH_BITS - set as f64;
+        SKETCH_BITS * (SKETCH_BITS / empty.max(1.0)).ln()
+    })
+});
+
 /// Linear counting over a 64-bit map.
 #[inline]
 fn linear_count(bits: u64) -> f64 {
-    let empty = f64::from(bits.count_zeros());
-    if empty == 0.0 {
-        SKETCH_BITS * SKETCH_BITS.ln()
-    } else {
-        SKETCH_BITS * (SKETCH_BITS / empty).ln()
-    }
+    LINEAR_COUNT[bits.count_ones() as usize]
 }
 
 impl Distinct {
