@@ -13,8 +13,8 @@ pub struct FeatureConfig {
     /// each. A flow `Δt` seconds old weighs `2^(-Δt/h)`. Default `[1, 10, 60, 600]`.
     pub horizons_secs: Vec<f64>,
     /// Most hosts kept per role table (originators and responders each); when full, the least
-    /// recently seen host is evicted. Each host costs about `120 + 110 × horizons` bytes.
-    /// Default 200 000.
+    /// recently seen host is evicted. Each host costs about `90 + 128 × horizons` bytes (about
+    /// 600 B with four horizons: 120 MB per table at the default cap). Default 200 000.
     pub max_hosts: usize,
     /// A host not seen for this many seconds of event time (behind the newest `ts` seen) is
     /// dropped; a host that comes back starts from fresh state. Default 3600.

@@ -135,10 +135,10 @@ impl HostTable {
             Some(&s) => {
                 let clock = self.slots[s as usize].clock;
                 let now = clock.max(ts);
-                let gap = (ts - clock).max(0) as f64 * 1e-9;
+                let gap = ts.saturating_sub(clock).max(0) as f64 * 1e-9;
                 self.unlink(s);
                 self.slots[s as usize].clock = now;
-                (s, Some(gap), now - clock, now)
+                (s, Some(gap), now.saturating_sub(clock), now)
             }
             None => {
                 let s = if let Some(s) = self.free.pop() {
@@ -172,7 +172,7 @@ impl HostTable {
 
         let obs = Obs { gap, ..obs };
         // Time since the host's first flow: the sketches' epoch clock.
-        let age = now - self.slots[s as usize].origin;
+        let age = now.saturating_sub(self.slots[s as usize].origin);
         out[0] = gap.map_or(f32::NAN, |g| g as f32);
         let base = s as usize * nh;
         let states = &mut self.states[base..base + nh];

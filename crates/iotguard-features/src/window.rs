@@ -376,6 +376,12 @@ mod tests {
     }
 
     #[test]
+    fn state_size_is_as_documented() {
+        // FeatureConfig::max_hosts documents 128 bytes per host and horizon.
+        assert_eq!(std::mem::size_of::<HorizonState>(), 128);
+    }
+
+    #[test]
     fn steady_stream_rate_is_its_frequency() {
         let hz = Horizon::new(10.0);
         let mut s = HorizonState::fresh(&hz, 0);

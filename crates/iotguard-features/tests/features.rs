@@ -392,3 +392,16 @@ fn missing_addresses_give_nan_host_features() {
     assert!(!row[col(s, "resp_host.rate_1s")].is_nan());
     assert_eq!(x.host_counts(), (0, 1));
 }
+
+#[test]
+fn extreme_timestamps_neither_panic_nor_make_infinities() {
+    let mut x = FeatureExtractor::new(FeatureConfig::default());
+    let mut row = vec![0f32; x.dim()];
+    for ts in [0, i64::MAX, i64::MIN, i64::MAX, 1, i64::MIN] {
+        x.extract(&flow([10, 0, 0, 1], [10, 0, 0, 2], 80, ts), &mut row);
+        let s = x.schema();
+        for (v, n) in row.iter().zip(&s.names) {
+            assert!(!v.is_infinite(), "{n} = {v} at ts {ts}");
+        }
+    }
+}
