@@ -16,7 +16,7 @@ pub struct FeatureConfig {
     /// recently seen host is evicted. Each host costs about `90 + 128 × horizons` bytes (about
     /// 600 B with four horizons: 120 MB per table at the default cap). Default 200 000.
     pub max_hosts: usize,
-    /// A host not seen for this many seconds of event time (behind the newest `ts` seen) is
+    /// A host not seen for this many seconds of event time (behind the current flow's `ts`) is
     /// dropped; a host that comes back starts from fresh state. Default 3600.
     pub idle_timeout_secs: f64,
 }

@@ -27,8 +27,6 @@ pub struct FeatureExtractor {
     schema: FeatureSchema,
     orig: HostTable,
     resp: HostTable,
-    /// The newest `ts` seen (ns), for idle eviction.
-    watermark: i64,
 }
 
 impl FeatureExtractor {
@@ -73,7 +71,6 @@ impl FeatureExtractor {
             resp: HostTable::new(horizons, config.max_hosts, idle_ns),
             config,
             schema,
-            watermark: i64::MIN,
         })
     }
 
@@ -102,6 +99,15 @@ impl FeatureExtractor {
         (self.orig.capacity_used(), self.resp.capacity_used())
     }
 
+    /// Forgets every host (keeping the allocated tables), as a new extractor would start.
+    ///
+    /// Use one extractor, or a reset, per capture: captures with unrelated clocks must not share
+    /// host state.
+    pub fn reset(&mut self) {
+        self.orig.clear();
+        self.resp.clear();
+    }
+
     /// Updates the state with `rec` and writes its feature vector into `out`.
     ///
     /// Every element of `out` is written. A missing originator (responder) address makes the
@@ -117,9 +123,10 @@ impl FeatureExtractor {
         let (orig_part, resp_part) = host_part.split_at_mut(host_part.len() / 2);
 
         let ts = rec.ts.as_nanos();
-        self.watermark = self.watermark.max(ts);
-        self.orig.evict_idle(self.watermark);
-        self.resp.evict_idle(self.watermark);
+        // Idle hosts are judged against this flow's `ts`, not the largest seen: one record with a
+        // corrupt far-future `ts` then evicts the tables once instead of every host that follows.
+        self.orig.evict_idle(ts);
+        self.resp.evict_idle(ts);
 
         let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
             (None, None) => None,

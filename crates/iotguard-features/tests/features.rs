@@ -405,3 +405,22 @@ fn extreme_timestamps_neither_panic_nor_make_infinities() {
         }
     }
 }
+
+#[test]
+fn one_far_future_timestamp_does_not_keep_evicting_hosts() {
+    let mut x = FeatureExtractor::new(FeatureConfig::default());
+    let mut row = vec![0f32; x.dim()];
+    let gap = col(x.schema(), "orig_host.gap_s");
+    x.extract(&flow([10, 0, 0, 1], [10, 0, 0, 2], 80, 0), &mut row);
+    x.extract(
+        &flow([10, 0, 0, 9], [10, 0, 0, 8], 80, 100 * 365 * 86_400 * SEC),
+        &mut row,
+    );
+    x.extract(&flow([10, 0, 0, 1], [10, 0, 0, 2], 80, SEC), &mut row);
+    x.extract(&flow([10, 0, 0, 1], [10, 0, 0, 2], 80, 2 * SEC), &mut row);
+    assert_eq!(row[gap], 1.0, "the host kept its state");
+    x.reset();
+    assert_eq!(x.host_counts(), (0, 0));
+    x.extract(&flow([10, 0, 0, 1], [10, 0, 0, 2], 80, 3 * SEC), &mut row);
+    assert!(row[gap].is_nan());
+}
