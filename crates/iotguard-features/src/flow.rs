@@ -4,6 +4,8 @@
 //! - Counts (bytes, packets, missed bytes) are `ln(1 + x)`: they span nine orders of magnitude,
 //!   and the log scale suits distance- and gradient-based models while trees do not care.
 //! - Ratios are `ln((resp + 1) / (orig + 1))` (0 = symmetric; sign = direction).
+//! - The payload share (`orig_bytes / orig_ip_bytes`) can exceed 1: Zeek counts payload from
+//!   sequence numbers, so bytes the sensor missed are in the numerator but not the denominator.
 //! - An unset numeric input (`-` in Zeek) is `NaN`, never 0; an undefined ratio (division by a
 //!   zero packet or IP byte count) is `NaN` too.
 //! - Categories are one-hot. An unset category (no `conn_state`, no `service`) is all zeros; a

@@ -105,8 +105,13 @@ impl Moments {
     /// Weighted population standard deviation, `NaN` with no weight.
     #[inline]
     pub(crate) fn std(&self) -> f64 {
-        let m = self.mean();
-        (self.s2 / self.w - m * m).max(0.0).sqrt()
+        if self.w > 0.0 {
+            let m = self.s1 / self.w;
+            // Cancellation can make the difference slightly negative: clamp to 0.
+            (self.s2 / self.w - m * m).max(0.0).sqrt()
+        } else {
+            f64::NAN
+        }
     }
 }
 
@@ -373,6 +378,22 @@ mod tests {
             // Linear counting over 64 bits: about 10 % standard error up to 40 values.
             prop_assert!((est - n as f64).abs() <= 0.35 * n as f64 + 1.0, "{est} for {n}");
         }
+    }
+
+    #[test]
+    fn moments_without_samples_are_nan() {
+        let m = Moments::default();
+        assert!(m.mean().is_nan() && m.std().is_nan());
+        let mut d = Damped::default();
+        let o = Obs {
+            bytes: None,
+            pkts: Some(1.0),
+            failed: 0.0,
+            gap: None,
+        };
+        d.update(1.0, &o);
+        assert!(d.bytes.mean().is_nan() && d.bytes.std().is_nan());
+        assert_eq!(d.pkts.std(), 0.0);
     }
 
     #[test]

@@ -124,6 +124,21 @@ fn extraction_is_deterministic_across_runs_and_hash_seeds() {
     let a = FeatureExtractor::new(FeatureConfig::default()).extract_all(&recs);
     let b = FeatureExtractor::new(FeatureConfig::default()).extract_all(&recs);
     assert!(bits(&a) == bits(&b));
+    // A spread is NaN exactly when its mean is (no sample), never a silent 0.
+    let x = FeatureExtractor::new(FeatureConfig::default());
+    let s = x.schema();
+    for (i, name) in s.names.iter().enumerate() {
+        let Some(mean_name) = name
+            .contains("_std_")
+            .then(|| name.replace("_std_", "_mean_"))
+        else {
+            continue;
+        };
+        let j = col(s, &mean_name);
+        for row in a.chunks(s.len()) {
+            assert_eq!(row[i].is_nan(), row[j].is_nan(), "{name} vs {mean_name}");
+        }
+    }
 }
 
 /// Maps an address to another of the same family and class (unicast stays unicast).
