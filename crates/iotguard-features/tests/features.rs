@@ -439,3 +439,24 @@ fn one_far_future_timestamp_does_not_keep_evicting_hosts() {
     x.extract(&flow([10, 0, 0, 1], [10, 0, 0, 2], 80, 3 * SEC), &mut row);
     assert!(row[gap].is_nan());
 }
+
+#[test]
+fn the_extractor_can_move_to_another_thread() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<FeatureExtractor>();
+    assert_send_sync::<FeatureSchema>();
+}
+
+#[test]
+fn batches_in_chunks_equal_one_batch_on_simulated_traffic() {
+    let sim = iotguard_sim::Simulator::new(iotguard_sim::SimConfig::default()).unwrap();
+    let flows: Vec<FlowRecord> = sim.flows().take(20_000).collect();
+    let whole = FeatureExtractor::new(FeatureConfig::default()).extract_all(&flows);
+    let mut x = FeatureExtractor::new(FeatureConfig::default());
+    let mut chunked = Vec::new();
+    for chunk in flows.chunks(777) {
+        chunked.extend(x.extract_all(chunk));
+    }
+    assert!(bits(&whole) == bits(&chunked));
+    assert!(whole.iter().all(|v| !v.is_infinite()));
+}
