@@ -47,7 +47,8 @@ impl BatchOutcome {
     }
 }
 
-/// Reads every input to its end. Each record goes to `sink`; each rejected record is counted,
+/// Reads every input to its end. Each record goes to `sink` with the index of its input (in
+/// `inputs`); each rejected record is counted,
 /// given to `on_error` (to report) and written to the reject file. An input that cannot be
 /// opened is recorded in [`BatchOutcome::failed_inputs`] and the others are still read. A sink
 /// error (a full disk) stops the batch.
@@ -55,7 +56,7 @@ pub fn run_batch(
     inputs: &[Input],
     config: &BatchConfig,
     bytes_read: &Arc<AtomicU64>,
-    sink: &mut dyn FnMut(FlowRecord) -> Result<()>,
+    sink: &mut dyn FnMut(usize, FlowRecord) -> Result<()>,
     on_error: &mut dyn FnMut(&ParseError),
 ) -> Result<BatchOutcome> {
     let mut rejects = match &config.rejects {
@@ -72,7 +73,7 @@ pub fn run_batch(
         failed_inputs: Vec::new(),
         skipped_inputs: Vec::new(),
     };
-    for input in inputs {
+    for (index, input) in inputs.iter().enumerate() {
         let reader = match input.open(&config.options, config.threads, bytes_read.clone()) {
             Ok(r) => r,
             Err(e @ Error::Open(iotguard_flow::OpenError::UnknownFormat { .. }))
@@ -92,7 +93,7 @@ pub fn run_batch(
             match item {
                 Ok(rec) => {
                     stats.record(&rec);
-                    sink(rec)?;
+                    sink(index, rec)?;
                 }
                 Err(e) => {
                     stats.error(&e);

@@ -90,7 +90,7 @@ pub(crate) fn run(args: ConvertArgs) -> anyhow::Result<u8> {
     };
     // The sink keeps the first write error; the batch stops at it.
     let mut failure: Option<anyhow::Error> = None;
-    let read = args.input.read(&mut |rec| match writer.write(&rec) {
+    let read = args.input.read(&mut |_, rec| match writer.write(&rec) {
         Ok(()) => Ok(()),
         Err(e) => {
             let io = io::Error::other(e.to_string());

@@ -20,7 +20,7 @@ pub(crate) struct InspectArgs {
 }
 
 pub(crate) fn run(args: InspectArgs) -> anyhow::Result<u8> {
-    let (_, outcome) = args.input.read(&mut |_| Ok(()))?;
+    let (_, outcome) = args.input.read(&mut |_, _| Ok(()))?;
     let total = outcome.total().finish(args.top);
     let inputs: Vec<Stats> = outcome
         .per_input

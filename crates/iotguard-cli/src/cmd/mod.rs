@@ -72,7 +72,7 @@ impl InputArgs {
     /// (the first few), counted and kept in the reject file; a progress bar shows on a terminal.
     pub(crate) fn read(
         &self,
-        sink: &mut dyn FnMut(iotguard_flow::FlowRecord) -> iotguard_runtime::Result<()>,
+        sink: &mut dyn FnMut(usize, iotguard_flow::FlowRecord) -> iotguard_runtime::Result<()>,
     ) -> anyhow::Result<(Vec<Input>, BatchOutcome)> {
         let expanded = input::expand(&self.paths)?;
         for (path, why) in &expanded.skipped {
