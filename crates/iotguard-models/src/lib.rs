@@ -8,6 +8,7 @@
 pub mod dataset;
 mod error;
 pub mod model;
+pub mod persist;
 
 pub use dataset::Dataset;
 pub use error::{Error, Result};

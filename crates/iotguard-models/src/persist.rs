@@ -1,0 +1,243 @@
+//! Model files: versioned, self-describing JSON.
+//!
+//! A file says what it is (`format`, `version`), which model (`kind`, `params`, the fitted
+//! `model`), which features it expects (the feature schema's version, fingerprint and names),
+//! the decision threshold chosen on validation data, what it was trained on and how it scored.
+//! Loading checks the envelope; [`ModelFile::check_features`] refuses a model whose feature
+//! schema differs from the running one, naming the difference, before anything is scored.
+
+use std::io::{Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The `format` field of every model file.
+pub const MODEL_FORMAT: &str = "iotguard-model";
+/// The model file version this build writes and reads.
+pub const MODEL_FILE_VERSION: u32 = 1;
+
+/// The features a model expects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureSpec {
+    /// The feature schema's version.
+    pub version: u32,
+    /// The schema's fingerprint (hex), a hash of its version and names.
+    pub fingerprint: String,
+    /// The feature names, in column order.
+    pub names: Vec<String>,
+}
+
+/// What the model was trained on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    /// Rows used for training.
+    pub rows: u64,
+    /// Malicious rows among them.
+    pub malicious: u64,
+    /// The inputs (captures) the rows came from.
+    pub inputs: Vec<String>,
+}
+
+/// A saved model with everything needed to use it safely.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// Always [`MODEL_FORMAT`].
+    pub format: String,
+    /// The file layout version ([`MODEL_FILE_VERSION`]).
+    pub version: u32,
+    /// The model kind (`logreg`, `svm`, `tree`, `forest`, `gbdt`, `iforest`, ...).
+    pub kind: String,
+    /// The hyperparameters it was trained with.
+    pub params: serde_json::Value,
+    /// The features it expects.
+    pub features: FeatureSpec,
+    /// The score at or above which a flow is called malicious, and how it was chosen.
+    pub threshold: serde_json::Value,
+    /// What it was trained on.
+    pub training: TrainingSummary,
+    /// Metrics measured on held-out data when it was trained.
+    pub metrics: serde_json::Value,
+    /// When it was made, in seconds since the Unix epoch.
+    pub created_unix_secs: i64,
+    /// The fitted model itself (the kind's own serialised form).
+    pub model: serde_json::Value,
+}
+
+impl ModelFile {
+    /// Writes the file as pretty JSON.
+    pub fn save(&self, w: impl Write) -> Result<()> {
+        serde_json::to_writer_pretty(w, self).map_err(|e| Error::ModelFile(format!("writing: {e}")))
+    }
+
+    /// Reads a file, refusing anything that is not a model file of this version.
+    pub fn load(r: impl Read) -> Result<ModelFile> {
+        let value: serde_json::Value =
+            serde_json::from_reader(r).map_err(|e| Error::ModelFile(format!("not JSON: {e}")))?;
+        let format = value.get("format").and_then(|v| v.as_str());
+        if format != Some(MODEL_FORMAT) {
+            return Err(Error::ModelFile(format!(
+                "not an iotguard model file (format {})",
+                format.map_or_else(|| "missing".to_string(), |f| format!("`{f}`"))
+            )));
+        }
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
+        if version != Some(u64::from(MODEL_FILE_VERSION)) {
+            return Err(Error::ModelFile(format!(
+                "model file version {} is not the version this build reads ({MODEL_FILE_VERSION})",
+                version.map_or_else(|| "missing".to_string(), |v| v.to_string())
+            )));
+        }
+        serde_json::from_value(value).map_err(|e| Error::ModelFile(format!("malformed: {e}")))
+    }
+
+    /// Refuses a model trained on other features than the running extractor computes, saying
+    /// what differs (version, names added, removed or reordered).
+    pub fn check_features(&self, running: &FeatureSpec) -> Result<()> {
+        let want = &self.features;
+        if want.version == running.version
+            && want.fingerprint == running.fingerprint
+            && want.names == running.names
+        {
+            return Ok(());
+        }
+        let mut why = Vec::new();
+        if want.version != running.version {
+            why.push(format!(
+                "schema version {} (running {})",
+                want.version, running.version
+            ));
+        }
+        let missing: Vec<&str> = want
+            .names
+            .iter()
+            .filter(|n| !running.names.contains(n))
+            .map(String::as_str)
+            .collect();
+        let extra: Vec<&str> = running
+            .names
+            .iter()
+            .filter(|n| !want.names.contains(n))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            why.push(format!(
+                "{} features the running extractor lacks ({})",
+                missing.len(),
+                preview(&missing)
+            ));
+        }
+        if !extra.is_empty() {
+            why.push(format!(
+                "{} features the model does not know ({})",
+                extra.len(),
+                preview(&extra)
+            ));
+        }
+        if missing.is_empty() && extra.is_empty() && want.names != running.names {
+            why.push("the same features in another order".to_string());
+        }
+        if why.is_empty() {
+            why.push(format!(
+                "fingerprint {} (running {})",
+                want.fingerprint, running.fingerprint
+            ));
+        }
+        Err(Error::ModelFile(format!(
+            "the model's feature schema does not match the running one: {}; retrain the model with this build",
+            why.join("; ")
+        )))
+    }
+}
+
+fn preview(names: &[&str]) -> String {
+    let mut s = names.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+    if names.len() > 3 {
+        s.push_str(", …");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(names: &[&str]) -> FeatureSpec {
+        FeatureSpec {
+            version: 1,
+            fingerprint: format!("fp-{}", names.join("|")),
+            names: names.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn file() -> ModelFile {
+        ModelFile {
+            format: MODEL_FORMAT.into(),
+            version: MODEL_FILE_VERSION,
+            kind: "logreg".into(),
+            params: serde_json::json!({"l2": 1.0}),
+            features: spec(&["a", "b", "c"]),
+            threshold: serde_json::json!({"value": 0.42, "method": "max_f1"}),
+            training: TrainingSummary {
+                rows: 10,
+                malicious: 3,
+                inputs: vec!["x.log".into()],
+            },
+            metrics: serde_json::json!({"f1": 0.9}),
+            created_unix_secs: 1_700_000_000,
+            model: serde_json::json!({"w": [1.0, 2.0, 3.0]}),
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut bytes = Vec::new();
+        file().save(&mut bytes).unwrap();
+        assert_eq!(ModelFile::load(&bytes[..]).unwrap(), file());
+    }
+
+    #[test]
+    fn refuses_other_files_and_versions() {
+        for (text, why) in [
+            ("{}", "format missing"),
+            ("[1]", "format missing"),
+            ("nope", "not JSON"),
+            (r#"{"format":"iotguard-model","version":9}"#, "version 9"),
+            (r#"{"format":"other","version":1}"#, "format `other`"),
+            (r#"{"format":"iotguard-model","version":1}"#, "malformed"),
+        ] {
+            let err = ModelFile::load(text.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(why), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn schema_mismatch_is_refused_with_the_difference() {
+        let f = file();
+        f.check_features(&spec(&["a", "b", "c"])).unwrap();
+        let err = f
+            .check_features(&spec(&["a", "b", "d"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("1 features the running extractor lacks (c)"),
+            "{err}"
+        );
+        assert!(
+            err.contains("1 features the model does not know (d)"),
+            "{err}"
+        );
+        let err = f
+            .check_features(&spec(&["c", "b", "a"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("another order"), "{err}");
+        let mut v2 = spec(&["a", "b", "c"]);
+        v2.version = 2;
+        assert!(f
+            .check_features(&v2)
+            .unwrap_err()
+            .to_string()
+            .contains("schema version 1 (running 2)"));
+    }
+}
