@@ -12,3 +12,4 @@ pub mod model;
 pub use dataset::Dataset;
 pub use error::{Error, Result};
 pub use model::{Contribution, Explanation, Scorer};
+pub mod metrics;
