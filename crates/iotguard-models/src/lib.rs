@@ -12,4 +12,6 @@ pub mod model;
 pub use dataset::Dataset;
 pub use error::{Error, Result};
 pub use model::{Contribution, Explanation, Scorer};
+pub mod cv;
 pub mod metrics;
+pub mod threshold;
