@@ -13,5 +13,7 @@ pub use dataset::Dataset;
 pub use error::{Error, Result};
 pub use model::{Contribution, Explanation, Scorer};
 pub mod cv;
+pub mod linear;
 pub mod metrics;
+pub mod scale;
 pub mod threshold;
