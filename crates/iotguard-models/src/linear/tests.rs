@@ -199,6 +199,16 @@ fn explanations_are_exactly_additive() {
             assert_eq!(m.score(row), sigmoid(e.raw) as f32);
         }
     }
+    for row in &rows {
+        assert_eq!(
+            logreg.explain(row).raw.to_bits(),
+            logreg.decision_function(row).to_bits()
+        );
+        assert_eq!(
+            svm.explain(row).raw.to_bits(),
+            svm.decision_function(row).to_bits()
+        );
+    }
     // Missing values contribute nothing; an all-missing row scores the intercept.
     assert_eq!(logreg.explain(&rows[0]).contributions[3].contribution, 0.0);
     assert_eq!(logreg.decision_function(&[f32::NAN; 5]), logreg.intercept());

@@ -1,0 +1,150 @@
+//! Times logistic regression and the linear SVM on 1,000,000 × 20 synthetic rows (80/20 split),
+//! the shape `CRATES.md` measured scikit-learn and the Rust crates on: train seconds on all
+//! cores and on one, test AUC, and prediction rows per second in a batch and one row at a time.
+//!
+//! Run: `cargo run --release -p iotguard-models --example linear_throughput`.
+//! The data are synthetic (features on mixed scales and offsets, 5 % missing values, labels drawn
+//! from a logistic model of half the features), so accuracy is not comparable with CRATES.md's
+//! figures; times are.
+
+// A timing program reports on stdout.
+#![allow(clippy::print_stdout)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use iotguard_models::linear::{LinearSvmParams, LogisticRegressionParams};
+use iotguard_models::metrics::BinaryMetrics;
+use iotguard_models::{Dataset, Scorer};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const ROWS: usize = 1_000_000;
+const FEATURES: usize = 20;
+
+fn synthetic(seed: u64) -> Dataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut features = Vec::with_capacity(ROWS * FEATURES);
+    let mut target = Vec::with_capacity(ROWS);
+    for _ in 0..ROWS {
+        let mut raw = -0.5;
+        for j in 0..FEATURES {
+            let u: f64 = rng.random::<f64>() * 2.0 - 1.0;
+            let scale = 10f64.powi(j as i32 % 5 - 2);
+            if j % 2 == 0 {
+                raw += u * if j % 4 == 0 { 1.5 } else { -1.0 };
+            }
+            let x = if rng.random::<f64>() < 0.05 {
+                f32::NAN
+            } else {
+                (u * scale + 100.0 * j as f64) as f32
+            };
+            features.push(x);
+        }
+        target.push(rng.random::<f64>() < 1.0 / (1.0 + (-raw).exp()));
+    }
+    Dataset {
+        feature_names: (0..FEATURES).map(|j| format!("f{j}")).collect(),
+        features,
+        target,
+        ..Dataset::default()
+    }
+}
+
+fn report(name: &str, model: &dyn Scorer, test: &Dataset) {
+    let t = Instant::now();
+    let scores = model.score_batch(&test.features, FEATURES);
+    let batch = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut acc = 0.0f32;
+    for i in 0..test.n_rows() {
+        acc += model.score(black_box(test.row(i)));
+    }
+    black_box(acc);
+    let single = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut acc = 0.0f64;
+    for i in 0..test.n_rows() {
+        acc += model.explain(black_box(test.row(i))).raw;
+    }
+    black_box(acc);
+    let explain = t.elapsed().as_secs_f64();
+    let m = BinaryMetrics::compute(&scores, &test.target, 0.5);
+    let accuracy = (m.tp + m.tn) as f64 / m.n as f64;
+    let n = test.n_rows() as f64;
+    println!(
+        "{name}: accuracy {accuracy:.3}, ROC-AUC {:.3}; predict batch {:.1} M rows/s, one row at a time {:.1} M rows/s, explain {:.2} M rows/s",
+        m.roc_auc.unwrap_or(f64::NAN),
+        n / batch / 1e6,
+        n / single / 1e6,
+        n / explain / 1e6,
+    );
+}
+
+fn main() {
+    let t = Instant::now();
+    let data = synthetic(1);
+    println!(
+        "generated {ROWS} x {FEATURES} rows in {:.2} s; {} threads available",
+        t.elapsed().as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let split = ROWS * 8 / 10;
+    let train = data.subset(&(0..split).collect::<Vec<_>>());
+    let test = data.subset(&(split..ROWS).collect::<Vec<_>>());
+
+    if std::env::var_os("PROBE").is_some() {
+        let t = Instant::now();
+        let st = iotguard_models::scale::Standardizer::fit(&train.features, FEATURES).unwrap();
+        println!("standardizer fit {:.3} s", t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let z = st.transform(&train.features);
+        println!("transform {:.3} s {}", t.elapsed().as_secs_f64(), z.len());
+        for threads in [1, 2, 1, 2] {
+            let t = Instant::now();
+            let m = LogisticRegressionParams::new()
+                .n_threads(threads)
+                .fit(&train)
+                .unwrap();
+            println!(
+                "fit {threads} threads {:.3} s {:?}",
+                t.elapsed().as_secs_f64(),
+                m.fit_info().n_eval
+            );
+        }
+    }
+    for threads in [0, 1] {
+        let params = LogisticRegressionParams::new();
+        let params = if threads == 0 {
+            params
+        } else {
+            params.n_threads(threads)
+        };
+        let t = Instant::now();
+        let model = params.fit(&train).expect("training");
+        let secs = t.elapsed().as_secs_f64();
+        let info = model.fit_info();
+        println!(
+            "logreg train ({}): {secs:.2} s, {} iterations, {} passes, converged {}, max |grad| {:.1e}",
+            if threads == 0 { "all cores".to_string() } else { format!("{threads} thread") },
+            info.n_iter,
+            info.n_eval,
+            info.converged,
+            info.grad_inf
+        );
+        if threads == 0 {
+            report("logreg", &model, &test);
+        }
+    }
+    let t = Instant::now();
+    let svm = LinearSvmParams::new().fit(&train).expect("training");
+    let info = svm.fit_info();
+    println!(
+        "linear SVM train (all cores): {:.2} s, {} iterations, {} passes, converged {}",
+        t.elapsed().as_secs_f64(),
+        info.n_iter,
+        info.n_eval,
+        info.converged
+    );
+    report("linear SVM", &svm, &test);
+}
