@@ -15,5 +15,6 @@ pub use model::{Contribution, Explanation, Scorer};
 pub mod cv;
 pub mod linear;
 pub mod metrics;
+mod parallel;
 pub mod scale;
 pub mod threshold;

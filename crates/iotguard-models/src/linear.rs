@@ -73,6 +73,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::{Contribution, Explanation};
+use crate::parallel;
 use crate::scale::Standardizer;
 use crate::Dataset;
 
@@ -247,18 +248,16 @@ impl Problem<'_> {
         self.target.len()
     }
 
-    /// Adds chunk `c`'s loss and gradient sums into `slot` (`[loss, ∂w…, ∂b]`).
-    fn chunk(&self, c: usize, theta: &[f64], slot: &mut [f64]) {
+    /// Returns the loss and gradient sums of `rows` as `[loss, ∂w…, ∂b]`.
+    fn chunk(&self, rows: std::ops::Range<usize>, theta: &[f64]) -> Vec<f64> {
         let d = self.d;
         let (w, b) = (&theta[..d], theta[d]);
-        let start = c * CHUNK_ROWS;
-        let end = (start + CHUNK_ROWS).min(self.n());
-        slot.iter_mut().for_each(|s| *s = 0.0);
-        let (head, grad) = slot.split_at_mut(1);
+        let mut out = vec![0.0; d + 2];
+        let (head, grad) = out.split_at_mut(1);
         let (gw, gb) = grad.split_at_mut(d);
         let mut loss = 0.0;
         let mut slope_sum = 0.0;
-        for i in start..end {
+        for i in rows {
             let row = &self.z[i * d..(i + 1) * d];
             let t = self.target[i];
             let (l, s) = self.loss.value_and_slope(t, b + dot_row(row, w));
@@ -274,42 +273,18 @@ impl Problem<'_> {
         }
         head[0] = loss;
         gb[0] = slope_sum;
+        out
     }
 
     /// Returns the objective at `theta = [w…, b]` and writes its gradient into `grad`.
     pub(crate) fn eval(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
         let d = self.d;
-        let stride = d + 2;
-        let n_chunks = self.n().div_ceil(CHUNK_ROWS);
-        let mut partials = vec![0.0f64; n_chunks * stride];
-        let threads = self.n_threads.clamp(1, n_chunks.max(1));
-        {
-            let mut slots: Vec<&mut [f64]> = partials.chunks_mut(stride).collect();
-            let mut rest: &mut [&mut [f64]] = &mut slots;
-            std::thread::scope(|scope| {
-                let mut first = 0;
-                for t in 0..threads {
-                    let take = (t + 1) * n_chunks / threads - t * n_chunks / threads;
-                    let (mine, r) = std::mem::take(&mut rest).split_at_mut(take);
-                    rest = r;
-                    let start = first;
-                    first += take;
-                    let mut work = move || {
-                        for (k, slot) in mine.iter_mut().enumerate() {
-                            self.chunk(start + k, theta, slot);
-                        }
-                    };
-                    if t + 1 == threads {
-                        work();
-                    } else {
-                        scope.spawn(work);
-                    }
-                }
-            });
-        }
+        let partials = parallel::map_chunks(self.n(), CHUNK_ROWS, self.n_threads, |rows| {
+            self.chunk(rows, theta)
+        });
         // Reduce in chunk order: deterministic whatever the threads did.
-        let mut total = vec![0.0f64; stride];
-        for p in partials.chunks_exact(stride) {
+        let mut total = vec![0.0f64; d + 2];
+        for p in &partials {
             total.iter_mut().zip(p).for_each(|(t, p)| *t += p);
         }
         let inv_n = 1.0 / self.n() as f64;
@@ -488,8 +463,9 @@ pub(crate) fn fit_linear(
         )));
     }
     let d = data.n_features();
-    let standardizer = Standardizer::fit(&data.features, d)?;
-    let z = standardizer.transform(&data.features);
+    let n_threads = parallel::thread_count(opts.n_threads);
+    let standardizer = Standardizer::fit_threads(&data.features, d, n_threads)?;
+    let z = standardizer.transform_threads(&data.features, n_threads);
     let weights = match opts.class_weight {
         ClassWeight::None => [1.0, 1.0],
         ClassWeight::Balanced => [
@@ -498,9 +474,6 @@ pub(crate) fn fit_linear(
         ],
         ClassWeight::Manual { negative, positive } => [negative, positive],
     };
-    let n_threads = opts.n_threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
     let problem = Problem {
         z: &z,
         d,
