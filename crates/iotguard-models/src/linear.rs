@@ -9,7 +9,7 @@
 //!
 //! The objective is `(1/n) Σᵢ cᵢ ℓ(yᵢ, rawᵢ) + (l2/2)‖w‖²` with `yᵢ ∈ {−1, +1}`, the class
 //! weight `cᵢ`, and an unpenalised intercept. It is evaluated over fixed chunks of
-//! [`CHUNK_ROWS`] rows spread over `available_parallelism()` scoped threads; each chunk's
+//! 4,096 rows spread over `available_parallelism()` scoped threads; each chunk's
 //! partial sums are stored in its own slot and added in chunk order, so the result is bitwise
 //! the same for any thread count and any scheduling: a model depends only on data and
 //! parameters.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{fit_linear, sigmoid, ClassWeight, FitInfo, Linear, LinearOptions, Loss};
 use crate::error::Result;
 use crate::model::{Explanation, Scorer};
+use crate::threshold::Threshold;
 use crate::Dataset;
 
 /// Hyperparameters of [`LogisticRegression`]: a consuming builder, checked by
@@ -38,6 +39,7 @@ impl LogisticRegressionParams {
             feature_names: data.feature_names.clone(),
             linear,
             info,
+            threshold: None,
         })
     }
 }
@@ -49,6 +51,9 @@ pub struct LogisticRegression {
     feature_names: Vec<String>,
     linear: Linear,
     info: FitInfo,
+    /// The alert threshold, once chosen on validation data.
+    #[serde(default)]
+    threshold: Option<Threshold>,
 }
 
 impl LogisticRegression {
@@ -85,6 +90,24 @@ impl LogisticRegression {
     /// Returns the log-odds of malicious for `row`.
     pub fn decision_function(&self, row: &[f32]) -> f64 {
         self.linear.raw(row)
+    }
+
+    /// Returns the model with its alert threshold set; choose it on validation data (see
+    /// [`crate::threshold`]) so it travels in the model file.
+    pub fn with_threshold(mut self, threshold: Threshold) -> Self {
+        self.threshold = Some(threshold);
+        self
+    }
+
+    /// Returns the stored alert threshold, if one was set.
+    pub fn threshold(&self) -> Option<&Threshold> {
+        self.threshold.as_ref()
+    }
+
+    /// Returns whether `row` alerts under the stored threshold; `None` without one.
+    pub fn is_alert(&self, row: &[f32]) -> Option<bool> {
+        let score = self.score(row);
+        self.threshold.as_ref().map(|t| t.is_alert(score))
     }
 
     /// Returns the class weighting used.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{fit_linear, sigmoid, ClassWeight, FitInfo, Linear, LinearOptions, Loss};
 use crate::error::Result;
 use crate::model::{Explanation, Scorer};
+use crate::threshold::Threshold;
 use crate::Dataset;
 
 /// Hyperparameters of [`LinearSvm`]: a consuming builder, checked by [`LinearSvmParams::fit`].
@@ -36,6 +37,7 @@ impl LinearSvmParams {
             feature_names: data.feature_names.clone(),
             linear,
             info,
+            threshold: None,
         })
     }
 }
@@ -47,6 +49,9 @@ pub struct LinearSvm {
     feature_names: Vec<String>,
     linear: Linear,
     info: FitInfo,
+    /// The alert threshold, once chosen on validation data.
+    #[serde(default)]
+    threshold: Option<Threshold>,
 }
 
 impl LinearSvm {
@@ -83,6 +88,24 @@ impl LinearSvm {
     /// Returns the signed margin of `row` (positive: malicious side of the boundary).
     pub fn decision_function(&self, row: &[f32]) -> f64 {
         self.linear.raw(row)
+    }
+
+    /// Returns the model with its alert threshold set; choose it on validation data (see
+    /// [`crate::threshold`]) so it travels in the model file.
+    pub fn with_threshold(mut self, threshold: Threshold) -> Self {
+        self.threshold = Some(threshold);
+        self
+    }
+
+    /// Returns the stored alert threshold, if one was set.
+    pub fn threshold(&self) -> Option<&Threshold> {
+        self.threshold.as_ref()
+    }
+
+    /// Returns whether `row` alerts under the stored threshold; `None` without one.
+    pub fn is_alert(&self, row: &[f32]) -> Option<bool> {
+        let score = self.score(row);
+        self.threshold.as_ref().map(|t| t.is_alert(score))
     }
 
     /// Returns the class weighting used.

@@ -327,3 +327,42 @@ const _: () = {
     send_sync::<LinearSvmParams>();
     send_sync::<Standardizer>();
 };
+
+/// The intended workflow: leave one capture out; inside the training captures, hold one out for
+/// validation to choose the threshold; report test metrics next to the majority baseline.
+#[test]
+fn leave_one_capture_out_workflow() {
+    use crate::cv::leave_one_group_out;
+    use crate::metrics::{majority_baseline, BinaryMetrics};
+    use crate::threshold::max_f1_threshold;
+
+    let mut data = logistic_data(6_000, &[2.5, -2.0, 0.0], 4.0, &[1.0; 3], 21);
+    data.group = (0..data.n_rows() as u32).map(|i| i % 4).collect();
+    for fold in leave_one_group_out(&data.group).unwrap() {
+        let train_all = data.subset(&fold.train);
+        let test = data.subset(&fold.test);
+        let inner = leave_one_group_out(&train_all.group).unwrap();
+        let (fit_rows, val_rows) = (&inner[0].train, &inner[0].test);
+        let val = train_all.subset(val_rows);
+        let model = LogisticRegressionParams::new()
+            .class_weight(ClassWeight::Balanced)
+            .fit(&train_all.subset(fit_rows))
+            .unwrap();
+        let val_scores = model.score_batch(&val.features, val.n_features());
+        let threshold = max_f1_threshold(&val_scores, &val.target).unwrap();
+        assert!(threshold.on_validation);
+        let model = model.with_threshold(threshold.clone());
+        let scores = model.score_batch(&test.features, test.n_features());
+        let m = BinaryMetrics::compute(&scores, &test.target, threshold.value);
+        let base = majority_baseline(&train_all.target, &test.target);
+        assert!(m.mcc.unwrap() > 0.3 && base.mcc.is_none(), "{m:?}");
+        assert!(m.roc_auc.unwrap() > 0.75);
+        assert_eq!(
+            model.is_alert(test.row(0)),
+            Some(scores[0] >= threshold.value)
+        );
+        let back: LogisticRegression =
+            serde_json::from_str(&serde_json::to_string(&model).unwrap()).unwrap();
+        assert_eq!(back.threshold(), Some(&threshold));
+    }
+}
