@@ -2,7 +2,10 @@
 //! the shape `CRATES.md` measured scikit-learn and the Rust crates on: train seconds on all
 //! cores and on one, test AUC, and prediction rows per second in a batch and one row at a time.
 //!
-//! Run: `cargo run --release -p iotguard-models --example linear_throughput`.
+//! Run: `cargo run --release -p iotguard-models --example linear_throughput [DUMP_PREFIX]`.
+//! With `DUMP_PREFIX`, the data are also written as `DUMP_PREFIX.x.f32` (row-major little-endian
+//! `f32`) and `DUMP_PREFIX.y.u8` for `linear_throughput_sklearn.py`, which times scikit-learn on
+//! the very same rows.
 //! The data are synthetic (features on mixed scales and offsets, 5 % missing values, labels drawn
 //! from a logistic model of half the features), so accuracy is not comparable with CRATES.md's
 //! figures; times are.
@@ -100,6 +103,13 @@ fn main() {
         t.elapsed().as_secs_f64(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
+    if let Some(prefix) = std::env::args().nth(1) {
+        let x: Vec<u8> = data.features.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let y: Vec<u8> = data.target.iter().map(|&t| u8::from(t)).collect();
+        std::fs::write(format!("{prefix}.x.f32"), x).expect("writing features");
+        std::fs::write(format!("{prefix}.y.u8"), y).expect("writing targets");
+        println!("wrote {prefix}.x.f32 and {prefix}.y.u8");
+    }
     let split = ROWS * 8 / 10;
     let train = data.subset(&(0..split).collect::<Vec<_>>());
     let test = data.subset(&(split..ROWS).collect::<Vec<_>>());
