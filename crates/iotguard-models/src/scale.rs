@@ -134,7 +134,7 @@ impl Standardizer {
     }
 
     /// Returns the standardised row-major matrix, as `f32` (half the memory of `f64`; training
-    /// accumulates in `f64`), on all available cores.
+    /// accumulates in `f64`), on all available cores. A trailing partial row is dropped.
     pub fn transform(&self, features: &[f32]) -> Vec<f32> {
         self.transform_threads(features, parallel::thread_count(None))
     }

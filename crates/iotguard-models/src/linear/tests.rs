@@ -300,6 +300,20 @@ fn rejects_bad_input() {
 }
 
 #[test]
+fn no_features_gives_the_prevalence() {
+    let data = Dataset {
+        target: vec![true, false, false, false],
+        ..Dataset::default()
+    };
+    let m = LogisticRegressionParams::new()
+        .tol(1e-10)
+        .fit(&data)
+        .unwrap();
+    assert!((m.score(&[]) - 0.25).abs() < 1e-6);
+    assert!(m.explain(&[]).contributions.is_empty());
+}
+
+#[test]
 fn model_files_round_trip() {
     // Exact float round trips need serde_json's `float_roundtrip` feature (its default parser is
     // not correctly rounded): several seeds make a regression show up reliably.
