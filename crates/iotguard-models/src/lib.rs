@@ -12,6 +12,7 @@ pub mod model;
 pub use dataset::Dataset;
 pub use error::{Error, Result};
 pub use model::{Contribution, Explanation, Scorer};
+
 pub mod cv;
 pub mod linear;
 pub mod metrics;

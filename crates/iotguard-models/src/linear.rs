@@ -13,6 +13,9 @@
 //! partial sums are stored in its own slot and added in chunk order, so the result is bitwise
 //! the same for any thread count and any scheduling: a model depends only on data and
 //! parameters.
+//!
+//! Layout: `objective` (losses and the parallel objective), `lbfgs` (the optimiser, and why it
+//! is hand-written), `logistic` and `svm` (params builders and fitted models).
 
 /// Implements the shared builder setters on a params type wrapping [`LinearOptions`] as `.0`.
 macro_rules! linear_params_setters {
