@@ -13,3 +13,10 @@ pub mod persist;
 pub use dataset::Dataset;
 pub use error::{Error, Result};
 pub use model::{Contribution, Explanation, Scorer};
+
+pub mod cv;
+pub mod linear;
+pub mod metrics;
+mod parallel;
+pub mod scale;
+pub mod threshold;
