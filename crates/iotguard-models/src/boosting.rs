@@ -234,9 +234,7 @@ impl GradientBoostingParams {
             };
             let sampled_all = rows.len() == n;
             let mut grown = Grower::new(&binned, &g, &h, &features, &grow, &mut rng).grow(rows);
-            for v in &mut grown.tree.value {
-                *v *= self.learning_rate;
-            }
+            grown.tree.scale_values(self.learning_rate);
             if sampled_all {
                 for &(node, s, e) in &grown.leaves {
                     let v = grown.tree.value[node];

@@ -97,14 +97,12 @@ impl IsolationForestParams {
                     data,
                     rng: &mut rng,
                     limit,
-                    tree: Tree {
-                        nodes: Vec::new(),
-                        value: Vec::new(),
-                        cover: Vec::new(),
-                    },
+                    nodes: Vec::new(),
+                    value: Vec::new(),
+                    cover: Vec::new(),
                 };
                 b.build(rows, 0);
-                b.tree
+                Tree::new(b.nodes, b.value, b.cover)
             })
             .collect();
         Ok(IsolationForest {
@@ -132,22 +130,18 @@ struct Builder<'a, R> {
     data: &'a Dataset,
     rng: &'a mut R,
     limit: usize,
-    tree: Tree,
+    nodes: Vec<Node>,
+    value: Vec<f64>,
+    cover: Vec<f64>,
 }
 
 impl<R: Rng> Builder<'_, R> {
     /// Builds the subtree over `rows` at `depth` and returns its node index.
     fn build(&mut self, rows: Vec<usize>, depth: usize) -> usize {
-        let id = self.tree.nodes.len();
-        self.tree.nodes.push(Node {
-            feature: 0,
-            threshold: 0.0,
-            left: 0,
-            right: 0,
-            default_left: false,
-        });
-        self.tree.value.push(depth as f64 + c(rows.len()));
-        self.tree.cover.push(rows.len() as f64);
+        let id = self.nodes.len();
+        self.nodes.push(Node::leaf(id));
+        self.value.push(depth as f64 + c(rows.len()));
+        self.cover.push(rows.len() as f64);
         if depth >= self.limit || rows.len() <= 1 {
             return id;
         }
@@ -193,7 +187,7 @@ impl<R: Rng> Builder<'_, R> {
             }
             let l = self.build(left, depth + 1);
             let r = self.build(right, depth + 1);
-            self.tree.nodes[id] = Node {
+            self.nodes[id] = Node {
                 feature: f as u32,
                 threshold: t,
                 left: l as u32,

@@ -253,8 +253,8 @@ mod tests {
     #[test]
     fn single_split_by_hand() {
         // x0 <= 0.5 ? 0 : 1, covers 3 and 1: E = 0.25; for x0 = 1, φ0 = 0.75.
-        let t = Tree {
-            nodes: vec![
+        let t = Tree::new(
+            vec![
                 Node {
                     feature: 0,
                     threshold: 0.5,
@@ -262,12 +262,12 @@ mod tests {
                     right: 2,
                     default_left: true,
                 },
-                Node::leaf(),
-                Node::leaf(),
+                Node::leaf(1),
+                Node::leaf(2),
             ],
-            value: vec![0.25, 0.0, 1.0],
-            cover: vec![4.0, 3.0, 1.0],
-        };
+            vec![0.25, 0.0, 1.0],
+            vec![4.0, 3.0, 1.0],
+        );
         let e = explain_trees(&[t], 1.0, 0.0, &[1.0, 7.0]);
         assert!((e.base - 0.25).abs() < 1e-12);
         assert!((e.contributions[0].contribution - 0.75).abs() < 1e-12);

@@ -160,7 +160,7 @@ impl<'a, R: Rng> Grower<'a, R> {
             total.h += f64::from(self.h[r as usize]);
         }
         total.n = rows.len() as u32;
-        let mut nodes = vec![Node::leaf()];
+        let mut nodes = vec![Node::leaf(0)];
         let mut value = vec![self.leaf_value(&total)];
         let mut cover = vec![total.h];
         let mut split_bin = vec![0u8];
@@ -210,7 +210,7 @@ impl<'a, R: Rng> Grower<'a, R> {
             };
             split_bin[leaf.node] = split.bin;
             for s in [&split.left, &split.right] {
-                nodes.push(Node::leaf());
+                nodes.push(Node::leaf(nodes.len()));
                 value.push(self.leaf_value(s));
                 cover.push(s.h);
                 split_bin.push(0);
@@ -246,11 +246,7 @@ impl<'a, R: Rng> Grower<'a, R> {
         }
         leaves.sort_unstable();
         Grown {
-            tree: Tree {
-                nodes,
-                value,
-                cover,
-            },
+            tree: Tree::new(nodes, value, cover),
             split_bin,
             rows,
             leaves,

@@ -19,73 +19,135 @@ use crate::error::{Error, Result};
 use crate::model::{Explanation, Scorer};
 use grow::{GrowParams, Grower};
 
-/// One node of a [`Tree`]; a leaf has `left == 0` (the root is never anyone's child).
+/// One node of a [`Tree`]. A leaf points to itself on both sides, so a row can take a fixed
+/// number of branch-free steps (the tree's depth) and end on its leaf.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Node {
     /// The feature split on.
     pub feature: u32,
     /// Rows with `value <= threshold` go left.
     pub threshold: f32,
-    /// The left child's index, or 0 for a leaf.
+    /// The left child's index (the node's own index for a leaf).
     pub left: u32,
-    /// The right child's index.
+    /// The right child's index (the node's own index for a leaf).
     pub right: u32,
     /// Whether missing values go left.
     pub default_left: bool,
 }
 
 impl Node {
-    pub(crate) fn leaf() -> Self {
+    /// Returns a leaf at index `index`.
+    pub(crate) fn leaf(index: usize) -> Self {
         Node {
             feature: 0,
             threshold: 0.0,
-            left: 0,
-            right: 0,
+            left: index as u32,
+            right: index as u32,
             default_left: false,
         }
     }
 
     /// Returns whether the node is a leaf.
     pub fn is_leaf(&self) -> bool {
-        self.left == 0
+        self.left == self.right
     }
 
-    /// Returns the child a row takes at this (internal) node.
-    #[inline]
+    /// Returns the child a row takes (a leaf returns itself), without branching.
+    #[inline(always)]
     pub fn next(&self, row: &[f32]) -> usize {
         let v = row[self.feature as usize];
-        let left = v <= self.threshold || (v.is_nan() && self.default_left);
-        if left {
-            self.left as usize
-        } else {
-            self.right as usize
-        }
+        let left = (v <= self.threshold) | (v.is_nan() & self.default_left);
+        let children = [self.right, self.left];
+        children[usize::from(left)] as usize
     }
 }
 
 /// A binary tree in flat arrays, node 0 the root.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Tree {
-    /// The nodes.
-    pub nodes: Vec<Node>,
-    /// Each node's value (leaf output; for internal nodes the value it would have as a leaf).
-    pub value: Vec<f64>,
-    /// Each node's cover: the training weight (hessian sum or weighted row count) reaching it.
-    pub cover: Vec<f64>,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) value: Vec<f64>,
+    pub(crate) cover: Vec<f64>,
+    depth: u32,
+    expected: f64,
 }
 
 impl Tree {
+    /// Builds a tree from its nodes, each node's value and each node's cover (training weight
+    /// reaching it; a node's cover is the sum of its children's).
+    ///
+    /// # Panics
+    ///
+    /// Panics if the arrays differ in length or are empty (an internal invariant).
+    pub fn new(nodes: Vec<Node>, value: Vec<f64>, cover: Vec<f64>) -> Self {
+        assert!(!nodes.is_empty() && nodes.len() == value.len() && nodes.len() == cover.len());
+        let mut t = Tree {
+            nodes,
+            value,
+            cover,
+            depth: 0,
+            expected: 0.0,
+        };
+        t.refresh();
+        t
+    }
+
+    /// Recomputes the depth and expected value after values change.
+    fn refresh(&mut self) {
+        let mut depth = vec![0u32; self.nodes.len()];
+        let mut max = 0;
+        for (i, n) in self.nodes.iter().enumerate() {
+            if !n.is_leaf() {
+                depth[n.left as usize] = depth[i] + 1;
+                depth[n.right as usize] = depth[i] + 1;
+                max = max.max(depth[i] + 1);
+            }
+        }
+        self.depth = max;
+        let mut s = 0.0;
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.is_leaf() {
+                s += self.cover[i] * self.value[i];
+            }
+        }
+        self.expected = if self.cover[0] > 0.0 {
+            s / self.cover[0]
+        } else {
+            self.value[0]
+        };
+    }
+
+    /// Multiplies every node value by `f` (boosting's shrinkage).
+    pub(crate) fn scale_values(&mut self, f: f64) {
+        for v in &mut self.value {
+            *v *= f;
+        }
+        self.refresh();
+    }
+
+    /// Returns the nodes.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// Returns each node's value (a leaf's output; an internal node's value as if it were one).
+    pub fn values(&self) -> &[f64] {
+        &self.value
+    }
+
+    /// Returns each node's cover.
+    pub fn covers(&self) -> &[f64] {
+        &self.cover
+    }
+
     /// Returns the index of the leaf `row` lands in.
     #[inline]
     pub fn leaf(&self, row: &[f32]) -> usize {
         let mut i = 0;
-        loop {
-            let n = &self.nodes[i];
-            if n.is_leaf() {
-                return i;
-            }
-            i = n.next(row);
+        for _ in 0..self.depth {
+            i = self.nodes[i].next(row);
         }
+        i
     }
 
     /// Returns the tree's output for `row`.
@@ -101,30 +163,12 @@ impl Tree {
 
     /// Returns the depth (edges from the root to the deepest leaf).
     pub fn depth(&self) -> usize {
-        fn d(t: &Tree, i: usize) -> usize {
-            let n = &t.nodes[i];
-            if n.is_leaf() {
-                0
-            } else {
-                1 + d(t, n.left as usize).max(d(t, n.right as usize))
-            }
-        }
-        d(self, 0)
+        self.depth as usize
     }
 
     /// Returns the cover-weighted mean output: the expected output over the training data.
     pub fn expected_value(&self) -> f64 {
-        let mut s = 0.0;
-        for (i, n) in self.nodes.iter().enumerate() {
-            if n.is_leaf() {
-                s += self.cover[i] * self.value[i];
-            }
-        }
-        if self.cover[0] > 0.0 {
-            s / self.cover[0]
-        } else {
-            self.value[0]
-        }
+        self.expected
     }
 }
 
@@ -176,11 +220,21 @@ pub(crate) fn sum_trees_batch(
 ) -> Vec<f64> {
     let n = rows.len() / n_features.max(1);
     let mut out = vec![init; n];
+    // Each block's rows walk a tree in lockstep, a fixed number of branch-free steps, so the
+    // CPU overlaps the independent walks instead of stalling on each mispredicted branch.
     let work = |rows: &[f32], out: &mut [f64]| {
+        let mut idx = [0usize; 64];
         for (rb, ob) in rows.chunks(64 * n_features).zip(out.chunks_mut(64)) {
+            let k = ob.len();
             for t in trees {
-                for (row, o) in rb.chunks_exact(n_features).zip(ob.iter_mut()) {
-                    *o += scale * t.predict(row);
+                idx[..k].fill(0);
+                for _ in 0..t.depth {
+                    for (j, i) in idx[..k].iter_mut().enumerate() {
+                        *i = t.nodes[*i].next(&rb[j * n_features..(j + 1) * n_features]);
+                    }
+                }
+                for (o, &i) in ob.iter_mut().zip(&idx[..k]) {
+                    *o += scale * t.value[i];
                 }
             }
         }
