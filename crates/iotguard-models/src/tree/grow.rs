@@ -132,13 +132,9 @@ impl<'a, R: Rng> Grower<'a, R> {
         params: &'a GrowParams,
         rng: &'a mut R,
     ) -> Self {
-        let mut offsets = Vec::with_capacity(data.n_features() + 1);
-        let mut total = 0;
-        for f in 0..data.n_features() {
-            offsets.push(total);
-            total += data.feature(f).n_bins();
-        }
-        offsets.push(total);
+        // Every feature gets a full 256-bin histogram so a u8 bin indexes it without checks.
+        let offsets: Vec<usize> = (0..=data.n_features()).map(|f| f * 256).collect();
+        let total = data.n_features() * 256;
         Grower {
             data,
             g,
@@ -180,25 +176,25 @@ impl<'a, R: Rng> Grower<'a, R> {
             let fb = self.data.feature(split.feature);
             let nan_bin = fb.nan_bin();
             let col = self.data.column(split.feature);
-            // Stable partition: left rows forward in place, right rows via scratch.
+            // Stable, branch-free partition: every row is written to both the next left slot (in
+            // place) and the next right slot (scratch); only the matching cursor advances.
+            let len = leaf.end - leaf.start;
             scratch.clear();
+            scratch.resize(len + 1, 0);
             let mut w = leaf.start;
+            let mut k = 0;
+            let thr = split.bin;
+            let dl = split.default_left;
             for i in leaf.start..leaf.end {
                 let r = rows[i];
                 let b = col[r as usize];
-                let left = if b == nan_bin {
-                    split.default_left
-                } else {
-                    b <= split.bin
-                };
-                if left {
-                    rows[w] = r;
-                    w += 1;
-                } else {
-                    scratch.push(r);
-                }
+                let left = (b <= thr && b != nan_bin) | (b == nan_bin && dl);
+                rows[w] = r;
+                scratch[k] = r;
+                w += usize::from(left);
+                k += usize::from(!left);
             }
-            rows[w..leaf.end].copy_from_slice(&scratch);
+            rows[w..leaf.end].copy_from_slice(&scratch[..k]);
             let mid = w;
             let (l, r) = (nodes.len(), nodes.len() + 1);
             nodes[leaf.node] = Node {
@@ -439,23 +435,73 @@ impl<'a, R: Rng> Grower<'a, R> {
         let g: Vec<f32> = rows.iter().map(|&r| self.g[r as usize]).collect();
         let h: Vec<f32> = rows.iter().map(|&r| self.h[r as usize]).collect();
         let threads = self.params.n_threads.min(feats.len()).max(1);
-        let fill = |f: usize, out: &mut [BinStat]| {
-            let col = self.data.column(f);
-            for ((&r, &gi), &hi) in rows.iter().zip(&g).zip(&h) {
-                let s = &mut out[col[r as usize] as usize];
-                s.g += f64::from(gi);
-                s.h += f64::from(hi);
-                s.n += 1;
+        let data = self.data;
+        let offsets = &self.offsets;
+        let fill = |fs: &[usize], out: &mut [BinStat], base: usize| {
+            // Four features per pass over the rows: the row index and gradients are read once and
+            // the four histogram updates are independent, which keeps the CPU busy.
+            let mut views: Vec<&mut [BinStat; 256]> = Vec::with_capacity(fs.len());
+            let mut rest = &mut out[offsets[fs[0]] - base..];
+            let mut at = offsets[fs[0]];
+            for &f in fs {
+                let tail = std::mem::take(&mut rest);
+                let (_, tail) = tail.split_at_mut(offsets[f] - at);
+                let (mine, tail) = tail.split_at_mut(256);
+                views.push(mine.try_into().expect("256 bins"));
+                rest = tail;
+                at = offsets[f] + 256;
+            }
+            let mut fi = fs.iter().copied();
+            let mut vi = views.into_iter();
+            while let Some(f0) = fi.next() {
+                let o0 = vi.next().expect("one view per feature");
+                let c0 = data.column(f0);
+                if let (Some(f1), Some(f2), Some(f3)) = (fi.next(), fi.next(), fi.next()) {
+                    let (o1, o2, o3) = (vi.next().unwrap(), vi.next().unwrap(), vi.next().unwrap());
+                    let (c1, c2, c3) = (data.column(f1), data.column(f2), data.column(f3));
+                    for ((&r, &gi), &hi) in rows.iter().zip(&g).zip(&h) {
+                        let r = r as usize;
+                        let (gi, hi) = (f64::from(gi), f64::from(hi));
+                        for (o, c) in [
+                            (&mut *o0, c0),
+                            (&mut *o1, c1),
+                            (&mut *o2, c2),
+                            (&mut *o3, c3),
+                        ] {
+                            let s = &mut o[c[r] as usize];
+                            s.g += gi;
+                            s.h += hi;
+                            s.n += 1;
+                        }
+                    }
+                } else {
+                    // Fewer than four left: the iterators are exhausted together, redo singly.
+                    let left: Vec<usize> = fs[fs.len() - fs.len() % 4..].to_vec();
+                    let _ = f0;
+                    let mut outs = vec![o0];
+                    outs.extend(vi.by_ref());
+                    for (f, o) in left.into_iter().zip(outs) {
+                        let c = data.column(f);
+                        for ((&r, &gi), &hi) in rows.iter().zip(&g).zip(&h) {
+                            let s = &mut o[c[r as usize] as usize];
+                            s.g += f64::from(gi);
+                            s.h += f64::from(hi);
+                            s.n += 1;
+                        }
+                    }
+                    break;
+                }
             }
         };
         if threads == 1 || rows.len() * feats.len() < 200_000 {
-            for &f in feats {
-                fill(f, &mut hist[self.offsets[f]..self.offsets[f + 1]]);
+            if !feats.is_empty() {
+                fill(feats, &mut hist, 0);
             }
             return hist;
         }
-        // Hand each thread a contiguous run of features and the matching slice of the histogram.
-        let per = feats.len().div_ceil(threads);
+        // Hand each thread a contiguous run of features (whole groups of four) and the matching
+        // slice of the histogram.
+        let per = feats.len().div_ceil(threads).div_ceil(4) * 4;
         std::thread::scope(|s| {
             let mut rest: &mut [BinStat] = &mut hist;
             let mut base = 0;
@@ -466,12 +512,7 @@ impl<'a, R: Rng> Grower<'a, R> {
                 let lo = base;
                 base = end;
                 let fill = &fill;
-                let offsets = &self.offsets;
-                s.spawn(move || {
-                    for &f in chunk {
-                        fill(f, &mut mine[offsets[f] - lo..offsets[f + 1] - lo]);
-                    }
-                });
+                s.spawn(move || fill(chunk, mine, lo));
             }
         });
         hist
