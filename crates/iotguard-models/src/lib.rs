@@ -5,14 +5,25 @@
 //! reader or writer, and nothing in it is async. Every model is `Send + Sync` (the runtime shares
 //! them between threads), deterministic under a fixed seed, and explains each score.
 
+pub mod binned;
+pub mod boosting;
 pub mod dataset;
 mod error;
+pub mod forest;
+pub mod isolation;
 pub mod model;
 pub mod persist;
+pub mod shap;
+pub mod tree;
 
+pub use binned::BinnedDataset;
+pub use boosting::{GradientBoosting, GradientBoostingParams};
 pub use dataset::Dataset;
 pub use error::{Error, Result};
+pub use forest::{MaxFeatures, RandomForest, RandomForestParams};
+pub use isolation::{IsolationForest, IsolationForestParams};
 pub use model::{Contribution, Explanation, Scorer};
+pub use tree::{ClassWeight, DecisionTree, DecisionTreeParams};
 
 pub mod cv;
 pub mod linear;

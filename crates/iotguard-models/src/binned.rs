@@ -1,0 +1,238 @@
+//! A binned copy of a dataset's features, shared by every tree model.
+//!
+//! Each feature gets up to 255 value bins whose edges are quantiles of a seeded sample of rows
+//! (every distinct value gets its own bin when there are few), plus one bin of its own for
+//! missing values (`NaN`). Bins are stored column-major as `u8`, so building a histogram reads
+//! one contiguous column per feature. The `f32` edges are kept: a split "bin ≤ b" is the split
+//! "value ≤ edges[b]", so trained trees score raw `f32` rows without binning them.
+//!
+//! This module does not keep labels or weights: models pair a `BinnedDataset` with the target of
+//! the [`Dataset`] it came from.
+
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use rand::{Rng, SeedableRng};
+
+/// How many rows are sampled to find bin edges; quantiles of 200 k rows are plenty for 255 bins.
+const SAMPLE_ROWS: usize = 200_000;
+
+/// The bin edges of one feature.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FeatureBins {
+    /// Ascending upper edges: value bin `b` holds values in `(edges[b-1], edges[b]]`; the last
+    /// value bin holds everything above the last edge.
+    pub edges: Vec<f32>,
+}
+
+impl FeatureBins {
+    /// Finds edges from sorted, non-missing values: one bin per distinct value when there are at
+    /// most `max_bins`, else (deduplicated) quantiles.
+    fn from_sorted(sorted: &[f32], max_bins: usize) -> Self {
+        let mut distinct: Vec<f32> = sorted.to_vec();
+        distinct.dedup();
+        let mut edges = Vec::new();
+        if distinct.len() <= max_bins {
+            for w in distinct.windows(2) {
+                edges.push(midpoint(w[0], w[1]));
+            }
+        } else {
+            let n = sorted.len();
+            for k in 1..max_bins {
+                let i = (k * n / max_bins).clamp(1, n - 1);
+                let e = midpoint(sorted[i - 1], sorted[i]);
+                if edges.last().is_none_or(|&last| e > last) && e < sorted[n - 1] {
+                    edges.push(e);
+                }
+            }
+        }
+        FeatureBins { edges }
+    }
+
+    /// Returns the number of value bins (without the missing-value bin).
+    pub fn n_value_bins(&self) -> usize {
+        self.edges.len() + 1
+    }
+
+    /// Returns the bin that holds missing values: the one after the last value bin.
+    pub fn nan_bin(&self) -> u8 {
+        self.n_value_bins() as u8
+    }
+
+    /// Returns the number of bins including the missing-value bin.
+    pub fn n_bins(&self) -> usize {
+        self.edges.len() + 2
+    }
+
+    /// Returns the bin of value `v`.
+    pub fn bin(&self, v: f32) -> u8 {
+        if v.is_nan() {
+            self.nan_bin()
+        } else {
+            self.edges.partition_point(|&e| e < v) as u8
+        }
+    }
+
+    /// Returns the `f32` threshold of the split "bin ≤ `bin`": `value ≤ threshold`.
+    ///
+    /// For the last value bin (the split "any value" against "missing") this is `f32::MAX`, not
+    /// infinity, so model files stay plain JSON; a `+inf` value then goes right with the missing
+    /// values at such splits.
+    pub fn threshold(&self, bin: u8) -> f32 {
+        self.edges.get(bin as usize).copied().unwrap_or(f32::MAX)
+    }
+}
+
+/// Returns a value in `[a, b)` halfway between `a < b` (or `a` when rounding or infinities forbid).
+/// Edges are kept finite (model files are JSON): infinite data values clamp to `±f32::MAX`.
+fn midpoint(a: f32, b: f32) -> f32 {
+    let m = a + (b - a) / 2.0;
+    let m = if m >= a && m < b { m } else { a };
+    m.clamp(-f32::MAX, f32::MAX)
+}
+
+/// A dataset's features as per-feature `u8` bins, column-major.
+#[derive(Clone, Debug)]
+pub struct BinnedDataset {
+    n_rows: usize,
+    features: Vec<FeatureBins>,
+    bins: Vec<u8>,
+}
+
+impl BinnedDataset {
+    /// Bins `data`'s features with at most `max_bins` (2..=255) value bins per feature; edges come
+    /// from a sample of rows drawn with `seed`. Binning runs on all available cores.
+    pub fn from_dataset(data: &Dataset, max_bins: usize, seed: u64) -> Result<Self> {
+        data.validate()?;
+        if !(2..=255).contains(&max_bins) {
+            return Err(Error::InvalidParams(format!(
+                "max_bins must be in 2..=255, got {max_bins}"
+            )));
+        }
+        let n_rows = data.n_rows();
+        let n_features = data.n_features();
+        let sample: Vec<usize> = if n_rows <= SAMPLE_ROWS {
+            (0..n_rows).collect()
+        } else {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut s: Vec<usize> = (0..SAMPLE_ROWS)
+                .map(|_| rng.random_range(0..n_rows))
+                .collect();
+            s.sort_unstable();
+            s
+        };
+        let mut features = vec![FeatureBins { edges: Vec::new() }; n_features];
+        let mut bins = vec![0u8; n_rows * n_features];
+        let threads = crate::binned::n_threads(0).min(n_features.max(1));
+        let per = n_features.div_ceil(threads.max(1)).max(1);
+        std::thread::scope(|s| {
+            for (chunk, (fb, cols)) in features
+                .chunks_mut(per)
+                .zip(bins.chunks_mut(per * n_rows.max(1)))
+                .enumerate()
+            {
+                let sample = &sample;
+                s.spawn(move || {
+                    for (k, (fbin, col)) in fb
+                        .iter_mut()
+                        .zip(cols.chunks_mut(n_rows.max(1)))
+                        .enumerate()
+                    {
+                        let f = chunk * per + k;
+                        let mut vals: Vec<f32> = sample
+                            .iter()
+                            .map(|&r| data.features[r * n_features + f])
+                            .filter(|v| !v.is_nan())
+                            .collect();
+                        vals.sort_unstable_by(f32::total_cmp);
+                        *fbin = FeatureBins::from_sorted(&vals, max_bins);
+                        for (r, b) in col.iter_mut().enumerate() {
+                            *b = fbin.bin(data.features[r * n_features + f]);
+                        }
+                    }
+                });
+            }
+        });
+        Ok(BinnedDataset {
+            n_rows,
+            features,
+            bins,
+        })
+    }
+
+    /// Returns the number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// Returns the number of features.
+    pub fn n_features(&self) -> usize {
+        self.features.len()
+    }
+
+    /// Returns feature `f`'s bin edges.
+    pub fn feature(&self, f: usize) -> &FeatureBins {
+        &self.features[f]
+    }
+
+    /// Returns feature `f`'s bins, one per row.
+    pub fn column(&self, f: usize) -> &[u8] {
+        &self.bins[f * self.n_rows..(f + 1) * self.n_rows]
+    }
+}
+
+/// Returns the number of worker threads to use: `requested`, or all cores when it is 0.
+pub(crate) fn n_threads(requested: usize) -> usize {
+    if requested > 0 {
+        requested
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(values: Vec<f32>) -> Dataset {
+        let n = values.len();
+        Dataset {
+            feature_names: vec!["x".into()],
+            features: values,
+            target: vec![false; n],
+            ..Dataset::default()
+        }
+    }
+
+    #[test]
+    fn few_distinct_values_get_one_bin_each_and_nan_its_own() {
+        let d = data(vec![3.0, 1.0, f32::NAN, 2.0, 1.0, 3.0]);
+        let b = BinnedDataset::from_dataset(&d, 255, 1).unwrap();
+        let fb = b.feature(0);
+        assert_eq!(fb.edges, vec![1.5, 2.5]);
+        assert_eq!(b.column(0), &[2, 0, 3, 1, 0, 2]);
+        assert_eq!(fb.nan_bin(), 3);
+        // The split "bin <= b" is the split "value <= threshold(b)".
+        for v in [1.0f32, 2.0, 3.0, 0.0, 10.0] {
+            for bin in 0..fb.n_value_bins() as u8 {
+                assert_eq!(fb.bin(v) <= bin, v <= fb.threshold(bin));
+            }
+        }
+    }
+
+    #[test]
+    fn many_values_are_quantile_binned() {
+        let d = data((0..10_000).map(|i| (i % 1000) as f32).collect());
+        let b = BinnedDataset::from_dataset(&d, 16, 7).unwrap();
+        let fb = b.feature(0);
+        assert!(fb.n_value_bins() <= 16 && fb.n_value_bins() >= 14);
+        let mut counts = vec![0usize; fb.n_bins()];
+        for &x in b.column(0) {
+            counts[x as usize] += 1;
+        }
+        // Roughly equal-frequency bins.
+        assert!(counts[..fb.n_value_bins()]
+            .iter()
+            .all(|&c| (400..=900).contains(&c)));
+        assert!(BinnedDataset::from_dataset(&d, 256, 7).is_err());
+    }
+}

@@ -1,0 +1,285 @@
+//! Random forest of Gini classification trees over one shared binned dataset.
+//!
+//! Trees are trained in parallel: workers take tree indices from a shared counter, and tree `i`
+//! draws its bootstrap and per-node feature samples from its own random stream `(seed, i + 1)`,
+//! so the forest does not depend on the thread count or scheduling. A bootstrap sample is kept as
+//! per-row multiplicities (weights), never as copied rows.
+//!
+//! The score is the mean over trees of the leaf's (class-weighted) share of malicious rows; the
+//! raw output used by explanations is that same mean probability (not log-odds), so the exact
+//! TreeSHAP values of the trees average into exact values for the forest.
+
+use crate::binned::{n_threads, BinnedDataset};
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use crate::model::{Explanation, Scorer};
+use crate::tree::{
+    check_train, grow_cart, rng_for, sum_trees_batch, CartSettings, ClassWeight, Tree,
+};
+use rand::Rng;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// How many features each split considers.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum MaxFeatures {
+    /// `ceil(sqrt(n_features))` (scikit-learn's default for classification).
+    Sqrt,
+    /// Every feature (bagged trees).
+    All,
+    /// A share of the features, at least one.
+    Fraction(f64),
+    /// A fixed number of features.
+    Count(usize),
+}
+
+impl MaxFeatures {
+    fn count(self, m: usize) -> usize {
+        match self {
+            MaxFeatures::Sqrt => (m as f64).sqrt().ceil() as usize,
+            MaxFeatures::All => m,
+            MaxFeatures::Fraction(f) => (f * m as f64).ceil() as usize,
+            MaxFeatures::Count(k) => k,
+        }
+        .clamp(1, m.max(1))
+    }
+}
+
+/// Hyperparameters of a random forest; a consuming builder whose `fit` returns the model.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RandomForestParams {
+    /// Number of trees.
+    pub n_trees: usize,
+    /// Maximum depth; `None` grows until leaves are pure or too small.
+    pub max_depth: Option<usize>,
+    /// Minimum distinct training rows per leaf.
+    pub min_samples_leaf: usize,
+    /// Features considered per split.
+    pub max_features: MaxFeatures,
+    /// Whether each tree sees a bootstrap sample (else all rows).
+    pub bootstrap: bool,
+    /// Class weighting.
+    pub class_weight: ClassWeight,
+    /// Value bins per feature (2..=255).
+    pub max_bins: usize,
+    /// Worker threads; 0 uses all cores. Results do not depend on it.
+    pub n_threads: usize,
+    /// Seed for binning, bootstraps and feature sampling.
+    pub seed: u64,
+}
+
+impl Default for RandomForestParams {
+    fn default() -> Self {
+        RandomForestParams {
+            n_trees: 100,
+            max_depth: None,
+            min_samples_leaf: 1,
+            max_features: MaxFeatures::Sqrt,
+            bootstrap: true,
+            class_weight: ClassWeight::None,
+            max_bins: 255,
+            n_threads: 0,
+            seed: 0,
+        }
+    }
+}
+
+impl RandomForestParams {
+    /// Sets the number of trees.
+    pub fn n_trees(mut self, n: usize) -> Self {
+        self.n_trees = n;
+        self
+    }
+
+    /// Sets the maximum depth.
+    pub fn max_depth(mut self, d: Option<usize>) -> Self {
+        self.max_depth = d;
+        self
+    }
+
+    /// Sets the minimum rows per leaf.
+    pub fn min_samples_leaf(mut self, n: usize) -> Self {
+        self.min_samples_leaf = n;
+        self
+    }
+
+    /// Sets the features considered per split.
+    pub fn max_features(mut self, m: MaxFeatures) -> Self {
+        self.max_features = m;
+        self
+    }
+
+    /// Sets bootstrapping.
+    pub fn bootstrap(mut self, b: bool) -> Self {
+        self.bootstrap = b;
+        self
+    }
+
+    /// Sets the class weighting.
+    pub fn class_weight(mut self, c: ClassWeight) -> Self {
+        self.class_weight = c;
+        self
+    }
+
+    /// Sets the number of threads (0: all cores).
+    pub fn n_threads(mut self, n: usize) -> Self {
+        self.n_threads = n;
+        self
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Trains the forest on `data`.
+    pub fn fit(self, data: &Dataset) -> Result<RandomForest> {
+        check_train(data)?;
+        if self.n_trees == 0 {
+            return Err(Error::InvalidParams("n_trees must be > 0".into()));
+        }
+        let binned = BinnedDataset::from_dataset(data, self.max_bins, self.seed)?;
+        let n = data.n_rows();
+        let m = data.n_features();
+        let (wn, wp) = self.class_weight.weights(&data.target);
+        let settings = CartSettings {
+            max_depth: self.max_depth,
+            min_samples_leaf: self.min_samples_leaf,
+            features_per_node: Some(self.max_features.count(m)),
+        };
+        let next = AtomicUsize::new(0);
+        let slots: Mutex<Vec<Option<Tree>>> = Mutex::new(vec![None; self.n_trees]);
+        let threads = n_threads(self.n_threads).min(self.n_trees);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    let mut w = vec![0f32; n];
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= self.n_trees {
+                            break;
+                        }
+                        let mut rng = rng_for(self.seed, i as u64 + 1);
+                        if self.bootstrap {
+                            w.fill(0.0);
+                            for _ in 0..n {
+                                w[rng.random_range(0..n)] += 1.0;
+                            }
+                            for (x, &t) in w.iter_mut().zip(&data.target) {
+                                *x *= if t { wp } else { wn };
+                            }
+                        } else {
+                            for (x, &t) in w.iter_mut().zip(&data.target) {
+                                *x = if t { wp } else { wn };
+                            }
+                        }
+                        let tree = grow_cart(&binned, &data.target, &w, &settings, 1, &mut rng);
+                        slots.lock().expect("no worker panics")[i] = Some(tree);
+                    }
+                });
+            }
+        });
+        let trees = slots
+            .into_inner()
+            .expect("no worker panics")
+            .into_iter()
+            .map(|t| t.expect("every tree trained"))
+            .collect();
+        Ok(RandomForest {
+            trees,
+            n_features: m,
+        })
+    }
+}
+
+/// A trained random forest; the score is the mean leaf probability of malicious.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RandomForest {
+    /// The trees.
+    pub trees: Vec<Tree>,
+    /// Number of features rows must have.
+    pub n_features: usize,
+}
+
+impl Scorer for RandomForest {
+    fn kind(&self) -> &'static str {
+        "forest"
+    }
+
+    fn score(&self, row: &[f32]) -> f32 {
+        let scale = 1.0 / self.trees.len() as f64;
+        let mut f = 0.0;
+        for t in &self.trees {
+            f += scale * t.predict(row);
+        }
+        f as f32
+    }
+
+    fn score_batch(&self, rows: &[f32], n_features: usize) -> Vec<f32> {
+        let scale = 1.0 / self.trees.len() as f64;
+        sum_trees_batch(&self.trees, rows, n_features, 0.0, scale)
+            .into_iter()
+            .map(|f| f as f32)
+            .collect()
+    }
+
+    /// Exact TreeSHAP of the mean probability: `raw` is the score, `base` the mean over the
+    /// trees of their cover-weighted mean leaf value.
+    fn explain(&self, row: &[f32]) -> Explanation {
+        crate::shap::explain_trees(&self.trees, 1.0 / self.trees.len() as f64, 0.0, row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::testdata::{accuracy, random_data, xor_data};
+
+    #[test]
+    fn learns_rules_and_is_additive() {
+        let train = random_data(10_000, 8, 1, 0.02);
+        let test = random_data(3_000, 8, 2, 0.0);
+        let m = RandomForestParams::default()
+            .n_trees(30)
+            .fit(&train)
+            .unwrap();
+        assert!(accuracy(&m, &test) > 0.96, "{}", accuracy(&m, &test));
+        for r in 0..100 {
+            let mut row = test.row(r).to_vec();
+            if r % 3 == 0 {
+                row[r % 8] = f32::NAN;
+            }
+            let e = m.explain(&row);
+            let sum: f64 = e.contributions.iter().map(|c| c.contribution).sum();
+            assert!((e.base + sum - e.raw).abs() < 1e-6);
+            assert!((e.raw - f64::from(m.score(&row))).abs() < 1e-6);
+        }
+        let x = RandomForestParams::default()
+            .n_trees(20)
+            .fit(&xor_data(4000, 5, 0.0))
+            .unwrap();
+        assert!(accuracy(&x, &xor_data(2000, 6, 0.0)) > 0.96);
+    }
+
+    #[test]
+    fn deterministic_across_thread_counts() {
+        let d = random_data(5_000, 6, 3, 0.1);
+        let p = RandomForestParams::default()
+            .n_trees(8)
+            .class_weight(ClassWeight::Balanced)
+            .seed(7);
+        let a = p.clone().n_threads(1).fit(&d).unwrap();
+        let b = p.clone().n_threads(2).fit(&d).unwrap();
+        let c = p.clone().n_threads(5).fit(&d).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        assert_ne!(a, p.seed(8).fit(&d).unwrap());
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(serde_json::from_str::<RandomForest>(&json).unwrap(), a);
+        let batch = a.score_batch(&d.features, 6);
+        for (i, s) in batch.iter().enumerate().step_by(101) {
+            assert_eq!(*s, a.score(d.row(i)));
+        }
+    }
+}
