@@ -11,6 +11,7 @@ pub mod dataset;
 mod error;
 pub mod forest;
 pub mod isolation;
+pub mod lab;
 pub mod model;
 pub mod persist;
 pub mod shap;

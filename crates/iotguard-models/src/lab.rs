@@ -1,0 +1,285 @@
+//! The model kinds by name, one enum over the fitted models, and the train-then-threshold
+//! workflow every kind shares.
+//!
+//! Training holds out a stratified share of the training rows (seeded) as validation data: the
+//! model is fitted on the rest, and its decision threshold is chosen on the held-out rows only
+//! (max F1 for classifiers; a benign-score quantile for the unsupervised isolation forest, which
+//! is also fitted on benign rows only). The held-out metrics are kept with the model.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::boosting::{GradientBoosting, GradientBoostingParams};
+use crate::cv::stratified_kfold;
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use crate::forest::{RandomForest, RandomForestParams};
+use crate::isolation::{IsolationForest, IsolationForestParams};
+use crate::linear::{LinearSvm, LinearSvmParams, LogisticRegression, LogisticRegressionParams};
+use crate::metrics::BinaryMetrics;
+use crate::model::{Explanation, Scorer};
+use crate::threshold::{max_f1_threshold, quantile_threshold, Threshold};
+use crate::tree::{ClassWeight, DecisionTree, DecisionTreeParams};
+
+/// A model kind, by the name `iotguard train --model` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Logistic regression.
+    Logreg,
+    /// Linear SVM (squared hinge).
+    Svm,
+    /// One decision tree.
+    Tree,
+    /// Random forest.
+    Forest,
+    /// Histogram gradient-boosted trees.
+    Gbdt,
+    /// Isolation forest (unsupervised; fitted on benign rows).
+    Iforest,
+}
+
+impl ModelKind {
+    /// Every kind, in report order.
+    pub const ALL: [ModelKind; 6] =
+        [ModelKind::Logreg, ModelKind::Svm, ModelKind::Tree, ModelKind::Forest, ModelKind::Gbdt, ModelKind::Iforest];
+
+    /// Returns the kind's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Logreg => "logreg",
+            ModelKind::Svm => "svm",
+            ModelKind::Tree => "tree",
+            ModelKind::Forest => "forest",
+            ModelKind::Gbdt => "gbdt",
+            ModelKind::Iforest => "iforest",
+        }
+    }
+
+    /// True for kinds trained on labels.
+    pub fn supervised(self) -> bool {
+        self != ModelKind::Iforest
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ModelKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        ModelKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = ModelKind::ALL.iter().map(|k| k.name()).collect();
+            format!("unknown model kind `{s}`; one of: {}", names.join(", "))
+        })
+    }
+}
+
+/// A fitted model of any kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainedModel {
+    /// Logistic regression.
+    Logreg(LogisticRegression),
+    /// Linear SVM.
+    Svm(LinearSvm),
+    /// Decision tree.
+    Tree(DecisionTree),
+    /// Random forest.
+    Forest(RandomForest),
+    /// Gradient-boosted trees.
+    Gbdt(GradientBoosting),
+    /// Isolation forest.
+    Iforest(IsolationForest),
+}
+
+impl TrainedModel {
+    fn scorer(&self) -> &dyn Scorer {
+        match self {
+            TrainedModel::Logreg(m) => m,
+            TrainedModel::Svm(m) => m,
+            TrainedModel::Tree(m) => m,
+            TrainedModel::Forest(m) => m,
+            TrainedModel::Gbdt(m) => m,
+            TrainedModel::Iforest(m) => m,
+        }
+    }
+
+    /// Returns the model's kind.
+    pub fn model_kind(&self) -> ModelKind {
+        match self {
+            TrainedModel::Logreg(_) => ModelKind::Logreg,
+            TrainedModel::Svm(_) => ModelKind::Svm,
+            TrainedModel::Tree(_) => ModelKind::Tree,
+            TrainedModel::Forest(_) => ModelKind::Forest,
+            TrainedModel::Gbdt(_) => ModelKind::Gbdt,
+            TrainedModel::Iforest(_) => ModelKind::Iforest,
+        }
+    }
+}
+
+impl Scorer for TrainedModel {
+    fn kind(&self) -> &'static str {
+        self.model_kind().name()
+    }
+
+    fn score(&self, row: &[f32]) -> f32 {
+        self.scorer().score(row)
+    }
+
+    fn score_batch(&self, rows: &[f32], n_features: usize) -> Vec<f32> {
+        self.scorer().score_batch(rows, n_features)
+    }
+
+    fn explain(&self, row: &[f32]) -> Explanation {
+        self.scorer().explain(row)
+    }
+}
+
+/// The share of training rows held out to choose the threshold.
+pub const VALIDATION_SHARE: usize = 5; // one fold in five: 20 %
+
+/// The benign-score quantile that sets an unsupervised model's threshold (1 % false alerts on
+/// benign validation rows).
+pub const UNSUPERVISED_QUANTILE: f64 = 0.99;
+
+/// A trained model with its threshold and held-out metrics.
+#[derive(Clone, Debug)]
+pub struct Trained {
+    /// The fitted model.
+    pub model: TrainedModel,
+    /// The hyperparameters, as JSON (for the model file).
+    pub params: serde_json::Value,
+    /// The threshold, chosen on the held-out rows.
+    pub threshold: Threshold,
+    /// Metrics on the held-out rows at that threshold.
+    pub validation: BinaryMetrics,
+    /// Rows the model was fitted on.
+    pub fit_rows: usize,
+}
+
+/// Fits a model of `kind` with default hyperparameters (balanced class weights) on `data`.
+pub fn fit(kind: ModelKind, data: &Dataset, seed: u64) -> Result<(TrainedModel, serde_json::Value)> {
+    let json = |v: &dyn erased::Json| v.to_json();
+    Ok(match kind {
+        ModelKind::Logreg => {
+            let p = LogisticRegressionParams::new().class_weight(crate::linear::ClassWeight::Balanced).seed(seed);
+            (TrainedModel::Logreg(p.fit(data)?), json(&p))
+        }
+        ModelKind::Svm => {
+            let p = LinearSvmParams::new().class_weight(crate::linear::ClassWeight::Balanced).seed(seed);
+            (TrainedModel::Svm(p.fit(data)?), json(&p))
+        }
+        ModelKind::Tree => {
+            let p = DecisionTreeParams::default().class_weight(ClassWeight::Balanced).seed(seed);
+            (TrainedModel::Tree(p.clone().fit(data)?), json(&p))
+        }
+        ModelKind::Forest => {
+            let p = RandomForestParams::default().class_weight(ClassWeight::Balanced).seed(seed);
+            (TrainedModel::Forest(p.clone().fit(data)?), json(&p))
+        }
+        ModelKind::Gbdt => {
+            let p = GradientBoostingParams { class_weight: ClassWeight::Balanced, seed, ..GradientBoostingParams::default() };
+            (TrainedModel::Gbdt(p.clone().fit(data)?), json(&p))
+        }
+        ModelKind::Iforest => {
+            let benign: Vec<usize> = (0..data.n_rows()).filter(|&i| !data.target[i]).collect();
+            if benign.is_empty() {
+                return Err(Error::InvalidData("the isolation forest is fitted on benign rows, and there are none".into()));
+            }
+            let p = IsolationForestParams::default().seed(seed);
+            (TrainedModel::Iforest(p.clone().fit(&data.subset(&benign))?), json(&p))
+        }
+    })
+}
+
+/// Trains `kind` on `data`: fits on 80 % (stratified, seeded), chooses the threshold on the
+/// other 20 %, and measures it there.
+pub fn train(kind: ModelKind, data: &Dataset, seed: u64) -> Result<Trained> {
+    data.validate()?;
+    if data.n_rows() < 2 * VALIDATION_SHARE {
+        return Err(Error::InvalidData(format!("{} rows are too few to train and validate on", data.n_rows())));
+    }
+    let folds = stratified_kfold(&data.target, VALIDATION_SHARE, seed)?;
+    let fold = &folds[0];
+    let (fit_rows, valid) = (data.subset(&fold.train), data.subset(&fold.test));
+    let (model, params) = fit(kind, &fit_rows, seed)?;
+    let scores = model.score_batch(&valid.features, valid.n_features());
+    let threshold = choose_threshold(kind, &scores, &valid.target)?;
+    let validation = BinaryMetrics::compute(&scores, &valid.target, threshold.value);
+    Ok(Trained { model, params, threshold, validation, fit_rows: fit_rows.n_rows() })
+}
+
+/// Chooses a threshold on validation scores: max F1 for classifiers, the benign quantile for
+/// unsupervised scores.
+pub fn choose_threshold(kind: ModelKind, scores: &[f32], target: &[bool]) -> Result<Threshold> {
+    let chosen = if kind.supervised() {
+        max_f1_threshold(scores, target)
+    } else {
+        let benign: Vec<f32> = scores.iter().zip(target).filter(|(_, t)| !**t).map(|(s, _)| *s).collect();
+        quantile_threshold(&benign, UNSUPERVISED_QUANTILE)
+    };
+    chosen.ok_or_else(|| Error::InvalidData("no threshold can be chosen: the validation rows hold one class only".into()))
+}
+
+/// Serialising parameters of any kind without a generic parameter in `fit`'s match.
+mod erased {
+    /// A value that serialises to JSON.
+    pub(super) trait Json {
+        fn to_json(&self) -> serde_json::Value;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// Two informative features and noise; malicious when x0 + x1 > 1 (with a little noise).
+    fn data(n: usize, seed: u64) -> Dataset {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut d = Dataset { feature_names: vec!["x0".into(), "x1".into(), "noise".into()], ..Dataset::default() };
+        for _ in 0..n {
+            let (a, b, c): (f32, f32, f32) = (rng.random(), rng.random(), rng.random());
+            d.features.extend_from_slice(&[a, b, c]);
+            d.target.push(a + b + 0.05 * (c - 0.5) > 1.0);
+        }
+        d
+    }
+
+    #[test]
+    fn every_kind_trains_thresholds_on_held_out_rows_and_round_trips() {
+        let d = data(2_000, 7);
+        for kind in ModelKind::ALL {
+            let t = train(kind, &d, 1).unwrap();
+            assert_eq!(t.fit_rows, 1_600, "{kind}");
+            assert_eq!(t.validation.tp + t.validation.fp + t.validation.tn + t.validation.fn_, 400);
+            if kind.supervised() {
+                assert!(t.validation.f1.unwrap() > 0.8, "{kind}: {:?}", t.validation);
+            }
+            let json = serde_json::to_string(&t.model).unwrap();
+            let back: TrainedModel = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, t.model, "{kind}");
+            assert_eq!(back.score(d.row(3)), t.model.score(d.row(3)));
+            assert_eq!(kind.name().parse::<ModelKind>(), Ok(kind));
+        }
+    }
+
+    #[test]
+    fn trained_models_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<TrainedModel>();
+    }
+}
