@@ -43,8 +43,14 @@ pub enum ModelKind {
 
 impl ModelKind {
     /// Every kind, in report order.
-    pub const ALL: [ModelKind; 6] =
-        [ModelKind::Logreg, ModelKind::Svm, ModelKind::Tree, ModelKind::Forest, ModelKind::Gbdt, ModelKind::Iforest];
+    pub const ALL: [ModelKind; 6] = [
+        ModelKind::Logreg,
+        ModelKind::Svm,
+        ModelKind::Tree,
+        ModelKind::Forest,
+        ModelKind::Gbdt,
+        ModelKind::Iforest,
+    ];
 
     /// Returns the kind's name.
     pub fn name(self) -> &'static str {
@@ -74,10 +80,13 @@ impl FromStr for ModelKind {
     type Err = String;
 
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        ModelKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = ModelKind::ALL.iter().map(|k| k.name()).collect();
-            format!("unknown model kind `{s}`; one of: {}", names.join(", "))
-        })
+        ModelKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ModelKind::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown model kind `{s}`; one of: {}", names.join(", "))
+            })
     }
 }
 
@@ -165,36 +174,57 @@ pub struct Trained {
 }
 
 /// Fits a model of `kind` with default hyperparameters (balanced class weights) on `data`.
-pub fn fit(kind: ModelKind, data: &Dataset, seed: u64) -> Result<(TrainedModel, serde_json::Value)> {
+pub fn fit(
+    kind: ModelKind,
+    data: &Dataset,
+    seed: u64,
+) -> Result<(TrainedModel, serde_json::Value)> {
     let json = |v: &dyn erased::Json| v.to_json();
     Ok(match kind {
         ModelKind::Logreg => {
-            let p = LogisticRegressionParams::new().class_weight(crate::linear::ClassWeight::Balanced).seed(seed);
+            let p = LogisticRegressionParams::new()
+                .class_weight(crate::linear::ClassWeight::Balanced)
+                .seed(seed);
             (TrainedModel::Logreg(p.fit(data)?), json(&p))
         }
         ModelKind::Svm => {
-            let p = LinearSvmParams::new().class_weight(crate::linear::ClassWeight::Balanced).seed(seed);
+            let p = LinearSvmParams::new()
+                .class_weight(crate::linear::ClassWeight::Balanced)
+                .seed(seed);
             (TrainedModel::Svm(p.fit(data)?), json(&p))
         }
         ModelKind::Tree => {
-            let p = DecisionTreeParams::default().class_weight(ClassWeight::Balanced).seed(seed);
+            let p = DecisionTreeParams::default()
+                .class_weight(ClassWeight::Balanced)
+                .seed(seed);
             (TrainedModel::Tree(p.clone().fit(data)?), json(&p))
         }
         ModelKind::Forest => {
-            let p = RandomForestParams::default().class_weight(ClassWeight::Balanced).seed(seed);
+            let p = RandomForestParams::default()
+                .class_weight(ClassWeight::Balanced)
+                .seed(seed);
             (TrainedModel::Forest(p.clone().fit(data)?), json(&p))
         }
         ModelKind::Gbdt => {
-            let p = GradientBoostingParams { class_weight: ClassWeight::Balanced, seed, ..GradientBoostingParams::default() };
+            let p = GradientBoostingParams {
+                class_weight: ClassWeight::Balanced,
+                seed,
+                ..GradientBoostingParams::default()
+            };
             (TrainedModel::Gbdt(p.clone().fit(data)?), json(&p))
         }
         ModelKind::Iforest => {
             let benign: Vec<usize> = (0..data.n_rows()).filter(|&i| !data.target[i]).collect();
             if benign.is_empty() {
-                return Err(Error::InvalidData("the isolation forest is fitted on benign rows, and there are none".into()));
+                return Err(Error::InvalidData(
+                    "the isolation forest is fitted on benign rows, and there are none".into(),
+                ));
             }
             let p = IsolationForestParams::default().seed(seed);
-            (TrainedModel::Iforest(p.clone().fit(&data.subset(&benign))?), json(&p))
+            (
+                TrainedModel::Iforest(p.clone().fit(&data.subset(&benign))?),
+                json(&p),
+            )
         }
     })
 }
@@ -204,7 +234,10 @@ pub fn fit(kind: ModelKind, data: &Dataset, seed: u64) -> Result<(TrainedModel, 
 pub fn train(kind: ModelKind, data: &Dataset, seed: u64) -> Result<Trained> {
     data.validate()?;
     if data.n_rows() < 2 * VALIDATION_SHARE {
-        return Err(Error::InvalidData(format!("{} rows are too few to train and validate on", data.n_rows())));
+        return Err(Error::InvalidData(format!(
+            "{} rows are too few to train and validate on",
+            data.n_rows()
+        )));
     }
     let folds = stratified_kfold(&data.target, VALIDATION_SHARE, seed)?;
     let fold = &folds[0];
@@ -213,7 +246,13 @@ pub fn train(kind: ModelKind, data: &Dataset, seed: u64) -> Result<Trained> {
     let scores = model.score_batch(&valid.features, valid.n_features());
     let threshold = choose_threshold(kind, &scores, &valid.target)?;
     let validation = BinaryMetrics::compute(&scores, &valid.target, threshold.value);
-    Ok(Trained { model, params, threshold, validation, fit_rows: fit_rows.n_rows() })
+    Ok(Trained {
+        model,
+        params,
+        threshold,
+        validation,
+        fit_rows: fit_rows.n_rows(),
+    })
 }
 
 /// Chooses a threshold on validation scores: max F1 for classifiers, the benign quantile for
@@ -222,10 +261,19 @@ pub fn choose_threshold(kind: ModelKind, scores: &[f32], target: &[bool]) -> Res
     let chosen = if kind.supervised() {
         max_f1_threshold(scores, target)
     } else {
-        let benign: Vec<f32> = scores.iter().zip(target).filter(|(_, t)| !**t).map(|(s, _)| *s).collect();
+        let benign: Vec<f32> = scores
+            .iter()
+            .zip(target)
+            .filter(|(_, t)| !**t)
+            .map(|(s, _)| *s)
+            .collect();
         quantile_threshold(&benign, UNSUPERVISED_QUANTILE)
     };
-    chosen.ok_or_else(|| Error::InvalidData("no threshold can be chosen: the validation rows hold one class only".into()))
+    chosen.ok_or_else(|| {
+        Error::InvalidData(
+            "no threshold can be chosen: the validation rows hold one class only".into(),
+        )
+    })
 }
 
 /// Serialising parameters of any kind without a generic parameter in `fit`'s match.
@@ -250,7 +298,10 @@ mod tests {
     /// Two informative features and noise; malicious when x0 + x1 > 1 (with a little noise).
     fn data(n: usize, seed: u64) -> Dataset {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let mut d = Dataset { feature_names: vec!["x0".into(), "x1".into(), "noise".into()], ..Dataset::default() };
+        let mut d = Dataset {
+            feature_names: vec!["x0".into(), "x1".into(), "noise".into()],
+            ..Dataset::default()
+        };
         for _ in 0..n {
             let (a, b, c): (f32, f32, f32) = (rng.random(), rng.random(), rng.random());
             d.features.extend_from_slice(&[a, b, c]);
@@ -265,7 +316,10 @@ mod tests {
         for kind in ModelKind::ALL {
             let t = train(kind, &d, 1).unwrap();
             assert_eq!(t.fit_rows, 1_600, "{kind}");
-            assert_eq!(t.validation.tp + t.validation.fp + t.validation.tn + t.validation.fn_, 400);
+            assert_eq!(
+                t.validation.tp + t.validation.fp + t.validation.tn + t.validation.fn_,
+                400
+            );
             if kind.supervised() {
                 assert!(t.validation.f1.unwrap() > 0.8, "{kind}: {:?}", t.validation);
             }

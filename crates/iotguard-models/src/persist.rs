@@ -26,6 +26,9 @@ pub struct FeatureSpec {
     pub fingerprint: String,
     /// The feature names, in column order.
     pub names: Vec<String>,
+    /// The feature extractor's configuration (horizons and bounds), so the same features can be
+    /// computed where the model is used.
+    pub config: serde_json::Value,
 }
 
 /// What the model was trained on.

@@ -14,6 +14,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// Training, loading or using a model failed.
+    #[error(transparent)]
+    Model(iotguard_models::Error),
     /// An input could not be opened as flow records.
     #[error(transparent)]
     Open(#[from] iotguard_flow::OpenError),

@@ -10,6 +10,7 @@ pub mod dataset;
 mod error;
 pub mod input;
 pub mod inspect;
+pub mod lab;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 mod parquet_input;

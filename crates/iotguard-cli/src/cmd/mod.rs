@@ -13,8 +13,10 @@ use iotguard_runtime::input::{self, Input};
 use crate::output;
 
 mod convert;
+mod eval;
 mod inspect;
 mod simulate;
+mod train;
 
 /// A subcommand.
 #[derive(Subcommand, Debug)]
@@ -25,6 +27,10 @@ pub(crate) enum Command {
     Convert(convert::ConvertArgs),
     /// Generate a realistic IoT network's flows, benign and attack, labeled like IoT-23.
     Simulate(simulate::SimulateArgs),
+    /// Train a detection model on labeled flows into a model file.
+    Train(train::TrainArgs),
+    /// Measure a model file on labeled flows, per input and pooled.
+    Eval(eval::EvalArgs),
 }
 
 /// Runs a subcommand and returns its exit code.
@@ -33,6 +39,8 @@ pub(crate) fn run(command: Command) -> anyhow::Result<u8> {
         Command::Inspect(args) => inspect::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
     }
 }
 
@@ -68,12 +76,9 @@ fn parse_format(s: &str) -> Result<Format, String> {
 const PRINTED_ERRORS: usize = 20;
 
 impl InputArgs {
-    /// Reads every input to the end, giving each record to `sink`. Rejected records are printed
-    /// (the first few), counted and kept in the reject file; a progress bar shows on a terminal.
-    pub(crate) fn read(
-        &self,
-        sink: &mut dyn FnMut(usize, iotguard_flow::FlowRecord) -> iotguard_runtime::Result<()>,
-    ) -> anyhow::Result<(Vec<Input>, BatchOutcome)> {
+    /// Expands the paths into inputs (reporting what folders held that is not read) and builds
+    /// the batch configuration.
+    pub(crate) fn prepare(&self) -> anyhow::Result<(Vec<Input>, BatchConfig)> {
         let expanded = input::expand(&self.paths)?;
         for (path, why) in &expanded.skipped {
             output::warn(&format!("{}: skipped, {why}", path.display()));
@@ -90,37 +95,67 @@ impl InputArgs {
             threads,
             rejects: self.rejects.clone(),
         };
-        let total: Option<u64> = expanded.inputs.iter().map(Input::size).sum();
+        Ok((expanded.inputs, config))
+    }
+
+    /// Reads every input to the end, giving each record to `sink` with its input's index.
+    /// Rejected records are printed (the first few), counted and kept in the reject file; a
+    /// progress bar shows on a terminal.
+    pub(crate) fn read(
+        &self,
+        sink: &mut dyn FnMut(usize, iotguard_flow::FlowRecord) -> iotguard_runtime::Result<()>,
+    ) -> anyhow::Result<(Vec<Input>, BatchOutcome)> {
+        let (inputs, config) = self.prepare()?;
+        let total: Option<u64> = inputs.iter().map(Input::size).sum();
         let counter = Arc::new(AtomicU64::new(0));
         let progress = output::Progress::start(total, counter.clone());
-        let mut printed = 0usize;
-        let mut on_error = |e: &ParseError| {
-            if printed < PRINTED_ERRORS {
-                output::warn(&format!("rejected {e}"));
-            }
-            printed += 1;
-        };
-        let outcome = run_batch(&expanded.inputs, &config, &counter, sink, &mut on_error);
+        let mut errors = ErrorPrinter::default();
+        let outcome = run_batch(&inputs, &config, &counter, sink, &mut |e| errors.print(e));
         progress.finish();
         let outcome = outcome.context("reading inputs")?;
-        if printed > PRINTED_ERRORS {
+        errors.finish(self.rejects.is_some());
+        report_inputs(&outcome);
+        Ok((inputs, outcome))
+    }
+}
+
+/// Prints the first rejected records and counts the rest.
+#[derive(Default)]
+pub(crate) struct ErrorPrinter {
+    printed: usize,
+}
+
+impl ErrorPrinter {
+    /// Prints (or counts) one rejected record.
+    pub(crate) fn print(&mut self, e: &ParseError) {
+        if self.printed < PRINTED_ERRORS {
+            output::warn(&format!("rejected {e}"));
+        }
+        self.printed += 1;
+    }
+
+    /// Says how many were not printed.
+    pub(crate) fn finish(&self, have_rejects_file: bool) {
+        if self.printed > PRINTED_ERRORS {
             output::warn(&format!(
                 "{} more rejected records not shown{}",
-                printed - PRINTED_ERRORS,
-                if self.rejects.is_some() {
+                self.printed - PRINTED_ERRORS,
+                if have_rejects_file {
                     " (all are in the rejects file)"
                 } else {
                     " (--rejects FILE keeps them)"
                 }
             ));
         }
-        // The reasons already name the inputs.
-        for (_, why) in &outcome.skipped_inputs {
-            output::warn(&format!("skipped, no flow records: {why}"));
-        }
-        for (_, why) in &outcome.failed_inputs {
-            output::error(why);
-        }
-        Ok((expanded.inputs, outcome))
+    }
+}
+
+/// Reports inputs that were skipped or could not be read (the reasons name the inputs).
+pub(crate) fn report_inputs(outcome: &BatchOutcome) {
+    for (_, why) in &outcome.skipped_inputs {
+        output::warn(&format!("skipped, no flow records: {why}"));
+    }
+    for (_, why) in &outcome.failed_inputs {
+        output::error(why);
     }
 }

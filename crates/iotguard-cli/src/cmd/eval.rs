@@ -1,0 +1,66 @@
+//! `iotguard eval`: a model file measured on labeled flows, per input and pooled.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::{report_inputs, ErrorPrinter, InputArgs};
+use crate::{exit, output};
+
+/// Arguments of `eval`.
+#[derive(Args, Debug)]
+pub(crate) struct EvalArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The model file.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Print JSON (per input and pooled: precision, recall, f1, false_alert_rate, mcc, pr_auc
+    /// and the counts behind them).
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: EvalArgs) -> anyhow::Result<u8> {
+    let loaded = iotguard_runtime::lab::load_model(&args.model)
+        .with_context(|| format!("loading {}", args.model.display()))?;
+    let (inputs, config) = args.input.prepare()?;
+    let mut errors = ErrorPrinter::default();
+    let (report, built) =
+        iotguard_runtime::lab::evaluate(&loaded, &inputs, &config, &mut |e| errors.print(e))?;
+    errors.finish(args.input.rejects.is_some());
+    report_inputs(&built.outcome);
+    if args.json {
+        output::out(&serde_json::to_string_pretty(&report)?);
+    } else {
+        let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.3}"));
+        output::out(&format!(
+            "model {} at threshold {}",
+            report.model, report.threshold
+        ));
+        output::out(
+            "flows  malicious  alerts  precision  recall  f1  false_alerts  mcc  pr_auc  input",
+        );
+        for r in report.inputs.iter().chain(std::iter::once(&report.pooled)) {
+            output::out(&format!(
+                "{}  {}  {}  {}  {}  {}  {}  {}  {}  {}",
+                r.flows,
+                r.malicious,
+                r.alerts,
+                fmt(r.precision),
+                fmt(r.recall),
+                fmt(r.f1),
+                fmt(r.false_alert_rate),
+                fmt(r.mcc),
+                fmt(r.pr_auc),
+                r.input
+            ));
+        }
+    }
+    Ok(if built.outcome.failed_inputs.is_empty() {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
+}

@@ -1,0 +1,72 @@
+//! `iotguard train`: one model on labeled flows into a self-describing model file.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use iotguard_features::FeatureConfig;
+use iotguard_models::lab::ModelKind;
+
+use super::{report_inputs, ErrorPrinter, InputArgs};
+use crate::{exit, output};
+
+/// Arguments of `train`.
+#[derive(Args, Debug)]
+pub(crate) struct TrainArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The model kind: logreg, svm, tree, forest, gbdt, iforest.
+    #[arg(long = "model", default_value = "gbdt", value_parser = |s: &str| s.parse::<ModelKind>())]
+    kind: ModelKind,
+    /// Where to write the model file.
+    #[arg(long, short, value_name = "FILE")]
+    out: PathBuf,
+    /// The seed for splits, sampling and initialisation.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
+    let (inputs, config) = args.input.prepare()?;
+    let mut errors = ErrorPrinter::default();
+    let (file, built) = iotguard_runtime::lab::train_model(
+        args.kind,
+        &inputs,
+        &config,
+        &FeatureConfig::default(),
+        args.seed,
+        &mut |e| errors.print(e),
+    )
+    .with_context(|| format!("training a {} model", args.kind))?;
+    errors.finish(args.input.rejects.is_some());
+    report_inputs(&built.outcome);
+    let out =
+        File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    file.save(BufWriter::new(out))
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let v = &file.metrics["validation"];
+    output::info(&format!(
+        "trained {} on {} flows ({} malicious) from {} input(s); {} other and {} unlabeled flows left out",
+        args.kind,
+        file.training.rows,
+        file.training.malicious,
+        inputs.len(),
+        built.excluded_other,
+        built.excluded_unlabeled
+    ));
+    output::info(&format!(
+        "threshold {} chosen on held-out rows: precision {}, recall {}, f1 {}; wrote {}",
+        file.threshold["value"],
+        v["precision"],
+        v["recall"],
+        v["f1"],
+        args.out.display()
+    ));
+    Ok(if built.outcome.failed_inputs.is_empty() {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
+}

@@ -1,0 +1,224 @@
+//! The model lab's workflows on flow inputs: train a model into a model file, and evaluate a
+//! model file per input and pooled. Features come from [`crate::dataset`], the same extractor
+//! detection uses.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use iotguard_features::{FeatureConfig, FeatureExtractor, FeatureSchema};
+use iotguard_flow::ParseError;
+use iotguard_models::lab::{self, ModelKind, TrainedModel};
+use iotguard_models::metrics::{average_precision, BinaryMetrics};
+use iotguard_models::persist::{
+    FeatureSpec, ModelFile, TrainingSummary, MODEL_FILE_VERSION, MODEL_FORMAT,
+};
+use iotguard_models::threshold::Threshold;
+use iotguard_models::Scorer;
+use serde::Serialize;
+
+use crate::batch::BatchConfig;
+use crate::dataset::{build_dataset, BuiltDataset};
+use crate::error::{Error, Result};
+use crate::input::Input;
+
+/// Returns the feature spec a model file records for a schema and config.
+pub fn feature_spec(schema: &FeatureSchema, config: &FeatureConfig) -> FeatureSpec {
+    FeatureSpec {
+        version: schema.version,
+        fingerprint: schema.fingerprint_hex(),
+        names: schema.names.clone(),
+        config: serde_json::to_value(config).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+/// Trains a model of `kind` on labeled inputs and returns its model file.
+pub fn train_model(
+    kind: ModelKind,
+    inputs: &[Input],
+    batch: &BatchConfig,
+    features: &FeatureConfig,
+    seed: u64,
+    on_error: &mut dyn FnMut(&ParseError),
+) -> Result<(ModelFile, BuiltDataset)> {
+    let built = build_dataset(
+        inputs,
+        batch,
+        features,
+        &Arc::new(AtomicU64::new(0)),
+        on_error,
+    )?;
+    let d = &built.dataset;
+    let trained = lab::train(kind, d, seed).map_err(Error::Model)?;
+    let file = ModelFile {
+        format: MODEL_FORMAT.to_string(),
+        version: MODEL_FILE_VERSION,
+        kind: kind.name().to_string(),
+        params: trained.params,
+        features: feature_spec(&built.schema, features),
+        threshold: serde_json::to_value(&trained.threshold).unwrap_or_default(),
+        training: TrainingSummary {
+            rows: d.n_rows() as u64,
+            malicious: d.target.iter().filter(|t| **t).count() as u64,
+            inputs: d.group_names.clone(),
+        },
+        metrics: serde_json::json!({ "validation": trained.validation }),
+        created_unix_secs: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+        model: serde_json::to_value(&trained.model)
+            .map_err(|e| Error::Model(iotguard_models::Error::ModelFile(e.to_string())))?,
+    };
+    Ok((file, built))
+}
+
+/// A model file loaded and checked against this build's feature extractor.
+pub struct LoadedModel {
+    /// The file as read.
+    pub file: ModelFile,
+    /// The fitted model.
+    pub model: TrainedModel,
+    /// Its decision threshold.
+    pub threshold: Threshold,
+    /// The feature configuration it was trained with.
+    pub features: FeatureConfig,
+}
+
+/// Loads a model file, refusing one whose features this build does not compute.
+pub fn load_model(path: &Path) -> Result<LoadedModel> {
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|e| Error::io(&name, e))?;
+    let model_file = ModelFile::load(BufReader::new(file)).map_err(Error::Model)?;
+    let bad =
+        |what: String| Error::Model(iotguard_models::Error::ModelFile(format!("{name}: {what}")));
+    let features: FeatureConfig = serde_json::from_value(model_file.features.config.clone())
+        .map_err(|e| bad(format!("feature config: {e}")))?;
+    let schema = FeatureExtractor::try_new(features.clone())
+        .map_err(|e| bad(format!("feature config: {e}")))?
+        .schema()
+        .clone();
+    model_file
+        .check_features(&feature_spec(&schema, &features))
+        .map_err(Error::Model)?;
+    let model: TrainedModel =
+        serde_json::from_value(model_file.model.clone()).map_err(|e| bad(format!("model: {e}")))?;
+    let threshold: Threshold = serde_json::from_value(model_file.threshold.clone())
+        .map_err(|e| bad(format!("threshold: {e}")))?;
+    Ok(LoadedModel {
+        file: model_file,
+        model,
+        threshold,
+        features,
+    })
+}
+
+/// Detection metrics on one input or pooled. Background/Unknown and unlabeled flows are not in
+/// them (`excluded_*` counts them).
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalRow {
+    /// The input (`pooled` for all together).
+    pub input: String,
+    /// Labeled flows scored.
+    pub flows: u64,
+    /// Malicious among them.
+    pub malicious: u64,
+    /// Flows alerted on.
+    pub alerts: u64,
+    /// True positives, false positives, true negatives, false negatives.
+    pub tp: u64,
+    /// False positives.
+    pub fp: u64,
+    /// True negatives.
+    pub tn: u64,
+    /// False negatives.
+    pub fn_: u64,
+    /// Precision (None without alerts).
+    pub precision: Option<f64>,
+    /// Recall (None without malicious flows).
+    pub recall: Option<f64>,
+    /// F1.
+    pub f1: Option<f64>,
+    /// Share of benign flows alerted on (None without benign flows).
+    pub false_alert_rate: Option<f64>,
+    /// Matthews correlation coefficient.
+    pub mcc: Option<f64>,
+    /// Area under the precision-recall curve (average precision).
+    pub pr_auc: Option<f64>,
+}
+
+fn eval_row(input: String, scores: &[f32], target: &[bool], threshold: f32) -> EvalRow {
+    let m = BinaryMetrics::compute(scores, target, threshold);
+    EvalRow {
+        input,
+        flows: target.len() as u64,
+        malicious: target.iter().filter(|t| **t).count() as u64,
+        alerts: m.tp + m.fp,
+        tp: m.tp,
+        fp: m.fp,
+        tn: m.tn,
+        fn_: m.fn_,
+        precision: m.precision,
+        recall: m.recall,
+        f1: m.f1,
+        false_alert_rate: m.false_alert_rate,
+        mcc: m.mcc,
+        pr_auc: average_precision(scores, target),
+    }
+}
+
+/// What `evaluate` gives: one row per input and the pooled row.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalReport {
+    /// The model kind.
+    pub model: String,
+    /// The threshold used.
+    pub threshold: f32,
+    /// Per input, in input order.
+    pub inputs: Vec<EvalRow>,
+    /// All inputs together.
+    pub pooled: EvalRow,
+    /// Flows left out: Background/Unknown.
+    pub excluded_other: u64,
+    /// Flows left out: unlabeled.
+    pub excluded_unlabeled: u64,
+}
+
+/// Scores labeled inputs with a model and measures it per input and pooled.
+pub fn evaluate(
+    loaded: &LoadedModel,
+    inputs: &[Input],
+    batch: &BatchConfig,
+    on_error: &mut dyn FnMut(&ParseError),
+) -> Result<(EvalReport, BuiltDataset)> {
+    let built = build_dataset(
+        inputs,
+        batch,
+        &loaded.features,
+        &Arc::new(AtomicU64::new(0)),
+        on_error,
+    )?;
+    let d = &built.dataset;
+    let scores = loaded.model.score_batch(&d.features, d.n_features());
+    let t = loaded.threshold.value;
+    let per_input = (0..inputs.len())
+        .map(|g| {
+            let rows: Vec<usize> = (0..d.n_rows())
+                .filter(|&i| d.group[i] as usize == g)
+                .collect();
+            let s: Vec<f32> = rows.iter().map(|&i| scores[i]).collect();
+            let y: Vec<bool> = rows.iter().map(|&i| d.target[i]).collect();
+            eval_row(inputs[g].name(), &s, &y, t)
+        })
+        .collect();
+    let report = EvalReport {
+        model: loaded.model.kind().to_string(),
+        threshold: t,
+        inputs: per_input,
+        pooled: eval_row("pooled".to_string(), &scores, &d.target, t),
+        excluded_other: built.excluded_other,
+        excluded_unlabeled: built.excluded_unlabeled,
+    };
+    Ok((report, built))
+}
