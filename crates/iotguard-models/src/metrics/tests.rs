@@ -26,8 +26,8 @@ fn matches_sklearn_on_tied_scores() {
         0.625,
     ];
     let y = [
-        false, true, false, false, true, true, false, true, true, false, false, false, false,
-        true, false, true, true, false, false, true, false, true, false, false, true, false, false,
+        false, true, false, false, true, true, false, true, true, false, false, false, false, true,
+        false, true, true, false, false, true, false, true, false, false, true, false, false,
         false, false, false,
     ];
     let m = BinaryMetrics::compute(&s, &y, 0.5);
