@@ -134,7 +134,16 @@ pub fn threshold_for_false_alert_rate(benign_scores: &[f32], rate: f64) -> Optio
     if s.is_empty() || !(0.0..=1.0).contains(&rate) {
         return None;
     }
-    let allowed = (rate * s.len() as f64 + 1e-9).floor() as usize;
+    // The largest m with m / n <= rate, judged by the same division that reports the rate
+    // (so 0.03 of 100 rows allows 3 even when 0.03 · 100 rounds to 2.9999999999999996).
+    let n = s.len();
+    let mut allowed = ((rate * n as f64).floor() as usize).min(n);
+    while allowed < n && (allowed + 1) as f64 / n as f64 <= rate {
+        allowed += 1;
+    }
+    while allowed > 0 && allowed as f64 / n as f64 > rate {
+        allowed -= 1;
+    }
     let value = if allowed >= s.len() {
         s[s.len() - 1]
     } else {
@@ -217,6 +226,41 @@ mod tests {
         assert!(!Threshold::fixed(0.5).is_alert(f32::NAN));
         assert_eq!(next_up(0.0), f32::from_bits(1));
         assert!(next_up(-1.0) > -1.0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn false_alert_rate_is_met_and_minimal(
+            raw in proptest::collection::vec(0u8..20, 1..80),
+            rate in 0.0f64..=1.0,
+        ) {
+            let s: Vec<f32> = raw.iter().map(|&v| f32::from(v) / 19.0).collect();
+            let t = threshold_for_false_alert_rate(&s, rate).unwrap();
+            let alerts = |v: f32| s.iter().filter(|&&x| x >= v).count() as f64 / s.len() as f64;
+            proptest::prop_assert!(alerts(t.value) <= rate);
+            // Any lower score as threshold would exceed the rate.
+            for &lower in s.iter().filter(|&&x| x < t.value) {
+                proptest::prop_assert!(alerts(lower) > rate);
+            }
+        }
+
+        #[test]
+        fn max_f1_beats_every_other_cut(
+            rows in proptest::collection::vec((0u8..10, proptest::bool::ANY), 1..60),
+        ) {
+            let s: Vec<f32> = rows.iter().map(|r| f32::from(r.0)).collect();
+            let y: Vec<bool> = rows.iter().map(|r| r.1).collect();
+            let Some(t) = max_f1_threshold(&s, &y) else {
+                proptest::prop_assert!(y.iter().all(|&v| !v));
+                return Ok(());
+            };
+            let f1 = |v: f32| crate::metrics::BinaryMetrics::compute(&s, &y, v).f1.unwrap_or(0.0);
+            let ThresholdMethod::MaxF1 { f1: best } = t.method else { unreachable!() };
+            proptest::prop_assert!((f1(t.value) - best).abs() < 1e-12);
+            for &v in &s {
+                proptest::prop_assert!(f1(v) <= best + 1e-12);
+            }
+        }
     }
 
     #[test]

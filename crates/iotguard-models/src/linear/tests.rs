@@ -380,3 +380,38 @@ fn leave_one_capture_out_workflow() {
         assert_eq!(back.threshold(), Some(&threshold));
     }
 }
+
+/// Byte and packet counts are heavy-tailed: standardised outliers sit hundreds of standard
+/// deviations out, which makes the problem ill-conditioned. The solver must still converge.
+#[test]
+fn heavy_tailed_features_converge() {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let (mut features, mut target) = (Vec::new(), Vec::new());
+    for _ in 0..20_000 {
+        let a = normal(&mut rng);
+        let b = normal(&mut rng);
+        features.push((3.0 * a).exp() as f32);
+        features.push(b as f32);
+        target.push(rng.random::<f64>() < sigmoid(0.5 * a - b));
+    }
+    let data = Dataset {
+        feature_names: vec!["bytes".into(), "rate".into()],
+        features,
+        target,
+        ..Dataset::default()
+    };
+    for class_weight in [ClassWeight::None, ClassWeight::Balanced] {
+        let m = LogisticRegressionParams::new()
+            .class_weight(class_weight)
+            .fit(&data)
+            .unwrap();
+        assert!(m.fit_info().converged, "{:?}", m.fit_info());
+        let svm = LinearSvmParams::new()
+            .class_weight(m.class_weight().clone())
+            .fit(&data)
+            .unwrap();
+        assert!(svm.fit_info().converged, "{:?}", svm.fit_info());
+        // Stopped by the gradient test, not by the rounding-level decrease test.
+        assert!(m.fit_info().grad_inf <= 1e-5 && svm.fit_info().grad_inf <= 1e-5);
+    }
+}

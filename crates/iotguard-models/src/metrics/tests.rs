@@ -17,6 +17,29 @@ fn sklearn_doc_example() {
 }
 
 #[test]
+fn matches_sklearn_on_tied_scores() {
+    // Computed with scikit-learn 1.9.1 (roc_auc_score, average_precision_score,
+    // matthews_corrcoef, balanced_accuracy_score, f1_score at score >= 0.5) on these 30 rows.
+    let s = [
+        0.75, 0.0, 0.125, 0.125, 0.125, 0.75, 0.75, 0.5, 0.0, 0.0, 0.25, 0.375, 0.5, 0.375, 0.25,
+        0.125, 0.625, 0.625, 0.0, 0.0, 0.375, 0.375, 0.875, 0.5, 0.375, 0.375, 0.625, 0.5, 0.125,
+        0.625,
+    ];
+    let y = [
+        false, true, false, false, true, true, false, true, true, false, false, false, false, true,
+        false, true, true, false, false, true, false, true, false, false, true, false, false,
+        false, false, false,
+    ];
+    let m = BinaryMetrics::compute(&s, &y, 0.5);
+    let near = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-12);
+    assert!(near(m.roc_auc, 0.37559808612440193), "{:?}", m.roc_auc);
+    assert!(near(m.pr_auc, 0.31727272727272726), "{:?}", m.pr_auc);
+    assert!(near(m.mcc, -0.19767387315371676), "{:?}", m.mcc);
+    assert!(near(m.balanced_accuracy, 0.39952153110047844));
+    assert!(near(m.f1, 0.2608695652173913));
+}
+
+#[test]
 fn ties_are_averaged() {
     // Pairs (pos, neg): (0.9, 0.9) = 1/2, (0.9, 0.1) = 1, (0.5, 0.9) = 0, (0.5, 0.1) = 1.
     let y = [true, false, true, false];
