@@ -170,6 +170,7 @@ mod tests {
             version: 1,
             fingerprint: format!("fp-{}", names.join("|")),
             names: names.iter().map(|s| s.to_string()).collect(),
+            config: serde_json::Value::Null,
         }
     }
 

@@ -2,6 +2,7 @@
 
 mod convert;
 mod inspect;
+mod lab;
 mod simulate;
 
 use std::io::Write;
