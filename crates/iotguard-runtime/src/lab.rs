@@ -222,3 +222,66 @@ pub fn evaluate(
     };
     Ok((report, built))
 }
+
+/// What `compare` gives: every model kind evaluated leave-one-capture-out on the same features
+/// and folds, with a majority-class baseline.
+#[derive(Clone, Debug, Serialize)]
+pub struct CompareReport {
+    /// The inputs (captures), one fold each.
+    pub inputs: Vec<String>,
+    /// Labeled flows (rows) evaluated.
+    pub rows: u64,
+    /// Malicious among them.
+    pub malicious: u64,
+    /// Flows left out: Background/Unknown.
+    pub excluded_other: u64,
+    /// Flows left out: unlabeled.
+    pub excluded_unlabeled: u64,
+    /// Features per row.
+    pub features: usize,
+    /// Always predicting the majority class of all rows (the row every model must beat).
+    pub baseline: BinaryMetrics,
+    /// Each kind's leave-one-capture-out result.
+    pub models: Vec<lab::GroupOutResult>,
+    /// Kinds that could not be evaluated, with the reason.
+    pub failures: Vec<(String, String)>,
+}
+
+/// Evaluates every kind in `kinds` leave-one-capture-out over labeled inputs.
+pub fn compare(
+    kinds: &[ModelKind],
+    inputs: &[Input],
+    batch: &BatchConfig,
+    features: &FeatureConfig,
+    seed: u64,
+    on_error: &mut dyn FnMut(&ParseError),
+) -> Result<(CompareReport, BuiltDataset)> {
+    let built = build_dataset(
+        inputs,
+        batch,
+        features,
+        &Arc::new(AtomicU64::new(0)),
+        on_error,
+    )?;
+    let d = &built.dataset;
+    let mut models = Vec::new();
+    let mut failures = Vec::new();
+    for &kind in kinds {
+        match lab::leave_one_group_out_eval(kind, d, seed) {
+            Ok(r) => models.push(r),
+            Err(e) => failures.push((kind.name().to_string(), e.to_string())),
+        }
+    }
+    let report = CompareReport {
+        inputs: d.group_names.clone(),
+        rows: d.n_rows() as u64,
+        malicious: d.target.iter().filter(|t| **t).count() as u64,
+        excluded_other: built.excluded_other,
+        excluded_unlabeled: built.excluded_unlabeled,
+        features: d.n_features(),
+        baseline: iotguard_models::metrics::majority_baseline(&d.target, &d.target),
+        models,
+        failures,
+    };
+    Ok((report, built))
+}

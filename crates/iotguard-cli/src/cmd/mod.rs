@@ -12,6 +12,7 @@ use iotguard_runtime::input::{self, Input};
 
 use crate::output;
 
+mod compare;
 mod convert;
 mod eval;
 mod inspect;
@@ -31,6 +32,8 @@ pub(crate) enum Command {
     Train(train::TrainArgs),
     /// Measure a model file on labeled flows, per input and pooled.
     Eval(eval::EvalArgs),
+    /// Compare every model kind leave-one-capture-out on the same features.
+    Compare(compare::CompareArgs),
 }
 
 /// Runs a subcommand and returns its exit code.
@@ -41,6 +44,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<u8> {
         Command::Simulate(args) => simulate::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }
 
