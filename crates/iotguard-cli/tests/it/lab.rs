@@ -142,3 +142,41 @@ fn a_model_for_other_features_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn compare_writes_both_reports_with_a_baseline_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let captures: Vec<String> = (10..13)
+        .map(|seed| simulated(dir.path(), seed, 4_000))
+        .collect();
+    let out_dir = dir.path().join("report");
+    let mut args = vec!["compare", "--models", "logreg,tree", "--out"];
+    let out = out_dir.display().to_string();
+    args.push(&out);
+    args.extend(captures.iter().map(String::as_str));
+    let md = ok(&args);
+    assert!(md.contains("| majority class |"), "{md}");
+    assert!(md.contains("| logreg |") && md.contains("| tree |"), "{md}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["rows"], json!(12_000));
+    assert_eq!(report["inputs"].as_array().unwrap().len(), 3);
+    for m in report["models"].as_array().unwrap() {
+        let p = &m["pooled"];
+        let n: u64 = ["tp", "fp", "tn", "fn_"]
+            .iter()
+            .map(|k| p[k].as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            n, 12_000,
+            "every flow is scored once, by a model that did not see its capture"
+        );
+        assert_eq!(m["per_group"].as_array().unwrap().len(), 3);
+    }
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("report.md"))
+            .unwrap()
+            .trim(),
+        md.trim()
+    );
+}
