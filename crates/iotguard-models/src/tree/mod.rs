@@ -6,7 +6,7 @@
 //! A row goes left when `value <= threshold`, or when it is missing and the node says so.
 //!
 //! Classification trees are CART with Gini impurity, found over histograms of the binned dataset
-//! by the same grower boosting uses (see [`grow`]); a leaf's value is the (class-weighted) share
+//! by the same grower boosting uses (the `grow` module); a leaf's value is the (class-weighted) share
 //! of malicious training rows that reached it.
 
 pub(crate) mod grow;
