@@ -111,10 +111,11 @@ fn extend(path: &mut [PathElem], d: usize, zero: f64, one: f64, feature: i64) {
         one,
         weight: if d == 0 { 1.0 } else { 0.0 },
     };
-    let df = (d + 1) as f64;
+    let inv_df = 1.0 / (d + 1) as f64;
+    let (one, zero) = (one * inv_df, zero * inv_df);
     for i in (0..d).rev() {
-        path[i + 1].weight += one * path[i].weight * (i + 1) as f64 / df;
-        path[i].weight = zero * path[i].weight * (d - i) as f64 / df;
+        path[i + 1].weight += one * path[i].weight * (i + 1) as f64;
+        path[i].weight = zero * path[i].weight * (d - i) as f64;
     }
 }
 
@@ -139,19 +140,27 @@ fn unwind(path: &mut [PathElem], d: usize, k: usize) {
     }
 }
 
+/// Returns the total permutation weight of the path with element `k` unwound (without
+/// modifying it). The hot loop of TreeSHAP: its loop-carried chain uses multiplications only,
+/// the divisions are off the chain.
 fn unwound_sum(path: &[PathElem], d: usize, k: usize) -> f64 {
     let one = path[k].one;
     let zero = path[k].zero;
     let df = (d + 1) as f64;
-    let mut next = path[d].weight;
     let mut total = 0.0;
-    for i in (0..d).rev() {
-        if one != 0.0 {
-            let tmp = next * df / ((i + 1) as f64 * one);
+    if one != 0.0 {
+        let inv_one = 1.0 / one;
+        let zero_df = zero / df;
+        let mut next = path[d].weight;
+        for i in (0..d).rev() {
+            let tmp = next * inv_one * (df / (i + 1) as f64);
             total += tmp;
-            next = path[i].weight - tmp * zero * (d - i) as f64 / df;
-        } else if zero != 0.0 {
-            total += path[i].weight / zero / ((d - i) as f64 / df);
+            next = path[i].weight - tmp * zero_df * (d - i) as f64;
+        }
+    } else if zero != 0.0 {
+        let c = df / zero;
+        for i in (0..d).rev() {
+            total += path[i].weight * c / (d - i) as f64;
         }
     }
     total
