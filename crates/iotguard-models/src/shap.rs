@@ -9,6 +9,7 @@
 
 use crate::model::{Contribution, Explanation};
 use crate::tree::Tree;
+use crate::Scorer;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct PathElem {
@@ -193,11 +194,39 @@ pub fn explain_trees(trees: &[Tree], scale: f64, offset: f64, row: &[f32]) -> Ex
     }
 }
 
+/// Explains many rows (row-major, `n_features` wide) with any model, split between all cores.
+///
+/// The explanations are the model's own (`Scorer::explain`), in row order, and do not depend on
+/// the number of cores.
+pub fn explain_batch(model: &dyn Scorer, rows: &[f32], n_features: usize) -> Vec<Explanation> {
+    let n = rows.len() / n_features.max(1);
+    let threads = crate::binned::n_threads(0).min(n.max(1));
+    let per = n.div_ceil(threads).max(1);
+    let mut out: Vec<Vec<Explanation>> = Vec::new();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = rows
+            .chunks(per * n_features.max(1))
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .chunks_exact(n_features.max(1))
+                        .map(|r| model.explain(r))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        out = handles
+            .into_iter()
+            .map(|h| h.join().expect("explain does not panic"))
+            .collect();
+    });
+    out.into_iter().flatten().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tree::{DecisionTreeParams, Node};
-    use crate::Scorer;
 
     /// `E[f(x) | x_S]` with path-dependent expectations: features in `s` follow `row`, others
     /// average both children by cover.
@@ -256,6 +285,17 @@ mod tests {
             let sum: f64 = e.contributions.iter().map(|c| c.contribution).sum();
             assert!((e.base + sum - e.raw).abs() < 1e-9);
             assert!((e.raw - f64::from(m.score(&row))).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn batch_explanations_match_single_ones() {
+        let d = crate::tree::testdata::random_data(500, 4, 3, 0.1);
+        let m = DecisionTreeParams::default().fit(&d).unwrap();
+        let batch = explain_batch(&m, &d.features, 4);
+        assert_eq!(batch.len(), 500);
+        for (i, e) in batch.iter().enumerate().step_by(37) {
+            assert_eq!(*e, m.explain(d.row(i)));
         }
     }
 
