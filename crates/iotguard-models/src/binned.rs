@@ -4,7 +4,7 @@
 //! (every distinct value gets its own bin when there are few), plus one bin of its own for
 //! missing values (`NaN`). Bins are stored column-major as `u8`, so building a histogram reads
 //! one contiguous column per feature. The `f32` edges are kept: a split "bin ≤ b" is the split
-//! "value ≤ edges[b]", so trained trees score raw `f32` rows without binning them.
+//! "value ≤ `edges[b]`", so trained trees score raw `f32` rows without binning them.
 //!
 //! This module does not keep labels or weights: models pair a `BinnedDataset` with the target of
 //! the [`Dataset`] it came from.

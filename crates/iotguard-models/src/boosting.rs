@@ -149,6 +149,24 @@ impl GradientBoostingParams {
 
     /// Trains on `data`; with early stopping, a stratified `validation_fraction` of it is held
     /// out to decide when to stop.
+    ///
+    /// ```
+    /// use iotguard_models::{Dataset, GradientBoostingParams, Scorer};
+    ///
+    /// let rows: Vec<[f32; 2]> = (0..400).map(|i| [(i % 20) as f32, (i / 20) as f32]).collect();
+    /// let data = Dataset {
+    ///     feature_names: vec!["a".into(), "b".into()],
+    ///     features: rows.iter().flatten().copied().collect(),
+    ///     target: rows.iter().map(|r| r[0] > 9.0).collect(),
+    ///     ..Dataset::default()
+    /// };
+    /// let model = GradientBoostingParams::default().n_rounds(20).min_samples_leaf(5).fit(&data)?;
+    /// assert!(model.score(&[15.0, 3.0]) > 0.9);
+    /// let why = model.explain(&[15.0, 3.0]);
+    /// let sum: f64 = why.contributions.iter().map(|c| c.contribution).sum();
+    /// assert!((why.base + sum - why.raw).abs() < 1e-9);
+    /// # Ok::<(), iotguard_models::Error>(())
+    /// ```
     pub fn fit(self, data: &Dataset) -> Result<GradientBoosting> {
         self.check()?;
         check_train(data)?;

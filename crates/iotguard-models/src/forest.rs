@@ -134,6 +134,21 @@ impl RandomForestParams {
     }
 
     /// Trains the forest on `data`.
+    ///
+    /// ```
+    /// use iotguard_models::{Dataset, RandomForestParams, Scorer};
+    ///
+    /// let rows: Vec<[f32; 2]> = (0..400).map(|i| [(i % 20) as f32, (i / 20) as f32]).collect();
+    /// let data = Dataset {
+    ///     feature_names: vec!["a".into(), "b".into()],
+    ///     features: rows.iter().flatten().copied().collect(),
+    ///     target: rows.iter().map(|r| r[0] > 9.0).collect(),
+    ///     ..Dataset::default()
+    /// };
+    /// let forest = RandomForestParams::default().n_trees(10).seed(7).fit(&data)?;
+    /// assert!(forest.score(&[15.0, 3.0]) > 0.9);
+    /// # Ok::<(), iotguard_models::Error>(())
+    /// ```
     pub fn fit(self, data: &Dataset) -> Result<RandomForest> {
         check_train(data)?;
         if self.n_trees == 0 {

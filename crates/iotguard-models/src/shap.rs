@@ -9,6 +9,7 @@
 
 use crate::model::{Contribution, Explanation};
 use crate::tree::Tree;
+use crate::Scorer;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct PathElem {
@@ -111,10 +112,11 @@ fn extend(path: &mut [PathElem], d: usize, zero: f64, one: f64, feature: i64) {
         one,
         weight: if d == 0 { 1.0 } else { 0.0 },
     };
-    let df = (d + 1) as f64;
+    let inv_df = 1.0 / (d + 1) as f64;
+    let (one, zero) = (one * inv_df, zero * inv_df);
     for i in (0..d).rev() {
-        path[i + 1].weight += one * path[i].weight * (i + 1) as f64 / df;
-        path[i].weight = zero * path[i].weight * (d - i) as f64 / df;
+        path[i + 1].weight += one * path[i].weight * (i + 1) as f64;
+        path[i].weight = zero * path[i].weight * (d - i) as f64;
     }
 }
 
@@ -139,19 +141,27 @@ fn unwind(path: &mut [PathElem], d: usize, k: usize) {
     }
 }
 
+/// Returns the total permutation weight of the path with element `k` unwound (without
+/// modifying it). The hot loop of TreeSHAP: its loop-carried chain uses multiplications only,
+/// the divisions are off the chain.
 fn unwound_sum(path: &[PathElem], d: usize, k: usize) -> f64 {
     let one = path[k].one;
     let zero = path[k].zero;
     let df = (d + 1) as f64;
-    let mut next = path[d].weight;
     let mut total = 0.0;
-    for i in (0..d).rev() {
-        if one != 0.0 {
-            let tmp = next * df / ((i + 1) as f64 * one);
+    if one != 0.0 {
+        let inv_one = 1.0 / one;
+        let zero_df = zero / df;
+        let mut next = path[d].weight;
+        for i in (0..d).rev() {
+            let tmp = next * inv_one * (df / (i + 1) as f64);
             total += tmp;
-            next = path[i].weight - tmp * zero * (d - i) as f64 / df;
-        } else if zero != 0.0 {
-            total += path[i].weight / zero / ((d - i) as f64 / df);
+            next = path[i].weight - tmp * zero_df * (d - i) as f64;
+        }
+    } else if zero != 0.0 {
+        let c = df / zero;
+        for i in (0..d).rev() {
+            total += path[i].weight * c / (d - i) as f64;
         }
     }
     total
@@ -184,11 +194,39 @@ pub fn explain_trees(trees: &[Tree], scale: f64, offset: f64, row: &[f32]) -> Ex
     }
 }
 
+/// Explains many rows (row-major, `n_features` wide) with any model, split between all cores.
+///
+/// The explanations are the model's own (`Scorer::explain`), in row order, and do not depend on
+/// the number of cores.
+pub fn explain_batch(model: &dyn Scorer, rows: &[f32], n_features: usize) -> Vec<Explanation> {
+    let n = rows.len() / n_features.max(1);
+    let threads = crate::binned::n_threads(0).min(n.max(1));
+    let per = n.div_ceil(threads).max(1);
+    let mut out: Vec<Vec<Explanation>> = Vec::new();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = rows
+            .chunks(per * n_features.max(1))
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .chunks_exact(n_features.max(1))
+                        .map(|r| model.explain(r))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        out = handles
+            .into_iter()
+            .map(|h| h.join().expect("explain does not panic"))
+            .collect();
+    });
+    out.into_iter().flatten().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tree::{DecisionTreeParams, Node};
-    use crate::Scorer;
 
     /// `E[f(x) | x_S]` with path-dependent expectations: features in `s` follow `row`, others
     /// average both children by cover.
@@ -247,6 +285,17 @@ mod tests {
             let sum: f64 = e.contributions.iter().map(|c| c.contribution).sum();
             assert!((e.base + sum - e.raw).abs() < 1e-9);
             assert!((e.raw - f64::from(m.score(&row))).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn batch_explanations_match_single_ones() {
+        let d = crate::tree::testdata::random_data(500, 4, 3, 0.1);
+        let m = DecisionTreeParams::default().fit(&d).unwrap();
+        let batch = explain_batch(&m, &d.features, 4);
+        assert_eq!(batch.len(), 500);
+        for (i, e) in batch.iter().enumerate().step_by(37) {
+            assert_eq!(*e, m.explain(d.row(i)));
         }
     }
 

@@ -118,8 +118,6 @@ pub(crate) struct Grower<'a, R> {
     features: &'a [usize],
     params: &'a GrowParams,
     rng: &'a mut R,
-    offsets: Vec<usize>,
-    total_bins: usize,
 }
 
 impl<'a, R: Rng> Grower<'a, R> {
@@ -132,9 +130,6 @@ impl<'a, R: Rng> Grower<'a, R> {
         params: &'a GrowParams,
         rng: &'a mut R,
     ) -> Self {
-        // Every feature gets a full 256-bin histogram so a u8 bin indexes it without checks.
-        let offsets: Vec<usize> = (0..=data.n_features()).map(|f| f * 256).collect();
-        let total = data.n_features() * 256;
         Grower {
             data,
             g,
@@ -142,8 +137,6 @@ impl<'a, R: Rng> Grower<'a, R> {
             features,
             params,
             rng,
-            offsets,
-            total_bins: total,
         }
     }
 
@@ -328,9 +321,9 @@ impl<'a, R: Rng> Grower<'a, R> {
         let hist = hist.unwrap_or_else(|| self.build_hist(rows, &feats));
         if splittable {
             let mut best: Option<Split> = None;
-            for &f in &feats {
+            for (k, &f) in feats.iter().enumerate() {
                 let fb = self.data.feature(f);
-                let h = &hist[self.offsets[f]..self.offsets[f + 1]];
+                let h = &hist[k * 256..(k + 1) * 256];
                 let nan = h[fb.nan_bin() as usize];
                 let bins = h[..fb.n_value_bins()]
                     .iter()
@@ -429,37 +422,43 @@ impl<'a, R: Rng> Grower<'a, R> {
         best
     }
 
-    /// Builds the histograms of `feats` over `rows`, features split between threads.
+    /// Builds the histograms of `feats` over `rows`: 256 bins for each feature in `feats` order
+    /// (so a `u8` bin indexes one without checks), features split between threads.
     fn build_hist(&self, rows: &[u32], feats: &[usize]) -> Vec<BinStat> {
-        let mut hist = vec![BinStat::default(); self.total_bins];
-        let g: Vec<f32> = rows.iter().map(|&r| self.g[r as usize]).collect();
-        let h: Vec<f32> = rows.iter().map(|&r| self.h[r as usize]).collect();
+        let mut hist = vec![BinStat::default(); feats.len() * 256];
+        // Gradients in the node's row order (contiguous reads below); the root's rows are all rows
+        // in order, so it reads them in place.
+        let gathered;
+        let (g, h): (&[f32], &[f32]) = if rows.len() == self.g.len() {
+            (self.g, self.h)
+        } else {
+            gathered = (
+                rows.iter()
+                    .map(|&r| self.g[r as usize])
+                    .collect::<Vec<f32>>(),
+                rows.iter()
+                    .map(|&r| self.h[r as usize])
+                    .collect::<Vec<f32>>(),
+            );
+            (&gathered.0, &gathered.1)
+        };
         let threads = self.params.n_threads.min(feats.len()).max(1);
         let data = self.data;
-        let offsets = &self.offsets;
-        let fill = |fs: &[usize], out: &mut [BinStat], base: usize| {
+        let fill = |fs: &[usize], out: &mut [BinStat]| {
             // Four features per pass over the rows: the row index and gradients are read once and
             // the four histogram updates are independent, which keeps the CPU busy.
-            let mut views: Vec<&mut [BinStat; 256]> = Vec::with_capacity(fs.len());
-            let mut rest = &mut out[offsets[fs[0]] - base..];
-            let mut at = offsets[fs[0]];
-            for &f in fs {
-                let tail = std::mem::take(&mut rest);
-                let (_, tail) = tail.split_at_mut(offsets[f] - at);
-                let (mine, tail) = tail.split_at_mut(256);
-                views.push(mine.try_into().expect("256 bins"));
-                rest = tail;
-                at = offsets[f] + 256;
-            }
+            let views = out
+                .chunks_exact_mut(256)
+                .map(|c| <&mut [BinStat; 256]>::try_from(c).expect("256 bins"));
             let mut fi = fs.iter().copied();
-            let mut vi = views.into_iter();
+            let mut vi = views;
             while let Some(f0) = fi.next() {
                 let o0 = vi.next().expect("one view per feature");
                 let c0 = data.column(f0);
                 if let (Some(f1), Some(f2), Some(f3)) = (fi.next(), fi.next(), fi.next()) {
                     let (o1, o2, o3) = (vi.next().unwrap(), vi.next().unwrap(), vi.next().unwrap());
                     let (c1, c2, c3) = (data.column(f1), data.column(f2), data.column(f3));
-                    for ((&r, &gi), &hi) in rows.iter().zip(&g).zip(&h) {
+                    for ((&r, &gi), &hi) in rows.iter().zip(g).zip(h) {
                         let r = r as usize;
                         let (gi, hi) = (f64::from(gi), f64::from(hi));
                         for (o, c) in [
@@ -482,7 +481,7 @@ impl<'a, R: Rng> Grower<'a, R> {
                     outs.extend(vi.by_ref());
                     for (f, o) in left.into_iter().zip(outs) {
                         let c = data.column(f);
-                        for ((&r, &gi), &hi) in rows.iter().zip(&g).zip(&h) {
+                        for ((&r, &gi), &hi) in rows.iter().zip(g).zip(h) {
                             let s = &mut o[c[r as usize] as usize];
                             s.g += f64::from(gi);
                             s.h += f64::from(hi);
@@ -494,25 +493,15 @@ impl<'a, R: Rng> Grower<'a, R> {
             }
         };
         if threads == 1 || rows.len() * feats.len() < 200_000 {
-            if !feats.is_empty() {
-                fill(feats, &mut hist, 0);
-            }
+            fill(feats, &mut hist);
             return hist;
         }
-        // Hand each thread a contiguous run of features (whole groups of four) and the matching
-        // slice of the histogram.
+        // Hand each thread a run of whole groups of four features and their histograms.
         let per = feats.len().div_ceil(threads).div_ceil(4) * 4;
         std::thread::scope(|s| {
-            let mut rest: &mut [BinStat] = &mut hist;
-            let mut base = 0;
-            for chunk in feats.chunks(per) {
-                let end = self.offsets[chunk[chunk.len() - 1] + 1];
-                let (mine, tail) = std::mem::take(&mut rest).split_at_mut(end - base);
-                rest = tail;
-                let lo = base;
-                base = end;
+            for (chunk, out) in feats.chunks(per).zip(hist.chunks_mut(per * 256)) {
                 let fill = &fill;
-                s.spawn(move || fill(chunk, mine, lo));
+                s.spawn(move || fill(chunk, out));
             }
         });
         hist

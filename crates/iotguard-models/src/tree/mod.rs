@@ -6,7 +6,7 @@
 //! A row goes left when `value <= threshold`, or when it is missing and the node says so.
 //!
 //! Classification trees are CART with Gini impurity, found over histograms of the binned dataset
-//! by the same grower boosting uses (see [`grow`]); a leaf's value is the (class-weighted) share
+//! by the same grower boosting uses (the `grow` module); a leaf's value is the (class-weighted) share
 //! of malicious training rows that reached it.
 
 pub(crate) mod grow;
@@ -61,6 +61,9 @@ impl Node {
         children[usize::from(left)] as usize
     }
 }
+
+/// Trees at most this deep are walked a fixed number of steps; deeper ones stop at leaves.
+const LOCKSTEP_DEPTH: u32 = 12;
 
 /// A binary tree in flat arrays, node 0 the root.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -141,11 +144,21 @@ impl Tree {
     }
 
     /// Returns the index of the leaf `row` lands in.
+    ///
+    /// Shallow trees take exactly `depth` branch-free steps (leaves loop to themselves); deep
+    /// trees (forests grown to purity) stop at the leaf, since their leaves are far shallower
+    /// than the deepest one.
     #[inline]
     pub fn leaf(&self, row: &[f32]) -> usize {
         let mut i = 0;
-        for _ in 0..self.depth {
-            i = self.nodes[i].next(row);
+        if self.depth <= LOCKSTEP_DEPTH {
+            for _ in 0..self.depth {
+                i = self.nodes[i].next(row);
+            }
+        } else {
+            while !self.nodes[i].is_leaf() {
+                i = self.nodes[i].next(row);
+            }
         }
         i
     }
@@ -220,8 +233,10 @@ pub(crate) fn sum_trees_batch(
 ) -> Vec<f64> {
     let n = rows.len() / n_features.max(1);
     let mut out = vec![init; n];
-    // Each block's rows walk a tree in lockstep, a fixed number of branch-free steps, so the
-    // CPU overlaps the independent walks instead of stalling on each mispredicted branch.
+    // Each block's rows walk a tree in lockstep, a fixed number (the tree's depth) of branch-free
+    // steps, so the CPU overlaps the independent walks instead of stalling on mispredicted
+    // branches. Measured, this beats stopping each row at its leaf even for forests grown to
+    // purity, whose leaves sit at very uneven depths.
     let work = |rows: &[f32], out: &mut [f64]| {
         let mut idx = [0usize; 64];
         for (rb, ob) in rows.chunks(64 * n_features).zip(out.chunks_mut(64)) {
