@@ -197,6 +197,7 @@ impl GradientBoostingParams {
         let n = data.n_rows();
         let m = data.n_features();
         let (wn, wp) = self.class_weight.weights(&data.target);
+        let (wn, wp) = (wn as f32, wp as f32);
         let w: Vec<f32> = data
             .target
             .iter()

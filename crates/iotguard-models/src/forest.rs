@@ -158,6 +158,7 @@ impl RandomForestParams {
         let n = data.n_rows();
         let m = data.n_features();
         let (wn, wp) = self.class_weight.weights(&data.target);
+        let (wn, wp) = (wn as f32, wp as f32);
         let settings = CartSettings {
             max_depth: self.max_depth,
             min_samples_leaf: self.min_samples_leaf,

@@ -21,7 +21,8 @@ use crate::linear::{LinearSvm, LinearSvmParams, LogisticRegression, LogisticRegr
 use crate::metrics::BinaryMetrics;
 use crate::model::{Explanation, Scorer};
 use crate::threshold::{max_f1_threshold, quantile_threshold, Threshold};
-use crate::tree::{ClassWeight, DecisionTree, DecisionTreeParams};
+use crate::tree::{DecisionTree, DecisionTreeParams};
+use crate::weights::ClassWeight;
 
 /// A model kind, by the name `iotguard train --model` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -183,13 +184,13 @@ pub fn fit(
     Ok(match kind {
         ModelKind::Logreg => {
             let p = LogisticRegressionParams::new()
-                .class_weight(crate::linear::ClassWeight::Balanced)
+                .class_weight(ClassWeight::Balanced)
                 .seed(seed);
             (TrainedModel::Logreg(p.fit(data)?), json(&p))
         }
         ModelKind::Svm => {
             let p = LinearSvmParams::new()
-                .class_weight(crate::linear::ClassWeight::Balanced)
+                .class_weight(ClassWeight::Balanced)
                 .seed(seed);
             (TrainedModel::Svm(p.fit(data)?), json(&p))
         }

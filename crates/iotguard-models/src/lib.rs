@@ -16,6 +16,7 @@ pub mod model;
 pub mod persist;
 pub mod shap;
 pub mod tree;
+pub mod weights;
 
 pub use binned::BinnedDataset;
 pub use boosting::{GradientBoosting, GradientBoostingParams};
@@ -24,7 +25,8 @@ pub use error::{Error, Result};
 pub use forest::{MaxFeatures, RandomForest, RandomForestParams};
 pub use isolation::{IsolationForest, IsolationForestParams};
 pub use model::{Contribution, Explanation, Scorer};
-pub use tree::{ClassWeight, DecisionTree, DecisionTreeParams};
+pub use tree::{DecisionTree, DecisionTreeParams};
+pub use weights::ClassWeight;
 
 pub mod cv;
 pub mod linear;

@@ -73,6 +73,7 @@ mod svm;
 pub use logistic::{LogisticRegression, LogisticRegressionParams};
 pub use svm::{LinearSvm, LinearSvmParams};
 
+pub use crate::weights::ClassWeight;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -81,25 +82,6 @@ use crate::parallel;
 use crate::scale::Standardizer;
 use crate::Dataset;
 use objective::{Loss, Problem};
-
-/// How to weight the classes' losses.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum ClassWeight {
-    /// Every row weighs 1.
-    #[default]
-    None,
-    /// Each class weighs `n / (2 · n_class)`, as scikit-learn's `class_weight="balanced"`: both
-    /// classes then carry equal total weight, the usual remedy for rare attacks (or rare benign).
-    Balanced,
-    /// Explicit weights per class.
-    Manual {
-        /// Weight of benign rows.
-        negative: f64,
-        /// Weight of malicious rows.
-        positive: f64,
-    },
-}
 
 /// The options both linear models share (set through each model's params builder).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -342,14 +324,8 @@ pub(crate) fn fit_linear(
     let n_threads = parallel::thread_count(opts.n_threads);
     let standardizer = Standardizer::fit_threads(&data.features, d, n_threads)?;
     let z = standardizer.transform_threads(&data.features, n_threads);
-    let weights = match opts.class_weight {
-        ClassWeight::None => [1.0, 1.0],
-        ClassWeight::Balanced => [
-            n as f64 / (2.0 * (n - n_pos) as f64),
-            n as f64 / (2.0 * n_pos as f64),
-        ],
-        ClassWeight::Manual { negative, positive } => [negative, positive],
-    };
+    let (wn, wp) = opts.class_weight.weights(&data.target);
+    let weights = [wn, wp];
     let problem = Problem {
         z: &z,
         d,

@@ -407,7 +407,7 @@ fn heavy_tailed_features_converge() {
             .unwrap();
         assert!(m.fit_info().converged, "{:?}", m.fit_info());
         let svm = LinearSvmParams::new()
-            .class_weight(m.class_weight().clone())
+            .class_weight(*m.class_weight())
             .fit(&data)
             .unwrap();
         assert!(svm.fit_info().converged, "{:?}", svm.fit_info());

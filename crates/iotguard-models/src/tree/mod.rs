@@ -17,6 +17,7 @@ use crate::binned::BinnedDataset;
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Explanation, Scorer};
+pub use crate::weights::ClassWeight;
 use grow::{GrowParams, Grower};
 
 /// One node of a [`Tree`]. A leaf points to itself on both sides, so a row can take a fixed
@@ -185,32 +186,6 @@ impl Tree {
     }
 }
 
-/// How training rows are weighted by class.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum ClassWeight {
-    /// Every row weighs 1.
-    #[default]
-    None,
-    /// Rows weigh `n / (2 n_class)`, so both classes weigh the same in total.
-    Balanced,
-}
-
-impl ClassWeight {
-    /// Returns the (negative, positive) class weights for `target`.
-    pub fn weights(self, target: &[bool]) -> (f32, f32) {
-        match self {
-            ClassWeight::None => (1.0, 1.0),
-            ClassWeight::Balanced => {
-                let n = target.len() as f64;
-                let pos = target.iter().filter(|&&t| t).count() as f64;
-                let neg = n - pos;
-                let w = |c: f64| if c > 0.0 { (n / (2.0 * c)) as f32 } else { 1.0 };
-                (w(neg), w(pos))
-            }
-        }
-    }
-}
-
 /// Returns the random stream `stream` of `seed`: independent streams for trees, rounds and
 /// workers, so results do not depend on which thread draws.
 pub(crate) fn rng_for(seed: u64, stream: u64) -> rand_chacha::ChaCha8Rng {
@@ -376,6 +351,7 @@ impl DecisionTreeParams {
         check_train(data)?;
         let binned = BinnedDataset::from_dataset(data, self.max_bins, self.seed)?;
         let (wn, wp) = self.class_weight.weights(&data.target);
+        let (wn, wp) = (wn as f32, wp as f32);
         let w: Vec<f32> = data
             .target
             .iter()
