@@ -58,6 +58,7 @@ mod tests {
             .weights(&target),
             (1.0, 5.0)
         );
-        assert_eq!(ClassWeight::Balanced.weights(&[false, false]), (1.0, 1.0));
+        // One class only: it weighs n / (2 n) = 0.5; the absent class weighs 1.
+        assert_eq!(ClassWeight::Balanced.weights(&[false, false]), (0.5, 1.0));
     }
 }
