@@ -75,6 +75,23 @@ impl Dataset {
         }
     }
 
+    /// Returns the dataset with only the feature columns at `columns`, in that order.
+    pub fn select_features(&self, columns: &[usize]) -> Dataset {
+        let n = self.n_features();
+        let mut features = Vec::with_capacity(self.n_rows() * columns.len());
+        for row in self.features.chunks_exact(n.max(1)) {
+            features.extend(columns.iter().map(|&c| row[c]));
+        }
+        Dataset {
+            feature_names: columns
+                .iter()
+                .map(|&c| self.feature_names[c].clone())
+                .collect(),
+            features,
+            ..self.clone()
+        }
+    }
+
     /// Returns the rows at `indices`, in that order, as a new dataset.
     pub fn subset(&self, indices: &[usize]) -> Dataset {
         let n = self.n_features();

@@ -239,6 +239,8 @@ pub struct CompareReport {
     pub excluded_unlabeled: u64,
     /// Features per row.
     pub features: usize,
+    /// Which features the models saw.
+    pub feature_set: FeatureSet,
     /// Always predicting the majority class of all rows (the row every model must beat).
     pub baseline: BinaryMetrics,
     /// Each kind's leave-one-capture-out result.
@@ -247,12 +249,24 @@ pub struct CompareReport {
     pub failures: Vec<(String, String)>,
 }
 
+/// Which features `compare` gives the models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureSet {
+    /// Every feature: per flow and per host.
+    All,
+    /// Per-flow features only (no `orig_host.*` / `resp_host.*` context), to measure what the
+    /// per-host context adds.
+    Flow,
+}
+
 /// Evaluates every kind in `kinds` leave-one-capture-out over labeled inputs.
 pub fn compare(
     kinds: &[ModelKind],
     inputs: &[Input],
     batch: &BatchConfig,
     features: &FeatureConfig,
+    feature_set: FeatureSet,
     seed: u64,
     on_error: &mut dyn FnMut(&ParseError),
 ) -> Result<(CompareReport, BuiltDataset)> {
@@ -263,7 +277,20 @@ pub fn compare(
         &Arc::new(AtomicU64::new(0)),
         on_error,
     )?;
-    let d = &built.dataset;
+    let selected;
+    let d = match feature_set {
+        FeatureSet::All => &built.dataset,
+        FeatureSet::Flow => {
+            let keep: Vec<usize> = (0..built.dataset.n_features())
+                .filter(|&c| {
+                    let name = &built.dataset.feature_names[c];
+                    !name.starts_with("orig_host.") && !name.starts_with("resp_host.")
+                })
+                .collect();
+            selected = built.dataset.select_features(&keep);
+            &selected
+        }
+    };
     let mut models = Vec::new();
     let mut failures = Vec::new();
     for &kind in kinds {
@@ -279,6 +306,7 @@ pub fn compare(
         excluded_other: built.excluded_other,
         excluded_unlabeled: built.excluded_unlabeled,
         features: d.n_features(),
+        feature_set,
         baseline: iotguard_models::metrics::majority_baseline(&d.target, &d.target),
         models,
         failures,

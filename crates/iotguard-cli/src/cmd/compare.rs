@@ -8,7 +8,7 @@ use clap::Args;
 use iotguard_features::FeatureConfig;
 use iotguard_models::lab::ModelKind;
 use iotguard_models::metrics::BinaryMetrics;
-use iotguard_runtime::lab::CompareReport;
+use iotguard_runtime::lab::{CompareReport, FeatureSet};
 
 use super::{report_inputs, ErrorPrinter, InputArgs};
 use crate::{exit, output};
@@ -27,6 +27,9 @@ pub(crate) struct CompareArgs {
     /// The seed for splits, sampling and initialisation.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Give the models per-flow features only, to measure what per-host context adds.
+    #[arg(long)]
+    flow_features_only: bool,
 }
 
 pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
@@ -46,6 +49,11 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
         &inputs,
         &config,
         &FeatureConfig::default(),
+        if args.flow_features_only {
+            FeatureSet::Flow
+        } else {
+            FeatureSet::All
+        },
         args.seed,
         &mut |e| errors.print(e),
     )?;
@@ -93,11 +101,15 @@ fn render(r: &CompareReport) -> String {
         )
     };
     let mut out = format!(
-        "# Model comparison, leave one capture out\n\n{} labeled flows ({} malicious) from {} captures, {} features per flow; {} Background/Unknown and {} unlabeled flows left out. Each capture is scored by models trained on the other captures only; each model's threshold is chosen on a held-out fifth of its training captures' flows. Metrics pool every held-out flow.\n\n",
+        "# Model comparison, leave one capture out\n\n{} labeled flows ({} malicious) from {} captures, {} features per flow ({}); {} Background/Unknown and {} unlabeled flows left out. Each capture is scored by models trained on the other captures only; each model's threshold is chosen on a held-out fifth of its training captures' flows. Metrics pool every held-out flow.\n\n",
         r.rows,
         r.malicious,
         r.inputs.len(),
         r.features,
+        match r.feature_set {
+            FeatureSet::All => "per flow and per host",
+            FeatureSet::Flow => "per flow only",
+        },
         r.excluded_other,
         r.excluded_unlabeled
     );
