@@ -42,9 +42,11 @@
 //! assert_eq!(back, vec![record]);
 //! ```
 
+mod dataset;
 mod read;
 mod write;
 
+pub use dataset::write_dataset;
 pub use read::{read_parquet_flows, ParquetFlowReader, ReadOptions};
 pub use write::{ParquetFlowWriter, WriteOptions};
 

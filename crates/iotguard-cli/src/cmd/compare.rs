@@ -30,6 +30,13 @@ pub(crate) struct CompareArgs {
     /// Give the models per-flow features only, to measure what per-host context adds.
     #[arg(long)]
     flow_features_only: bool,
+    /// Also write the dataset (groups, targets, classes, times, every feature) as Parquet, for
+    /// other tools to train on exactly these features (`bench/model_bench.py` does).
+    #[arg(long, value_name = "FILE")]
+    export_dataset: Option<PathBuf>,
+    /// Stop after building (and exporting) the dataset: evaluate no model.
+    #[arg(long, requires = "export_dataset")]
+    export_only: bool,
 }
 
 pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
@@ -59,6 +66,14 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
     )?;
     errors.finish(args.input.rejects.is_some());
     report_inputs(&built.outcome);
+    if let Some(path) = &args.export_dataset {
+        export(path, &built.dataset)?;
+        output::info(&format!(
+            "wrote the dataset ({} rows) to {}",
+            built.dataset.n_rows(),
+            path.display()
+        ));
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let json = args.out.join("report.json");
@@ -83,6 +98,21 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
             exit::ERROR
         },
     )
+}
+
+#[cfg(feature = "parquet")]
+fn export(path: &std::path::Path, d: &iotguard_models::Dataset) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w = iotguard_runtime::parquet::write_dataset(std::io::BufWriter::new(file), d)
+        .with_context(|| format!("writing {}", path.display()))?;
+    std::io::Write::flush(&mut w).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(not(feature = "parquet"))]
+fn export(_path: &std::path::Path, _d: &iotguard_models::Dataset) -> anyhow::Result<()> {
+    anyhow::bail!("this build has no Parquet support (build with the `parquet` feature)")
 }
 
 /// The Markdown report: the protocol, then one row per model under the baseline.

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""iotguard's models next to scikit-learn, LightGBM and XGBoost, on the same features and the
+same leave-one-capture-out split, in one run.
+
+1. `iotguard compare --export-dataset` computes the features (per flow and per host) for every
+   labeled capture in ../shared/data and writes them to Parquet; the same command evaluates
+   iotguard's models leave-one-capture-out.
+2. This script reads that Parquet file and runs the Python peers through the same protocol:
+   for each capture, train on the others (balanced class weights), choose the threshold that
+   maximises F1 on a stratified fifth of the training flows held out, score the capture; pool
+   every held-out flow. Also with per-flow features only (no `orig_host.*`/`resp_host.*`).
+3. Prints one Markdown table: pooled precision, recall, F1, false-alert rate, MCC, PR-AUC, total
+   training seconds, batch and one-flow-at-a-time prediction throughput, and peak RSS per process.
+
+Usage: python3 bench/model_bench.py [--data ../shared/data] [--quick]
+Peers are installed from PyPI into bench/.venv by this script.
+"""
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "bench", "out")
+VENV = os.path.join(ROOT, "bench", ".venv")
+
+PEER = r'''
+import json, resource, sys, time
+import numpy as np, pyarrow.parquet as pq
+from sklearn.metrics import average_precision_score, f1_score, matthews_corrcoef, precision_recall_curve
+from sklearn.model_selection import train_test_split
+
+path, name, feature_set, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+t = pq.read_table(path)
+cols = [c for c in t.column_names if c not in ("group", "target", "class", "time")]
+if feature_set == "flow":
+    cols = [c for c in cols if not c.startswith(("orig_host.", "resp_host."))]
+X = np.column_stack([t.column(c).to_numpy(zero_copy_only=False) for c in cols]).astype(np.float32)
+y = t.column("target").to_numpy(zero_copy_only=False).astype(bool)
+groups = np.array(t.column("group").to_pylist())
+
+def make():
+    if name == "sklearn-logreg":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.impute import SimpleImputer
+        return make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=200))
+    if name == "sklearn-rf":
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+        return make_pipeline(SimpleImputer(), RandomForestClassifier(n_estimators=100, class_weight="balanced", n_jobs=2, random_state=seed))
+    if name == "sklearn-iforest":
+        from sklearn.ensemble import IsolationForest
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+        return make_pipeline(SimpleImputer(), IsolationForest(n_estimators=100, random_state=seed))
+    if name == "lightgbm":
+        import lightgbm
+        return lightgbm.LGBMClassifier(n_estimators=100, num_leaves=31, class_weight="balanced", n_jobs=2, random_state=seed, verbose=-1)
+    if name == "xgboost":
+        import xgboost
+        return xgboost.XGBClassifier(n_estimators=100, max_depth=6, tree_method="hist", n_jobs=2, random_state=seed)
+    raise SystemExit(f"unknown peer {name}")
+
+def score(model, X):
+    if name == "sklearn-iforest":
+        return -model.score_samples(X)
+    return model.predict_proba(X)[:, 1]
+
+def max_f1_threshold(s, y):
+    if name == "sklearn-iforest":  # unsupervised: the benign 99th percentile, as iotguard does
+        return float(np.quantile(s[~y], 0.99))
+    p, r, th = precision_recall_curve(y, s)
+    f = np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0)[:-1]
+    return float(th[np.argmax(f)]) if len(th) else 0.5
+
+alert = np.zeros(len(y), bool); scores = np.zeros(len(y)); train_s = 0.0; pred_s = 0.0
+one = None
+for g in sorted(set(groups)):
+    test = groups == g; train = ~test
+    Xtr, ytr = X[train], y[train]
+    if name != "sklearn-iforest" and (ytr.all() or (~ytr).all()):
+        raise SystemExit(f"holding out {g} leaves one class")
+    Xfit, Xval, yfit, yval = train_test_split(Xtr, ytr, test_size=0.2, stratify=ytr, random_state=seed)
+    m = make()
+    t0 = time.perf_counter()
+    if name == "sklearn-iforest":
+        m.fit(Xfit[~yfit])
+    elif name == "xgboost":
+        m.set_params(scale_pos_weight=float((~yfit).sum()) / max(float(yfit.sum()), 1.0))
+        m.fit(Xfit, yfit)
+    else:
+        m.fit(Xfit, yfit)
+    train_s += time.perf_counter() - t0
+    th = max_f1_threshold(score(m, Xval), yval)
+    t0 = time.perf_counter()
+    s = score(m, X[test])
+    pred_s += time.perf_counter() - t0
+    scores[test] = s; alert[test] = s >= th
+    if one is None:
+        rows = X[test][:300]
+        t0 = time.perf_counter()
+        for r in rows:
+            score(m, r.reshape(1, -1))
+        one = len(rows) / (time.perf_counter() - t0)
+tp = int((alert & y).sum()); fp = int((alert & ~y).sum()); tn = int((~alert & ~y).sum()); fn = int((~alert & y).sum())
+prec = tp / (tp + fp) if tp + fp else None; rec = tp / (tp + fn) if tp + fn else None
+print("RESULT " + json.dumps({
+    "precision": prec, "recall": rec, "f1": float(f1_score(y, alert)), "false_alert_rate": fp / (fp + tn),
+    "mcc": float(matthews_corrcoef(y, alert)), "pr_auc": float(average_precision_score(y, scores)),
+    "train_s": train_s, "predict_rows_s": len(y) / pred_s, "one_row_s": one,
+    "features": len(cols), "rows": int(len(y)),
+}))
+'''
+
+
+def run_measured(cmd):
+    """Runs cmd; returns (stdout, wall seconds, that process's peak RSS in MiB)."""
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = p.stdout.read()
+    err = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(cmd[:4])}…\n{err.decode(errors='replace')[-3000:]}")
+    return out.decode(), time.perf_counter() - t, usage.ru_maxrss / 1024
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
+    ap.add_argument("--quick", action="store_true", help="fewer models (logreg, tree, gbdt; sklearn-logreg, lightgbm)")
+    args = ap.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    if not os.path.exists(os.path.join(VENV, "bin", "python")):
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+    subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "--quiet", "--disable-pip-version-check",
+                    "numpy", "pyarrow", "scikit-learn", "lightgbm", "xgboost"], check=True)
+    py = os.path.join(VENV, "bin", "python")
+    versions = subprocess.run([py, "-c", "import sklearn, lightgbm, xgboost; print(sklearn.__version__, lightgbm.__version__, xgboost.__version__)"],
+                              capture_output=True, text=True, check=True).stdout.split()
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "iotguard-cli"], cwd=ROOT, check=True)
+    iotguard = os.path.join(ROOT, "target", "release", "iotguard")
+    captures = sorted(glob.glob(os.path.join(args.data, "iot23", "*.labeled")) + glob.glob(os.path.join(args.data, "stratosphere", "*.labeled")))
+    dataset = os.path.join(OUT, "features.parquet")
+    ours = "logreg,tree,gbdt" if args.quick else "logreg,svm,tree,forest,gbdt,iforest"
+    peers = ["sklearn-logreg", "lightgbm"] if args.quick else ["sklearn-logreg", "sklearn-rf", "sklearn-iforest", "lightgbm", "xgboost"]
+    rows = []
+    for feature_set in ["all", "flow"]:
+        report_dir = os.path.join(OUT, f"compare-{feature_set}")
+        cmd = [iotguard, "compare", "--models", ours, "--out", report_dir, "--export-dataset", dataset] + captures
+        if feature_set == "flow":
+            cmd.insert(2, "--flow-features-only")
+        _, _, rss = run_measured(cmd)
+        with open(os.path.join(report_dir, "report.json")) as f:
+            rep = json.load(f)
+        for m in rep["models"]:
+            p = m["pooled"]
+            rows.append((feature_set, "iotguard " + m["kind"], p["precision"], p["recall"], p["f1"], p["false_alert_rate"],
+                         p["mcc"], p["pr_auc"], m["train_secs"], m["predict_rows_per_sec"], None, rss))
+        for peer in peers:
+            out, _, rss = run_measured([py, "-c", PEER, dataset, peer, feature_set, "1"])
+            r = json.loads([l for l in out.splitlines() if l.startswith("RESULT ")][-1][7:])
+            rows.append((feature_set, peer, r["precision"], r["recall"], r["f1"], r["false_alert_rate"], r["mcc"],
+                         r["pr_auc"], r["train_s"], r["predict_rows_s"], r["one_row_s"], rss))
+            print(feature_set, peer, json.dumps(r), file=sys.stderr)
+    f = lambda v: "–" if v is None else f"{v:.3f}"
+    print(f"\nscikit-learn {versions[0]}, LightGBM {versions[1]}, XGBoost {versions[2]}; {rep['rows']:,} labeled flows from {len(captures)} captures\n")
+    print("(iotguard's peak RSS is the whole `compare` process: reading, features and every model.)\n")
+    print("| features | model | precision | recall | F1 | false-alert rate | MCC | PR-AUC | train s (all folds) | predict rows/s | one flow at a time /s | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for fs, name, prec, rec, f1, far, mcc, prauc, tr, pr, one, rss in rows:
+        print(f"| {fs} | {name} | {f(prec)} | {f(rec)} | {f(f1)} | {f(far)} | {f(mcc)} | {f(prauc)} | {tr:.1f} | {pr:,.0f} | {'–' if one is None else f'{one:,.0f}'} | {rss:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
