@@ -65,6 +65,69 @@ macro_rules! linear_params_setters {
     };
 }
 
+/// Implements the accessors both fitted linear models share (`params`, `feature_names`,
+/// `fit_info`, weights, intercept, threshold, class weight); each model keeps its own
+/// `decision_function` and `Scorer` impl, which say what its raw output means.
+macro_rules! linear_model_accessors {
+    ($model:ty, $params:ty) => {
+        impl $model {
+            /// Returns the parameters it was trained with.
+            pub fn params(&self) -> &$params {
+                &self.params
+            }
+
+            /// Returns the feature names it was trained on, in column order.
+            pub fn feature_names(&self) -> &[String] {
+                &self.feature_names
+            }
+
+            /// Returns how training went (iterations, convergence, final objective).
+            pub fn fit_info(&self) -> &FitInfo {
+                &self.info
+            }
+
+            /// Returns the weights on standardised features (comparable across features).
+            pub fn weights(&self) -> &[f64] {
+                &self.linear.weights
+            }
+
+            /// Returns the intercept: the raw output at the training mean, which is also the
+            /// mean raw output over the training rows.
+            pub fn intercept(&self) -> f64 {
+                self.linear.intercept
+            }
+
+            /// Returns coefficients and intercept on the original feature scale (complete rows).
+            pub fn unstandardized_coefficients(&self) -> (Vec<f64>, f64) {
+                self.linear.unstandardized()
+            }
+
+            /// Returns the model with its alert threshold set; choose it on validation data (see
+            /// [`crate::threshold`]) so it travels in the model file.
+            pub fn with_threshold(mut self, threshold: Threshold) -> Self {
+                self.threshold = Some(threshold);
+                self
+            }
+
+            /// Returns the stored alert threshold, if one was set.
+            pub fn threshold(&self) -> Option<&Threshold> {
+                self.threshold.as_ref()
+            }
+
+            /// Returns whether `row` alerts under the stored threshold; `None` without one.
+            pub fn is_alert(&self, row: &[f32]) -> Option<bool> {
+                let score = self.score(row);
+                self.threshold.as_ref().map(|t| t.is_alert(score))
+            }
+
+            /// Returns the class weighting used.
+            pub fn class_weight(&self) -> &ClassWeight {
+                &self.params.0.class_weight
+            }
+        }
+    };
+}
+
 mod lbfgs;
 mod logistic;
 mod objective;

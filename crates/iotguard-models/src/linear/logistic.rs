@@ -56,63 +56,12 @@ pub struct LogisticRegression {
     threshold: Option<Threshold>,
 }
 
+linear_model_accessors!(LogisticRegression, LogisticRegressionParams);
+
 impl LogisticRegression {
-    /// Returns the parameters it was trained with.
-    pub fn params(&self) -> &LogisticRegressionParams {
-        &self.params
-    }
-
-    /// Returns the feature names it was trained on, in column order.
-    pub fn feature_names(&self) -> &[String] {
-        &self.feature_names
-    }
-
-    /// Returns how training went (iterations, convergence, final objective).
-    pub fn fit_info(&self) -> &FitInfo {
-        &self.info
-    }
-
-    /// Returns the weights on standardised features (comparable across features).
-    pub fn weights(&self) -> &[f64] {
-        &self.linear.weights
-    }
-
-    /// Returns the intercept: the log-odds at the training mean, and the mean training log-odds.
-    pub fn intercept(&self) -> f64 {
-        self.linear.intercept
-    }
-
-    /// Returns coefficients and intercept on the original feature scale (complete rows).
-    pub fn unstandardized_coefficients(&self) -> (Vec<f64>, f64) {
-        self.linear.unstandardized()
-    }
-
     /// Returns the log-odds of malicious for `row`.
     pub fn decision_function(&self, row: &[f32]) -> f64 {
         self.linear.raw(row)
-    }
-
-    /// Returns the model with its alert threshold set; choose it on validation data (see
-    /// [`crate::threshold`]) so it travels in the model file.
-    pub fn with_threshold(mut self, threshold: Threshold) -> Self {
-        self.threshold = Some(threshold);
-        self
-    }
-
-    /// Returns the stored alert threshold, if one was set.
-    pub fn threshold(&self) -> Option<&Threshold> {
-        self.threshold.as_ref()
-    }
-
-    /// Returns whether `row` alerts under the stored threshold; `None` without one.
-    pub fn is_alert(&self, row: &[f32]) -> Option<bool> {
-        let score = self.score(row);
-        self.threshold.as_ref().map(|t| t.is_alert(score))
-    }
-
-    /// Returns the class weighting used.
-    pub fn class_weight(&self) -> &ClassWeight {
-        &self.params.0.class_weight
     }
 }
 
