@@ -24,6 +24,22 @@ use crate::dataset::{build_dataset, BuiltDataset};
 use crate::error::{Error, Result};
 use crate::input::Input;
 
+/// Builds the labeled dataset of `inputs` (no progress reporting: the lab commands are short).
+fn dataset(
+    inputs: &[Input],
+    batch: &BatchConfig,
+    features: &FeatureConfig,
+    on_error: &mut dyn FnMut(&ParseError),
+) -> Result<BuiltDataset> {
+    build_dataset(
+        inputs,
+        batch,
+        features,
+        &Arc::new(AtomicU64::new(0)),
+        on_error,
+    )
+}
+
 /// Returns the feature spec a model file records for a schema and config.
 pub fn feature_spec(schema: &FeatureSchema, config: &FeatureConfig) -> FeatureSpec {
     FeatureSpec {
@@ -43,13 +59,7 @@ pub fn train_model(
     seed: u64,
     on_error: &mut dyn FnMut(&ParseError),
 ) -> Result<(ModelFile, BuiltDataset)> {
-    let built = build_dataset(
-        inputs,
-        batch,
-        features,
-        &Arc::new(AtomicU64::new(0)),
-        on_error,
-    )?;
+    let built = dataset(inputs, batch, features, on_error)?;
     let d = &built.dataset;
     let trained = lab::train(kind, d, seed).map_err(Error::Model)?;
     let file = ModelFile {
@@ -192,13 +202,7 @@ pub fn evaluate(
     batch: &BatchConfig,
     on_error: &mut dyn FnMut(&ParseError),
 ) -> Result<(EvalReport, BuiltDataset)> {
-    let built = build_dataset(
-        inputs,
-        batch,
-        &loaded.features,
-        &Arc::new(AtomicU64::new(0)),
-        on_error,
-    )?;
+    let built = dataset(inputs, batch, &loaded.features, on_error)?;
     let d = &built.dataset;
     let scores = loaded.model.score_batch(&d.features, d.n_features());
     let t = loaded.threshold.value;
@@ -270,13 +274,7 @@ pub fn compare(
     seed: u64,
     on_error: &mut dyn FnMut(&ParseError),
 ) -> Result<(CompareReport, BuiltDataset)> {
-    let built = build_dataset(
-        inputs,
-        batch,
-        features,
-        &Arc::new(AtomicU64::new(0)),
-        on_error,
-    )?;
+    let built = dataset(inputs, batch, features, on_error)?;
     let selected;
     let d = match feature_set {
         FeatureSet::All => &built.dataset,
