@@ -14,6 +14,7 @@ use crate::output;
 
 mod compare;
 mod convert;
+mod detect;
 mod eval;
 mod inspect;
 mod simulate;
@@ -34,6 +35,9 @@ pub(crate) enum Command {
     Eval(eval::EvalArgs),
     /// Compare every model kind leave-one-capture-out on the same features.
     Compare(compare::CompareArgs),
+    /// Detect attacks in flows (replayed files, standard input, a live Zeek log folder) and
+    /// write explained, graded ECS alerts.
+    Detect(detect::DetectArgs),
 }
 
 /// Runs a subcommand and returns its exit code.
@@ -45,6 +49,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<u8> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Detect(args) => detect::run(args),
     }
 }
 
