@@ -1,0 +1,1 @@
+//! Following a live Zeek log folder through appends, rotation and restarts.

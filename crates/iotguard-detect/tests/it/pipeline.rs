@@ -1,0 +1,1 @@
+//! The pipeline from a replayed file through the detector to real sinks.
