@@ -84,6 +84,7 @@ pub(crate) struct Incident {
     uids: Vec<CompactString>,
     features: Vec<FeatureContribution>,
     explained_score: f32,
+    explanations: u32,
     criticality: Criticality,
     pub(crate) severity: Severity,
     risk: f64,
@@ -95,6 +96,9 @@ pub(crate) struct Incident {
     seen_in_drain: u64,
     closed: bool,
 }
+
+/// Most explanations computed per incident.
+const MAX_EXPLANATIONS: u32 = 16;
 
 /// Ports of services people log in to (brute force targets).
 const AUTH_PORTS: &[u16] = &[
@@ -145,6 +149,7 @@ impl Incident {
             uids: Vec::new(),
             features: Vec::new(),
             explained_score: f32::NEG_INFINITY,
+            explanations: 0,
             criticality: config.criticality(rec.orig_h),
             severity: Severity::Info,
             risk: 0.0,
@@ -267,15 +272,23 @@ impl Incident {
         self.severity = Severity::from_risk(self.risk);
     }
 
-    /// Whether a flow with this score should be explained (the first, or a new top score).
+    /// Whether a flow with this score should be explained: the incident's first, or one
+    /// scoring at least 1 % (of the threshold, at least 0.01) above the explained one, at most
+    /// [`MAX_EXPLANATIONS`] times per incident. Explanations (TreeSHAP over every tree) cost
+    /// far more than scoring, and scores creeping up by 0.0001 do not change the story.
     pub(crate) fn wants_explanation(&self, score: f32) -> bool {
-        score > self.explained_score
+        if self.explanations == 0 {
+            return true;
+        }
+        let step = (0.01 * self.threshold.abs()).max(0.01);
+        self.explanations < MAX_EXPLANATIONS && score >= self.explained_score + step
     }
 
     /// Keeps the explanation of the incident's top-scoring flow.
     pub(crate) fn set_explanation(&mut self, score: f32, features: Vec<FeatureContribution>) {
         self.explained_score = score;
         self.features = features;
+        self.explanations += 1;
     }
 
     /// Whether the incident's document is due: new, closed, severity up, or the update interval
