@@ -12,7 +12,8 @@
 //!   store and JSON-lines sinks, statistics), and the same flows, held in memory, go through the
 //!   detector alone;
 //! - with `--hosts N`: flows are generated on the fly with their originator rewritten to one of
-//!   N addresses (round robin) and responders to another N, so N hosts are active on each side;
+//!   N addresses (round robin) and responders to another N, and times at 10 000 flows per
+//!   second, so N hosts are active on each side (none is idle for an hour);
 //!   `--flows` defaults to 3 N. Reported: resident memory before and after, hosts held in the
 //!   feature tables (capped by `--max-hosts`, the feature config's `max_hosts`, default 200 000)
 //!   and open incidents (capped by `max_incidents`).
@@ -242,8 +243,12 @@ fn memory(
     let mut alerts = Vec::new();
     let t0 = Instant::now();
     let mut peak_incidents = 0;
+    let start = Timestamp::from_secs_nanos(1_700_000_000, 0).as_nanos();
     for (i, mut r) in sim.flows().take(flows).enumerate() {
         let h = (i as u32) % hosts;
+        // 10 000 flows per second of event time: every host comes back well within the
+        // feature tables' idle timeout (an hour), so all of them stay active.
+        r.ts = Timestamp(start + i as i64 * 100_000);
         r.orig_h = Some(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + h)));
         r.resp_h = Some(IpAddr::V4(Ipv4Addr::from(0x6400_0000 + h)));
         d.process(&r);
