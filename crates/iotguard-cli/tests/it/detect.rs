@@ -131,3 +131,73 @@ fn detect_refuses_a_missing_model_with_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("loading /no/model.json"), "{err}");
 }
+
+#[test]
+fn detect_reads_standard_input_and_reports_json() {
+    let Some(data) = iotguard_testkit::shared_data("detect_reads_standard_input") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("logreg.json");
+    let model_s = model.display().to_string();
+    let train = data.join("iot23/CTU-IoT-Malware-Capture-8-1.conn.log.labeled");
+    ok(&[
+        "train",
+        "--model",
+        "logreg",
+        "--out",
+        &model_s,
+        &train.display().to_string(),
+    ]);
+    // Capture 44-1: 237 flows (Mirai), with one broken line added in the middle.
+    let text =
+        std::fs::read_to_string(data.join("iot23/CTU-IoT-Malware-Capture-44-1.conn.log.labeled"))
+            .unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.insert(100, "garbage line");
+    let input = lines.join("\n") + "\n";
+    let db = dir.path().join("a.db");
+    let rejects = dir.path().join("rejects.txt");
+    let out = super::iotguard(
+        &[
+            "detect",
+            "--model",
+            &model_s,
+            "--alerts-db",
+            &db.display().to_string(),
+            "--rejects",
+            &rejects.display().to_string(),
+            "--json",
+            "-",
+        ],
+        Some(input.as_bytes()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["report"]["flows"], 237);
+    assert_eq!(v["report"]["rejected"], 1);
+    assert_eq!(v["stats"]["parsed"], 237);
+    assert_eq!(v["stats"]["rejected"], 1);
+    assert_eq!(v["stats"]["records_in"], 238);
+    assert_eq!(v["stats"]["scored"], 237);
+    assert_eq!(v["report"]["interrupted"], false);
+    assert_eq!(std::fs::read_to_string(&rejects).unwrap(), "garbage line\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rejected -:101: expected 21 fields, found 1"),
+        "{err}"
+    );
+    let incidents = v["report"]["incidents"].as_u64().unwrap();
+    let store = AlertStore::open(&db).unwrap();
+    let total: u64 = store
+        .counts_by_severity(None)
+        .unwrap()
+        .iter()
+        .map(|c| c.count)
+        .sum();
+    assert_eq!(total, incidents);
+}
