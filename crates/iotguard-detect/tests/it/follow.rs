@@ -133,3 +133,87 @@ fn a_missing_folder_is_a_clear_error() {
         .to_string();
     assert_eq!(err, "config: /no/such/folder: not a folder to follow");
 }
+
+#[test]
+fn a_quiet_live_log_closes_its_incidents_with_the_wall_clock() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use iotguard_detect::sink::{JsonlConfig, JsonlSink};
+    use iotguard_detect::{
+        run_pipeline, Alert, AlertSink, DetectConfig, PipelineConfig, PipelineParts, Stats,
+    };
+
+    let (header, lines) = log_lines();
+    let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let jsonl = out.path().join("alerts.jsonl");
+    append(&dir.path().join("conn.log"), &header);
+    append(&dir.path().join("conn.log"), &lines[..2000].concat());
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let stats = Stats::new();
+    let runner = {
+        let dir = dir.path().to_path_buf();
+        let jsonl = jsonl.clone();
+        let shutdown = shutdown.clone();
+        let stats = stats.clone();
+        std::thread::spawn(move || {
+            let mut source = FollowSource::start(FollowConfig {
+                poll: Duration::from_millis(5),
+                ..FollowConfig::new(dir)
+            })
+            .unwrap();
+            // Incidents close after a day without an alerting flow: longer than the log
+            // spans, so only the quiet time can close them; while the log is quiet, event
+            // time runs a million times faster than the wall clock.
+            let mut d = super::detector(DetectConfig {
+                incident_idle_secs: 86_400.0,
+                ..DetectConfig::default()
+            });
+            let mut sinks: Vec<Box<dyn AlertSink>> =
+                vec![Box::new(JsonlSink::open(JsonlConfig::new(jsonl)).unwrap())];
+            run_pipeline(
+                &mut source,
+                &mut d,
+                &mut sinks,
+                &PipelineConfig {
+                    flush_every: Duration::from_millis(20),
+                    idle_event_rate: Some(1e6),
+                    ..PipelineConfig::default()
+                },
+                PipelineParts {
+                    stats: &stats,
+                    feed: None,
+                    shutdown: &shutdown,
+                    on_notice: &mut |_| {},
+                },
+            )
+            .unwrap()
+        })
+    };
+    // Wait (bounded) until every flow is scored and every incident has a closed document.
+    let mut closed_all = false;
+    for _ in 0..6000 {
+        std::thread::sleep(Duration::from_millis(10));
+        let docs: Vec<Alert> = std::fs::read_to_string(&jsonl)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let ids: HashSet<&str> = docs.iter().map(|a| a.id()).collect();
+        let closed: HashSet<&str> = docs
+            .iter()
+            .filter(|a| a.iotguard.state == "closed")
+            .map(|a| a.id())
+            .collect();
+        if stats.snapshot().scored == 2000 && !ids.is_empty() && ids == closed {
+            closed_all = true;
+            break;
+        }
+    }
+    shutdown.store(true, Ordering::Relaxed);
+    let report = runner.join().unwrap();
+    assert!(closed_all, "incidents still open while the log is quiet");
+    assert!(report.interrupted);
+    assert_eq!(report.flows, 2000);
+}
