@@ -166,7 +166,7 @@ impl Incident {
     /// Folds one alerting flow in and regrades.
     fn add(&mut self, rec: &FlowRecord, score: f32, threshold: f32, config: &DetectConfig) {
         if self.flows > 0 && rec.ts >= self.last {
-            let gap = (rec.ts.as_nanos() - self.last.as_nanos()) as f64 / 1e9;
+            let gap = rec.ts.as_nanos().saturating_sub(self.last.as_nanos()) as f64 / 1e9;
             self.gap_n += 1;
             let delta = gap - self.gap_mean;
             self.gap_mean += delta / self.gap_n as f64;
@@ -215,7 +215,7 @@ impl Incident {
     }
 
     fn duration_secs(&self) -> f64 {
-        (self.last.as_nanos() - self.first.as_nanos()) as f64 / 1e9
+        self.last.as_nanos().saturating_sub(self.first.as_nanos()) as f64 / 1e9
     }
 
     /// Infers the attack type from the incident's pattern (see [`AttackType`]).
@@ -298,7 +298,8 @@ impl Incident {
             (Some(at), Some(sev)) => {
                 self.closed
                     || self.severity > sev
-                    || (self.last.as_nanos() - at.as_nanos()) as f64 / 1e9 >= update_every_secs
+                    || self.last.as_nanos().saturating_sub(at.as_nanos()) as f64 / 1e9
+                        >= update_every_secs
             }
             _ => true,
         }
@@ -350,7 +351,7 @@ impl Incident {
                 risk_score: self.risk,
                 start: rfc3339(self.first),
                 end: rfc3339(self.last),
-                duration: self.last.as_nanos() - self.first.as_nanos(),
+                duration: self.last.as_nanos().saturating_sub(self.first.as_nanos()),
                 created: rfc3339(created),
             },
             source: Endpoint {
@@ -437,7 +438,7 @@ impl Incidents {
         let key = rec.orig_h;
         let idle_nanos = (config.incident_idle_secs * 1e9) as i64;
         if let Some(inc) = self.open.get(&key) {
-            if rec.ts.as_nanos() - inc.last.as_nanos() > idle_nanos {
+            if rec.ts.as_nanos().saturating_sub(inc.last.as_nanos()) > idle_nanos {
                 self.close(key);
             }
         }
@@ -482,7 +483,7 @@ impl Incidents {
         let mut stale: Vec<(Timestamp, Option<IpAddr>)> = self
             .open
             .iter()
-            .filter(|(_, v)| now.as_nanos() - v.last.as_nanos() > idle_nanos)
+            .filter(|(_, v)| now.as_nanos().saturating_sub(v.last.as_nanos()) > idle_nanos)
             .map(|(k, v)| (v.last, *k))
             .collect();
         // Close in a stable order (by last flow, then address) so output is deterministic.
