@@ -200,6 +200,25 @@ fn detect_reads_standard_input_and_reports_json() {
         .map(|c| c.count)
         .sum();
     assert_eq!(total, incidents);
+    // The feature tables' cap is the deployment's to set; a cap of 0 is refused up front.
+    let out = super::iotguard(
+        &[
+            "detect",
+            "--model",
+            &model_s,
+            "--max-hosts",
+            "0",
+            "--no-alerts-db",
+            "-",
+        ],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("max_hosts 0 is not in 1..=4294967294"),
+        "{err}"
+    );
 }
 
 #[test]

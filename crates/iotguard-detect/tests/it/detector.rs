@@ -106,6 +106,12 @@ fn swapping_models_between_flows() {
     assert_eq!(handle.generation(), 1);
     let after: Vec<_> = records[1..500].iter().map(|r| d.process(r)).collect();
     assert!(after.iter().all(|s| s.threshold == 2.0 && !s.is_alert));
+    // Memory caps are the running detector's: a model with others is accepted and keeps them.
+    let mut caps = iotguard_runtime::lab::load_model(&fixture().model).unwrap();
+    caps.features.max_hosts = 7;
+    handle.swap(ActiveModel::new(caps, None)).unwrap();
+    assert_eq!(handle.generation(), 2);
+    assert_eq!(handle.current().loaded.features.max_hosts, 200_000);
     // Another feature configuration is refused, and nothing changes.
     let mut other = iotguard_runtime::lab::load_model(&fixture().model).unwrap();
     other.features.horizons_secs = vec![5.0];
@@ -118,8 +124,8 @@ fn swapping_models_between_flows() {
         err.contains("feature configuration") && err.contains("restart"),
         "{err}"
     );
-    assert_eq!(handle.generation(), 1);
-    assert_eq!(handle.current().info.threshold, 2.0);
+    assert_eq!(handle.generation(), 2);
+    assert_eq!(handle.current().loaded.features.horizons_secs.len(), 4);
 }
 
 #[test]
