@@ -223,7 +223,12 @@ impl Incident {
         let n = self.flows;
         let hosts = self.dsts.len();
         let ports = self.dst_ports.len();
-        if self.orig_bytes >= 10_000_000 && self.orig_bytes >= 4 * self.resp_bytes.max(1) {
+        let mostly_failed = self.failed * 2 >= n;
+        // Data really delivered (connections answered), far more sent than received.
+        if !mostly_failed
+            && self.orig_bytes >= 10_000_000
+            && self.orig_bytes >= 4 * self.resp_bytes.max(1)
+        {
             return AttackType::Exfiltration;
         }
         if hosts >= 16 && ports <= 4 {
@@ -242,7 +247,14 @@ impl Incident {
         }
         let rate = n as f64 / self.duration_secs().max(1.0);
         let pkts_per_flow = (self.orig_pkts as f64) / n.max(1) as f64;
-        if hosts <= 4 && ((n >= 50 && rate >= 20.0) || (n >= 1 && pkts_per_flow >= 1000.0)) {
+        // Many flows fast, huge flows, or flows pushing dozens of packets one way with next
+        // to nothing back (IoT-23's DDoS: `OTH` and `S0` flows).
+        let one_way = self.orig_pkts >= 10 * self.resp_pkts.max(1);
+        if hosts <= 4
+            && ((n >= 50 && rate >= 20.0)
+                || pkts_per_flow >= 1000.0
+                || (n >= 10 && one_way && pkts_per_flow >= 10.0))
+        {
             return AttackType::Flood;
         }
         if self.gap_n >= 5 && hosts <= 4 && self.gap_mean >= 1.0 {
@@ -589,6 +601,17 @@ mod tests {
             .map(|i| flow(src, "10.0.1.1", 80, f64::from(i) * 0.01, ConnState::S0))
             .collect();
         assert_eq!(attack(&flood), AttackType::Flood);
+        // Slow, but unanswered and pushing packets one way: IoT-23's DDoS flows.
+        let one_way: Vec<_> = (0..12)
+            .map(|i| {
+                let mut f = flow(src, "10.0.1.1", 80, f64::from(i) * 30.0, ConnState::OTH);
+                f.orig_pkts = Some(40);
+                f.resp_pkts = Some(0);
+                f.orig_bytes = Some(40_000);
+                f
+            })
+            .collect();
+        assert_eq!(attack(&one_way), AttackType::Flood);
         let beacon: Vec<_> = (0..8)
             .map(|i| flow(src, "10.0.1.1", 443, f64::from(i) * 60.0, ConnState::SF))
             .collect();

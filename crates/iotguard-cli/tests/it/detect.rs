@@ -103,6 +103,12 @@ fn detect_on_a_real_capture_writes_explained_graded_ecs_alerts() {
         .any(|d| d["destination"]["ip"] == "185.244.25.235"
             && d["iotguard"]["attack_type"] == "beacon"));
 
+    // The DDoS (dozens of packets per flow pushed one way, next to nothing back) reads as a
+    // flood.
+    assert!(last
+        .values()
+        .any(|d| d["iotguard"]["attack_type"] == "flood"));
+
     // The store holds the same incidents, each as its last revision.
     let store = AlertStore::open(&db).unwrap();
     let stored = store
