@@ -5,9 +5,11 @@
 //! reader or writer, and nothing in it is async. Every model is `Send + Sync` (the runtime shares
 //! them between threads), deterministic under a fixed seed, and explains each score.
 
+pub mod autoencoder;
 pub mod binned;
 pub mod boosting;
 pub mod dataset;
+pub mod ensemble;
 mod error;
 pub mod forest;
 pub mod isolation;
@@ -18,9 +20,11 @@ pub mod shap;
 pub mod tree;
 pub mod weights;
 
+pub use autoencoder::{Autoencoder, AutoencoderParams};
 pub use binned::BinnedDataset;
 pub use boosting::{GradientBoosting, GradientBoostingParams};
 pub use dataset::Dataset;
+pub use ensemble::{Ensemble, EnsembleParams};
 pub use error::{Error, Result};
 pub use forest::{MaxFeatures, RandomForest, RandomForestParams};
 pub use isolation::{IsolationForest, IsolationForestParams};
