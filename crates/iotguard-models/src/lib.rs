@@ -15,6 +15,7 @@ pub mod forest;
 pub mod isolation;
 pub mod lab;
 pub mod model;
+pub mod multiclass;
 pub mod persist;
 pub mod shap;
 pub mod tree;
@@ -29,6 +30,7 @@ pub use error::{Error, Result};
 pub use forest::{MaxFeatures, RandomForest, RandomForestParams};
 pub use isolation::{IsolationForest, IsolationForestParams};
 pub use model::{Contribution, Explanation, Scorer};
+pub use multiclass::{MulticlassParams, OneVsRest};
 pub use tree::{DecisionTree, DecisionTreeParams};
 pub use weights::ClassWeight;
 

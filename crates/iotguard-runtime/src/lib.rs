@@ -11,6 +11,7 @@ mod error;
 pub mod input;
 pub mod inspect;
 pub mod lab;
+pub mod multiclass;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 mod parquet_input;

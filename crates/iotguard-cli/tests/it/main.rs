@@ -3,6 +3,7 @@
 mod convert;
 mod inspect;
 mod lab;
+mod new_models;
 mod simulate;
 
 use std::io::Write;
