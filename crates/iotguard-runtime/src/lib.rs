@@ -14,6 +14,7 @@ pub mod lab;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 mod parquet_input;
+pub mod report;
 pub mod topk;
 
 pub use error::{Error, Result};

@@ -25,8 +25,16 @@ use crate::error::{Error, Result};
 use crate::input::Input;
 
 mod compare;
+mod curves;
+mod evaluate;
+mod split;
 
-pub use compare::{compare, CompareReport, FeatureSet};
+pub use compare::{compare, compare_dataset, Baseline, CompareConfig, CompareReport, FeatureSet};
+pub use evaluate::{
+    FeatureImportance, FoldResult, Importance, ModelResult, IMPORTANCE_ROWS, SINGLE_ROWS_PER_FOLD,
+    TOP_FEATURES,
+};
+pub use split::Split;
 
 /// Builds the labeled dataset of `inputs` (no progress reporting: the lab commands are short).
 fn dataset(
