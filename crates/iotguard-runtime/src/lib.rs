@@ -15,6 +15,7 @@ pub mod multiclass;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 mod parquet_input;
+pub mod report;
 pub mod topk;
 
 pub use error::{Error, Result};
