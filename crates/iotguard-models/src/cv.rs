@@ -106,47 +106,82 @@ pub fn distinct_groups(groups: &[u32]) -> Vec<u32> {
 /// that would split rows of equal time moves forward past them, and folds left with an empty
 /// side are dropped. Errors if `n_splits` is 0, a time is not finite, or no fold remains.
 pub fn time_ordered(times: &[f64], n_splits: usize) -> Result<Vec<Fold>> {
-    let n = times.len();
+    time_ordered_by_group(times, &vec![0; times.len()], n_splits)
+}
+
+/// Returns up to `n_splits` expanding-window folds cut in each group's own time order: each
+/// group's rows (a capture's flows) are cut into `n_splits + 1` blocks as in [`time_ordered`],
+/// and fold `i` trains on blocks `0..=i` of every group and tests on block `i + 1` of every
+/// group.
+///
+/// Within a group, every training row is strictly earlier than every test row of its fold.
+/// Groups are not compared with each other: captures recorded on different days each keep their
+/// own past and future. A group too short or with too few distinct times for a cut adds nothing
+/// to that fold's test side; folds left with an empty side are dropped. Errors if `n_splits` is
+/// 0, a time is not finite, the slices differ in length, or no fold remains.
+pub fn time_ordered_by_group(times: &[f64], groups: &[u32], n_splits: usize) -> Result<Vec<Fold>> {
     if n_splits == 0 {
         return Err(Error::InvalidParams(
             "time-ordered split needs n_splits >= 1".into(),
         ));
     }
+    if times.len() != groups.len() {
+        return Err(Error::InvalidData(format!(
+            "{} times for {} group values",
+            times.len(),
+            groups.len()
+        )));
+    }
     if let Some(i) = times.iter().position(|t| !t.is_finite()) {
         return Err(Error::InvalidData(format!("time of row {i} is not finite")));
     }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| times[a].total_cmp(&times[b]).then(a.cmp(&b)));
-    let blocks = n_splits + 1;
-    // Boundary b (1..=n_splits) is the first sorted position of block b, moved past equal times.
-    let mut bounds: Vec<usize> = (1..blocks)
-        .map(|b| {
-            let mut p = b * n / blocks;
-            while p > 0 && p < n && times[order[p]] == times[order[p - 1]] {
-                p += 1;
+    // The block of every row: 0 is never tested; fold `i` tests block `i + 1`.
+    let mut block = vec![0usize; times.len()];
+    for g in distinct_groups(groups) {
+        let mut order: Vec<usize> = (0..times.len()).filter(|&i| groups[i] == g).collect();
+        order.sort_by(|&a, &b| times[a].total_cmp(&times[b]).then(a.cmp(&b)));
+        for (b, w) in block_bounds(&order, times, n_splits).windows(2).enumerate() {
+            // Rows with nothing of their group before them stay in block 0 (never tested).
+            if w[0] == 0 {
+                continue;
             }
-            p
+            for &i in &order[w[0]..w[1]] {
+                block[i] = b + 1;
+            }
+        }
+    }
+    let folds: Vec<Fold> = (1..=n_splits)
+        .filter_map(|b| {
+            let test: Vec<usize> = (0..block.len()).filter(|&i| block[i] == b).collect();
+            let train: Vec<usize> = (0..block.len()).filter(|&i| block[i] < b).collect();
+            (!train.is_empty() && !test.is_empty()).then_some(Fold { train, test })
         })
         .collect();
-    bounds.push(n);
-    let mut folds = Vec::new();
-    for w in bounds.windows(2) {
-        let (start, end) = (w[0], w[1]);
-        if start == 0 || start >= end {
-            continue;
-        }
-        let mut train: Vec<usize> = order[..start].to_vec();
-        let mut test: Vec<usize> = order[start..end].to_vec();
-        train.sort_unstable();
-        test.sort_unstable();
-        folds.push(Fold { train, test });
-    }
     if folds.is_empty() {
         return Err(Error::InvalidData(
             "time-ordered split: too few distinct times for any fold".into(),
         ));
     }
     Ok(folds)
+}
+
+/// Returns the `n_splits + 1` sorted positions where blocks `1..=n_splits` start, then the end:
+/// block `b` is `order[bounds[b - 1]..bounds[b]]`. A boundary that would split rows of equal time
+/// moves forward past them, so it may meet the next one (an empty block). A block starting at 0
+/// (a group shorter than the number of blocks) has nothing before it.
+fn block_bounds(order: &[usize], times: &[f64], n_splits: usize) -> Vec<usize> {
+    let n = order.len();
+    let blocks = n_splits + 1;
+    let mut bounds: Vec<usize> = Vec::with_capacity(blocks);
+    for b in 1..blocks {
+        let mut p = (b * n / blocks).max(bounds.last().copied().unwrap_or(0));
+        while p > 0 && p < n && times[order[p]] == times[order[p - 1]] {
+            p += 1;
+        }
+        bounds.push(p);
+    }
+    bounds.push(n);
+    bounds
 }
 
 #[cfg(test)]
@@ -179,6 +214,25 @@ mod tests {
         assert_eq!(t[1].test, vec![0, 5]);
         assert!(time_ordered(&[1.0; 5], 2).is_err());
         assert!(time_ordered(&[1.0, f64::NAN], 1).is_err());
+    }
+
+    #[test]
+    fn time_by_group_cuts_each_capture_in_its_own_time() {
+        // Group 0 runs at times 100..106, group 1 at 1..4: each is cut on its own clock, so
+        // group 1's later half is tested although it is earlier than all of group 0.
+        let times = [105.0, 1.0, 100.0, 2.0, 101.0, 3.0, 102.0, 4.0, 103.0, 104.0];
+        let groups = [0, 1, 0, 1, 0, 1, 0, 1, 0, 0];
+        let f = time_ordered_by_group(&times, &groups, 1).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].train, vec![1, 2, 3, 4, 6]);
+        assert_eq!(f[0].test, vec![0, 5, 7, 8, 9]);
+        let f = time_ordered_by_group(&times, &groups, 2).unwrap();
+        assert_eq!(f[0].train, vec![1, 2, 4]);
+        assert_eq!(f[0].test, vec![3, 6, 8]);
+        assert_eq!(f[1].train, vec![1, 2, 3, 4, 6, 8]);
+        assert_eq!(f[1].test, vec![0, 5, 7, 9]);
+        assert!(time_ordered_by_group(&times, &groups[..3], 1).is_err());
+        assert!(time_ordered_by_group(&times, &groups, 0).is_err());
     }
 
     #[test]
@@ -256,6 +310,32 @@ mod tests {
                 let first_test = f.test.iter().map(|&i| t[i]).fold(f64::MAX, f64::min);
                 prop_assert!(last_train < first_test);
                 for &i in &f.test { tested[i] += 1; }
+            }
+            prop_assert!(tested.iter().all(|&c| c <= 1));
+        }
+
+        #[test]
+        fn time_by_group_never_trains_on_a_later_flow_of_a_capture(
+            rows in prop::collection::vec((0u8..20, 0u32..4), 2..200),
+            n_splits in 1usize..6,
+        ) {
+            let t: Vec<f64> = rows.iter().map(|&(x, _)| f64::from(x)).collect();
+            let g: Vec<u32> = rows.iter().map(|&(_, g)| g).collect();
+            let Ok(folds) = time_ordered_by_group(&t, &g, n_splits) else { return Ok(()); };
+            prop_assert!(folds.len() <= n_splits);
+            let mut tested = vec![0; t.len()];
+            for f in &folds {
+                assert_disjoint_sorted(f, t.len());
+                prop_assert!(!f.train.is_empty() && !f.test.is_empty());
+                for &i in &f.test {
+                    tested[i] += 1;
+                    // Every training row of the same capture is strictly earlier.
+                    for j in (0..t.len()).filter(|&j| g[j] == g[i]) {
+                        if f.train.binary_search(&j).is_ok() {
+                            prop_assert!(t[j] < t[i]);
+                        }
+                    }
+                }
             }
             prop_assert!(tested.iter().all(|&c| c <= 1));
         }

@@ -3,17 +3,19 @@
 //!
 //! Training holds out a stratified share of the training rows (seeded) as validation data: the
 //! model is fitted on the rest, and its decision threshold is chosen on the held-out rows only
-//! (max F1 for classifiers; a benign-score quantile for the unsupervised isolation forest, which
-//! is also fitted on benign rows only). The held-out metrics are kept with the model.
+//! (max F1 for classifiers; a benign-score quantile for the unsupervised isolation forest and
+//! autoencoder, which are also fitted on benign rows only). The held-out metrics are kept with the model.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::autoencoder::{Autoencoder, AutoencoderParams};
 use crate::boosting::{GradientBoosting, GradientBoostingParams};
 use crate::cv::stratified_kfold;
 use crate::dataset::Dataset;
+use crate::ensemble::{Ensemble, EnsembleParams};
 use crate::error::{Error, Result};
 use crate::forest::{RandomForest, RandomForestParams};
 use crate::isolation::{IsolationForest, IsolationForestParams};
@@ -40,17 +42,23 @@ pub enum ModelKind {
     Gbdt,
     /// Isolation forest (unsupervised; fitted on benign rows).
     Iforest,
+    /// Autoencoder (unsupervised; fitted on benign rows; reconstruction error as score).
+    Autoencoder,
+    /// Soft-voting ensemble of supervised members.
+    Ensemble,
 }
 
 impl ModelKind {
     /// Every kind, in report order.
-    pub const ALL: [ModelKind; 6] = [
+    pub const ALL: [ModelKind; 8] = [
         ModelKind::Logreg,
         ModelKind::Svm,
         ModelKind::Tree,
         ModelKind::Forest,
         ModelKind::Gbdt,
         ModelKind::Iforest,
+        ModelKind::Autoencoder,
+        ModelKind::Ensemble,
     ];
 
     /// Returns the kind's name.
@@ -62,12 +70,14 @@ impl ModelKind {
             ModelKind::Forest => "forest",
             ModelKind::Gbdt => "gbdt",
             ModelKind::Iforest => "iforest",
+            ModelKind::Autoencoder => "autoencoder",
+            ModelKind::Ensemble => "ensemble",
         }
     }
 
     /// True for kinds trained on labels.
     pub fn supervised(self) -> bool {
-        self != ModelKind::Iforest
+        !matches!(self, ModelKind::Iforest | ModelKind::Autoencoder)
     }
 }
 
@@ -107,6 +117,10 @@ pub enum TrainedModel {
     Gbdt(GradientBoosting),
     /// Isolation forest.
     Iforest(IsolationForest),
+    /// Autoencoder.
+    Autoencoder(Autoencoder),
+    /// Soft-voting ensemble.
+    Ensemble(Ensemble),
 }
 
 impl TrainedModel {
@@ -118,6 +132,8 @@ impl TrainedModel {
             TrainedModel::Forest(m) => m,
             TrainedModel::Gbdt(m) => m,
             TrainedModel::Iforest(m) => m,
+            TrainedModel::Autoencoder(m) => m,
+            TrainedModel::Ensemble(m) => m,
         }
     }
 
@@ -130,6 +146,8 @@ impl TrainedModel {
             TrainedModel::Forest(_) => ModelKind::Forest,
             TrainedModel::Gbdt(_) => ModelKind::Gbdt,
             TrainedModel::Iforest(_) => ModelKind::Iforest,
+            TrainedModel::Autoencoder(_) => ModelKind::Autoencoder,
+            TrainedModel::Ensemble(_) => ModelKind::Ensemble,
         }
     }
 }
@@ -227,7 +245,29 @@ pub fn fit(
                 json(&p),
             )
         }
+        ModelKind::Autoencoder => {
+            let p = AutoencoderParams::default().seed(seed);
+            (
+                TrainedModel::Autoencoder(p.fit(&benign_rows(data, "autoencoder")?)?),
+                json(&p),
+            )
+        }
+        ModelKind::Ensemble => {
+            let p = EnsembleParams::default().seed(seed);
+            (TrainedModel::Ensemble(p.fit(data)?), json(&p))
+        }
     })
+}
+
+/// Returns `data`'s benign rows, for the models fitted on them alone.
+fn benign_rows(data: &Dataset, model: &str) -> Result<Dataset> {
+    let benign: Vec<usize> = (0..data.n_rows()).filter(|&i| !data.target[i]).collect();
+    if benign.is_empty() {
+        return Err(Error::InvalidData(format!(
+            "the {model} is fitted on benign rows, and there are none"
+        )));
+    }
+    Ok(data.subset(&benign))
 }
 
 /// Trains `kind` on `data`: fits on 80 % (stratified, seeded), chooses the threshold on the

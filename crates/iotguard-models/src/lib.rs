@@ -5,26 +5,32 @@
 //! reader or writer, and nothing in it is async. Every model is `Send + Sync` (the runtime shares
 //! them between threads), deterministic under a fixed seed, and explains each score.
 
+pub mod autoencoder;
 pub mod binned;
 pub mod boosting;
 pub mod dataset;
+pub mod ensemble;
 mod error;
 pub mod forest;
 pub mod isolation;
 pub mod lab;
 pub mod model;
+pub mod multiclass;
 pub mod persist;
 pub mod shap;
 pub mod tree;
 pub mod weights;
 
+pub use autoencoder::{Autoencoder, AutoencoderParams};
 pub use binned::BinnedDataset;
 pub use boosting::{GradientBoosting, GradientBoostingParams};
 pub use dataset::Dataset;
+pub use ensemble::{Ensemble, EnsembleParams};
 pub use error::{Error, Result};
 pub use forest::{MaxFeatures, RandomForest, RandomForestParams};
 pub use isolation::{IsolationForest, IsolationForestParams};
 pub use model::{Contribution, Explanation, Scorer};
+pub use multiclass::{MulticlassParams, OneVsRest};
 pub use tree::{DecisionTree, DecisionTreeParams};
 pub use weights::ClassWeight;
 

@@ -11,9 +11,11 @@ mod error;
 pub mod input;
 pub mod inspect;
 pub mod lab;
+pub mod multiclass;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 mod parquet_input;
+pub mod report;
 pub mod topk;
 
 pub use error::{Error, Result};

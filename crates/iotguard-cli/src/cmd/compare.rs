@@ -1,5 +1,6 @@
-//! `iotguard compare`: every model kind, leave-one-capture-out on the same features, into a
-//! JSON and a Markdown report.
+//! `iotguard compare`: every model kind on the same features and folds (leave one capture out,
+//! stratified k-fold or time-ordered), into a JSON, a Markdown and a self-contained HTML report
+//! with plots.
 
 use std::path::PathBuf;
 
@@ -7,8 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use iotguard_features::FeatureConfig;
 use iotguard_models::lab::ModelKind;
-use iotguard_models::metrics::BinaryMetrics;
-use iotguard_runtime::lab::{CompareReport, FeatureSet};
+use iotguard_runtime::lab::{CompareConfig, FeatureSet, Split};
 
 use super::{report_inputs, ErrorPrinter, InputArgs};
 use crate::{exit, output};
@@ -18,12 +18,20 @@ use crate::{exit, output};
 pub(crate) struct CompareArgs {
     #[command(flatten)]
     input: InputArgs,
-    /// The folder the reports go to (`report.json`, `report.md`).
+    /// The folder the reports go to (`report.json`, `report.md`, `report.html`).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// The model kinds to compare [default: all].
     #[arg(long = "models", value_delimiter = ',', value_parser = |s: &str| s.parse::<ModelKind>())]
     kinds: Vec<ModelKind>,
+    /// How flows are split into training and test folds: `loco` (leave one capture out),
+    /// `kfold` (stratified over the pooled flows; optimistic) or `time` (each capture cut in its
+    /// own time order; train on the earlier blocks, test on the next).
+    #[arg(long, value_enum, default_value_t = SplitArg::Loco)]
+    split: SplitArg,
+    /// Folds for `--split kfold` and `--split time`.
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    folds: usize,
     /// The seed for splits, sampling and initialisation.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -37,6 +45,21 @@ pub(crate) struct CompareArgs {
     /// Stop after building (and exporting) the dataset: evaluate no model.
     #[arg(long, requires = "export_dataset")]
     export_only: bool,
+    /// Add a multiclass section: the detailed label predicted by one forest per label,
+    /// 5-fold cross-validated (`multiclass` in report.json, a section in report.md).
+    #[arg(long)]
+    multiclass: bool,
+}
+
+/// The values of `--split`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SplitArg {
+    /// Leave one capture out.
+    Loco,
+    /// Stratified k-fold over the pooled flows.
+    Kfold,
+    /// Time-ordered within each capture.
+    Time,
 }
 
 pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
@@ -45,23 +68,32 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
     } else {
         args.kinds.clone()
     };
+    let split = match args.split {
+        SplitArg::Loco => Split::Loco,
+        SplitArg::Kfold => Split::Kfold { folds: args.folds },
+        SplitArg::Time => Split::Time { folds: args.folds },
+    };
     let (inputs, config) = args.input.prepare()?;
     anyhow::ensure!(
-        inputs.len() >= 2,
+        split != Split::Loco || inputs.len() >= 2,
         "leave-one-capture-out needs at least two labeled inputs"
     );
     let mut errors = ErrorPrinter::default();
-    let (report, built) = iotguard_runtime::lab::compare(
-        &kinds,
-        &inputs,
-        &config,
-        &FeatureConfig::default(),
-        if args.flow_features_only {
+    let compare = CompareConfig {
+        kinds,
+        split,
+        feature_set: if args.flow_features_only {
             FeatureSet::Flow
         } else {
             FeatureSet::All
         },
-        args.seed,
+        seed: args.seed,
+    };
+    let (report, built) = iotguard_runtime::lab::compare(
+        &compare,
+        &inputs,
+        &config,
+        &FeatureConfig::default(),
         &mut |e| errors.print(e),
     )?;
     errors.finish(args.input.rejects.is_some());
@@ -76,20 +108,40 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
+    let multiclass = if args.multiclass {
+        Some(iotguard_runtime::multiclass::multiclass_report(
+            &built.dataset,
+            args.seed,
+        )?)
+    } else {
+        None
+    };
+    let mut json_value = serde_json::to_value(&report)?;
+    if let Some(m) = &multiclass {
+        json_value["multiclass"] = serde_json::to_value(m)?;
+    }
     let json = args.out.join("report.json");
-    std::fs::write(&json, serde_json::to_vec_pretty(&report)?)
+    std::fs::write(&json, serde_json::to_vec_pretty(&json_value)?)
         .with_context(|| format!("writing {}", json.display()))?;
-    let md = render(&report);
+    let mut md = iotguard_runtime::report::markdown(&report);
+    if let Some(m) = &multiclass {
+        md.push_str(&iotguard_runtime::multiclass::render_markdown(m));
+    }
     let md_path = args.out.join("report.md");
     std::fs::write(&md_path, &md).with_context(|| format!("writing {}", md_path.display()))?;
+    let html = iotguard_runtime::report::html(&report)?;
+    let html_path = args.out.join("report.html");
+    std::fs::write(&html_path, &html)
+        .with_context(|| format!("writing {}", html_path.display()))?;
     output::out(&md);
     for (kind, why) in &report.failures {
         output::error(&format!("{kind}: {why}"));
     }
     output::info(&format!(
-        "wrote {} and {}",
+        "wrote {}, {} and {}",
         json.display(),
-        md_path.display()
+        md_path.display(),
+        html_path.display()
     ));
     Ok(
         if report.failures.is_empty() && built.outcome.failed_inputs.is_empty() {
@@ -113,50 +165,4 @@ fn export(path: &std::path::Path, d: &iotguard_models::Dataset) -> anyhow::Resul
 #[cfg(not(feature = "parquet"))]
 fn export(_path: &std::path::Path, _d: &iotguard_models::Dataset) -> anyhow::Result<()> {
     anyhow::bail!("this build has no Parquet support (build with the `parquet` feature)")
-}
-
-/// The Markdown report: the protocol, then one row per model under the baseline.
-fn render(r: &CompareReport) -> String {
-    let f = |v: Option<f64>| v.map_or_else(|| "–".to_string(), |x| format!("{x:.3}"));
-    let row = |name: &str, m: &BinaryMetrics, train: String, predict: String| {
-        format!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {train} | {predict} |\n",
-            f(m.precision),
-            f(m.recall),
-            f(m.f1),
-            f(m.false_alert_rate),
-            f(m.mcc),
-            f(m.pr_auc),
-            f(m.roc_auc)
-        )
-    };
-    let mut out = format!(
-        "# Model comparison, leave one capture out\n\n{} labeled flows ({} malicious) from {} captures, {} features per flow ({}); {} Background/Unknown and {} unlabeled flows left out. Each capture is scored by models trained on the other captures only; each model's threshold is chosen on a held-out fifth of its training captures' flows. Metrics pool every held-out flow.\n\n",
-        r.rows,
-        r.malicious,
-        r.inputs.len(),
-        r.features,
-        match r.feature_set {
-            FeatureSet::All => "per flow and per host",
-            FeatureSet::Flow => "per flow only",
-        },
-        r.excluded_other,
-        r.excluded_unlabeled
-    );
-    out.push_str("| model | precision | recall | F1 | false-alert rate | MCC | PR-AUC | ROC-AUC | train s (all folds) | predict rows/s |\n");
-    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
-    out.push_str(&row("majority class", &r.baseline, "–".into(), "–".into()));
-    for m in &r.models {
-        out.push_str(&row(
-            m.kind.name(),
-            &m.pooled,
-            format!("{:.2}", m.train_secs),
-            format!("{:.0}", m.predict_rows_per_sec),
-        ));
-    }
-    out.push_str("\nCaptures (folds):\n\n");
-    for (i, name) in r.inputs.iter().enumerate() {
-        out.push_str(&format!("{}. {name}\n", i + 1));
-    }
-    out
 }

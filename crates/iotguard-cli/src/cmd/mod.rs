@@ -33,7 +33,7 @@ pub(crate) enum Command {
     Train(train::TrainArgs),
     /// Measure a model file on labeled flows, per input and pooled.
     Eval(eval::EvalArgs),
-    /// Compare every model kind leave-one-capture-out on the same features.
+    /// Compare every model kind on the same features and folds: JSON, Markdown and HTML with plots.
     Compare(compare::CompareArgs),
     /// Detect attacks in flows (replayed files, standard input, a live Zeek log folder) and
     /// write explained, graded ECS alerts.

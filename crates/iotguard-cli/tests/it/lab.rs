@@ -171,7 +171,7 @@ fn compare_writes_both_reports_with_a_baseline_row() {
             n, 12_000,
             "every flow is scored once, by a model that did not see its capture"
         );
-        assert_eq!(m["per_group"].as_array().unwrap().len(), 3);
+        assert_eq!(m["per_fold"].as_array().unwrap().len(), 3);
     }
     assert_eq!(
         std::fs::read_to_string(out_dir.join("report.md"))
@@ -179,4 +179,34 @@ fn compare_writes_both_reports_with_a_baseline_row() {
             .trim(),
         md.trim()
     );
+    // The page: the five shared plots and one importance plot per model.
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 5 + 2);
+    assert_eq!(report["split"], json!({"mode": "loco"}));
+}
+
+#[test]
+fn compare_time_split_tests_only_later_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    let captures: Vec<String> = (20..22)
+        .map(|seed| simulated(dir.path(), seed, 3_000))
+        .collect();
+    let out = dir.path().join("report").display().to_string();
+    let mut args = vec![
+        "compare", "--models", "logreg", "--split", "time", "--folds", "2", "--out", &out,
+    ];
+    args.extend(captures.iter().map(String::as_str));
+    let md = ok(&args);
+    assert!(
+        md.starts_with("# Model comparison, time-ordered, 2 folds"),
+        "{md}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["split"], json!({"mode": "time", "folds": 2}));
+    // Each capture's first third only trains; 2 folds test the other two thirds.
+    assert_eq!(report["labeled_rows"], json!(6_000));
+    assert_eq!(report["rows"], json!(4_000));
+    assert_eq!(report["models"][0]["per_fold"].as_array().unwrap().len(), 2);
 }

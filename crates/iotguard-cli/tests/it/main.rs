@@ -4,6 +4,7 @@ mod convert;
 mod detect;
 mod inspect;
 mod lab;
+mod new_models;
 mod simulate;
 
 use std::io::Write;

@@ -2,3 +2,4 @@
 
 #[cfg(feature = "parquet")]
 mod parquet_flows;
+mod report;

@@ -1,6 +1,6 @@
-//! The model lab's workflows on flow inputs: train a model into a model file, and evaluate a
-//! model file per input and pooled. Features come from [`crate::dataset`], the same extractor
-//! detection uses.
+//! The model lab's workflows on flow inputs: train a model into a model file, evaluate a model
+//! file per input and pooled, and compare every kind (`compare.rs`). Features come from
+//! [`crate::dataset`], the same extractor detection uses.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -23,6 +23,18 @@ use crate::batch::BatchConfig;
 use crate::dataset::{build_dataset, BuiltDataset};
 use crate::error::{Error, Result};
 use crate::input::Input;
+
+mod compare;
+mod curves;
+mod evaluate;
+mod split;
+
+pub use compare::{compare, compare_dataset, Baseline, CompareConfig, CompareReport, FeatureSet};
+pub use evaluate::{
+    FeatureImportance, FoldResult, Importance, ModelResult, IMPORTANCE_ROWS, SINGLE_ROWS_PER_FOLD,
+    TOP_FEATURES,
+};
+pub use split::Split;
 
 /// Builds the labeled dataset of `inputs` (no progress reporting: the lab commands are short).
 fn dataset(
@@ -223,91 +235,6 @@ pub fn evaluate(
         pooled: eval_row("pooled".to_string(), &scores, &d.target, t),
         excluded_other: built.excluded_other,
         excluded_unlabeled: built.excluded_unlabeled,
-    };
-    Ok((report, built))
-}
-
-/// What `compare` gives: every model kind evaluated leave-one-capture-out on the same features
-/// and folds, with a majority-class baseline.
-#[derive(Clone, Debug, Serialize)]
-pub struct CompareReport {
-    /// The inputs (captures), one fold each.
-    pub inputs: Vec<String>,
-    /// Labeled flows (rows) evaluated.
-    pub rows: u64,
-    /// Malicious among them.
-    pub malicious: u64,
-    /// Flows left out: Background/Unknown.
-    pub excluded_other: u64,
-    /// Flows left out: unlabeled.
-    pub excluded_unlabeled: u64,
-    /// Features per row.
-    pub features: usize,
-    /// Which features the models saw.
-    pub feature_set: FeatureSet,
-    /// Always predicting the majority class of all rows (the row every model must beat).
-    pub baseline: BinaryMetrics,
-    /// Each kind's leave-one-capture-out result.
-    pub models: Vec<lab::GroupOutResult>,
-    /// Kinds that could not be evaluated, with the reason.
-    pub failures: Vec<(String, String)>,
-}
-
-/// Which features `compare` gives the models.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FeatureSet {
-    /// Every feature: per flow and per host.
-    All,
-    /// Per-flow features only (no `orig_host.*` / `resp_host.*` context), to measure what the
-    /// per-host context adds.
-    Flow,
-}
-
-/// Evaluates every kind in `kinds` leave-one-capture-out over labeled inputs.
-pub fn compare(
-    kinds: &[ModelKind],
-    inputs: &[Input],
-    batch: &BatchConfig,
-    features: &FeatureConfig,
-    feature_set: FeatureSet,
-    seed: u64,
-    on_error: &mut dyn FnMut(&ParseError),
-) -> Result<(CompareReport, BuiltDataset)> {
-    let built = dataset(inputs, batch, features, on_error)?;
-    let selected;
-    let d = match feature_set {
-        FeatureSet::All => &built.dataset,
-        FeatureSet::Flow => {
-            let keep: Vec<usize> = (0..built.dataset.n_features())
-                .filter(|&c| {
-                    let name = &built.dataset.feature_names[c];
-                    !name.starts_with("orig_host.") && !name.starts_with("resp_host.")
-                })
-                .collect();
-            selected = built.dataset.select_features(&keep);
-            &selected
-        }
-    };
-    let mut models = Vec::new();
-    let mut failures = Vec::new();
-    for &kind in kinds {
-        match lab::leave_one_group_out_eval(kind, d, seed) {
-            Ok(r) => models.push(r),
-            Err(e) => failures.push((kind.name().to_string(), e.to_string())),
-        }
-    }
-    let report = CompareReport {
-        inputs: d.group_names.clone(),
-        rows: d.n_rows() as u64,
-        malicious: d.target.iter().filter(|t| **t).count() as u64,
-        excluded_other: built.excluded_other,
-        excluded_unlabeled: built.excluded_unlabeled,
-        features: d.n_features(),
-        feature_set,
-        baseline: iotguard_models::metrics::majority_baseline(&d.target, &d.target),
-        models,
-        failures,
     };
     Ok((report, built))
 }

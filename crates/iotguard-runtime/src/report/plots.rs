@@ -1,0 +1,341 @@
+//! The report's charts as SVG text, drawn with plotters' SVG backend: ROC and precision-recall
+//! curves, feature importance bars, training time and prediction throughput.
+//!
+//! Text is left to the SVG viewer (plotters' SVG backend writes `<text>` elements and estimates
+//! their size without a font library), so no font is needed to draw and nothing is fetched to
+//! view.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{per_sec, plot_error, PlotError};
+use crate::lab::{CompareReport, ModelResult};
+
+/// Tableau 10: distinct colours for up to ten models.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Returns model `i`'s colour.
+pub(super) fn colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// The font every chart uses.
+pub(super) const FONT: &str = "sans-serif";
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// Formats a bar's value for its label.
+type Format = dyn Fn(f64) -> String;
+
+/// Returns the ROC curves of every model on one chart, the false-alert rate on a log scale
+/// (what matters for an IDS is the left end), each model's operating point marked.
+pub(super) fn roc(r: &CompareReport) -> Result<String, PlotError> {
+    let draw = || -> Result<String, Box<dyn std::error::Error>> {
+        let benign = (r.rows - r.malicious).max(1) as f64;
+        // The lowest false-alert rate shown: the power of ten at or below one false alert.
+        let lo = 10f64.powf(-benign.log10().ceil()).clamp(1e-6, 1e-2);
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (760, 520)).into_drawing_area();
+            root.fill(&WHITE)?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption("ROC curves (pooled test flows)", (FONT, 20))
+                .margin(16)
+                .x_label_area_size(48)
+                .y_label_area_size(56)
+                .build_cartesian_2d((lo..1.0).log_scale(), 0f64..1.0)?;
+            chart
+                .configure_mesh()
+                .light_line_style(BLACK.mix(0.05))
+                .x_desc("false-alert rate (share of benign flows flagged, log scale)")
+                .y_desc("recall (share of malicious flows flagged)")
+                .x_label_formatter(&|x| format!("{x:.0e}"))
+                .draw()?;
+            let chance: Vec<(f64, f64)> = (0..=60)
+                .map(|i| {
+                    let x = lo * (1.0 / lo).powf(f64::from(i) / 60.0);
+                    (x, x)
+                })
+                .collect();
+            chart
+                .draw_series(LineSeries::new(chance, BLACK.mix(0.3).stroke_width(1)))?
+                .label("chance")
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.3)));
+            for (i, m) in r.models.iter().enumerate() {
+                let c = colour(i);
+                let points = m.roc.iter().map(|p| (p[0].max(lo), p[1]));
+                chart
+                    .draw_series(LineSeries::new(points, c.stroke_width(2)))?
+                    .label(m.kind.name())
+                    .legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2))
+                    });
+                if let (Some(x), Some(y)) = (m.pooled.false_alert_rate, m.pooled.recall) {
+                    chart.draw_series([Circle::new((x.max(lo), y), 5, c.filled())])?;
+                }
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK.mix(0.5))
+                .label_font((FONT, 14))
+                .draw()?;
+            root.present()?;
+        }
+        Ok(svg)
+    };
+    draw().map_err(|e| plot_error("ROC", e))
+}
+
+/// Returns the precision-recall curves of every model on one chart, each model's operating
+/// point marked, the malicious share as the chance line.
+pub(super) fn pr(r: &CompareReport) -> Result<String, PlotError> {
+    let draw = || -> Result<String, Box<dyn std::error::Error>> {
+        let prevalence = r.malicious as f64 / r.rows.max(1) as f64;
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (760, 520)).into_drawing_area();
+            root.fill(&WHITE)?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption("Precision-recall curves (pooled test flows)", (FONT, 20))
+                .margin(16)
+                .x_label_area_size(48)
+                .y_label_area_size(56)
+                .build_cartesian_2d(0f64..1.0, 0f64..1.02)?;
+            chart
+                .configure_mesh()
+                .light_line_style(BLACK.mix(0.05))
+                .x_desc("recall (share of malicious flows flagged)")
+                .y_desc("precision (share of alerts that are malicious)")
+                .draw()?;
+            chart
+                .draw_series(LineSeries::new(
+                    [(0.0, prevalence), (1.0, prevalence)],
+                    BLACK.mix(0.3).stroke_width(1),
+                ))?
+                .label(format!("chance ({:.1} % malicious)", 100.0 * prevalence))
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.3)));
+            for (i, m) in r.models.iter().enumerate() {
+                let c = colour(i);
+                let points = m.pr.iter().map(|p| (p[0], p[1]));
+                chart
+                    .draw_series(LineSeries::new(points, c.stroke_width(2)))?
+                    .label(m.kind.name())
+                    .legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2))
+                    });
+                if let (Some(x), Some(y)) = (m.pooled.recall, m.pooled.precision) {
+                    chart.draw_series([Circle::new((x, y), 5, c.filled())])?;
+                }
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerLeft)
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK.mix(0.5))
+                .label_font((FONT, 14))
+                .draw()?;
+            root.present()?;
+        }
+        Ok(svg)
+    };
+    draw().map_err(|e| plot_error("precision-recall", e))
+}
+
+/// Returns one model's most important features as horizontal bars, the most important on top.
+pub(super) fn importance(m: &ModelResult, index: usize) -> Result<String, PlotError> {
+    let title = format!(
+        "{}: top features, mean |contribution| over {} test flows",
+        m.kind.name(),
+        super::count(m.importance.rows)
+    );
+    let bars: Vec<(String, f64)> = m
+        .importance
+        .top
+        .iter()
+        .map(|f| (f.feature.clone(), f.mean_abs))
+        .collect();
+    let longest = bars.iter().map(|b| b.0.len()).max().unwrap_or(0);
+    let height = 90 + 26 * bars.len().max(1) as u32;
+    let draw = || -> Result<String, Box<dyn std::error::Error>> {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (760, height)).into_drawing_area();
+            root.fill(&WHITE)?;
+            hbars(
+                &root,
+                &title,
+                &bars,
+                Scale::Linear,
+                &|v| format!("{v:.3}"),
+                colour(index),
+                (longest as u32 * 7 + 16).clamp(80, 360),
+            )?;
+            root.present()?;
+        }
+        Ok(svg)
+    };
+    draw().map_err(|e| plot_error(&title, e))
+}
+
+/// Returns three bar panels: training time, batch and one-at-a-time prediction throughput.
+pub(super) fn speed(r: &CompareReport) -> Result<String, PlotError> {
+    let draw = || -> Result<String, Box<dyn std::error::Error>> {
+        let panel = 70 + 26 * r.models.len().max(1) as u32;
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (760, 3 * panel)).into_drawing_area();
+            root.fill(&WHITE)?;
+            let panels = root.split_evenly((3, 1));
+            let bars = |f: fn(&ModelResult) -> f64| -> Vec<(String, f64)> {
+                r.models
+                    .iter()
+                    .map(|m| (m.kind.name().to_string(), f(m)))
+                    .collect()
+            };
+            let seconds = |v: f64| format!("{v:.2} s");
+            let rates = |v: f64| format!("{} rows/s", per_sec(v));
+            let (train, batch, single) = (
+                bars(|m| m.train_secs),
+                bars(|m| m.predict_rows_per_sec),
+                bars(|m| m.predict_single_rows_per_sec),
+            );
+            let titles = [
+                "training time, all folds (s, log scale)",
+                "prediction throughput, batches (rows/s, log scale)",
+                "prediction throughput, one row at a time (rows/s, log scale)",
+            ];
+            let values = [
+                (&train, &seconds as &Format),
+                (&batch, &rates),
+                (&single, &rates),
+            ];
+            for ((area, title), (values, fmt)) in panels.iter().zip(titles).zip(values) {
+                hbars(area, title, values, Scale::Log, fmt, colour(0), 90)?;
+            }
+            root.present()?;
+        }
+        Ok(svg)
+    };
+    draw().map_err(|e| plot_error("speed", e))
+}
+
+/// How bar lengths are scaled.
+enum Scale {
+    Linear,
+    Log,
+}
+
+/// Draws labeled horizontal bars (the first on top) with their values at the bar ends.
+fn hbars(
+    area: &Area<'_>,
+    title: &str,
+    bars: &[(String, f64)],
+    scale: Scale,
+    value: &Format,
+    colour: RGBColor,
+    label_width: u32,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let n = bars.len().max(1) as f64;
+    let values: Vec<f64> = bars.iter().map(|b| b.1).filter(|v| *v > 0.0).collect();
+    let max = values.iter().copied().fold(0.0, f64::max);
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(title, (FONT, 16))
+        .margin(10)
+        .margin_right(30)
+        .x_label_area_size(30)
+        .y_label_area_size(label_width);
+    let name_style =
+        TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+    let value_style =
+        TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    // The bar of row i spans y in [n - i - 0.8, n - i - 0.2]: the first bar on top.
+    let y = |i: usize| n - i as f64 - 0.5;
+    // Chart coordinates are the backend's; text drawn on `area` is relative to its corner.
+    let (bx, by) = area.get_base_pixel();
+    match scale {
+        Scale::Linear => {
+            let hi = if max > 0.0 { max * 1.25 } else { 1.0 };
+            let mut chart = builder.build_cartesian_2d(0f64..hi, 0f64..n)?;
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .light_line_style(BLACK.mix(0.03))
+                .y_labels(0)
+                .x_labels(6)
+                .draw()?;
+            for (i, (name, v)) in bars.iter().enumerate() {
+                let (px, py) = chart.backend_coord(&(0.0, y(i)));
+                area.draw(&Text::new(
+                    name.clone(),
+                    (px - bx - 6, py - by),
+                    name_style.clone(),
+                ))?;
+                chart.draw_series([Rectangle::new(
+                    [(0.0, y(i) - 0.3), (*v, y(i) + 0.3)],
+                    colour.filled(),
+                )])?;
+                let (vx, vy) = chart.backend_coord(&(*v, y(i)));
+                area.draw(&Text::new(
+                    value(*v),
+                    (vx - bx + 4, vy - by),
+                    value_style.clone(),
+                ))?;
+            }
+        }
+        Scale::Log => {
+            let (lo, hi) = if values.is_empty() {
+                (0.1, 10.0)
+            } else {
+                (
+                    10f64.powf(min.log10().floor()),
+                    10f64.powf((max * 8.0).log10().ceil()),
+                )
+            };
+            let mut chart = builder.build_cartesian_2d((lo..hi).log_scale(), 0f64..n)?;
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .light_line_style(BLACK.mix(0.03))
+                .y_labels(0)
+                .x_label_formatter(&|x| format!("{x:.0e}"))
+                .draw()?;
+            for (i, (name, v)) in bars.iter().enumerate() {
+                let (px, py) = chart.backend_coord(&(lo, y(i)));
+                area.draw(&Text::new(
+                    name.clone(),
+                    (px - bx - 6, py - by),
+                    name_style.clone(),
+                ))?;
+                if *v > 0.0 {
+                    chart.draw_series([Rectangle::new(
+                        [(lo, y(i) - 0.3), (*v, y(i) + 0.3)],
+                        colour.filled(),
+                    )])?;
+                }
+                let (vx, vy) = chart.backend_coord(&(v.max(lo), y(i)));
+                area.draw(&Text::new(
+                    value(*v),
+                    (vx - bx + 4, vy - by),
+                    value_style.clone(),
+                ))?;
+            }
+        }
+    }
+    Ok(())
+}

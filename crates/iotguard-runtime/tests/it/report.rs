@@ -1,0 +1,150 @@
+//! The `compare` report on a small deterministic dataset: the Markdown against a golden file,
+//! the HTML page self-contained with one plot per expected figure, and what each split tests.
+
+use iotguard_models::lab::ModelKind;
+use iotguard_models::Dataset;
+use iotguard_runtime::lab::{compare_dataset, CompareConfig, CompareReport, FeatureSet, Split};
+use iotguard_runtime::report;
+
+/// Three captures of 240 flows: benign, DDoS (high rate, small packets) and C&C (periodic,
+/// port 6667), with a noise feature. Values come from a fixed linear congruential sequence, so
+/// the dataset is the same on every machine.
+fn dataset() -> Dataset {
+    let mut state = 12345u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as f64 / (1u64 << 31) as f64) as f32
+    };
+    let mut d = Dataset {
+        feature_names: vec![
+            "orig_host.rate_10s".into(),
+            "bytes_per_pkt".into(),
+            "resp_port.6667".into(),
+            "noise".into(),
+        ],
+        class_names: vec!["Benign".into(), "DDoS".into(), "C&C".into()],
+        group_names: vec![
+            "capture-a.log".into(),
+            "capture-b.log".into(),
+            "capture-c.log".into(),
+        ],
+        ..Dataset::default()
+    };
+    for g in 0..3u32 {
+        for i in 0..240u32 {
+            // Capture a holds no C&C and capture c no DDoS, so some folds test a family
+            // their model hardly saw.
+            let class = match (g, i % 8) {
+                (_, 0..=4) => 0,
+                (0, _) | (1, 5) => 1,
+                _ => 2,
+            };
+            let (rate, size, port) = match class {
+                0 => (
+                    next() * 2.0,
+                    200.0 + next() * 600.0,
+                    f32::from(next() < 0.02),
+                ),
+                1 => (1.5 + next() * 3.0, 60.0 + next() * 40.0, 0.0),
+                _ => (next() * 1.5, 120.0 + next() * 80.0, f32::from(next() < 0.9)),
+            };
+            d.features.extend_from_slice(&[rate, size, port, next()]);
+            d.target.push(class != 0);
+            d.class.push(class);
+            d.group.push(g);
+            d.time.push(f64::from(i) + f64::from(g) * 0.5);
+        }
+    }
+    d
+}
+
+fn run(split: Split, kinds: &[ModelKind]) -> CompareReport {
+    let config = CompareConfig {
+        kinds: kinds.to_vec(),
+        split,
+        feature_set: FeatureSet::All,
+        seed: 7,
+    };
+    let mut r = compare_dataset(&config, &dataset()).unwrap();
+    // Speeds are measured, so they differ run to run: fix them for the golden file.
+    for (i, m) in r.models.iter_mut().enumerate() {
+        m.train_secs = 0.25 * (i + 1) as f64;
+        m.predict_rows_per_sec = 1_000_000.0 / (i + 1) as f64;
+        m.predict_single_rows_per_sec = 500_000.0 / (i + 1) as f64;
+    }
+    r
+}
+
+const KINDS: [ModelKind; 4] = [
+    ModelKind::Logreg,
+    ModelKind::Tree,
+    ModelKind::Forest,
+    ModelKind::Iforest,
+];
+
+#[test]
+fn markdown_report_matches_golden() {
+    let r = run(Split::Loco, &KINDS);
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    iotguard_testkit::assert_golden("report/compare_loco.md", &report::markdown(&r));
+}
+
+#[test]
+fn html_report_is_self_contained_with_every_plot() {
+    let r = run(Split::Loco, &KINDS);
+    let html = report::html(&r).unwrap();
+    for banned in [
+        "src=", "href=", "<script", "<link", "<img", "url(", "@import",
+    ] {
+        assert!(!html.contains(banned), "the page holds {banned}");
+    }
+    // The only URL is the SVG namespace, which browsers never fetch.
+    let urls = html.matches("http://").count() + html.matches("https://").count();
+    assert_eq!(
+        urls,
+        html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
+    );
+    let mut ids: Vec<String> = report::PLOT_IDS.iter().map(|s| s.to_string()).collect();
+    ids.extend(KINDS.iter().map(|k| format!("importance-{}", k.name())));
+    assert_eq!(html.matches("<svg").count(), ids.len());
+    assert_eq!(html.matches("</svg>").count(), ids.len());
+    for id in &ids {
+        let at = html
+            .find(&format!("<figure id=\"{id}\">\n<svg"))
+            .unwrap_or_else(|| panic!("no plot {id}"));
+        let svg = &html[at..at + html[at..].find("</svg>").unwrap()];
+        // Every plot draws text and shapes, not an empty frame.
+        assert!(svg.contains("<text"), "{id} has no text");
+        assert!(
+            svg.contains("<rect") || svg.contains("<polyline"),
+            "{id} draws nothing"
+        );
+    }
+    // The class name with an ampersand is escaped in tables and plots alike.
+    assert!(html.contains("C&amp;C") && !html.contains("C&C"));
+}
+
+#[test]
+fn splits_test_each_row_at_most_once() {
+    let kinds = [ModelKind::Logreg];
+    let loco = run(Split::Loco, &kinds);
+    let kfold = run(Split::Kfold { folds: 4 }, &kinds);
+    let time = run(Split::Time { folds: 3 }, &kinds);
+    let tested = |r: &CompareReport| {
+        let p = &r.models[0].pooled;
+        p.tp + p.fp + p.tn + p.fn_
+    };
+    assert_eq!((loco.rows, tested(&loco), loco.folds.len()), (720, 720, 3));
+    assert_eq!(
+        (kfold.rows, tested(&kfold), kfold.folds.len()),
+        (720, 720, 4)
+    );
+    // Time: each capture's first quarter (60 flows) only trains.
+    assert_eq!((time.rows, tested(&time), time.folds.len()), (540, 540, 3));
+    assert_eq!(time.labeled_rows, 720);
+    let fold_rows: u64 = time.models[0].per_fold.iter().map(|f| f.metrics.n).sum();
+    assert_eq!(fold_rows, 540);
+    assert_eq!(time.baseline.pooled.n, 540);
+}
