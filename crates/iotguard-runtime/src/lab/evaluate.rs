@@ -131,8 +131,9 @@ pub(crate) fn evaluate_kind(
         single_rows += single;
         std::hint::black_box(checksum);
 
-        let stride = test.n_rows().div_ceil(explain_per_fold).max(1);
-        for i in (0..test.n_rows()).step_by(stride).take(explain_per_fold) {
+        // An even sample: row k * n / m for k < m.
+        let (n, m) = (test.n_rows(), test.n_rows().min(explain_per_fold));
+        for i in (0..m).map(|k| k * n / m) {
             for c in trained.model.explain(test.row(i)).contributions {
                 if let Some(slot) = importance.get_mut(c.feature) {
                     *slot += c.contribution.abs();

@@ -1,6 +1,6 @@
 //! The `compare` report rendered for people: Markdown (`report.md`) and one self-contained HTML
 //! page with inline SVG plots (`report.html`). Both are built from the same tables
-//! ([`tables`]); the JSON report is the [`CompareReport`](crate::lab::CompareReport) itself.
+//! (`tables.rs`); the JSON report is the [`CompareReport`](crate::lab::CompareReport) itself.
 //!
 //! Rendering is pure: it takes a report and returns text, so the CLI decides where it goes.
 

@@ -75,7 +75,7 @@ pub(super) fn roc(r: &CompareReport) -> Result<String, PlotError> {
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.3)));
             for (i, m) in r.models.iter().enumerate() {
                 let c = colour(i);
-                let points = m.roc.iter().map(|p| (p[0].max(lo), p[1]));
+                let points = log_x_segments(&m.roc, lo);
                 chart
                     .draw_series(LineSeries::new(points, c.stroke_width(2)))?
                     .label(m.kind.name())
@@ -98,6 +98,28 @@ pub(super) fn roc(r: &CompareReport) -> Result<String, PlotError> {
         Ok(svg)
     };
     draw().map_err(|e| plot_error("ROC", e))
+}
+
+/// Returns the ROC points for a log-x chart: a straight ROC segment (a group of tied scores) is
+/// a curve on a log axis, so long segments get intermediate points; x below `lo` is drawn at
+/// `lo`.
+fn log_x_segments(points: &[[f64; 2]], lo: f64) -> Vec<(f64, f64)> {
+    const STEPS: usize = 24;
+    let mut out = Vec::with_capacity(points.len());
+    for (i, p) in points.iter().enumerate() {
+        if let Some(q) = i.checked_sub(1).map(|j| points[j]) {
+            let (from, to) = (q[0].max(lo), p[0].max(lo));
+            if to > from * 1.5 {
+                for k in 1..STEPS {
+                    let x = from * (to / from).powf(k as f64 / STEPS as f64);
+                    let y = q[1] + (p[1] - q[1]) * (x - q[0]).max(0.0) / (p[0] - q[0]);
+                    out.push((x, y));
+                }
+            }
+        }
+        out.push((p[0].max(lo), p[1]));
+    }
+    out
 }
 
 /// Returns the precision-recall curves of every model on one chart, each model's operating

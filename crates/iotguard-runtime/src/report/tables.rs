@@ -173,7 +173,7 @@ pub(super) fn per_fold(r: &CompareReport) -> Table {
         .map(|(f, name)| {
             let size = r.models.first().and_then(|m| m.per_fold.get(f));
             let mut cells = vec![
-                name.clone(),
+                short(name).to_string(),
                 size.map_or("–".into(), |s| count(s.metrics.n)),
                 size.map_or("–".into(), |s| count(s.metrics.tp + s.metrics.fn_)),
             ];
@@ -186,6 +186,11 @@ pub(super) fn per_fold(r: &CompareReport) -> Table {
         })
         .collect();
     Table { header, rows }
+}
+
+/// Returns a fold's name without the folders of its input's path.
+fn short(name: &str) -> &str {
+    name.rsplit(['/', '\\']).next().unwrap_or(name)
 }
 
 /// Returns a model's most important features.
