@@ -163,7 +163,7 @@ function drawTopHosts(list) {
       e.alerts += 1; e.flows += A.flows(a);
       m.set(h, e);
     }
-    return [...m].sort((x, y) => y[1].flows - x[1].flows).slice(0, 8)
+    return [...m].sort((x, y) => y[1].flows - x[1].flows).slice(0, 5)
       .map(([h, e]) => `<tr><td>${esc(h)}</td><td class="num">${num(e.alerts)}</td><td class="num">${num(e.flows)}</td></tr>`).join('');
   };
   $('top-src').innerHTML = count(A.src);
@@ -236,6 +236,7 @@ async function showDetail(id) {
   } catch (_) { /* keep what the stream gave */ }
   if (!a) return;
   $('detail').hidden = false;
+  $('alerts-card').className = 'card wide';
   $('detail-title').innerHTML = `${sevBadge(A.severity(a))} ${esc(A.attack(a) ?? '')}`;
   const facts = [
     ['id', A.id(a)], ['source', A.src(a)], ['destination', `${A.dst(a) ?? ''}${A.dport(a) != null ? ':' + A.dport(a) : ''}`],
@@ -316,7 +317,12 @@ async function start() {
     const tr = e.target.closest('tr[data-id]');
     if (tr) showDetail(tr.dataset.id);
   });
-  $('detail-close').addEventListener('click', () => { $('detail').hidden = true; state.selected = null; state.dirty.alerts = true; });
+  $('detail-close').addEventListener('click', () => {
+    $('detail').hidden = true;
+    $('alerts-card').className = 'card full';
+    state.selected = null;
+    state.dirty.alerts = true;
+  });
   loadModel();
   try {
     const r = await fetch('/api/v1/alerts?limit=200');

@@ -26,9 +26,6 @@ use iotguard_sim::{DeviceCounts, SimConfig, Simulator};
 use super::serve::{stop_flag, wait_for, ServerArgs};
 use crate::{exit, output};
 
-/// Flows of the simulated capture a model is trained on when none is given.
-const TRAIN_FLOWS: usize = 40_000;
-
 /// Arguments of `demo`.
 #[derive(Args, Debug)]
 pub(crate) struct DemoArgs {
@@ -40,6 +37,9 @@ pub(crate) struct DemoArgs {
     /// The model kind trained when no model is given.
     #[arg(long, default_value = "gbdt", value_parser = |s: &str| s.parse::<ModelKind>())]
     train_kind: ModelKind,
+    /// Flows of the simulated capture the model is trained on when none is given.
+    #[arg(long, value_name = "N", default_value_t = 40_000)]
+    train_flows: usize,
     /// Replay these flow files (any format iotguard reads) instead of simulating.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     replay: Vec<PathBuf>,
@@ -79,13 +79,14 @@ impl Source for SimSource {
         let started = *self.started.get_or_insert_with(Instant::now);
         let due = Duration::from_secs_f64(self.sent as f64 / self.rate);
         let now = started.elapsed();
-        if due > now {
+        // Sleep only when a millisecond or more ahead: at high rates a sleep per flow would
+        // cost more than the flow. A long wait answers Idle so the pipeline flushes.
+        if due > now + Duration::from_millis(1) {
             let wait = due - now;
+            std::thread::sleep(wait.min(Duration::from_millis(100)));
             if wait > Duration::from_millis(100) {
-                std::thread::sleep(Duration::from_millis(100));
                 return Ok(SourceEvent::Idle);
             }
-            std::thread::sleep(wait);
         }
         self.sent += 1;
         Ok(match self.flows.next() {
@@ -112,6 +113,7 @@ fn simulation(seed: u64, devices: u32) -> anyhow::Result<Simulator> {
 fn train_on_simulation(
     dir: &Path,
     kind: ModelKind,
+    flows: usize,
     seed: u64,
     devices: u32,
 ) -> anyhow::Result<PathBuf> {
@@ -125,7 +127,7 @@ fn train_on_simulation(
         time: None,
     };
     let mut writer = ZeekTsvWriter::new(out, options)?;
-    for rec in simulation(seed, devices)?.flows().take(TRAIN_FLOWS) {
+    for rec in simulation(seed, devices)?.flows().take(flows) {
         writer.write(&rec)?;
     }
     writer.finish()?;
@@ -163,11 +165,18 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
             let t0 = Instant::now();
             // Another seed than the detection's: the model never saw the flows it scores.
             let seed = args.seed.wrapping_add(1000);
-            let path = train_on_simulation(work.path(), args.train_kind, seed, args.devices)
+            let path = train_on_simulation(
+                work.path(),
+                args.train_kind,
+                args.train_flows,
+                seed,
+                args.devices,
+            )
                 .context("training the demo model")?;
             output::info(&format!(
-                "trained a {} model on {TRAIN_FLOWS} simulated flows in {:.1} s",
+                "trained a {} model on {} simulated flows in {:.1} s",
                 args.train_kind,
+                args.train_flows,
                 t0.elapsed().as_secs_f64()
             ));
             path

@@ -1,8 +1,10 @@
 //! End-to-end tests of the `iotguard` binary: real files in temporary folders, real processes.
 
 mod convert;
+mod demo;
 mod inspect;
 mod lab;
+mod serve;
 mod simulate;
 
 use std::io::Write;

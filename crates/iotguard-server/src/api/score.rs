@@ -86,10 +86,10 @@ pub(crate) async fn score(
         }
     };
     if flows.len() > MAX_FLOWS {
-        return Err(ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            format!("{} flows in one request; at most {MAX_FLOWS}", flows.len()),
-        ));
+        return Err(ApiError::unprocessable(format!(
+            "{} flows in one request; at most {MAX_FLOWS}",
+            flows.len()
+        )));
     }
     let model = state.require_model()?.clone();
     let config = state.detect_config().clone();

@@ -140,7 +140,7 @@ async fn score_errors_are_json_with_reasons() {
 
     let too_many = serde_json::to_string(&vec![json!({}); 10_001]).unwrap();
     let (status, body) = call(&app, post_json("/api/v1/score", &too_many, None)).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         body["message"],
         json!("10001 flows in one request; at most 10000")
