@@ -28,6 +28,7 @@ pub struct Detector {
     config: DetectConfig,
     flows: u64,
     alert_flows: u64,
+    explanations: u64,
     latest: Option<Timestamp>,
 }
 
@@ -57,6 +58,7 @@ impl Detector {
             config,
             flows: 0,
             alert_flows: 0,
+            explanations: 0,
             latest: None,
         })
     }
@@ -81,6 +83,7 @@ impl Detector {
             self.alert_flows += 1;
             let inc = self.incidents.add(rec, score, threshold, &self.config);
             if self.config.explain && inc.wants_explanation(score) {
+                self.explanations += 1;
                 let explanation = model.model.explain(&self.row);
                 let names = &model.file.features.names;
                 inc.set_explanation(
@@ -121,6 +124,11 @@ impl Detector {
     /// Returns flows processed and alerting flows.
     pub fn counts(&self) -> (u64, u64) {
         (self.flows, self.alert_flows)
+    }
+
+    /// Returns how many flows were explained (the first of each incident and new top scores).
+    pub fn explanations(&self) -> u64 {
+        self.explanations
     }
 
     /// Returns the number of open incidents.

@@ -78,7 +78,11 @@ impl LiveFeed {
         if self.sender.receiver_count() == 0 {
             return false;
         }
-        let now = Instant::now();
+        self.want_flow_at(Instant::now(), is_alert)
+    }
+
+    /// [`want_flow`](LiveFeed::want_flow) at a given instant.
+    fn want_flow_at(&mut self, now: Instant, is_alert: bool) -> bool {
         match self.window_start {
             Some(start) if now.duration_since(start).as_secs() < 1 => {}
             _ => {
@@ -117,5 +121,60 @@ impl LiveFeed {
                 .sender
                 .send(FeedEvent::Alert(Box::new(alert.clone())))
                 .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::sync::broadcast::error::TryRecvError;
+
+    use super::*;
+
+    #[test]
+    fn flows_are_sampled_per_second_alerting_ones_first() {
+        let mut feed = LiveFeed::new(FeedConfig {
+            max_flows_per_sec: 4,
+            capacity: 16,
+        });
+        let t0 = Instant::now();
+        // Quiet flows get half the budget, alerting ones the rest.
+        let quiet: Vec<bool> = (0..4).map(|_| feed.want_flow_at(t0, false)).collect();
+        assert_eq!(quiet, [true, true, false, false]);
+        let alerting: Vec<bool> = (0..4).map(|_| feed.want_flow_at(t0, true)).collect();
+        assert_eq!(alerting, [true, true, false, false]);
+        // A new second, a new budget.
+        assert!(feed.want_flow_at(t0 + Duration::from_millis(1000), false));
+        // Without receivers nothing is taken.
+        assert!(!feed.want_flow(true));
+    }
+
+    #[test]
+    fn a_slow_receiver_lags_and_publishing_never_blocks() {
+        let feed = LiveFeed::new(FeedConfig {
+            max_flows_per_sec: 4,
+            capacity: 2,
+        });
+        let alert: Alert = serde_json::from_str(
+            include_str!("../../../testdata/golden/alerts/sim_seed2_first2000.json")
+                .split("\n}\n")
+                .next()
+                .map(|first| format!("{first}\n}}"))
+                .unwrap()
+                .as_str(),
+        )
+        .unwrap();
+        assert!(!feed.publish_alert(&alert), "no receiver yet");
+        let mut rx = feed.subscribe();
+        assert_eq!(feed.receivers(), 1);
+        for _ in 0..5 {
+            assert!(feed.publish_alert(&alert));
+        }
+        // The receiver missed the 3 oldest, then reads the 2 newest.
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Lagged(3))));
+        assert!(matches!(rx.try_recv(), Ok(FeedEvent::Alert(_))));
+        assert!(matches!(rx.try_recv(), Ok(FeedEvent::Alert(_))));
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
     }
 }

@@ -84,6 +84,7 @@ pub(crate) struct Incident {
     uids: Vec<CompactString>,
     features: Vec<FeatureContribution>,
     explained_score: f32,
+    explanations: u32,
     criticality: Criticality,
     pub(crate) severity: Severity,
     risk: f64,
@@ -95,6 +96,9 @@ pub(crate) struct Incident {
     seen_in_drain: u64,
     closed: bool,
 }
+
+/// Most explanations computed per incident.
+const MAX_EXPLANATIONS: u32 = 16;
 
 /// Ports of services people log in to (brute force targets).
 const AUTH_PORTS: &[u16] = &[
@@ -145,6 +149,7 @@ impl Incident {
             uids: Vec::new(),
             features: Vec::new(),
             explained_score: f32::NEG_INFINITY,
+            explanations: 0,
             criticality: config.criticality(rec.orig_h),
             severity: Severity::Info,
             risk: 0.0,
@@ -246,6 +251,11 @@ impl Incident {
                 return AttackType::Beacon;
             }
         }
+        // Coming back to one server and port for ten minutes or more, irregularly (bots
+        // reconnecting to a C&C server that drops them): command and control too.
+        if hosts == 1 && ports == 1 && n >= 20 && self.duration_secs() >= 600.0 {
+            return AttackType::Beacon;
+        }
         AttackType::Anomaly
     }
 
@@ -262,15 +272,23 @@ impl Incident {
         self.severity = Severity::from_risk(self.risk);
     }
 
-    /// Whether a flow with this score should be explained (the first, or a new top score).
+    /// Whether a flow with this score should be explained: the incident's first, or one
+    /// scoring at least 1 % (of the threshold, at least 0.01) above the explained one, at most
+    /// [`MAX_EXPLANATIONS`] times per incident. Explanations (TreeSHAP over every tree) cost
+    /// far more than scoring, and scores creeping up by 0.0001 do not change the story.
     pub(crate) fn wants_explanation(&self, score: f32) -> bool {
-        score > self.explained_score
+        if self.explanations == 0 {
+            return true;
+        }
+        let step = (0.01 * self.threshold.abs()).max(0.01);
+        self.explanations < MAX_EXPLANATIONS && score >= self.explained_score + step
     }
 
     /// Keeps the explanation of the incident's top-scoring flow.
     pub(crate) fn set_explanation(&mut self, score: f32, features: Vec<FeatureContribution>) {
         self.explained_score = score;
         self.features = features;
+        self.explanations += 1;
     }
 
     /// Whether the incident's document is due: new, closed, severity up, or the update interval
@@ -514,5 +532,141 @@ impl Incidents {
                 self.queue.push(key);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flow from `src` to `dst:port` at `secs`, with a state and byte counts.
+    fn flow(src: &str, dst: &str, port: u16, secs: f64, state: ConnState) -> FlowRecord {
+        FlowRecord {
+            ts: Timestamp((secs * 1e9) as i64),
+            uid: Some(CompactString::from(format!("C{secs}"))),
+            orig_h: Some(src.parse().unwrap()),
+            orig_p: Some(40000),
+            resp_h: Some(dst.parse().unwrap()),
+            resp_p: Some(port),
+            proto: Protocol::Tcp,
+            conn_state: Some(state),
+            orig_bytes: Some(100),
+            resp_bytes: Some(100),
+            orig_pkts: Some(3),
+            resp_pkts: Some(3),
+            ..FlowRecord::default()
+        }
+    }
+
+    /// Folds flows into a fresh table and returns the single incident's attack type.
+    fn attack(flows: &[FlowRecord]) -> AttackType {
+        let config = DetectConfig::default();
+        let mut t = Incidents::default();
+        for f in flows {
+            t.add(f, 0.9, 0.5, &config);
+        }
+        assert_eq!(t.open_count(), 1);
+        t.open.values().next().unwrap().attack
+    }
+
+    #[test]
+    fn attack_types_from_patterns() {
+        let src = "10.0.0.9";
+        let horizontal: Vec<_> = (0..20)
+            .map(|i| flow(src, &format!("10.0.1.{i}"), 23, f64::from(i), ConnState::S0))
+            .collect();
+        assert_eq!(attack(&horizontal), AttackType::HorizontalScan);
+        let vertical: Vec<_> = (0..20)
+            .map(|i| flow(src, "10.0.1.1", 1000 + i, f64::from(i), ConnState::REJ))
+            .collect();
+        assert_eq!(attack(&vertical), AttackType::VerticalScan);
+        let brute: Vec<_> = (0..12)
+            .map(|i| flow(src, "10.0.1.1", 22, f64::from(i) * 3.7, ConnState::SF))
+            .collect();
+        assert_eq!(attack(&brute), AttackType::BruteForce);
+        let flood: Vec<_> = (0..100)
+            .map(|i| flow(src, "10.0.1.1", 80, f64::from(i) * 0.01, ConnState::S0))
+            .collect();
+        assert_eq!(attack(&flood), AttackType::Flood);
+        let beacon: Vec<_> = (0..8)
+            .map(|i| flow(src, "10.0.1.1", 443, f64::from(i) * 60.0, ConnState::SF))
+            .collect();
+        assert_eq!(attack(&beacon), AttackType::Beacon);
+        let mut exfil = flow(src, "10.0.1.1", 443, 0.0, ConnState::SF);
+        exfil.orig_bytes = Some(50_000_000);
+        exfil.resp_bytes = Some(10_000);
+        assert_eq!(attack(&[exfil]), AttackType::Exfiltration);
+        let few = [
+            flow(src, "10.0.1.1", 443, 0.0, ConnState::SF),
+            flow(src, "10.0.1.2", 8080, 7.0, ConnState::SF),
+        ];
+        assert_eq!(attack(&few), AttackType::Anomaly);
+    }
+
+    #[test]
+    fn incidents_close_when_idle_and_reopen_with_a_new_id() {
+        let config = DetectConfig {
+            incident_idle_secs: 10.0,
+            update_every_secs: 0.0,
+            ..DetectConfig::default()
+        };
+        let model = ModelInfo {
+            name: "m".into(),
+            id: "1".into(),
+            version: "v".into(),
+            kind: "tree".into(),
+            path: None,
+            threshold: 0.5,
+        };
+        let mut t = Incidents::default();
+        let mut out = Vec::new();
+        t.add(
+            &flow("10.0.0.9", "10.0.1.1", 80, 0.0, ConnState::SF),
+            0.9,
+            0.5,
+            &config,
+        );
+        t.add(
+            &flow("10.0.0.9", "10.0.1.1", 80, 5.0, ConnState::SF),
+            0.7,
+            0.5,
+            &config,
+        );
+        t.drain(&mut out, &model, &config, Timestamp(0));
+        assert_eq!(out.len(), 1);
+        let first = out[0].id().to_string();
+        assert_eq!(out[0].iotguard.counts.flows, 2);
+        assert_eq!(out[0].iotguard.revision, 1);
+        assert_eq!(
+            out[0].iotguard.mean_score,
+            ((0.9f32 as f64 + 0.7f32 as f64) / 2.0) as f32
+        );
+        // 20 s later: the old incident closes, a new one opens.
+        t.add(
+            &flow("10.0.0.9", "10.0.1.1", 80, 25.0, ConnState::SF),
+            0.9,
+            0.5,
+            &config,
+        );
+        out.clear();
+        t.drain(&mut out, &model, &config, Timestamp(0));
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            (out[0].id(), out[0].iotguard.state.as_str()),
+            (first.as_str(), "closed")
+        );
+        assert_eq!(out[0].iotguard.revision, 2);
+        assert_ne!(out[1].id(), first);
+        assert_eq!(out[1].iotguard.state, "open");
+        // Nothing changed: nothing to send.
+        out.clear();
+        t.drain(&mut out, &model, &config, Timestamp(0));
+        assert!(out.is_empty());
+        // Expiry by event time closes the rest.
+        t.expire(Timestamp(40_000_000_000), &config);
+        t.drain(&mut out, &model, &config, Timestamp(0));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].event.type_, ["end"]);
+        assert_eq!(t.open_count(), 0);
     }
 }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use iotguard_flow::ParseError;
+use iotguard_flow::{ParseError, Timestamp};
 
 use crate::alert::Alert;
 use crate::detector::Detector;
@@ -38,6 +38,10 @@ pub struct PipelineConfig {
     /// Whether open incidents are closed (final documents sent) when the source ends.
     /// Default true.
     pub close_at_end: bool,
+    /// For live sources: seconds of event time per second of wall clock while the source is
+    /// idle (1.0 for a followed log or Kafka), so incidents expire when traffic stops. `None`
+    /// (the default, for replays): event time moves only with flows.
+    pub idle_event_rate: Option<f64>,
 }
 
 impl Default for PipelineConfig {
@@ -47,6 +51,7 @@ impl Default for PipelineConfig {
             flush_every: Duration::from_secs(1),
             rejects: None,
             close_at_end: true,
+            idle_event_rate: None,
         }
     }
 }
@@ -129,6 +134,7 @@ pub fn run_pipeline(
         scored_reported: detector.counts(),
     };
     let mut last_flush = Instant::now();
+    let mut last_flow_at: Option<Instant> = None;
     let mut in_batch = 0usize;
     loop {
         if shutdown.load(Ordering::Relaxed) {
@@ -138,6 +144,7 @@ pub fn run_pipeline(
         match source.next_event()? {
             SourceEvent::Record(rec) => {
                 let t0 = Instant::now();
+                last_flow_at = Some(t0);
                 let scored = detector.process(&rec);
                 record(&mut run.detect, t0.elapsed().as_nanos() as u64);
                 run.received.push(t0);
@@ -168,6 +175,17 @@ pub fn run_pipeline(
             }
             SourceEvent::Notice(text) => on_notice(Notice::Source(&text)),
             SourceEvent::Idle => {
+                // A live source gone quiet: event time moves on with the wall clock, so
+                // finished incidents close (and their last documents go out) without waiting
+                // for the next flow.
+                if let (Some(rate), Some(latest), Some(at)) =
+                    (config.idle_event_rate, detector.latest(), last_flow_at)
+                {
+                    let secs = at.elapsed().as_secs_f64() * rate;
+                    detector.expire(Timestamp(
+                        latest.as_nanos().saturating_add((secs * 1e9) as i64),
+                    ));
+                }
                 run.send(detector, sinks, stats, feed.as_deref_mut(), on_notice);
                 in_batch = 0;
             }

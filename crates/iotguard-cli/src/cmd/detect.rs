@@ -168,6 +168,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         &PipelineConfig {
             rejects: args.rejects.clone(),
             flush_every: Duration::from_secs(1),
+            idle_event_rate: args.follow.as_ref().map(|_| 1.0),
             ..PipelineConfig::default()
         },
         PipelineParts {

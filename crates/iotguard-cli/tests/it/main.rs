@@ -2,6 +2,7 @@
 
 mod convert;
 mod demo;
+mod detect;
 mod inspect;
 mod lab;
 mod serve;
