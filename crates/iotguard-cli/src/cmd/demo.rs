@@ -172,7 +172,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
                 seed,
                 args.devices,
             )
-                .context("training the demo model")?;
+            .context("training the demo model")?;
             output::info(&format!(
                 "trained a {} model on {} simulated flows in {:.1} s",
                 args.train_kind,

@@ -30,7 +30,9 @@ fn demo_trains_detects_stores_and_serves() {
     ]);
     let lines = demo.stderr_until("the replay has ended");
     assert!(
-        lines.iter().any(|l| l.contains("trained a logreg model on 6000 simulated flows")),
+        lines
+            .iter()
+            .any(|l| l.contains("trained a logreg model on 6000 simulated flows")),
         "{lines:?}"
     );
 
@@ -65,10 +67,7 @@ fn demo_trains_detects_stores_and_serves() {
 
     let (code, rest) = demo.interrupt();
     assert_eq!(code, Some(0), "{rest}");
-    assert!(
-        rest.contains("stopped: 6000 flows scored"),
-        "{rest}"
-    );
+    assert!(rest.contains("stopped: 6000 flows scored"), "{rest}");
     // The store outlives the demo: its alerts stay readable.
     assert!(db.is_file());
 }

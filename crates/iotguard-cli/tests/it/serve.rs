@@ -141,5 +141,8 @@ fn serve_refuses_unsafe_or_missing_things() {
     let out = iotguard(&["serve", "--alerts-db", "/no/such/alerts.db"], None);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("/no/such/alerts.db: no such alert store"), "{err}");
+    assert!(
+        err.contains("/no/such/alerts.db: no such alert store"),
+        "{err}"
+    );
 }

@@ -9,12 +9,24 @@ use crate::error::ApiError;
 use crate::extract::{Path, Query};
 use crate::state::AppState;
 
-/// Maps a store error: a bad filter (such as a malformed cursor) is the client's; anything
-/// else is ours.
-pub(crate) fn store_error(e: iotguard_detect::Error) -> ApiError {
-    match e {
-        iotguard_detect::Error::Config(msg) => ApiError::bad_request(msg),
-        other => ApiError::internal(other),
+/// Maps a store error: the filters were checked before, so a failure here is ours.
+fn store_error(e: iotguard_detect::Error) -> ApiError {
+    ApiError::internal(e)
+}
+
+/// Checks a cursor's shape (`END_NANOS:ID`, as `next_cursor` gives it).
+fn check_cursor(cursor: Option<&str>) -> Result<(), ApiError> {
+    match cursor {
+        Some(c)
+            if !c
+                .split_once(':')
+                .is_some_and(|(end, id)| end.parse::<i64>().is_ok() && !id.is_empty()) =>
+        {
+            Err(ApiError::bad_request(format!(
+                "bad cursor `{c}`: pass the `next_cursor` of the previous page"
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -26,6 +38,7 @@ pub(crate) async fn list(
     Query(query): Query<AlertQuery>,
 ) -> Result<JsonResponse<AlertPage>, ApiError> {
     state.require_store()?;
+    check_cursor(query.cursor.as_deref())?;
     let page = tokio::task::spawn_blocking(move || {
         let store = state.require_store()?;
         store.query(&query).map_err(store_error)

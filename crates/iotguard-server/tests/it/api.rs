@@ -238,7 +238,10 @@ async fn bad_alert_filters_are_client_errors() {
     let store = store_with_alerts(dir.path());
     let app = app(AppState::builder().store(store).build());
     for (uri, needle) in [
-        ("/api/v1/alerts?cursor=nonsense", "bad cursor `nonsense`"),
+        (
+            "/api/v1/alerts?cursor=nonsense",
+            "bad cursor `nonsense`: pass the `next_cursor`",
+        ),
         ("/api/v1/alerts?since=yesterday", "yesterday"),
         ("/api/v1/alerts?severity=urgent", "urgent"),
         ("/api/v1/alerts?host=not-an-ip", "invalid"),
@@ -332,4 +335,25 @@ async fn dashboard_page_and_assets_are_served() {
     }
     let (status, _) = call(&app, get("/assets/secret.txt")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn regression_5_missing_feature_values_round_trip_through_the_store() {
+    // A feature value missing in a flow is NaN: stored as null, it must read back.
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_alerts(dir.path());
+    let mut alert = store
+        .query(&AlertQuery::default())
+        .unwrap()
+        .alerts
+        .remove(0);
+    alert.iotguard.features[0].value = f32::NAN;
+    store.upsert(std::slice::from_ref(&alert)).unwrap();
+    store.commit().unwrap();
+    let app = app(AppState::builder().store(store).build());
+    let (status, one) = call(&app, get(&format!("/api/v1/alerts/{}", alert.id()))).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["iotguard"]["features"][0]["value"], Value::Null);
+    let (status, page) = call(&app, get("/api/v1/alerts")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
 }
