@@ -57,8 +57,9 @@ try {
   });
   await step('alerts appear', () =>
     page.waitForSelector('#alerts tr[data-id]', { timeout: left() }));
-  await step('the rate chart has a history (flows/s > 0)', () =>
-    page.waitForFunction(() => Number(document.querySelector('#flows-rate').textContent.replace(/[^0-9.]/g, '')) > 0, null, { timeout: left() }));
+  await step('the rate chart has a history (3 seconds, flows/s > 0)', () =>
+    page.waitForFunction(() => Number(document.querySelector('#rates').dataset.points ?? 0) >= 3
+      && Number(document.querySelector('#flows-rate').textContent.replace(/[^0-9.]/g, '')) > 0, null, { timeout: left() }));
   await step('the severity breakdown counts alerts', () =>
     page.waitForFunction(() => [...document.querySelectorAll('#severity .num')].some((e) => Number(e.textContent.replace(/[^0-9]/g, '')) > 0), null, { timeout: left() }));
   await step('top attacking hosts are listed', () =>

@@ -201,14 +201,14 @@ function drawRates() {
   }
   g.textAlign = 'center'; g.fillText('now', left + pw, h - 4); g.fillText(`-${RATE_POINTS}s`, left, h - 4);
   const line = (key, max, color) => {
-    g.strokeStyle = color; g.lineWidth = 2; g.beginPath();
-    pts.forEach((p, i) => {
-      const x = left + pw - ((pts.length - 1 - i) * pw) / (RATE_POINTS - 1);
-      const y = top + ph - (p[key] / max) * ph;
-      if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
-    });
+    const xy = pts.map((p, i) => [left + pw - ((pts.length - 1 - i) * pw) / (RATE_POINTS - 1), top + ph - (p[key] / max) * ph]);
+    g.strokeStyle = color; g.fillStyle = color; g.lineWidth = 2; g.beginPath();
+    xy.forEach(([x, y], i) => { if (i === 0) g.moveTo(x, y); else g.lineTo(x, y); });
     g.stroke();
+    // The newest point is marked, so a chart with a single point still shows it.
+    if (xy.length) { const [x, y] = xy[xy.length - 1]; g.beginPath(); g.arc(x, y, 3, 0, 2 * Math.PI); g.fill(); }
   };
+  c.dataset.points = String(pts.length);
   line('flows', maxF, '#4aa3ff');
   line('alerts', maxA, '#ff6b5e');
 }
