@@ -6,7 +6,8 @@
 
 const MAX_FLOWS = 400;      // flows kept for the table and the drill-down
 const SHOWN_FLOWS = 60;     // rows drawn in the live table
-const MAX_ALERTS = 500;     // alerts kept in the list
+const MAX_ALERTS = 500;     // alerts kept (for the top hosts)
+const SHOWN_ALERTS = 100;   // rows drawn in the alert list
 const RATE_POINTS = 120;    // seconds of history in the rate chart
 const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
 
@@ -143,7 +144,7 @@ function drawFlows() {
 function drawAlerts() {
   const rows = [];
   const list = [...state.alerts.values()].reverse();
-  for (const a of list) {
+  for (const a of list.slice(0, SHOWN_ALERTS)) {
     const id = A.id(a);
     rows.push(`<tr data-id="${esc(id)}" class="${state.selected === id ? 'sel' : ''}"><td>${timeOf(A.end(a))}</td><td>${sevBadge(A.severity(a))}</td>`
       + `<td class="num">${num(A.risk(a))}</td><td>${esc(A.attack(a))}</td><td>${esc(A.src(a))}</td>`
@@ -265,7 +266,7 @@ function explanationSvg(items) {
     const x = r.c >= 0 ? mid : mid - len;
     const y = i * rowH + 2;
     const color = r.c >= 0 ? '#ff6b5e' : '#4aa3ff';
-    return `<g class="contribution"><text x="${labelW - 6}" y="${y + 13}" text-anchor="end">${esc(r.name)} = ${esc(fix(r.value, 2))}</text>`
+    return `<g class="contribution"><text x="${labelW - 6}" y="${y + 13}" text-anchor="end">${esc(r.name)} = ${r.value == null ? 'missing' : esc(fix(r.value, 2))}</text>`
       + `<rect x="${x}" y="${y + 3}" width="${Math.max(len, 1)}" height="${rowH - 6}" fill="${color}"></rect>`
       + `<text x="${labelW + barW + 6}" y="${y + 13}">${r.c >= 0 ? '+' : ''}${fix(r.c, 3)}</text></g>`;
   }).join('');

@@ -3,17 +3,19 @@
 //! Events: `flow` (a sampled scored flow), `alert` (an alert created or updated), `stats` (a
 //! [`Tick`] once a second: totals the page turns into rates, alert counts by severity) and
 //! `model` (the active model changed). The detector's feed is already sampled; each
-//! connection sends at most [`FLOWS_PER_SEC`] flows a second on top, and a client too slow to
-//! keep up skips what it missed (counted in the next tick), so the detector never waits for a
-//! browser. Streams end when the server stops.
+//! connection sends at most [`FLOWS_PER_SEC`] flows a second on top, and alert updates are
+//! coalesced: once a second, the latest version of each incident updated since (at most
+//! [`MAX_ALERTS_PER_TICK`]). A client too slow to keep up skips what it missed (counted in the
+//! next tick), so the detector never waits for a browser. Streams end when the server stops.
 
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use iotguard_detect::FeedEvent;
+use iotguard_detect::{Alert, FeedEvent};
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
@@ -22,6 +24,9 @@ use crate::state::AppState;
 
 /// The most flows one connection receives per second.
 pub(crate) const FLOWS_PER_SEC: u32 = 40;
+
+/// The most distinct incidents one tick sends; more are counted as skipped.
+pub(crate) const MAX_ALERTS_PER_TICK: usize = 200;
 
 /// What a `stats` event holds.
 #[derive(Serialize, Debug, Default, Clone)]
@@ -51,11 +56,19 @@ struct Live {
     flows_this_second: u32,
     skipped: u64,
     generation: Option<u64>,
+    /// Alerts updated since the last tick, the latest version of each, in first-update order.
+    pending: Vec<Alert>,
+    pending_index: HashMap<String, usize>,
+    /// Events ready to send.
+    outbox: VecDeque<Event>,
 }
 
 impl Live {
     async fn next(&mut self) -> Option<Event> {
         loop {
+            if let Some(event) = self.outbox.pop_front() {
+                return Some(event);
+            }
             let feed = &mut self.feed;
             let recv = async {
                 match feed.as_mut() {
@@ -70,7 +83,8 @@ impl Live {
                 msg = recv => Some(msg),
             };
             let Some(msg) = msg else {
-                return Some(self.model_event().unwrap_or_else(|| self.tick_event()));
+                self.on_tick();
+                continue;
             };
             match msg {
                 Ok(FeedEvent::Flow(flow)) => {
@@ -85,10 +99,36 @@ impl Live {
                     self.flows_this_second += 1;
                     return Some(json_event("flow", &*flow));
                 }
-                Ok(FeedEvent::Alert(alert)) => return Some(json_event("alert", &*alert)),
+                Ok(FeedEvent::Alert(alert)) => self.hold(alert),
                 Err(broadcast::error::RecvError::Lagged(n)) => self.skipped += n,
                 Err(broadcast::error::RecvError::Closed) => self.feed = None,
             }
+        }
+    }
+
+    /// Keeps the latest version of an incident's alert until the next tick.
+    fn hold(&mut self, alert: Box<Alert>) {
+        match self.pending_index.get(alert.id()) {
+            Some(&i) => self.pending[i] = *alert,
+            None if self.pending.len() < MAX_ALERTS_PER_TICK => {
+                self.pending_index
+                    .insert(alert.id().to_string(), self.pending.len());
+                self.pending.push(*alert);
+            }
+            None => self.skipped += 1,
+        }
+    }
+
+    /// Queues what a tick sends: a model change, the stats, the alerts held since the last.
+    fn on_tick(&mut self) {
+        if let Some(event) = self.model_event() {
+            self.outbox.push_back(event);
+        }
+        let tick = self.tick_event();
+        self.outbox.push_back(tick);
+        self.pending_index.clear();
+        for alert in std::mem::take(&mut self.pending) {
+            self.outbox.push_back(json_event("alert", &alert));
         }
     }
 
@@ -145,6 +185,9 @@ pub(crate) async fn live(
         second_started: Instant::now(),
         flows_this_second: 0,
         skipped: 0,
+        pending: Vec::new(),
+        pending_index: HashMap::new(),
+        outbox: VecDeque::new(),
     };
     let stream = futures_util::stream::unfold(live, |mut live| async move {
         live.next().await.map(|event| (Ok(event), live))
