@@ -198,7 +198,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
         ..DetectConfig::default()
     };
     let state = AppState::builder()
-        .token(args.server.token.clone())
+        .token(args.server.token())
         .report_dir(args.server.report.clone())
         .model(model.clone())
         .detect_config(detect.clone())

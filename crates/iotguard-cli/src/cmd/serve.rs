@@ -31,11 +31,16 @@ pub(crate) struct ServerArgs {
 }
 
 impl ServerArgs {
+    /// Returns the token; an empty one (`IOTGUARD_API_TOKEN=`) counts as none.
+    pub(crate) fn token(&self) -> Option<String> {
+        self.token.clone().filter(|t| !t.is_empty())
+    }
+
     /// Returns the server configuration.
     pub(crate) fn config(&self) -> ServerConfig {
         ServerConfig {
             listen: self.listen,
-            token: self.token.clone(),
+            token: self.token(),
         }
     }
 }
@@ -71,7 +76,7 @@ pub(crate) fn wait_for(flag: &AtomicBool) {
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let mut state = AppState::builder()
-        .token(args.server.token.clone())
+        .token(args.server.token())
         .report_dir(args.server.report.clone());
     if let Some(path) = &args.model {
         let handle =
