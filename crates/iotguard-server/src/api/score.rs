@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 use crate::state::AppState;
 
 /// The most flows one request may hold.
@@ -64,6 +64,15 @@ pub(crate) struct Contribution {
     contribution: f64,
 }
 
+/// Query parameters of the request.
+#[derive(serde::Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScoreOptions {
+    /// Explain each flow (default true); false skips the per-flow explanation, which is most
+    /// of the cost for tree models.
+    explain: Option<bool>,
+}
+
 /// A flow that could not be read.
 #[derive(Serialize, Debug)]
 pub(crate) struct Rejected {
@@ -74,8 +83,10 @@ pub(crate) struct Rejected {
 /// Scores the flows of the body.
 pub(crate) async fn score(
     State(state): State<AppState>,
+    Query(options): Query<ScoreOptions>,
     Json(body): Json<Value>,
 ) -> Result<JsonResponse<ScoreResponse>, ApiError> {
+    let explain = options.explain.unwrap_or(true);
     let flows = match body {
         Value::Array(items) => items,
         v @ Value::Object(_) => vec![v],
@@ -92,8 +103,9 @@ pub(crate) async fn score(
         )));
     }
     let model = state.require_model()?.clone();
-    let config = state.detect_config().clone();
-    let answer = tokio::task::spawn_blocking(move || score_flows(&flows, model, config))
+    let mut config = state.detect_config().clone();
+    config.explain &= explain;
+    let answer = tokio::task::spawn_blocking(move || score_flows(&flows, model, config, explain))
         .await
         .map_err(ApiError::internal)??;
     Ok(JsonResponse(answer))
@@ -104,6 +116,7 @@ fn score_flows(
     flows: &[Value],
     model: iotguard_detect::ModelHandle,
     config: iotguard_detect::DetectConfig,
+    explain: bool,
 ) -> Result<ScoreResponse, ApiError> {
     let active = model.current();
     let mut detector = Detector::new(model, config).map_err(ApiError::internal)?;
@@ -146,7 +159,9 @@ fn score_flows(
         match next {
             Ok(rec) => {
                 let scored = detector.process(&rec);
-                extractor.extract(&rec, &mut row);
+                if explain {
+                    extractor.extract(&rec, &mut row);
+                }
                 results.push(ScoreResult {
                     index,
                     uid: scored.uid.as_ref().map(ToString::to_string),
@@ -160,7 +175,11 @@ fn score_flows(
                     severity: scored.severity,
                     risk_score: None,
                     attack_type: None,
-                    explanation: top_contributions(&active.loaded.model, &row, &names),
+                    explanation: if explain {
+                        top_contributions(&active.loaded.model, &row, &names)
+                    } else {
+                        Vec::new()
+                    },
                 });
                 incidents.push(scored.incident_id);
             }

@@ -357,3 +357,25 @@ async fn regression_5_missing_feature_values_round_trip_through_the_store() {
     let (status, page) = call(&app, get("/api/v1/alerts")).await;
     assert_eq!(status, StatusCode::OK, "{page}");
 }
+
+#[tokio::test]
+async fn score_without_explanations_gives_the_same_scores() {
+    let body = serde_json::to_string(&json_flows(4, 200)).unwrap();
+    let app = scoring_app();
+    let (_, explained) = call(&app, post_json("/api/v1/score", &body, None)).await;
+    let (status, plain) = call(&app, post_json("/api/v1/score?explain=false", &body, None)).await;
+    assert_eq!(status, StatusCode::OK, "{plain}");
+    let (a, b) = (
+        explained["results"].as_array().unwrap(),
+        plain["results"].as_array().unwrap(),
+    );
+    assert_eq!(a.len(), 200);
+    assert_eq!(b.len(), 200);
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(x["score"], y["score"]);
+        assert_eq!(x["label"], y["label"]);
+        assert_eq!(y["explanation"], json!([]));
+    }
+    let (status, body) = call(&app, post_json("/api/v1/score?explain=maybe", "{}", None)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
