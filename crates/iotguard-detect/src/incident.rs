@@ -166,7 +166,7 @@ impl Incident {
     /// Folds one alerting flow in and regrades.
     fn add(&mut self, rec: &FlowRecord, score: f32, threshold: f32, config: &DetectConfig) {
         if self.flows > 0 && rec.ts >= self.last {
-            let gap = (rec.ts.as_nanos() - self.last.as_nanos()) as f64 / 1e9;
+            let gap = rec.ts.as_nanos().saturating_sub(self.last.as_nanos()) as f64 / 1e9;
             self.gap_n += 1;
             let delta = gap - self.gap_mean;
             self.gap_mean += delta / self.gap_n as f64;
@@ -215,7 +215,7 @@ impl Incident {
     }
 
     fn duration_secs(&self) -> f64 {
-        (self.last.as_nanos() - self.first.as_nanos()) as f64 / 1e9
+        self.last.as_nanos().saturating_sub(self.first.as_nanos()) as f64 / 1e9
     }
 
     /// Infers the attack type from the incident's pattern (see [`AttackType`]).
@@ -223,7 +223,12 @@ impl Incident {
         let n = self.flows;
         let hosts = self.dsts.len();
         let ports = self.dst_ports.len();
-        if self.orig_bytes >= 10_000_000 && self.orig_bytes >= 4 * self.resp_bytes.max(1) {
+        let mostly_failed = self.failed * 2 >= n;
+        // Data really delivered (connections answered), far more sent than received.
+        if !mostly_failed
+            && self.orig_bytes >= 10_000_000
+            && self.orig_bytes >= 4 * self.resp_bytes.max(1)
+        {
             return AttackType::Exfiltration;
         }
         if hosts >= 16 && ports <= 4 {
@@ -242,7 +247,14 @@ impl Incident {
         }
         let rate = n as f64 / self.duration_secs().max(1.0);
         let pkts_per_flow = (self.orig_pkts as f64) / n.max(1) as f64;
-        if hosts <= 4 && ((n >= 50 && rate >= 20.0) || (n >= 1 && pkts_per_flow >= 1000.0)) {
+        // Many flows fast, huge flows, or flows pushing dozens of packets one way with next
+        // to nothing back (IoT-23's DDoS: `OTH` and `S0` flows).
+        let one_way = self.orig_pkts >= 10 * self.resp_pkts.max(1);
+        if hosts <= 4
+            && ((n >= 50 && rate >= 20.0)
+                || pkts_per_flow >= 1000.0
+                || (n >= 10 && one_way && pkts_per_flow >= 10.0))
+        {
             return AttackType::Flood;
         }
         if self.gap_n >= 5 && hosts <= 4 && self.gap_mean >= 1.0 {
@@ -298,7 +310,8 @@ impl Incident {
             (Some(at), Some(sev)) => {
                 self.closed
                     || self.severity > sev
-                    || (self.last.as_nanos() - at.as_nanos()) as f64 / 1e9 >= update_every_secs
+                    || self.last.as_nanos().saturating_sub(at.as_nanos()) as f64 / 1e9
+                        >= update_every_secs
             }
             _ => true,
         }
@@ -350,7 +363,7 @@ impl Incident {
                 risk_score: self.risk,
                 start: rfc3339(self.first),
                 end: rfc3339(self.last),
-                duration: self.last.as_nanos() - self.first.as_nanos(),
+                duration: self.last.as_nanos().saturating_sub(self.first.as_nanos()),
                 created: rfc3339(created),
             },
             source: Endpoint {
@@ -437,7 +450,7 @@ impl Incidents {
         let key = rec.orig_h;
         let idle_nanos = (config.incident_idle_secs * 1e9) as i64;
         if let Some(inc) = self.open.get(&key) {
-            if rec.ts.as_nanos() - inc.last.as_nanos() > idle_nanos {
+            if rec.ts.as_nanos().saturating_sub(inc.last.as_nanos()) > idle_nanos {
                 self.close(key);
             }
         }
@@ -482,7 +495,7 @@ impl Incidents {
         let mut stale: Vec<(Timestamp, Option<IpAddr>)> = self
             .open
             .iter()
-            .filter(|(_, v)| now.as_nanos() - v.last.as_nanos() > idle_nanos)
+            .filter(|(_, v)| now.as_nanos().saturating_sub(v.last.as_nanos()) > idle_nanos)
             .map(|(k, v)| (v.last, *k))
             .collect();
         // Close in a stable order (by last flow, then address) so output is deterministic.
@@ -588,6 +601,17 @@ mod tests {
             .map(|i| flow(src, "10.0.1.1", 80, f64::from(i) * 0.01, ConnState::S0))
             .collect();
         assert_eq!(attack(&flood), AttackType::Flood);
+        // Slow, but unanswered and pushing packets one way: IoT-23's DDoS flows.
+        let one_way: Vec<_> = (0..12)
+            .map(|i| {
+                let mut f = flow(src, "10.0.1.1", 80, f64::from(i) * 30.0, ConnState::OTH);
+                f.orig_pkts = Some(40);
+                f.resp_pkts = Some(0);
+                f.orig_bytes = Some(40_000);
+                f
+            })
+            .collect();
+        assert_eq!(attack(&one_way), AttackType::Flood);
         let beacon: Vec<_> = (0..8)
             .map(|i| flow(src, "10.0.1.1", 443, f64::from(i) * 60.0, ConnState::SF))
             .collect();

@@ -15,9 +15,46 @@
 //!    default), a webhook; [`Stats`] counts every stage and [`LiveFeed`] fans flows (sampled) and
 //!    alerts out to the dashboard.
 //!
-//! [`run_pipeline`] is the loop that joins them. Invariants: the [`Detector`] is deterministic
-//! given its flows (time is the flows' time; the wall clock only stamps `event.created` and is
-//! injectable); bad input is counted, reported and set aside, never a panic and never a stop;
+//! [`run_pipeline`] is the loop that joins them:
+//!
+//! ```no_run
+//! use std::path::{Path, PathBuf};
+//! use std::sync::atomic::AtomicBool;
+//!
+//! use iotguard_detect::source::replay::{Pacing, ReplaySource};
+//! use iotguard_detect::{
+//!     run_pipeline, AlertSink, AlertStore, DetectConfig, Detector, ModelHandle, PipelineConfig,
+//!     PipelineParts, Stats,
+//! };
+//!
+//! let model = ModelHandle::load(Path::new("model.json"))?;
+//! let mut detector = Detector::new(model, DetectConfig::default())?;
+//! let mut sinks: Vec<Box<dyn AlertSink>> = vec![Box::new(AlertStore::open(Path::new("alerts.db"))?)];
+//! let mut source = ReplaySource::open(
+//!     &[PathBuf::from("conn.log")],
+//!     Default::default(),
+//!     1,
+//!     Pacing::Fast,
+//! )?;
+//! let stats = Stats::new();
+//! let report = run_pipeline(
+//!     &mut source,
+//!     &mut detector,
+//!     &mut sinks,
+//!     &PipelineConfig::default(),
+//!     PipelineParts {
+//!         stats: &stats,
+//!         feed: None,
+//!         shutdown: &AtomicBool::new(false),
+//!         on_notice: &mut |notice| eprintln!("{notice:?}"),
+//!     },
+//! )?;
+//! println!("{} flows, {} incidents", report.flows, report.incidents);
+//! # Ok::<(), iotguard_detect::Error>(())
+//! ```
+//!
+//! Invariants: the [`Detector`] is deterministic given its flows (time is the flows' time; the
+//! wall clock only stamps `event.created` and is injectable); bad input is counted, reported and set aside, never a panic and never a stop;
 //! memory is bounded by configuration (host tables, open incidents, uids and peers per incident).
 
 mod alert;

@@ -5,7 +5,10 @@
 //! atomic load) and picks the new model up between two flows: no flow is dropped or scored
 //! half by one model and half by the other.
 //!
-//! A swap to a model whose feature configuration differs from the running one is **refused**
+//! The memory caps of the feature tables (`max_hosts`, `idle_timeout_secs`) are the running
+//! detector's (a deployment may raise or lower them for its network, see `iotguard detect
+//! --max-hosts`); a swapped-in model keeps them. A swap to a model whose feature configuration
+//! otherwise differs from the running one is **refused**
 //! with an error naming both configurations: the per-host state in the extractor was built
 //! under the old configuration and cannot serve the new one, and silently rebuilding it would
 //! blind detection for the length of the longest horizon. Restart detection to change features.
@@ -124,12 +127,16 @@ impl ModelHandle {
 
     /// Installs `model`, returning the one it replaces. Refused (and nothing changes) when its
     /// feature configuration differs from the active model's.
-    pub fn swap(&self, model: ActiveModel) -> Result<Arc<ActiveModel>> {
+    pub fn swap(&self, mut model: ActiveModel) -> Result<Arc<ActiveModel>> {
         let mut current = self
             .shared
             .current
             .write()
             .unwrap_or_else(|e| e.into_inner());
+        // The memory caps belong to the running extractor, not to the model: a new model
+        // keeps them (they do not change the features' names or values).
+        model.loaded.features.max_hosts = current.loaded.features.max_hosts;
+        model.loaded.features.idle_timeout_secs = current.loaded.features.idle_timeout_secs;
         if current.loaded.features != model.loaded.features {
             return Err(Error::Model(format!(
                 "refusing to swap in {} ({}): its feature configuration {} differs from the \

@@ -281,7 +281,7 @@ impl Run {
         let (orig, resp) = detector.host_counts();
         let lag = detector
             .latest()
-            .map(|t| crate::time::now().as_nanos() - t.as_nanos());
+            .map(|t| crate::time::now().as_nanos().saturating_sub(t.as_nanos()));
         stats.set_gauges(detector.open_incidents(), orig + resp, lag);
     }
 

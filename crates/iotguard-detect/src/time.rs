@@ -37,10 +37,16 @@ pub fn parse_time(text: &str) -> Option<Timestamp> {
         None => (clock, ""),
     };
     let mut c = hms.splitn(3, ':');
-    let h: i64 = c.next()?.parse().ok()?;
-    let min: i64 = c.next()?.parse().ok()?;
-    let sec: i64 = c.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || sec > 60 {
+    let h = i64::from(c.next()?.parse::<u8>().ok()?);
+    let min = i64::from(c.next()?.parse::<u8>().ok()?);
+    let sec = i64::from(c.next()?.parse::<u8>().ok()?);
+    if !(0..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+        || h > 23
+        || min > 59
+        || sec > 60
+    {
         return None;
     }
     if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
@@ -132,5 +138,8 @@ mod tests {
         assert_eq!(parse_time("2019-13-10T20:06:29Z"), None);
         assert_eq!(parse_time("2019-01-10T20:06:29+02:00"), None);
         assert_eq!(parse_time("yesterday"), None);
+        assert_eq!(parse_time("99999999999999-01-01T00:00:00Z"), None);
+        assert_eq!(parse_time("2019-01-01T00:00:00.1234567890Z"), None);
+        assert_eq!(parse_time("99999999999999999999999"), None);
     }
 }

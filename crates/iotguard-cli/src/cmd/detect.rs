@@ -13,8 +13,8 @@ use iotguard_detect::source::follow::{FollowConfig, FollowSource};
 use iotguard_detect::source::replay::{Pacing, ReplaySource};
 use iotguard_detect::source::Source;
 use iotguard_detect::{
-    run_pipeline, AlertSink, AlertStore, AssetRule, DetectConfig, Detector, ModelHandle, Notice,
-    PipelineConfig, PipelineParts, Stats,
+    run_pipeline, ActiveModel, AlertSink, AlertStore, AssetRule, DetectConfig, Detector,
+    ModelHandle, Notice, PipelineConfig, PipelineParts, Stats,
 };
 use iotguard_flow::{Format, ReadOptions, DEFAULT_MAX_LINE};
 
@@ -65,6 +65,11 @@ pub(crate) struct DetectArgs {
     /// Close an incident after this many seconds (event time) without an alerting flow.
     #[arg(long, value_name = "SECS", default_value_t = 300.0)]
     incident_idle: f64,
+    /// Most hosts kept per role in the feature tables (memory: about 575 bytes each; the
+    /// least recently seen are evicted past it) [default: the model's, 200 000 unless trained
+    /// otherwise].
+    #[arg(long, value_name = "N")]
+    max_hosts: Option<usize>,
     /// The sensor name for flows whose input names none (alerts' observer.name).
     #[arg(long, value_name = "NAME")]
     sensor: Option<String>,
@@ -87,8 +92,12 @@ fn parse_format(s: &str) -> Result<Format, String> {
 }
 
 pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
-    let model = ModelHandle::load(&args.model)
+    let mut loaded = iotguard_runtime::lab::load_model(&args.model)
         .with_context(|| format!("loading {}", args.model.display()))?;
+    if let Some(n) = args.max_hosts {
+        loaded.features.max_hosts = n;
+    }
+    let model = ModelHandle::new(ActiveModel::new(loaded, Some(&args.model)));
     let config = DetectConfig {
         sensor: args
             .sensor

@@ -103,6 +103,12 @@ fn detect_on_a_real_capture_writes_explained_graded_ecs_alerts() {
         .any(|d| d["destination"]["ip"] == "185.244.25.235"
             && d["iotguard"]["attack_type"] == "beacon"));
 
+    // The DDoS (dozens of packets per flow pushed one way, next to nothing back) reads as a
+    // flood.
+    assert!(last
+        .values()
+        .any(|d| d["iotguard"]["attack_type"] == "flood"));
+
     // The store holds the same incidents, each as its last revision.
     let store = AlertStore::open(&db).unwrap();
     let stored = store
@@ -200,4 +206,109 @@ fn detect_reads_standard_input_and_reports_json() {
         .map(|c| c.count)
         .sum();
     assert_eq!(total, incidents);
+    // The feature tables' cap is the deployment's to set; a cap of 0 is refused up front.
+    let out = super::iotguard(
+        &[
+            "detect",
+            "--model",
+            &model_s,
+            "--max-hosts",
+            "0",
+            "--no-alerts-db",
+            "-",
+        ],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("max_hosts 0 is not in 1..=4294967294"),
+        "{err}"
+    );
+}
+
+#[test]
+fn detect_follows_a_live_folder_and_stops_cleanly_on_sigterm() {
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let live = tempfile::tempdir().unwrap();
+    let p = |path: &std::path::Path| path.display().to_string();
+    let train = dir.path().join("train.log");
+    let model = dir.path().join("tree.json");
+    let log = live.path().join("conn.log");
+    ok(&[
+        "simulate",
+        "--seed",
+        "1",
+        "--flows",
+        "20000",
+        "--out",
+        &p(&train),
+    ]);
+    ok(&["train", "--model", "tree", "--out", &p(&model), &p(&train)]);
+    ok(&[
+        "simulate",
+        "--seed",
+        "2",
+        "--flows",
+        "2000",
+        "--out",
+        &p(&log),
+    ]);
+    let lines = std::fs::read_to_string(&log).unwrap().lines().count() as u64;
+    let checkpoint = dir.path().join("position.json");
+    let jsonl = dir.path().join("alerts.jsonl");
+    let child = Command::new(env!("CARGO_BIN_EXE_iotguard"))
+        .args([
+            "detect",
+            "--model",
+            &p(&model),
+            "--no-alerts-db",
+            "--alerts-jsonl",
+            &p(&jsonl),
+            "--follow",
+            &p(live.path()),
+            "--checkpoint",
+            &p(&checkpoint),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until the last record's position is saved: every flow processed and
+    // its alerts flushed. The log's last line is `#close`, which is no record.
+    let mut saved = None;
+    for _ in 0..6000 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        if let Ok(text) = std::fs::read_to_string(&checkpoint) {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if v["line"] == lines - 1 {
+                saved = Some(v);
+                break;
+            }
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let saved = saved.expect("the checkpoint never reached the last record");
+    assert_eq!(saved["path"], p(&log));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("2000 flows in "), "{stdout}");
+    assert!(stdout.trim_end().ends_with("(interrupted)"), "{stdout}");
+    // Alerts were written while following.
+    let docs = std::fs::read_to_string(&jsonl).unwrap();
+    assert!(docs.lines().count() >= 1);
+    assert!(docs.lines().all(|l| l.contains("\"kind\":\"alert\"")));
 }

@@ -115,7 +115,8 @@ impl ReplaySource {
             Pacing::Rate(rate) if rate > 0.0 => Duration::from_secs_f64(self.sent as f64 / rate),
             Pacing::Speedup(speedup) if speedup > 0.0 => {
                 let first = *self.first_ts.get_or_insert(ts);
-                let secs = (ts.as_nanos() - first.as_nanos()).max(0) as f64 / 1e9 / speedup;
+                let secs =
+                    ts.as_nanos().saturating_sub(first.as_nanos()).max(0) as f64 / 1e9 / speedup;
                 Duration::from_secs_f64(secs.min(1e9))
             }
             _ => return Duration::ZERO,

@@ -106,6 +106,12 @@ fn swapping_models_between_flows() {
     assert_eq!(handle.generation(), 1);
     let after: Vec<_> = records[1..500].iter().map(|r| d.process(r)).collect();
     assert!(after.iter().all(|s| s.threshold == 2.0 && !s.is_alert));
+    // Memory caps are the running detector's: a model with others is accepted and keeps them.
+    let mut caps = iotguard_runtime::lab::load_model(&fixture().model).unwrap();
+    caps.features.max_hosts = 7;
+    handle.swap(ActiveModel::new(caps, None)).unwrap();
+    assert_eq!(handle.generation(), 2);
+    assert_eq!(handle.current().loaded.features.max_hosts, 200_000);
     // Another feature configuration is refused, and nothing changes.
     let mut other = iotguard_runtime::lab::load_model(&fixture().model).unwrap();
     other.features.horizons_secs = vec![5.0];
@@ -118,8 +124,8 @@ fn swapping_models_between_flows() {
         err.contains("feature configuration") && err.contains("restart"),
         "{err}"
     );
-    assert_eq!(handle.generation(), 1);
-    assert_eq!(handle.current().info.threshold, 2.0);
+    assert_eq!(handle.generation(), 2);
+    assert_eq!(handle.current().loaded.features.horizons_secs.len(), 4);
 }
 
 #[test]
@@ -139,4 +145,51 @@ fn incidents_stay_bounded() {
     }
     assert!(most_open <= 2, "{most_open}");
     assert!(alerts.iter().all(|a| a.iotguard.uids.len() <= 3));
+}
+
+#[test]
+fn odd_records_are_scored_without_panicking() {
+    use iotguard_flow::{FlowRecord, Interval, Protocol, Timestamp};
+    let mut d = detector(DetectConfig {
+        update_every_secs: 0.0,
+        ..DetectConfig::default()
+    });
+    let v6 = FlowRecord {
+        ts: Timestamp(-5_000_000_000),
+        orig_h: Some("fd00::1".parse().unwrap()),
+        resp_h: Some("fd00::2".parse().unwrap()),
+        proto: Protocol::Icmp,
+        duration: Some(Interval(i64::MAX)),
+        orig_bytes: Some(u64::MAX),
+        resp_bytes: Some(u64::MAX),
+        orig_pkts: Some(u64::MAX),
+        ..FlowRecord::default()
+    };
+    let odd = [
+        FlowRecord::default(),
+        v6.clone(),
+        FlowRecord {
+            ts: Timestamp(i64::MAX),
+            ..v6.clone()
+        },
+        FlowRecord {
+            ts: Timestamp(i64::MIN),
+            proto: Protocol::Other("sctp".into()),
+            ..FlowRecord::default()
+        },
+    ];
+    let mut alerts = Vec::new();
+    for rec in odd.iter().cycle().take(40) {
+        let s = d.process(rec);
+        assert_eq!(s.is_alert, s.score >= s.threshold);
+        d.drain_alerts(&mut alerts);
+    }
+    d.expire(Timestamp(i64::MAX));
+    d.close_all();
+    d.drain_alerts(&mut alerts);
+    assert_eq!(d.open_incidents(), 0);
+    for a in &alerts {
+        assert!(a.event.risk_score.is_finite() && (0.0..=100.0).contains(&a.event.risk_score));
+        serde_json::to_string(a).unwrap();
+    }
 }

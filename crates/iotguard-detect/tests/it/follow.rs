@@ -217,3 +217,37 @@ fn a_quiet_live_log_closes_its_incidents_with_the_wall_clock() {
     assert!(report.interrupted);
     assert_eq!(report.flows, 2000);
 }
+
+#[test]
+fn a_zeek_json_log_is_told_by_its_first_byte_and_followed() {
+    let records = super::read_log(&fixture().test_log);
+    let mut json = Vec::new();
+    {
+        let mut w = iotguard_flow::ZeekJsonWriter::new(&mut json);
+        for r in &records[..300] {
+            w.write(r).unwrap();
+        }
+        w.flush().unwrap();
+    }
+    let text = String::from_utf8(json).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let live = dir.path().join("conn.log");
+    // The source starts before Zeek has written anything.
+    let mut source = FollowSource::start(config(dir.path(), &state.path().join("p.json"))).unwrap();
+    append(&live, &(lines[..200].join("\n") + "\n"));
+    let mut seen = take(&mut source, 200);
+    append(&live, &(lines[200..].join("\n") + "\n"));
+    seen.extend(take(&mut source, 100));
+    let want: Vec<String> = records[..300]
+        .iter()
+        .map(|r| r.uid.as_ref().unwrap().to_string())
+        .collect();
+    assert_eq!(seen, want);
+    source.commit().unwrap();
+    let saved = FilePosition::load(&state.path().join("p.json"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.line, 300);
+}
