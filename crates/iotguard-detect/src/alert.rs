@@ -200,8 +200,14 @@ pub struct AlertCounts {
 pub struct FeatureContribution {
     /// The feature's name, from the feature schema.
     pub name: String,
-    /// Its value in the flow.
+    /// Its value in the flow (NaN when missing: written as `null`, read back as NaN).
+    #[serde(deserialize_with = "nan_if_null")]
     pub value: f32,
     /// How much it moved the model's raw output (positive: towards malicious).
     pub contribution: f64,
+}
+
+/// Reads a missing feature value (`null`, as serde_json writes NaN) back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
 }

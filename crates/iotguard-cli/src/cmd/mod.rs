@@ -14,9 +14,11 @@ use crate::output;
 
 mod compare;
 mod convert;
+mod demo;
 mod detect;
 mod eval;
 mod inspect;
+mod serve;
 mod simulate;
 mod train;
 
@@ -38,6 +40,11 @@ pub(crate) enum Command {
     /// Detect attacks in flows (replayed files, standard input, a live Zeek log folder) and
     /// write explained, graded ECS alerts.
     Detect(detect::DetectArgs),
+    /// Serve the API and the dashboard over a model file, an alert store and a compare report.
+    Serve(serve::ServeArgs),
+    /// The whole system in one command: a simulated IoT network under attack, a model, live
+    /// detection and the dashboard at http://127.0.0.1:8080.
+    Demo(demo::DemoArgs),
 }
 
 /// Runs a subcommand and returns its exit code.
@@ -50,6 +57,8 @@ pub(crate) fn run(command: Command) -> anyhow::Result<u8> {
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Detect(args) => detect::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }
 

@@ -1,10 +1,12 @@
 //! End-to-end tests of the `iotguard` binary: real files in temporary folders, real processes.
 
 mod convert;
+mod demo;
 mod detect;
 mod inspect;
 mod lab;
 mod new_models;
+mod serve;
 mod simulate;
 
 use std::io::Write;

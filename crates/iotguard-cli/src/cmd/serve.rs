@@ -1,0 +1,105 @@
+//! `iotguard serve`: the API and the dashboard over what exists on disk: a model file (for
+//! scoring and the model endpoints), an alert store written by `detect` or `demo`, a compare
+//! report. Also the server arguments `demo` shares.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use iotguard_detect::{AlertStore, ModelHandle};
+use iotguard_server::{AppState, Server, ServerConfig, DEFAULT_LISTEN, TOKEN_ENV};
+
+use crate::{exit, output};
+
+/// Where the server listens and its token.
+#[derive(Args, Debug)]
+pub(crate) struct ServerArgs {
+    /// The address to serve the API and the dashboard on. Anything but loopback needs a token.
+    #[arg(long, value_name = "ADDR", default_value_t = DEFAULT_LISTEN)]
+    pub(crate) listen: SocketAddr,
+    /// The bearer token write endpoints (model activation) require [default: none, writes
+    /// refused]. Prefer the environment variable: command lines are visible to other users.
+    #[arg(long, value_name = "TOKEN", env = TOKEN_ENV, hide_env_values = true)]
+    pub(crate) token: Option<String>,
+    /// A folder written by `iotguard compare`: the dashboard shows its table and plots.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) report: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    /// Returns the token; an empty one (`IOTGUARD_API_TOKEN=`) counts as none.
+    pub(crate) fn token(&self) -> Option<String> {
+        self.token.clone().filter(|t| !t.is_empty())
+    }
+
+    /// Returns the server configuration.
+    pub(crate) fn config(&self) -> ServerConfig {
+        ServerConfig {
+            listen: self.listen,
+            token: self.token(),
+        }
+    }
+}
+
+/// Arguments of `serve`.
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// A model file: enables `POST /api/v1/score` and the model endpoints.
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// The SQLite alert store `detect` or `demo` write: enables the alert endpoints.
+    #[arg(long, value_name = "FILE")]
+    alerts_db: Option<PathBuf>,
+}
+
+/// Returns a flag that turns true on Ctrl-C or SIGTERM.
+pub(crate) fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    ctrlc::set_handler(move || f.store(true, Ordering::Relaxed))
+        .context("installing the Ctrl-C handler")?;
+    Ok(flag)
+}
+
+/// Waits until the flag turns true.
+pub(crate) fn wait_for(flag: &AtomicBool) {
+    while !flag.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
+    let mut state = AppState::builder()
+        .token(args.server.token())
+        .report_dir(args.server.report.clone());
+    if let Some(path) = &args.model {
+        let handle =
+            ModelHandle::load(path).with_context(|| format!("loading model {}", path.display()))?;
+        state = state.model(handle);
+    }
+    if let Some(path) = &args.alerts_db {
+        if !path.is_file() {
+            anyhow::bail!("{}: no such alert store", path.display());
+        }
+        let store = AlertStore::open(path)
+            .with_context(|| format!("opening alert store {}", path.display()))?;
+        state = state.store(store);
+    }
+    let stop = stop_flag()?;
+    let server = Server::start(&args.server.config(), state.build())?;
+    output::out(&server.url());
+    output::info(&format!(
+        "serving the API and the dashboard at {} (Ctrl-C stops)",
+        server.url()
+    ));
+    wait_for(&stop);
+    server.stop()?;
+    output::info("stopped");
+    Ok(exit::OK)
+}

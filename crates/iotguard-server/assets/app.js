@@ -1,0 +1,343 @@
+// iotguard dashboard: live flows, alerts and the model, over one Server-Sent Events stream
+// (/api/v1/live) and the JSON API. Plain JavaScript of our own, no libraries: charts are
+// canvas and SVG. The server samples flows before sending them; this page redraws at most a
+// few times a second whatever the rate, and keeps bounded buffers.
+'use strict';
+
+const MAX_FLOWS = 400;      // flows kept for the table and the drill-down
+const SHOWN_FLOWS = 60;     // rows drawn in the live table
+const MAX_ALERTS = 500;     // alerts kept (for the top hosts)
+const SHOWN_ALERTS = 100;   // rows drawn in the alert list
+const RATE_POINTS = 120;    // seconds of history in the rate chart
+const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
+
+const state = {
+  flows: [],                 // newest first
+  alerts: new Map(),         // id -> alert document (insertion order = first seen)
+  hostStats: new Map(),      // origin host -> duration statistics over the flows received
+  rates: [],                 // {t, flows, alerts} per stats tick
+  lastTick: null,
+  severity: {},
+  selected: null,
+  dirty: { flows: false, alerts: false, charts: false },
+};
+
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+const num = (v, d = 0) => (v == null || Number.isNaN(v) ? '' : Number(v).toLocaleString(undefined, { maximumFractionDigits: d, minimumFractionDigits: 0 }));
+const fix = (v, d = 3) => (v == null || !Number.isFinite(v) ? '' : Number(v).toFixed(d));
+const timeOf = (t) => { if (t == null) return ''; const d = new Date(typeof t === 'number' ? t * 1000 : t); return Number.isNaN(d.getTime()) ? String(t) : d.toISOString().slice(11, 19); };
+const sevBadge = (s) => (s ? `<span class="sev ${esc(s)}">${esc(s)}</span>` : '');
+
+// ---- field access: flows (ScoredFlow) and alerts (ECS documents) ----
+
+const F = {
+  src: (f) => f.orig_h, dst: (f) => f.resp_h,
+  pkts: (f) => (f.orig_pkts ?? 0) + (f.resp_pkts ?? 0),
+  bytes: (f) => (f.orig_bytes ?? 0) + (f.resp_bytes ?? 0),
+  dur: (f) => f.duration,
+  flags: (f) => [f.conn_state, f.history].filter(Boolean).join(' '),
+};
+
+const A = {
+  id: (a) => a.event?.id,
+  severity: (a) => a.iotguard?.severity,
+  risk: (a) => a.event?.risk_score,
+  src: (a) => a.source?.ip, dst: (a) => a.destination?.ip,
+  dport: (a) => a.destination?.port,
+  attack: (a) => String(a.iotguard?.attack_type ?? '').replace(/_/g, ' '),
+  flows: (a) => a.iotguard?.counts?.flows ?? 1,
+  start: (a) => a.event?.start, end: (a) => a.event?.end ?? a['@timestamp'],
+  explanation: (a) => a.iotguard?.features ?? [],
+};
+
+// ---- the seeds' columns: per origin host, duration statistics over the flows received ----
+
+function hostStat(f) {
+  const h = F.src(f);
+  let s = state.hostStats.get(h);
+  if (!s) {
+    if (state.hostStats.size > 5000) state.hostStats.clear();
+    s = { n: 0, sum: 0, min: Infinity, max: -Infinity, mean: 0, m2: 0 };
+    state.hostStats.set(h, s);
+  }
+  const d = F.dur(f) ?? 0;
+  s.n += 1; s.sum += d; s.min = Math.min(s.min, d); s.max = Math.max(s.max, d);
+  const delta = d - s.mean; s.mean += delta / s.n; s.m2 += delta * (d - s.mean);
+  return { mean: s.mean, stddev: s.n > 1 ? Math.sqrt(s.m2 / (s.n - 1)) : 0, sum: s.sum, min: s.min, max: s.max };
+}
+
+const FLOW_COLUMNS = [
+  ['time', (f) => timeOf(f.ts)],
+  ['sensor', (f) => esc(f.sensor ?? '')],
+  ['source', (f) => esc(`${F.src(f) ?? ''}:${f.orig_p ?? ''}`)],
+  ['destination', (f) => esc(`${F.dst(f) ?? ''}:${f.resp_p ?? ''}`)],
+  ['flags', (f) => esc(F.flags(f))],
+  ['proto', (f) => esc(f.proto ?? '')],
+  ['pkts', (f) => num(F.pkts(f)), 'num'],
+  ['bytes', (f) => num(F.bytes(f)), 'num'],
+  ['dur', (f) => fix(F.dur(f)), 'num'],
+  ['mean', (f) => fix(f.seed.mean), 'num'],
+  ['stddev', (f) => fix(f.seed.stddev), 'num'],
+  ['sum', (f) => fix(f.seed.sum), 'num'],
+  ['min', (f) => fix(f.seed.min), 'num'],
+  ['max', (f) => fix(f.seed.max), 'num'],
+  ['rate', (f) => fix(F.dur(f) > 0 ? F.pkts(f) / F.dur(f) : 0, 1), 'num'],
+  ['prediction', (f) => (f.is_alert ? 'attack' : 'normal')],
+  ['score', (f) => fix(f.score), 'num'],
+  ['severity', (f) => sevBadge(f.severity)],
+];
+const HEAD_TITLES = {
+  mean: 'mean flow duration (s) of this source host over the flows shown so far',
+  stddev: 'standard deviation of those durations', sum: 'total of those durations',
+  min: 'shortest of those durations', max: 'longest of those durations',
+  rate: 'packets per second of this flow', flags: 'Zeek conn_state and history',
+};
+function flowHead() {
+  return FLOW_COLUMNS.map(([n, , c]) => `<th class="${c ?? ''}" title="${esc(HEAD_TITLES[n] ?? '')}">${n}</th>`).join('');
+}
+function flowRow(f) {
+  return `<tr class="${f.is_alert ? 'attack' : ''}">${FLOW_COLUMNS.map(([, get, c]) => `<td class="${c ?? ''}">${get(f)}</td>`).join('')}</tr>`;
+}
+
+// ---- incoming data ----
+
+function addFlow(f) {
+  f.seed = hostStat(f);
+  state.flows.unshift(f);
+  if (state.flows.length > MAX_FLOWS) state.flows.length = MAX_FLOWS;
+  state.dirty.flows = true;
+}
+
+function addAlert(a) {
+  const id = A.id(a);
+  if (id == null) return;
+  state.alerts.delete(id);          // re-insert: an updated incident moves to the top
+  state.alerts.set(id, a);
+  while (state.alerts.size > MAX_ALERTS) state.alerts.delete(state.alerts.keys().next().value);
+  state.dirty.alerts = true;
+  if (state.selected === id) showDetail(id);
+}
+
+function addTick(t) {
+  const prev = state.lastTick;
+  state.lastTick = t;
+  $('flows-total').textContent = num(t.flows_total);
+  $('alerts-total').textContent = num(t.alerts_total);
+  if (t.severity) { state.severity = t.severity; }
+  if (prev && t.t > prev.t) {
+    const dt = t.t - prev.t;
+    const point = { t: t.t, flows: Math.max(0, (t.flows_total - prev.flows_total) / dt), alerts: Math.max(0, (t.alert_updates_total - prev.alert_updates_total) / dt) };
+    state.rates.push(point);
+    if (state.rates.length > RATE_POINTS) state.rates.shift();
+    $('flows-rate').textContent = num(point.flows);
+  }
+  state.dirty.charts = true;
+}
+
+// ---- drawing (at most every 250 ms) ----
+
+function drawFlows() {
+  $('flows').innerHTML = state.flows.slice(0, SHOWN_FLOWS).map(flowRow).join('');
+}
+
+function drawAlerts() {
+  const rows = [];
+  const list = [...state.alerts.values()].reverse();
+  for (const a of list.slice(0, SHOWN_ALERTS)) {
+    const id = A.id(a);
+    rows.push(`<tr data-id="${esc(id)}" class="${state.selected === id ? 'sel' : ''}"><td>${timeOf(A.end(a))}</td><td>${sevBadge(A.severity(a))}</td>`
+      + `<td class="num">${num(A.risk(a))}</td><td>${esc(A.attack(a))}</td><td>${esc(A.src(a))}</td>`
+      + `<td>${esc(A.dst(a) ?? '')}${A.dport(a) != null ? ':' + esc(A.dport(a)) : ''}</td><td class="num">${num(A.flows(a))}</td></tr>`);
+  }
+  $('alerts').innerHTML = rows.join('');
+  drawTopHosts(list);
+}
+
+function drawTopHosts(list) {
+  const count = (key) => {
+    const m = new Map();
+    for (const a of list) {
+      const h = key(a);
+      if (!h) continue;
+      const e = m.get(h) ?? { alerts: 0, flows: 0 };
+      e.alerts += 1; e.flows += A.flows(a);
+      m.set(h, e);
+    }
+    return [...m].sort((x, y) => y[1].flows - x[1].flows).slice(0, 5)
+      .map(([h, e]) => `<tr><td>${esc(h)}</td><td class="num">${num(e.alerts)}</td><td class="num">${num(e.flows)}</td></tr>`).join('');
+  };
+  $('top-src').innerHTML = count(A.src);
+  $('top-dst').innerHTML = count(A.dst);
+}
+
+function drawSeverity() {
+  const counts = state.severity ?? {};
+  const max = Math.max(1, ...SEVERITIES.map((s) => counts[s] ?? 0));
+  $('severity').innerHTML = SEVERITIES.map((s) => {
+    const n = counts[s] ?? 0;
+    return `<div class="bar-row"><span>${sevBadge(s)}</span><div class="bar" style="width:${(100 * n) / max}%;background:var(--${s})"></div><span class="num">${num(n)}</span></div>`;
+  }).join('');
+}
+
+function drawRates() {
+  const c = $('rates');
+  const dpr = window.devicePixelRatio || 1;
+  const w = c.clientWidth, h = c.clientHeight;
+  if (c.width !== w * dpr) { c.width = w * dpr; c.height = h * dpr; }
+  const g = c.getContext('2d');
+  g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  g.clearRect(0, 0, w, h);
+  const pts = state.rates;
+  const left = 56, right = 48, top = 8, bottom = 18;
+  const pw = w - left - right, ph = h - top - bottom;
+  const maxF = niceMax(Math.max(1, ...pts.map((p) => p.flows)));
+  const maxA = niceMax(Math.max(1, ...pts.map((p) => p.alerts)));
+  g.strokeStyle = '#2a3542'; g.fillStyle = '#8494a7'; g.font = '11px system-ui'; g.lineWidth = 1;
+  for (let i = 0; i <= 4; i++) {
+    const y = top + (ph * i) / 4;
+    g.beginPath(); g.moveTo(left, y); g.lineTo(left + pw, y); g.stroke();
+    g.textAlign = 'right'; g.fillText(num(maxF * (1 - i / 4)), left - 6, y + 4);
+    g.textAlign = 'left'; g.fillText(num(maxA * (1 - i / 4), 1), left + pw + 6, y + 4);
+  }
+  g.textAlign = 'center'; g.fillText('now', left + pw, h - 4); g.fillText(`-${RATE_POINTS}s`, left, h - 4);
+  const line = (key, max, color) => {
+    const xy = pts.map((p, i) => [left + pw - ((pts.length - 1 - i) * pw) / (RATE_POINTS - 1), top + ph - (p[key] / max) * ph]);
+    g.strokeStyle = color; g.fillStyle = color; g.lineWidth = 2; g.beginPath();
+    xy.forEach(([x, y], i) => { if (i === 0) g.moveTo(x, y); else g.lineTo(x, y); });
+    g.stroke();
+    // The newest point is marked, so a chart with a single point still shows it.
+    if (xy.length) { const [x, y] = xy[xy.length - 1]; g.beginPath(); g.arc(x, y, 3, 0, 2 * Math.PI); g.fill(); }
+  };
+  c.dataset.points = String(pts.length);
+  line('flows', maxF, '#4aa3ff');
+  line('alerts', maxA, '#ff6b5e');
+}
+
+function niceMax(v) {
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
+  return 10 * p;
+}
+
+function frame() {
+  if (state.dirty.flows) { drawFlows(); state.dirty.flows = false; }
+  if (state.dirty.alerts) { drawAlerts(); state.dirty.alerts = false; }
+  if (state.dirty.charts) { drawRates(); drawSeverity(); state.dirty.charts = false; }
+}
+
+// ---- alert drill-down ----
+
+async function showDetail(id) {
+  state.selected = id;
+  let a = state.alerts.get(id);
+  try {
+    const r = await fetch(`/api/v1/alerts/${encodeURIComponent(id)}`);
+    if (r.ok) a = await r.json();
+  } catch (_) { /* keep what the stream gave */ }
+  if (!a) return;
+  $('detail').hidden = false;
+  $('alerts-card').className = 'card wide';
+  $('detail-title').innerHTML = `${sevBadge(A.severity(a))} ${esc(A.attack(a) ?? '')}`;
+  const facts = [
+    ['id', A.id(a)], ['source', A.src(a)], ['destination', `${A.dst(a) ?? ''}${A.dport(a) != null ? ':' + A.dport(a) : ''}`],
+    ['first seen', A.start(a)], ['last seen', A.end(a)], ['flows', num(A.flows(a))], ['risk score', num(A.risk(a))],
+    ['model score', fix(a.iotguard?.score)], ['threshold', fix(a.iotguard?.threshold)], ['rule', a.rule?.name],
+    ['sensor', a.observer?.name], ['uids', (a.iotguard?.uids ?? []).slice(0, 8).join(' ')], ['message', a.message],
+  ];
+  $('detail-facts').innerHTML = facts.filter(([, v]) => v != null && v !== '').map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('');
+  $('explanation').innerHTML = explanationSvg(A.explanation(a));
+  const host = A.src(a);
+  const flows = state.flows.filter((f) => F.src(f) === host || F.dst(f) === host);
+  $('host-flows-head').innerHTML = flowHead();
+  $('host-flows').innerHTML = flows.length ? flows.slice(0, 40).map(flowRow).join('')
+    : `<tr><td class="muted" colspan="${FLOW_COLUMNS.length}">no flow of ${esc(host)} among the sampled flows received</td></tr>`;
+  state.dirty.alerts = true;
+}
+
+function explanationSvg(items) {
+  if (!items.length) return '<p class="muted">no explanation in this alert</p>';
+  const rows = items.slice(0, 12).map((e) => ({ name: e.name, value: e.value, c: Number(e.contribution ?? 0) }));
+  const max = Math.max(...rows.map((r) => Math.abs(r.c)), 1e-9);
+  const rowH = 20, labelW = 250, barW = 300, w = labelW + barW + 70, h = rows.length * rowH + 4;
+  const mid = labelW + barW / 2;
+  const bars = rows.map((r, i) => {
+    const len = (Math.abs(r.c) / max) * (barW / 2);
+    const x = r.c >= 0 ? mid : mid - len;
+    const y = i * rowH + 2;
+    const color = r.c >= 0 ? '#ff6b5e' : '#4aa3ff';
+    return `<g class="contribution"><text x="${labelW - 6}" y="${y + 13}" text-anchor="end">${esc(r.name)} = ${r.value == null ? 'missing' : esc(fix(r.value, 2))}</text>`
+      + `<rect x="${x}" y="${y + 3}" width="${Math.max(len, 1)}" height="${rowH - 6}" fill="${color}"></rect>`
+      + `<text x="${labelW + barW + 6}" y="${y + 13}">${r.c >= 0 ? '+' : ''}${fix(r.c, 3)}</text></g>`;
+  }).join('');
+  return `<svg id="explanation-chart" viewBox="0 0 ${w} ${h}" width="100%" style="max-width:${w}px">`
+    + `<line x1="${mid}" y1="0" x2="${mid}" y2="${h}" stroke="#8494a7"></line>${bars}</svg>`
+    + '<p class="muted">red pushes towards attack, blue towards normal (model output units)</p>';
+}
+
+// ---- the model panel ----
+
+async function loadModel() {
+  try {
+    const r = await fetch('/api/v1/models');
+    if (!r.ok) { $('model').innerHTML = `<p class="muted">no model information (${r.status})</p>`; return; }
+    const m = await r.json();
+    const act = m.active ?? {};
+    $('model-kind').textContent = act.kind ?? '-';
+    const metrics = act.metrics?.validation ?? {};
+    const keys = ['precision', 'recall', 'f1', 'false_alert_rate', 'mcc', 'pr_auc'];
+    $('model').innerHTML = `<p><b>${esc(act.kind)}</b> from <code>${esc(act.path ?? '')}</code>, threshold ${fix(act.threshold)}, `
+      + `trained on ${num(act.training?.rows)} flows (${num(act.training?.malicious)} malicious).</p>`
+      + `<table class="compact"><thead><tr>${keys.map((k) => `<th class="num">${k}</th>`).join('')}</tr></thead>`
+      + `<tbody><tr>${keys.map((k) => `<td class="num">${fix(metrics[k])}</td>`).join('')}</tr></tbody></table>`
+      + '<p class="muted">metrics on the held-out share of the training data</p>';
+    $('comparison').innerHTML = comparisonHtml(m.comparison, m.comparison_html);
+  } catch (e) {
+    $('model').innerHTML = `<p class="muted">model information unavailable: ${esc(e)}</p>`;
+  }
+}
+
+function comparisonHtml(report, htmlUrl) {
+  if (!report) return '<p class="muted">no comparison report (start with --report DIR, a folder written by iotguard compare)</p>';
+  const keys = ['precision', 'recall', 'f1', 'false_alert_rate', 'mcc', 'roc_auc', 'pr_auc'];
+  const rows = (report.models ?? []).map((m) => {
+    const p = m.pooled ?? m.metrics ?? {};
+    return `<tr><td>${esc(m.kind ?? m.name)}</td>${keys.map((k) => `<td class="num">${fix(p[k])}</td>`).join('')}<td class="num">${fix(m.train_secs, 1)}</td></tr>`;
+  });
+  if (report.baseline) rows.push(`<tr class="muted"><td>majority baseline</td>${keys.map((k) => `<td class="num">${fix(report.baseline[k])}</td>`).join('')}<td></td></tr>`);
+  const plots = htmlUrl ? `<p><a href="${esc(htmlUrl)}" target="_blank" rel="noopener">the full report with its plots</a></p><iframe title="comparison report" src="${esc(htmlUrl)}" style="width:100%;height:520px;border:0;background:#fff"></iframe>` : '';
+  return `<h3>Comparison (leave one capture out) over ${num((report.inputs ?? []).length)} captures, ${num(report.rows)} flows</h3>`
+    + `<table class="compact"><thead><tr><th>model</th>${keys.map((k) => `<th class="num">${k}</th>`).join('')}<th class="num">train s</th></tr></thead><tbody>${rows.join('')}</tbody></table>${plots}`;
+}
+
+// ---- start ----
+
+async function start() {
+  $('flows-head').innerHTML = flowHead();
+  $('alerts').addEventListener('click', (e) => {
+    const tr = e.target.closest('tr[data-id]');
+    if (tr) showDetail(tr.dataset.id);
+  });
+  $('detail-close').addEventListener('click', () => {
+    $('detail').hidden = true;
+    $('alerts-card').className = 'card full';
+    state.selected = null;
+    state.dirty.alerts = true;
+  });
+  loadModel();
+  try {
+    const r = await fetch('/api/v1/alerts?limit=200');
+    if (r.ok) { const page = await r.json(); for (const a of (page.alerts ?? []).reverse()) addAlert(a); }
+  } catch (_) { /* the stream will bring them */ }
+  const es = new EventSource('/api/v1/live');
+  es.onopen = () => { $('conn').textContent = 'live'; $('conn').className = 'pill on'; };
+  es.onerror = () => { $('conn').textContent = 'reconnecting'; $('conn').className = 'pill off'; };
+  es.addEventListener('flow', (e) => addFlow(JSON.parse(e.data)));
+  es.addEventListener('alert', (e) => addAlert(JSON.parse(e.data)));
+  es.addEventListener('stats', (e) => addTick(JSON.parse(e.data)));
+  es.addEventListener('model', () => loadModel());
+  setInterval(frame, 250);
+  window.addEventListener('resize', () => { state.dirty.charts = true; });
+}
+
+start();

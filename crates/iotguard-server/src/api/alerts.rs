@@ -1,0 +1,67 @@
+//! `GET /api/v1/alerts` (filtered, newest first, paged by cursor) and
+//! `GET /api/v1/alerts/{id}`, read from the alert store through the server's own connection.
+
+use axum::extract::State;
+use axum::Json as JsonResponse;
+use iotguard_detect::{Alert, AlertPage, AlertQuery};
+
+use crate::error::ApiError;
+use crate::extract::{Path, Query};
+use crate::state::AppState;
+
+/// Maps a store error: the filters were checked before, so a failure here is ours.
+fn store_error(e: iotguard_detect::Error) -> ApiError {
+    ApiError::internal(e)
+}
+
+/// Checks a cursor's shape (`END_NANOS:ID`, as `next_cursor` gives it).
+fn check_cursor(cursor: Option<&str>) -> Result<(), ApiError> {
+    match cursor {
+        Some(c)
+            if !c
+                .split_once(':')
+                .is_some_and(|(end, id)| end.parse::<i64>().is_ok() && !id.is_empty()) =>
+        {
+            Err(ApiError::bad_request(format!(
+                "bad cursor `{c}`: pass the `next_cursor` of the previous page"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Lists alerts. Query parameters: `since`, `until` (RFC 3339 or Unix seconds), `severity`
+/// (exactly), `min_severity` (at least), `host` (source or destination IP), `limit` (default
+/// 100, at most 10 000), `cursor` (the previous page's `next_cursor`).
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<AlertQuery>,
+) -> Result<JsonResponse<AlertPage>, ApiError> {
+    state.require_store()?;
+    check_cursor(query.cursor.as_deref())?;
+    let page = tokio::task::spawn_blocking(move || {
+        let store = state.require_store()?;
+        store.query(&query).map_err(store_error)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(JsonResponse(page))
+}
+
+/// Returns one alert by its id (the incident id, `event.id`).
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<JsonResponse<Alert>, ApiError> {
+    state.require_store()?;
+    let found = tokio::task::spawn_blocking(move || {
+        let store = state.require_store()?;
+        store
+            .get(&id)
+            .map_err(store_error)?
+            .ok_or_else(|| ApiError::not_found(format!("no alert with id `{id}`")))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(JsonResponse(found))
+}

@@ -1,0 +1,108 @@
+//! `GET /api/v1/models` (the active model, its metrics, the last comparison report),
+//! `GET /api/v1/models/report` (that report's HTML page with its plots) and
+//! `POST /api/v1/models/activate` (hot swap to another model file, behind the token).
+
+use std::path::PathBuf;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json as JsonResponse;
+use iotguard_detect::{ActiveModel, ModelHandle};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::state::AppState;
+
+/// Where the comparison's HTML page is served.
+const REPORT_URL: &str = "/api/v1/models/report";
+
+/// The answer of `GET /api/v1/models`.
+#[derive(Serialize)]
+pub(crate) struct Models {
+    active: Option<Value>,
+    comparison: Option<Value>,
+    comparison_html: Option<&'static str>,
+}
+
+/// The body of `POST /api/v1/models/activate`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Activate {
+    path: PathBuf,
+}
+
+/// Describes the active model: names, threshold, training summary, metrics.
+fn describe(handle: &ModelHandle) -> Value {
+    let active = handle.current();
+    let file = &active.loaded.file;
+    json!({
+        "name": active.info.name,
+        "id": active.info.id,
+        "version": active.info.version,
+        "kind": active.info.kind,
+        "path": active.info.path,
+        "threshold": active.info.threshold,
+        "generation": handle.generation(),
+        "features": file.features.names.len(),
+        "training": file.training,
+        "metrics": file.metrics,
+        "params": file.params,
+    })
+}
+
+fn models_answer(state: &AppState) -> Models {
+    let dir = state.report_dir();
+    let comparison = dir.and_then(|d| {
+        let text = std::fs::read(d.join("report.json")).ok()?;
+        serde_json::from_slice(&text).ok()
+    });
+    let html = dir.is_some_and(|d| d.join("report.html").is_file());
+    Models {
+        active: state.model().map(describe),
+        comparison,
+        comparison_html: html.then_some(REPORT_URL),
+    }
+}
+
+/// Answers the active model and the comparison report.
+pub(crate) async fn models(State(state): State<AppState>) -> JsonResponse<Models> {
+    JsonResponse(models_answer(&state))
+}
+
+/// Serves the comparison report's HTML page.
+pub(crate) async fn report(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let dir = state.report_dir().ok_or_else(|| {
+        ApiError::not_found("no comparison report: start with --report DIR (from iotguard compare)")
+    })?;
+    let path = dir.join("report.html");
+    let html = tokio::task::spawn_blocking(move || {
+        std::fs::read(&path).map_err(|e| ApiError::not_found(format!("{}: {e}", path.display())))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
+}
+
+/// Loads another model file and makes it the active model between two flows.
+pub(crate) async fn activate(
+    State(state): State<AppState>,
+    Json(body): Json<Activate>,
+) -> Result<JsonResponse<Models>, ApiError> {
+    let handle = state.require_model()?.clone();
+    let path = body.path;
+    tokio::task::spawn_blocking(move || {
+        let loaded = iotguard_runtime::lab::load_model(&path).map_err(|e| {
+            ApiError::unprocessable(format!("loading model {}: {e}", path.display()))
+        })?;
+        handle
+            .swap(ActiveModel::new(loaded, Some(&path)))
+            .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+        Ok::<_, ApiError>(())
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(JsonResponse(models_answer(&state)))
+}

@@ -1,0 +1,170 @@
+//! [`AppState`]: what the handlers read. Every part is optional, so one server serves a
+//! running detection (model, alert store, stats, live feed), or only scoring (`serve --model`),
+//! or only stored alerts (`serve --alerts-db`); an endpoint whose part is missing answers 503
+//! saying what to start it with.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use iotguard_detect::{AlertStore, DetectConfig, LiveFeed, ModelHandle, Stats};
+use tokio::sync::watch;
+
+use crate::error::ApiError;
+
+/// The shared state of the server; a cheap `Clone`.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    token: Option<String>,
+    model: Option<ModelHandle>,
+    detect: DetectConfig,
+    store: Option<AlertStore>,
+    stats: Option<Stats>,
+    feed: Option<LiveFeed>,
+    report_dir: Option<PathBuf>,
+    started: Instant,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Builds an [`AppState`] from the parts a command has.
+#[derive(Default)]
+pub struct AppStateBuilder {
+    token: Option<String>,
+    model: Option<ModelHandle>,
+    detect: Option<DetectConfig>,
+    store: Option<AlertStore>,
+    stats: Option<Stats>,
+    feed: Option<LiveFeed>,
+    report_dir: Option<PathBuf>,
+}
+
+impl AppStateBuilder {
+    /// Sets the bearer token write endpoints require.
+    pub fn token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// Sets the active model (scoring, `/api/v1/models`, hot swap).
+    pub fn model(mut self, model: ModelHandle) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    /// Sets the detection configuration `/api/v1/score` grades flows with (the default
+    /// otherwise).
+    pub fn detect_config(mut self, config: DetectConfig) -> Self {
+        self.detect = Some(config);
+        self
+    }
+
+    /// Sets the alert store the alert endpoints read (a connection of its own: the detector
+    /// writes through another).
+    pub fn store(mut self, store: AlertStore) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Sets the pipeline's counters (`/api/v1/stats`, `/metrics`).
+    pub fn stats(mut self, stats: Stats) -> Self {
+        self.stats = Some(stats);
+        self
+    }
+
+    /// Sets the live feed the dashboard's event stream forwards.
+    pub fn feed(mut self, feed: LiveFeed) -> Self {
+        self.feed = Some(feed);
+        self
+    }
+
+    /// Sets the folder of the last `iotguard compare` report (`report.json`, `report.html`).
+    pub fn report_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.report_dir = dir;
+        self
+    }
+
+    /// Returns the state.
+    pub fn build(self) -> AppState {
+        let (shutdown, _) = watch::channel(false);
+        AppState {
+            inner: Arc::new(Inner {
+                token: self.token,
+                model: self.model,
+                detect: self.detect.unwrap_or_default(),
+                store: self.store,
+                stats: self.stats,
+                feed: self.feed,
+                report_dir: self.report_dir,
+                started: Instant::now(),
+                shutdown,
+            }),
+        }
+    }
+}
+
+impl AppState {
+    /// Starts building a state.
+    pub fn builder() -> AppStateBuilder {
+        AppStateBuilder::default()
+    }
+
+    pub(crate) fn token(&self) -> Option<&str> {
+        self.inner.token.as_deref()
+    }
+
+    pub(crate) fn model(&self) -> Option<&ModelHandle> {
+        self.inner.model.as_ref()
+    }
+
+    /// Returns the model, or a 503 saying how to get one.
+    pub(crate) fn require_model(&self) -> Result<&ModelHandle, ApiError> {
+        self.model().ok_or_else(|| {
+            ApiError::unavailable("no model loaded: start the server with --model FILE")
+        })
+    }
+
+    pub(crate) fn detect_config(&self) -> &DetectConfig {
+        &self.inner.detect
+    }
+
+    pub(crate) fn store(&self) -> Option<&AlertStore> {
+        self.inner.store.as_ref()
+    }
+
+    /// Returns the alert store, or a 503 saying how to get one.
+    pub(crate) fn require_store(&self) -> Result<&AlertStore, ApiError> {
+        self.store().ok_or_else(|| {
+            ApiError::unavailable("no alert store: start the server with --alerts-db FILE")
+        })
+    }
+
+    pub(crate) fn stats(&self) -> Option<&Stats> {
+        self.inner.stats.as_ref()
+    }
+
+    pub(crate) fn feed(&self) -> Option<&LiveFeed> {
+        self.inner.feed.as_ref()
+    }
+
+    pub(crate) fn report_dir(&self) -> Option<&std::path::Path> {
+        self.inner.report_dir.as_deref()
+    }
+
+    pub(crate) fn uptime_secs(&self) -> f64 {
+        self.inner.started.elapsed().as_secs_f64()
+    }
+
+    /// Returns a receiver that turns `true` when the server stops (long-lived streams end then).
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    /// Tells every long-lived stream to end.
+    pub(crate) fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+}

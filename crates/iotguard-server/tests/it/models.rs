@@ -1,0 +1,150 @@
+//! The model endpoints: the active model, the comparison report, and the hot swap behind the
+//! bearer token.
+
+use axum::http::StatusCode;
+use iotguard_detect::ModelHandle;
+use iotguard_server::{app, AppState};
+use serde_json::json;
+
+use crate::{call, get, models, post_json};
+
+fn app_with(
+    token: Option<&str>,
+    report: Option<std::path::PathBuf>,
+) -> (axum::Router, ModelHandle) {
+    let handle = ModelHandle::load(&models().a).unwrap();
+    let state = AppState::builder()
+        .model(handle.clone())
+        .token(token.map(str::to_string))
+        .report_dir(report)
+        .build();
+    (app(state), handle)
+}
+
+#[tokio::test]
+async fn models_describe_the_active_model_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("report.json"),
+        r#"{"models": [{"kind": "gbdt", "pooled": {"f1": 0.9}}]}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("report.html"), "<html>plots</html>").unwrap();
+    let (app, _) = app_with(None, Some(dir.path().to_path_buf()));
+    let (status, body) = call(&app, get("/api/v1/models")).await;
+    assert_eq!(status, StatusCode::OK);
+    let active = &body["active"];
+    assert_eq!(active["kind"], json!("logreg"));
+    assert_eq!(active["path"], json!(models().a.display().to_string()));
+    assert_eq!(active["training"]["rows"], json!(6_000));
+    assert!(
+        active["metrics"]["validation"]["f1"].is_number(),
+        "{active}"
+    );
+    assert_eq!(active["generation"], json!(0));
+    assert_eq!(body["comparison"]["models"][0]["kind"], json!("gbdt"));
+    assert_eq!(body["comparison_html"], json!("/api/v1/models/report"));
+    let (status, html) = call(&app, get("/api/v1/models/report")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(html, json!("<html>plots</html>"));
+}
+
+#[tokio::test]
+async fn without_a_report_the_report_is_absent() {
+    let (app, _) = app_with(None, None);
+    let (_, body) = call(&app, get("/api/v1/models")).await;
+    assert_eq!(body["comparison"], json!(null));
+    assert_eq!(body["comparison_html"], json!(null));
+    let (status, _) = call(&app, get("/api/v1/models/report")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn activation_needs_the_token() {
+    let body = json!({"path": models().b}).to_string();
+    let (app, handle) = app_with(Some("s3cret"), None);
+    for (token, message) in [
+        (
+            None,
+            "missing bearer token: send `Authorization: Bearer TOKEN`",
+        ),
+        (Some("guess"), "wrong bearer token"),
+    ] {
+        let (status, answer) = call(&app, post_json("/api/v1/models/activate", &body, token)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(answer, json!({"error": "unauthorized", "message": message}));
+    }
+    assert_eq!(handle.generation(), 0, "nothing swapped");
+
+    // A server started without a token refuses every write.
+    let (open, handle) = app_with(None, None);
+    let (status, answer) = call(
+        &open,
+        post_json("/api/v1/models/activate", &body, Some("anything")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        answer["message"],
+        json!(
+            "write endpoints are disabled: start the server with an API token (IOTGUARD_API_TOKEN)"
+        )
+    );
+    assert_eq!(handle.generation(), 0);
+}
+
+#[tokio::test]
+async fn activation_swaps_the_model_the_detector_uses() {
+    let (app, handle) = app_with(Some("s3cret"), None);
+    let body = json!({"path": models().b}).to_string();
+    let (status, answer) = call(
+        &app,
+        post_json("/api/v1/models/activate", &body, Some("s3cret")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(handle.generation(), 1);
+    assert_eq!(
+        answer["active"]["path"],
+        json!(models().b.display().to_string())
+    );
+    assert_eq!(answer["active"]["generation"], json!(1));
+    assert_eq!(
+        handle.info().path.as_deref(),
+        Some(models().b.display().to_string().as_str())
+    );
+
+    let missing = json!({"path": "/no/such/model.json"}).to_string();
+    let (status, answer) = call(
+        &app,
+        post_json("/api/v1/models/activate", &missing, Some("s3cret")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("loading model /no/such/model.json: "),
+        "{answer}"
+    );
+    assert_eq!(handle.generation(), 1, "a failed load changes nothing");
+
+    let (status, answer) = call(
+        &app,
+        post_json(
+            "/api/v1/models/activate",
+            r#"{"file": "x"}"#,
+            Some("s3cret"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `file`"),
+        "{answer}"
+    );
+}
