@@ -210,7 +210,7 @@ pub fn fit(
         ModelKind::Gbdt => {
             // Depth-wise trees of depth 6, shrinkage 0.3 and no minimum leaf size (XGBoost's
             // defaults) transfer to an unseen capture better than 31 leaves of at least 20 rows
-            // at shrinkage 0.1 (BENCHMARKS.md, "Closing the gap": chosen among five settings by
+            // at shrinkage 0.1 (BENCHMARKS.md, "Closing the gap": chosen among six settings by
             // their leave-one-capture-out result, so that number is not out of sample).
             let p = GradientBoostingParams {
                 class_weight: ClassWeight::Balanced,
