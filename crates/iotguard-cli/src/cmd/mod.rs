@@ -16,6 +16,7 @@ mod compare;
 mod convert;
 mod eval;
 mod inspect;
+mod replay;
 mod simulate;
 mod train;
 
@@ -34,6 +35,8 @@ pub(crate) enum Command {
     Eval(eval::EvalArgs),
     /// Compare every model kind leave-one-capture-out on the same features.
     Compare(compare::CompareArgs),
+    /// Send flow inputs to a Kafka topic as zeek-kafka does (one JSON record per message).
+    Replay(replay::ReplayArgs),
 }
 
 /// Runs a subcommand and returns its exit code.
@@ -45,6 +48,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<u8> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Replay(args) => replay::run(args),
     }
 }
 
