@@ -14,6 +14,7 @@ use crate::output;
 
 mod compare;
 mod convert;
+mod detect;
 mod eval;
 mod inspect;
 mod replay;
@@ -35,6 +36,9 @@ pub(crate) enum Command {
     Eval(eval::EvalArgs),
     /// Compare every model kind leave-one-capture-out on the same features.
     Compare(compare::CompareArgs),
+    /// Detect attacks in flows (replayed files, standard input, a live Zeek log folder) and
+    /// write explained, graded ECS alerts.
+    Detect(detect::DetectArgs),
     /// Send flow inputs to a Kafka topic as zeek-kafka does (one JSON record per message).
     Replay(replay::ReplayArgs),
 }
@@ -48,6 +52,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<u8> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Detect(args) => detect::run(args),
         Command::Replay(args) => replay::run(args),
     }
 }

@@ -2,6 +2,7 @@
 
 mod convert;
 mod inspect;
+mod kafka;
 mod lab;
 mod simulate;
 

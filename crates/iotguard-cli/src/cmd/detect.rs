@@ -1,0 +1,209 @@
+//! `iotguard detect`: flows from files, folders, standard input or a live Zeek log folder
+//! through the detector into alert sinks (SQLite by default, JSON lines, a webhook).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use iotguard_detect::sink::{JsonlConfig, JsonlSink, WebhookConfig, WebhookSink};
+use iotguard_detect::source::follow::{FollowConfig, FollowSource};
+use iotguard_detect::source::replay::{Pacing, ReplaySource};
+use iotguard_detect::source::Source;
+use iotguard_detect::{
+    run_pipeline, AlertSink, AlertStore, AssetRule, DetectConfig, Detector, ModelHandle, Notice,
+    PipelineConfig, PipelineParts, Stats,
+};
+use iotguard_flow::{Format, ReadOptions, DEFAULT_MAX_LINE};
+
+use super::ErrorPrinter;
+use crate::{exit, output};
+
+/// Arguments of `detect`.
+#[derive(Args, Debug)]
+pub(crate) struct DetectArgs {
+    /// Files or folders of flow records to replay (folders read recursively, in path order);
+    /// `-` reads standard input. Not with `--follow`.
+    #[arg(value_name = "PATH", required_unless_present = "follow")]
+    paths: Vec<PathBuf>,
+    /// The model file (from `iotguard train`).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Follow a live Zeek log folder (its conn.log, through rotations) instead of replaying.
+    #[arg(long, value_name = "DIR", conflicts_with = "paths")]
+    follow: Option<PathBuf>,
+    /// With --follow: keep the position in this file and resume from it after a restart.
+    #[arg(long, value_name = "FILE", requires = "follow")]
+    checkpoint: Option<PathBuf>,
+    /// The SQLite alert store (the default sink).
+    #[arg(long, value_name = "FILE", default_value = "iotguard-alerts.db")]
+    alerts_db: PathBuf,
+    /// Do not write the SQLite alert store.
+    #[arg(long)]
+    no_alerts_db: bool,
+    /// Also write alerts as JSON lines to this file (appended; rotated by size).
+    #[arg(long, value_name = "FILE")]
+    alerts_jsonl: Option<PathBuf>,
+    /// Rotate the JSON-lines file past this many MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 100)]
+    jsonl_max_mib: u64,
+    /// Also POST alerts (JSON arrays) to this http:// URL, with retries and backoff.
+    #[arg(long, value_name = "URL")]
+    webhook: Option<String>,
+    /// Replay at most this many flows per second.
+    #[arg(long, value_name = "FLOWS", conflicts_with = "speedup")]
+    rate: Option<f64>,
+    /// Replay at the capture's own pace times this factor.
+    #[arg(long, value_name = "FACTOR")]
+    speedup: Option<f64>,
+    /// Asset criticality by network, `CIDR=low|normal|high|critical` (repeatable; the first
+    /// match wins).
+    #[arg(long = "asset", value_name = "CIDR=LEVEL")]
+    assets: Vec<AssetRule>,
+    /// Close an incident after this many seconds (event time) without an alerting flow.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    incident_idle: f64,
+    /// The sensor name for flows whose input names none (alerts' observer.name).
+    #[arg(long, value_name = "NAME")]
+    sensor: Option<String>,
+    /// The input format, when detection from the content should not decide.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    format: Option<Format>,
+    /// Threads for parsing each replayed input.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    threads: usize,
+    /// Keep every rejected line verbatim in this file, one per line.
+    #[arg(long, value_name = "FILE")]
+    rejects: Option<PathBuf>,
+    /// Print the final statistics as JSON (counters and latency per stage).
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
+pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
+    let model = ModelHandle::load(&args.model)
+        .with_context(|| format!("loading {}", args.model.display()))?;
+    let config = DetectConfig {
+        sensor: args
+            .sensor
+            .clone()
+            .unwrap_or_else(|| "iotguard".to_string()),
+        incident_idle_secs: args.incident_idle,
+        assets: args.assets.clone(),
+        ..DetectConfig::default()
+    };
+    let mut detector = Detector::new(model, config)?;
+    let mut sinks: Vec<Box<dyn AlertSink>> = Vec::new();
+    if !args.no_alerts_db {
+        let store = AlertStore::open(&args.alerts_db)
+            .with_context(|| format!("opening {}", args.alerts_db.display()))?;
+        sinks.push(Box::new(store));
+    }
+    if let Some(path) = &args.alerts_jsonl {
+        let jsonl = JsonlSink::open(JsonlConfig {
+            max_bytes: args.jsonl_max_mib << 20,
+            ..JsonlConfig::new(path)
+        })?;
+        sinks.push(Box::new(jsonl));
+    }
+    if let Some(url) = &args.webhook {
+        sinks.push(Box::new(WebhookSink::new(WebhookConfig::new(url))));
+    }
+    let options = ReadOptions {
+        format: args.format,
+        sensor: args.sensor.as_deref().map(Arc::from),
+        max_line: DEFAULT_MAX_LINE,
+    };
+    let mut source: Box<dyn Source> = match &args.follow {
+        Some(dir) => Box::new(FollowSource::start(FollowConfig {
+            checkpoint: args.checkpoint.clone(),
+            options,
+            ..FollowConfig::new(dir)
+        })?),
+        None => {
+            let pacing = match (args.rate, args.speedup) {
+                (Some(r), _) => Pacing::Rate(r),
+                (_, Some(s)) => Pacing::Speedup(s),
+                _ => Pacing::Fast,
+            };
+            Box::new(ReplaySource::open(
+                &args.paths,
+                options,
+                args.threads.max(1),
+                pacing,
+            )?)
+        }
+    };
+    let shutdown = Arc::new(AtomicBool::new(false));
+    {
+        let flag = shutdown.clone();
+        ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
+            .context("installing the Ctrl-C / SIGTERM handler")?;
+    }
+    let stats = Stats::new();
+    let mut errors = ErrorPrinter::default();
+    let mut failed_inputs = 0usize;
+    let mut on_notice = |n: Notice<'_>| match n {
+        Notice::Rejected(e) => errors.print(e),
+        Notice::SinkFailed(sink, e) => output::error(&format!("{sink}: {e}")),
+        Notice::Source(text) => {
+            if text.starts_with("cannot read") {
+                failed_inputs += 1;
+                output::error(text);
+            } else {
+                output::info(text);
+            }
+        }
+    };
+    let report = run_pipeline(
+        source.as_mut(),
+        &mut detector,
+        &mut sinks,
+        &PipelineConfig {
+            rejects: args.rejects.clone(),
+            flush_every: Duration::from_secs(1),
+            ..PipelineConfig::default()
+        },
+        PipelineParts {
+            stats: &stats,
+            feed: None,
+            shutdown: &shutdown,
+            on_notice: &mut on_notice,
+        },
+    )?;
+    errors.finish(args.rejects.is_some());
+    if args.json {
+        output::out(&serde_json::to_string_pretty(&serde_json::json!({
+            "report": report,
+            "stats": stats.snapshot(),
+        }))?);
+    } else {
+        output::out(&format!(
+            "{} flows in {:.2} s ({:.0} flows/s), {} alerting, {} incidents, {} alert documents \
+             sent, {} rejected lines{}",
+            report.flows,
+            report.elapsed_secs,
+            report.flows as f64 / report.elapsed_secs.max(1e-9),
+            report.alert_flows,
+            report.incidents,
+            report.alerts_sent,
+            report.rejected,
+            if report.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(if failed_inputs == 0 && report.sink_errors == 0 {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
+}

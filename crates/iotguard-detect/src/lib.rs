@@ -1,0 +1,54 @@
+//! Real-time detection: flow records in, explained and graded alerts out.
+//!
+//! The stages, in the order a flow meets them:
+//!
+//! 1. a [`Source`](source::Source) (file or folder replay with pacing, standard input, a live Zeek
+//!    log folder followed through rotation with a checkpoint) yields records and rejected lines;
+//! 2. the [`Detector`] turns a record into features (the model lab's
+//!    [`FeatureExtractor`](iotguard_features::FeatureExtractor), per-host state), scores it with the
+//!    active model ([`ModelHandle`], swappable between flows), compares the score with the
+//!    threshold and folds alerting flows into incidents (one per attacker and burst);
+//! 3. incidents become [`Alert`]s: Elastic Common Schema documents with a severity, a 0–100 risk
+//!    score, an inferred [`AttackType`], the top features with their contributions and the flow
+//!    uids; an alert's id is stable per incident so sinks upsert it while it lasts;
+//! 4. [`AlertSink`]s write them: a JSON-lines file with rotation, the SQLite [`AlertStore`] (the
+//!    default), a webhook; [`Stats`] counts every stage and [`LiveFeed`] fans flows (sampled) and
+//!    alerts out to the dashboard.
+//!
+//! [`run_pipeline`] is the loop that joins them. Invariants: the [`Detector`] is deterministic
+//! given its flows (time is the flows' time; the wall clock only stamps `event.created` and is
+//! injectable); bad input is counted, reported and set aside, never a panic and never a stop;
+//! memory is bounded by configuration (host tables, open incidents, uids and peers per incident).
+
+mod alert;
+mod config;
+mod detector;
+mod error;
+mod feed;
+mod incident;
+mod model;
+mod pipeline;
+mod risk;
+mod scored;
+pub mod sink;
+pub mod source;
+mod stats;
+mod store;
+mod time;
+
+pub use alert::{
+    Alert, AlertCounts, AlertEvent, AlertIotguard, AlertNetwork, AlertObserver, AlertRule,
+    Endpoint, FeatureContribution, ECS_VERSION,
+};
+pub use config::{AssetRule, Cidr, Clock, Criticality, DetectConfig};
+pub use detector::Detector;
+pub use error::{Error, Result};
+pub use feed::{FeedConfig, FeedEvent, LiveFeed};
+pub use model::{ActiveModel, ModelHandle, ModelInfo};
+pub use pipeline::{run_pipeline, Notice, PipelineConfig, PipelineParts, PipelineReport};
+pub use risk::{AttackType, Severity};
+pub use scored::ScoredFlow;
+pub use sink::{AlertSink, SinkError};
+pub use stats::{HistogramSnapshot, Stage, Stats, StatsSnapshot};
+pub use store::{AlertPage, AlertQuery, AlertStore, SeverityCount};
+pub use time::{parse_time, rfc3339};

@@ -1,0 +1,304 @@
+//! [`run_pipeline`]: the loop from a source through the detector to the sinks, the statistics
+//! and the live feed.
+//!
+//! Flows are processed one at a time; every `batch` flows (and whenever the source is idle)
+//! the detector's incidents are expired by event time and the due alert documents are sent to
+//! every sink and published to the feed; every `flush_every` (and at the end) every sink is
+//! flushed and, when all succeeded, the source commits its position. Rejected lines are
+//! counted, given to the caller to report, and kept verbatim in the rejects file; they never
+//! stop the stream. A sink failure is counted and reported; the source's position is not
+//! committed until every sink flushes again. The shutdown flag is checked between events; the
+//! final flush happens whatever stopped the loop.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use iotguard_flow::ParseError;
+
+use crate::alert::Alert;
+use crate::detector::Detector;
+use crate::error::{Error, Result};
+use crate::feed::LiveFeed;
+use crate::sink::{AlertSink, SinkError};
+use crate::source::{Source, SourceEvent};
+use crate::stats::{new_histogram, record, Stage, Stats};
+
+/// How the pipeline batches and flushes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PipelineConfig {
+    /// Flows between two sends of due alerts. Default 1024.
+    pub batch: usize,
+    /// Time between two flushes of every sink (and source commits). Default 1 s.
+    pub flush_every: Duration,
+    /// Where rejected lines are kept verbatim, one per line.
+    pub rejects: Option<PathBuf>,
+    /// Whether open incidents are closed (final documents sent) when the source ends.
+    /// Default true.
+    pub close_at_end: bool,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            batch: 1024,
+            flush_every: Duration::from_secs(1),
+            rejects: None,
+            close_at_end: true,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct PipelineReport {
+    /// Flows scored.
+    pub flows: u64,
+    /// Flows at or over the threshold.
+    pub alert_flows: u64,
+    /// Lines rejected.
+    pub rejected: u64,
+    /// Alert documents sent (every revision).
+    pub alerts_sent: u64,
+    /// Distinct incidents among them.
+    pub incidents: u64,
+    /// Sink failures.
+    pub sink_errors: u64,
+    /// Whether the shutdown flag stopped the run (rather than the source ending).
+    pub interrupted: bool,
+    /// Seconds the run took.
+    pub elapsed_secs: f64,
+}
+
+/// Something the caller may want to tell the operator.
+#[derive(Debug)]
+pub enum Notice<'a> {
+    /// A rejected line.
+    Rejected(&'a ParseError),
+    /// A sink failed.
+    SinkFailed(&'a str, &'a SinkError),
+    /// The source said something (an input skipped, a log rotated).
+    Source(&'a str),
+}
+
+/// Where the pipeline's optional parts go.
+pub struct PipelineParts<'a> {
+    /// The statistics to update.
+    pub stats: &'a Stats,
+    /// The live feed, if a dashboard listens.
+    pub feed: Option<&'a mut LiveFeed>,
+    /// Set to stop (SIGTERM, Ctrl-C); checked between events.
+    pub shutdown: &'a AtomicBool,
+    /// Told about rejected lines, sink failures and source notices.
+    pub on_notice: &'a mut dyn FnMut(Notice<'_>),
+}
+
+/// Runs `source` through `detector` into `sinks` until the source ends or `shutdown` is set;
+/// see the module docs. Fails only when the rejects file cannot be written or the source fails.
+pub fn run_pipeline(
+    source: &mut dyn Source,
+    detector: &mut Detector,
+    sinks: &mut [Box<dyn AlertSink>],
+    config: &PipelineConfig,
+    parts: PipelineParts<'_>,
+) -> Result<PipelineReport> {
+    let started = Instant::now();
+    let PipelineParts {
+        stats,
+        mut feed,
+        shutdown,
+        on_notice,
+    } = parts;
+    let mut rejects = match &config.rejects {
+        Some(path) => Some((
+            BufWriter::new(File::create(path).map_err(|e| Error::io(path.display(), e))?),
+            path.display().to_string(),
+        )),
+        None => None,
+    };
+    let mut run = Run {
+        report: PipelineReport::default(),
+        alerts: Vec::new(),
+        received: Vec::with_capacity(config.batch),
+        detect: new_histogram(),
+        end_to_end: new_histogram(),
+        incidents: std::collections::HashSet::new(),
+        sinks_healthy: true,
+        scored_reported: detector.counts(),
+    };
+    let mut last_flush = Instant::now();
+    let mut in_batch = 0usize;
+    loop {
+        if shutdown.load(Ordering::Relaxed) {
+            run.report.interrupted = true;
+            break;
+        }
+        match source.next_event()? {
+            SourceEvent::Record(rec) => {
+                let t0 = Instant::now();
+                let scored = detector.process(&rec);
+                record(&mut run.detect, t0.elapsed().as_nanos() as u64);
+                run.received.push(t0);
+                run.report.flows += 1;
+                if scored.is_alert {
+                    run.report.alert_flows += 1;
+                }
+                if let Some(feed) = feed.as_deref_mut() {
+                    if feed.offer_flow(&scored) {
+                        stats.add_feed_sent(1);
+                    }
+                }
+                in_batch += 1;
+                if in_batch >= config.batch {
+                    run.send(detector, sinks, stats, feed.as_deref_mut(), on_notice);
+                    in_batch = 0;
+                }
+            }
+            SourceEvent::Rejected(e) => {
+                run.report.rejected += 1;
+                stats.add_rejected(1);
+                on_notice(Notice::Rejected(&e));
+                if let Some((w, name)) = rejects.as_mut() {
+                    w.write_all(&e.raw)
+                        .and_then(|()| w.write_all(b"\n"))
+                        .map_err(|err| Error::io(&*name, err))?;
+                }
+            }
+            SourceEvent::Notice(text) => on_notice(Notice::Source(&text)),
+            SourceEvent::Idle => {
+                run.send(detector, sinks, stats, feed.as_deref_mut(), on_notice);
+                in_batch = 0;
+            }
+            SourceEvent::End => break,
+        }
+        if last_flush.elapsed() >= config.flush_every {
+            run.send(detector, sinks, stats, feed.as_deref_mut(), on_notice);
+            in_batch = 0;
+            if run.flush(sinks, stats, on_notice) {
+                source.commit()?;
+            }
+            last_flush = Instant::now();
+        }
+    }
+    if config.close_at_end && !run.report.interrupted {
+        detector.close_all();
+    }
+    run.send(detector, sinks, stats, feed, on_notice);
+    if let Some((mut w, name)) = rejects {
+        w.flush().map_err(|e| Error::io(name, e))?;
+    }
+    if run.flush(sinks, stats, on_notice) {
+        source.commit()?;
+    }
+    run.report.incidents = run.incidents.len() as u64;
+    run.report.elapsed_secs = started.elapsed().as_secs_f64();
+    Ok(run.report)
+}
+
+/// The loop's state between batches.
+struct Run {
+    report: PipelineReport,
+    alerts: Vec<Alert>,
+    received: Vec<Instant>,
+    detect: hdrhistogram::Histogram<u64>,
+    end_to_end: hdrhistogram::Histogram<u64>,
+    incidents: std::collections::HashSet<String>,
+    sinks_healthy: bool,
+    scored_reported: (u64, u64),
+}
+
+impl Run {
+    /// Expires incidents, sends due alerts to every sink and the feed, updates statistics.
+    fn send(
+        &mut self,
+        detector: &mut Detector,
+        sinks: &mut [Box<dyn AlertSink>],
+        stats: &Stats,
+        feed: Option<&mut LiveFeed>,
+        on_notice: &mut dyn FnMut(Notice<'_>),
+    ) {
+        if let Some(now) = detector.latest() {
+            detector.expire(now);
+        }
+        self.alerts.clear();
+        detector.drain_alerts(&mut self.alerts);
+        if !self.alerts.is_empty() {
+            let t0 = Instant::now();
+            for sink in sinks.iter_mut() {
+                if let Err(e) = sink.send(&self.alerts) {
+                    self.sink_failed(sink.name(), &e, stats, on_notice);
+                }
+            }
+            stats.record(Stage::Send, t0.elapsed().as_nanos() as u64);
+            stats.add_alerts_out(self.alerts.len() as u64);
+            self.report.alerts_sent += self.alerts.len() as u64;
+            for a in &self.alerts {
+                self.incidents.insert(a.event.id.clone());
+            }
+            if let Some(feed) = feed {
+                let published = self.alerts.iter().filter(|a| feed.publish_alert(a)).count();
+                stats.add_feed_sent(published as u64);
+            }
+        }
+        let done = Instant::now();
+        stats.add_parsed(self.received.len() as u64);
+        for t in self.received.drain(..) {
+            record(
+                &mut self.end_to_end,
+                done.duration_since(t).as_nanos() as u64,
+            );
+        }
+        stats.merge(Stage::Detect, &self.detect);
+        stats.merge(Stage::EndToEnd, &self.end_to_end);
+        self.detect.reset();
+        self.end_to_end.reset();
+        let (scored, alert_flows) = detector.counts();
+        stats.add_scored(
+            scored - self.scored_reported.0,
+            alert_flows - self.scored_reported.1,
+        );
+        self.scored_reported = (scored, alert_flows);
+        let (orig, resp) = detector.host_counts();
+        let lag = detector
+            .latest()
+            .map(|t| crate::time::now().as_nanos() - t.as_nanos());
+        stats.set_gauges(detector.open_incidents(), orig + resp, lag);
+    }
+
+    /// Flushes every sink; returns whether all succeeded.
+    fn flush(
+        &mut self,
+        sinks: &mut [Box<dyn AlertSink>],
+        stats: &Stats,
+        on_notice: &mut dyn FnMut(Notice<'_>),
+    ) -> bool {
+        let t0 = Instant::now();
+        let mut ok = self.sinks_healthy;
+        for sink in sinks.iter_mut() {
+            if let Err(e) = sink.flush() {
+                self.sink_failed(sink.name(), &e, stats, on_notice);
+                ok = false;
+            }
+        }
+        stats.record(Stage::Flush, t0.elapsed().as_nanos() as u64);
+        // A failure before this flush means some alerts never reached a sink: the position
+        // stays where it was until the next fully successful round.
+        self.sinks_healthy = true;
+        ok
+    }
+
+    fn sink_failed(
+        &mut self,
+        name: &str,
+        e: &SinkError,
+        stats: &Stats,
+        on_notice: &mut dyn FnMut(Notice<'_>),
+    ) {
+        self.report.sink_errors += 1;
+        self.sinks_healthy = false;
+        stats.add_sink_error();
+        on_notice(Notice::SinkFailed(name, e));
+    }
+}

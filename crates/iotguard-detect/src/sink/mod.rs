@@ -1,0 +1,74 @@
+//! Where alerts go: the [`AlertSink`] trait and its implementations, a JSON-lines file with
+//! size-based rotation ([`JsonlSink`]), a webhook ([`WebhookSink`]) and the SQLite
+//! [`AlertStore`](crate::AlertStore) (the default sink, in `store.rs`). The Kafka sink lives in
+//! `iotguard-kafka` and implements the same trait.
+//!
+//! Delivery is at least once: a document may be sent again (the next revision of an incident,
+//! or a replay after a crash), so receivers upsert by `event.id`.
+
+mod jsonl;
+mod webhook;
+
+pub use jsonl::{JsonlConfig, JsonlSink};
+pub use webhook::{WebhookConfig, WebhookSink};
+
+use crate::alert::Alert;
+
+/// A destination for alert documents.
+///
+/// [`send`](AlertSink::send) may buffer; [`flush`](AlertSink::flush) returns only once
+/// everything sent so far is durable or acknowledged. Sources that track positions (the Kafka
+/// consumer, the followed log) commit them only after every sink's flush succeeded.
+pub trait AlertSink: Send {
+    /// Returns the sink's name for reports and metrics.
+    fn name(&self) -> &str;
+
+    /// Sends alert documents (new incidents and updates of open ones, upserted by id).
+    fn send(&mut self, alerts: &[Alert]) -> Result<(), SinkError>;
+
+    /// Returns once everything sent is durable or acknowledged.
+    fn flush(&mut self) -> Result<(), SinkError>;
+}
+
+/// A sink failure.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// Writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The SQLite store failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// An alert could not be encoded.
+    #[error("encoding an alert: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// The webhook failed after its retries.
+    #[error("webhook {url}: {reason} (after {attempts} attempts)")]
+    Http {
+        /// The URL.
+        url: String,
+        /// The last failure.
+        reason: String,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// Any other failure (for sinks in other crates).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl SinkError {
+    /// Builds an I/O error for a path.
+    pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> SinkError {
+        SinkError::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Where flows come from: the [`Source`] trait and its implementations, file and folder
+//! [`replay`] (with pacing; standard input too) and a live Zeek log folder [`follow`]ed through
+//! rotation with a checkpoint. The Kafka source lives in `iotguard-kafka` and implements the
+//! same trait.
+//!
+//! Sources read on their own thread and hand events over a bounded channel in batches, so
+//! parsing overlaps detection, and [`Source::next_event`] can return
+//! [`SourceEvent::Idle`] when nothing came for a while (the pipeline then sends and flushes what
+//! it has, and checks for shutdown).
+
+pub mod follow;
+pub mod replay;
+
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use iotguard_flow::{FlowRecord, ParseError};
+
+use crate::error::Result;
+
+/// What a source yields.
+#[derive(Debug)]
+pub enum SourceEvent {
+    /// A parsed flow record.
+    Record(Box<FlowRecord>),
+    /// A rejected line, with where and why (counted, reported, kept in the rejects file).
+    Rejected(Box<ParseError>),
+    /// Something to tell the operator (an input skipped or unreadable, a log rotated).
+    Notice(String),
+    /// Nothing arrived for a while; the source is still live.
+    Idle,
+    /// The source has ended (replays only; a followed log never ends by itself).
+    End,
+}
+
+/// A stream of flow records.
+pub trait Source: Send {
+    /// Returns the source's name for reports.
+    fn name(&self) -> &str;
+
+    /// Returns the next event, waiting at most about 100 ms before answering
+    /// [`SourceEvent::Idle`].
+    fn next_event(&mut self) -> Result<SourceEvent>;
+
+    /// Records that every event returned so far has been processed and its alerts flushed to
+    /// every sink (the followed log saves its checkpoint here; Kafka commits offsets).
+    fn commit(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// How long a source waits for its reader thread before answering `Idle`.
+const IDLE_AFTER: Duration = Duration::from_millis(100);
+
+/// Events go over the channel in batches of this many.
+const BATCH: usize = 512;
+
+/// One event with the position after it (for checkpoints).
+pub(crate) type Positioned<P> = (SourceEvent, Option<P>);
+
+/// The reader thread's end of the channel: batches events, stops when the receiver is gone.
+pub(crate) struct Feeder<P> {
+    tx: Sender<Vec<Positioned<P>>>,
+    batch: Vec<Positioned<P>>,
+}
+
+impl<P> Feeder<P> {
+    /// Queues an event; returns false once the receiving side is gone (the thread should end).
+    pub(crate) fn push(&mut self, event: SourceEvent, pos: Option<P>) -> bool {
+        self.batch.push((event, pos));
+        if self.batch.len() >= BATCH {
+            return self.flush();
+        }
+        true
+    }
+
+    /// Sends the queued events now; returns false once the receiving side is gone.
+    pub(crate) fn flush(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.tx.send(batch).is_ok()
+    }
+}
+
+/// The pipeline's end: a reader thread's events, one at a time.
+pub(crate) struct Threaded<P> {
+    rx: Option<Receiver<Vec<Positioned<P>>>>,
+    current: std::vec::IntoIter<Positioned<P>>,
+    thread: Option<JoinHandle<()>>,
+    /// The position after the last event returned.
+    pub(crate) position: Option<P>,
+    ended: bool,
+}
+
+impl<P: Send + 'static> Threaded<P> {
+    /// Starts `body` on a thread named `name`; it feeds events until it returns or the
+    /// receiving side is dropped. `End` is sent after it returns.
+    pub(crate) fn spawn(
+        name: &str,
+        body: impl FnOnce(&mut Feeder<P>) + Send + 'static,
+    ) -> Result<Threaded<P>> {
+        let (tx, rx) = bounded(8);
+        let thread = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                let mut feeder = Feeder {
+                    tx,
+                    batch: Vec::with_capacity(BATCH),
+                };
+                body(&mut feeder);
+                feeder.push(SourceEvent::End, None);
+                feeder.flush();
+            })
+            .map_err(|e| crate::Error::io(name, e))?;
+        Ok(Threaded {
+            rx: Some(rx),
+            current: Vec::new().into_iter(),
+            thread: Some(thread),
+            position: None,
+            ended: false,
+        })
+    }
+
+    /// Returns the next event, or `Idle` after [`IDLE_AFTER`] without one.
+    pub(crate) fn next_event(&mut self) -> SourceEvent {
+        loop {
+            if let Some((event, pos)) = self.current.next() {
+                if pos.is_some() {
+                    self.position = pos;
+                }
+                if matches!(event, SourceEvent::End) {
+                    self.ended = true;
+                }
+                return event;
+            }
+            if self.ended {
+                return SourceEvent::End;
+            }
+            let Some(rx) = &self.rx else {
+                return SourceEvent::End;
+            };
+            match rx.recv_timeout(IDLE_AFTER) {
+                Ok(batch) => self.current = batch.into_iter(),
+                Err(RecvTimeoutError::Timeout) => return SourceEvent::Idle,
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.ended = true;
+                    return SourceEvent::End;
+                }
+            }
+        }
+    }
+}
+
+impl<P> Drop for Threaded<P> {
+    fn drop(&mut self) {
+        // Dropping the receiver makes the thread's next send fail, so it ends; a thread
+        // blocked on a read (standard input) is left to end with the process.
+        self.rx = None;
+        if self.ended {
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
