@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 /// Counters of one consume loop; share it in an `Arc`.
@@ -21,10 +22,13 @@ pub struct KafkaStats {
     /// Messages behind the end of each assigned partition (`topic/partition`), from the
     /// client's statistics (every second).
     lag: Mutex<BTreeMap<String, i64>>,
+    /// Flow age when the detector is done with it (wall clock minus the message's Kafka
+    /// timestamp), in microseconds.
+    flow_age: Mutex<Option<Histogram<u64>>>,
 }
 
 /// A copy of the counters at one moment.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct KafkaStatsSnapshot {
     /// Messages received from the broker.
     pub consumed: u64,
@@ -42,6 +46,24 @@ pub struct KafkaStatsSnapshot {
     pub commit_failures: u64,
     /// Messages behind the end, per assigned `topic/partition`.
     pub lag: BTreeMap<String, i64>,
+    /// Flow age when the detector is done with it (wall clock minus the flow message's Kafka
+    /// timestamp), when the stage measures it.
+    pub flow_age: Option<AgeSnapshot>,
+}
+
+/// Percentiles of the flow age, in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AgeSnapshot {
+    /// Flows measured.
+    pub count: u64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Largest.
+    pub max_ms: f64,
 }
 
 impl KafkaStats {
@@ -74,6 +96,22 @@ impl KafkaStats {
         *self.lag.lock().unwrap_or_else(|p| p.into_inner()) = lag;
     }
 
+    /// Records one flow's age in microseconds (clamped to 1 µs .. 1 h).
+    pub(crate) fn record_flow_age(&self, micros: i64) {
+        let mut h = self.flow_age.lock().unwrap_or_else(|p| p.into_inner());
+        #[allow(clippy::expect_used)]
+        let h = h.get_or_insert_with(|| {
+            // Constant bounds that hdrhistogram accepts (low >= 1, high >= 2 * low, sigfig <= 5).
+            Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid constant bounds")
+        });
+        h.saturating_record(u64::try_from(micros).unwrap_or(0).max(1));
+    }
+
+    /// Forgets the flow ages measured so far (a benchmark measures each phase apart).
+    pub fn reset_flow_age(&self) {
+        *self.flow_age.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// Returns a copy of the counters.
     pub fn snapshot(&self) -> KafkaStatsSnapshot {
         KafkaStatsSnapshot {
@@ -85,6 +123,18 @@ impl KafkaStats {
             commits: self.commits.load(Ordering::Relaxed),
             commit_failures: self.commit_failures.load(Ordering::Relaxed),
             lag: self.lag.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            flow_age: self
+                .flow_age
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .map(|h| AgeSnapshot {
+                    count: h.len(),
+                    p50_ms: h.value_at_quantile(0.50) as f64 / 1000.0,
+                    p95_ms: h.value_at_quantile(0.95) as f64 / 1000.0,
+                    p99_ms: h.value_at_quantile(0.99) as f64 / 1000.0,
+                    max_ms: h.max() as f64 / 1000.0,
+                }),
         }
     }
 
