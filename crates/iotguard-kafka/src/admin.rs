@@ -70,3 +70,41 @@ pub fn ensure_topic(config: &KafkaConfig, topic: &str, partitions: usize) -> Res
 pub fn require_topic(config: &KafkaConfig, topic: &str) -> Result<usize> {
     partition_count(config, topic)?.ok_or_else(|| Error::MissingTopic(topic.to_string()))
 }
+
+/// Returns, per partition of `topic`, the offset `group` has committed (`None`: nothing yet)
+/// and the high watermark: how far the group has confirmed, and how far there is to go.
+pub fn group_progress(
+    config: &KafkaConfig,
+    group: &str,
+    topic: &str,
+) -> Result<Vec<(Option<i64>, i64)>> {
+    let partitions = require_topic(config, topic)?;
+    let mut client_config = config.admin();
+    client_config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false");
+    let client: BaseConsumer = client_config
+        .create()
+        .map_err(Error::kafka("creating a metadata client"))?;
+    let mut list = rdkafka::TopicPartitionList::new();
+    for partition in 0..i32::try_from(partitions).unwrap_or(i32::MAX) {
+        list.add_partition(topic, partition);
+    }
+    let committed = client
+        .committed_offsets(list, TIMEOUT)
+        .map_err(Error::kafka(format!(
+            "reading the commits of group `{group}`"
+        )))?;
+    let mut out = Vec::new();
+    for e in committed.elements() {
+        let (_, high) = client
+            .fetch_watermarks(topic, e.partition(), TIMEOUT)
+            .map_err(Error::kafka(format!("reading the watermarks of `{topic}`")))?;
+        let offset = match e.offset() {
+            rdkafka::Offset::Offset(o) => Some(o),
+            _ => None,
+        };
+        out.push((offset, high));
+    }
+    Ok(out)
+}

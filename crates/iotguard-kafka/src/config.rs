@@ -56,7 +56,7 @@ impl KafkaConfig {
     /// after its outputs are confirmed (never automatically), a group seen for the first time
     /// starts at the earliest offset, the prefetch queue is bounded, and statistics (lag per
     /// partition) arrive every second.
-    pub(crate) fn consumer(&self, group: &str) -> ClientConfig {
+    pub fn consumer(&self, group: &str) -> ClientConfig {
         let mut config = self.base();
         config
             .set("group.id", group)

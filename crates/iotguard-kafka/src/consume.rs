@@ -59,6 +59,8 @@ pub enum Notice<'a> {
     Rejected(&'a ParseError),
     /// A recovered problem (a refused commit, a transient client error, a retried sink).
     Warning(String),
+    /// Something the operator may want to know (a new partition assignment).
+    Info(String),
 }
 
 /// How the loop runs.
@@ -137,6 +139,7 @@ pub fn run_consumer(
             Polled::AtEnd if config.stop_at_end => break,
             Polled::AtEnd => stage.tick()?,
             Polled::Warning(w) => notice(Notice::Warning(w)),
+            Polled::Assigned(text) => notice(Notice::Info(text)),
         }
         if member.uncommitted() >= config.commit_every
             || (member.uncommitted() > 0 && last_commit.elapsed() >= config.commit_interval)

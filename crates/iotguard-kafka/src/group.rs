@@ -26,6 +26,8 @@ use crate::stats::KafkaStats;
 struct GroupContext {
     stats: Arc<KafkaStats>,
     revoked: Mutex<Vec<i32>>,
+    /// The partitions of the latest assignment, until the loop reports them.
+    assigned: Mutex<Option<Vec<i32>>>,
 }
 
 impl ClientContext for GroupContext {
@@ -51,6 +53,14 @@ impl ConsumerContext for GroupContext {
                 .extend(list.elements().iter().map(|e| e.partition()));
         }
     }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            let mut partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
+            partitions.sort_unstable();
+            *self.assigned.lock().unwrap_or_else(|p| p.into_inner()) = Some(partitions);
+        }
+    }
 }
 
 /// What one poll gave.
@@ -64,12 +74,15 @@ pub(crate) enum Polled {
     AtEnd,
     /// A recovered client problem, to report.
     Warning(String),
+    /// A new partition assignment (after a rebalance), as a line for the operator.
+    Assigned(String),
 }
 
 /// A consumer group member with decoding, dead letters and confirmed commits.
 pub(crate) struct GroupMember {
     consumer: BaseConsumer<GroupContext>,
     topic: String,
+    group: String,
     decoder: MessageDecoder,
     dead_letters: Option<DeadLetters>,
     names: HashMap<i32, Arc<str>>,
@@ -99,6 +112,7 @@ impl GroupMember {
         let context = GroupContext {
             stats: stats.clone(),
             revoked: Mutex::new(Vec::new()),
+            assigned: Mutex::new(None),
         };
         let consumer: BaseConsumer<GroupContext> = kafka
             .consumer(&config.group)
@@ -110,6 +124,7 @@ impl GroupMember {
         Ok(GroupMember {
             consumer,
             topic: config.topic.clone(),
+            group: config.group.clone(),
             decoder: MessageDecoder::new(&config.read),
             dead_letters,
             names: HashMap::new(),
@@ -207,6 +222,24 @@ impl GroupMember {
             // A revoked partition's uncommitted messages go to its next owner.
             self.next.remove(&partition);
             self.at_end.remove(&partition);
+        }
+        if polled == Polled::Idle {
+            let assigned = self
+                .consumer
+                .context()
+                .assigned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if let Some(partitions) = assigned {
+                let list: Vec<String> = partitions.iter().map(i32::to_string).collect();
+                return Ok(Polled::Assigned(format!(
+                    "kafka: group {} assigned partitions [{}] of {}",
+                    self.group,
+                    list.join(", "),
+                    self.topic
+                )));
+            }
         }
         Ok(polled)
     }

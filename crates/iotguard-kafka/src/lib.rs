@@ -43,4 +43,4 @@ pub use rekey::RekeyStage;
 pub use replay::Replayer;
 pub use sink::KafkaAlertSink;
 pub use source::KafkaSource;
-pub use stats::{AgeSnapshot, KafkaStats, KafkaStatsSnapshot};
+pub use stats::{KafkaStats, KafkaStatsSnapshot, LatencySnapshot};

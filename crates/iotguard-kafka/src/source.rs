@@ -3,14 +3,17 @@
 //! alert sink flushed; the source then waits for its dead letters and commits the offsets of
 //! every message it handed out, so a crash redelivers what was not confirmed (at-least-once).
 //!
-//! It also measures how old each flow is when the detector is done with it: the wall clock when
-//! the pipeline asks for the next event minus the flow message's Kafka timestamp (`flow_age`
-//! in [`KafkaStats`]).
+//! While flows arrive, the source answers [`SourceEvent::Idle`] at least every 5 ms, which makes
+//! the pipeline pass due alerts on to the sinks: an alert never waits for a full batch of
+//! flows. That also gives the flow→alert latency of every flow: when the pipeline asks for the
+//! event after an `Idle`, the alerts of every flow handed out before it have been sent, so the
+//! source records the wall clock minus each such flow message's Kafka timestamp
+//! (`flow_to_alert` in [`KafkaStats`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use iotguard_detect::source::{Source, SourceEvent};
 
@@ -20,14 +23,21 @@ use crate::error::Error;
 use crate::group::{GroupMember, Polled};
 use crate::stats::KafkaStats;
 
+/// The longest a flow waits for the pipeline to send alerts while flows keep arriving.
+const SEND_EVERY: Duration = Duration::from_millis(5);
+
 /// A consumer group member feeding the detector.
 pub struct KafkaSource {
     member: GroupMember,
     name: String,
     /// Events decoded and not yet handed out, each record with its message's Kafka timestamp.
     pending: VecDeque<(SourceEvent, Option<i64>)>,
-    /// The Kafka timestamp (ms) of the record handed out last, not yet measured.
-    handed_out: Option<i64>,
+    /// Kafka timestamps (ms) of the records handed out since the last `Idle`.
+    unsent: Vec<i64>,
+    /// Whether the last event handed out was an `Idle` (so the pipeline has sent since).
+    idle_returned: bool,
+    /// When the last `Idle` was handed out.
+    last_idle: Instant,
     stop_at_end: bool,
     /// Set when the stage writing the topic (the re-key member) has finished: only then does
     /// the end of the topic mean the end of the stream.
@@ -48,11 +58,20 @@ impl KafkaSource {
             member: GroupMember::join(kafka, config, stats.clone())?,
             name: format!("kafka {} (group {})", config.topic, config.group),
             pending: VecDeque::new(),
-            handed_out: None,
+            unsent: Vec::new(),
+            idle_returned: false,
+            last_idle: Instant::now(),
             stop_at_end: config.stop_at_end,
             upstream_done,
             stats,
         })
+    }
+
+    /// Hands out an `Idle` (the pipeline then sends due alerts).
+    fn idle(&mut self) -> SourceEvent {
+        self.idle_returned = true;
+        self.last_idle = Instant::now();
+        SourceEvent::Idle
     }
 
     fn upstream_finished(&self) -> bool {
@@ -84,13 +103,21 @@ impl Source for KafkaSource {
     }
 
     fn next_event(&mut self) -> iotguard_detect::Result<SourceEvent> {
-        // The pipeline asks for the next event once it is done with the previous one.
-        if let Some(ts_ms) = self.handed_out.take() {
-            self.stats.record_flow_age(now_micros() - ts_ms * 1000);
+        // After an `Idle` the pipeline has sent the alerts of every flow handed out before it.
+        if std::mem::take(&mut self.idle_returned) {
+            let now = now_micros();
+            for ts_ms in self.unsent.drain(..) {
+                self.stats.record_flow_to_alert(now - ts_ms * 1000);
+            }
+        }
+        if !self.unsent.is_empty() && self.last_idle.elapsed() >= SEND_EVERY {
+            return Ok(self.idle());
         }
         loop {
             if let Some((event, ts_ms)) = self.pending.pop_front() {
-                self.handed_out = ts_ms;
+                if let Some(ts_ms) = ts_ms {
+                    self.unsent.push(ts_ms);
+                }
                 return Ok(event);
             }
             let pending = &mut self.pending;
@@ -123,12 +150,14 @@ impl Source for KafkaSource {
                 {
                     return Ok(SourceEvent::End)
                 }
-                Polled::Idle => return Ok(SourceEvent::Idle),
+                Polled::Idle => return Ok(self.idle()),
                 Polled::AtEnd if self.stop_at_end && self.upstream_finished() => {
                     return Ok(SourceEvent::End)
                 }
-                Polled::AtEnd => return Ok(SourceEvent::Idle),
-                Polled::Warning(w) => return Ok(SourceEvent::Notice(w)),
+                Polled::AtEnd => return Ok(self.idle()),
+                Polled::Warning(text) | Polled::Assigned(text) => {
+                    return Ok(SourceEvent::Notice(text))
+                }
             }
         }
     }

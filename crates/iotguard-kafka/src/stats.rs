@@ -3,7 +3,7 @@
 //! dead-lettered, offsets committed, and the lag of each assigned partition.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use hdrhistogram::Histogram;
@@ -19,12 +19,15 @@ pub struct KafkaStats {
     committed: AtomicU64,
     commits: AtomicU64,
     commit_failures: AtomicU64,
+    /// Wall clock (µs since the epoch) of the first and the latest message consumed; 0: none.
+    first_us: AtomicI64,
+    last_us: AtomicI64,
     /// Messages behind the end of each assigned partition (`topic/partition`), from the
     /// client's statistics (every second).
     lag: Mutex<BTreeMap<String, i64>>,
-    /// Flow age when the detector is done with it (wall clock minus the message's Kafka
-    /// timestamp), in microseconds.
-    flow_age: Mutex<Option<Histogram<u64>>>,
+    /// Flow to alert latency (wall clock when the flow's alerts, if any, were sent, minus the
+    /// flow message's Kafka timestamp), in microseconds.
+    flow_to_alert: Mutex<Option<Histogram<u64>>>,
 }
 
 /// A copy of the counters at one moment.
@@ -44,16 +47,18 @@ pub struct KafkaStatsSnapshot {
     pub commits: u64,
     /// Offset commits the broker refused (a rebalance took the partition; it is redelivered).
     pub commit_failures: u64,
+    /// Seconds from the first message consumed to the latest (the consume rate's time base).
+    pub consume_secs: f64,
     /// Messages behind the end, per assigned `topic/partition`.
     pub lag: BTreeMap<String, i64>,
-    /// Flow age when the detector is done with it (wall clock minus the flow message's Kafka
-    /// timestamp), when the stage measures it.
-    pub flow_age: Option<AgeSnapshot>,
+    /// Flow to alert latency (wall clock when the flow's alerts, if any, were sent, minus the
+    /// flow message's Kafka timestamp), when the stage measures it.
+    pub flow_to_alert: Option<LatencySnapshot>,
 }
 
-/// Percentiles of the flow age, in milliseconds.
+/// Percentiles of a latency, in milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct AgeSnapshot {
+pub struct LatencySnapshot {
     /// Flows measured.
     pub count: u64,
     /// Median.
@@ -69,6 +74,13 @@ pub struct AgeSnapshot {
 impl KafkaStats {
     pub(crate) fn add_consumed(&self) {
         self.consumed.fetch_add(1, Ordering::Relaxed);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        let _ = self
+            .first_us
+            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+        self.last_us.store(now, Ordering::Relaxed);
     }
 
     pub(crate) fn add_records(&self, n: u64) {
@@ -96,9 +108,9 @@ impl KafkaStats {
         *self.lag.lock().unwrap_or_else(|p| p.into_inner()) = lag;
     }
 
-    /// Records one flow's age in microseconds (clamped to 1 µs .. 1 h).
-    pub(crate) fn record_flow_age(&self, micros: i64) {
-        let mut h = self.flow_age.lock().unwrap_or_else(|p| p.into_inner());
+    /// Records one flow's latency in microseconds (clamped to 1 µs .. 1 h).
+    pub(crate) fn record_flow_to_alert(&self, micros: i64) {
+        let mut h = self.flow_to_alert.lock().unwrap_or_else(|p| p.into_inner());
         #[allow(clippy::expect_used)]
         let h = h.get_or_insert_with(|| {
             // Constant bounds that hdrhistogram accepts (low >= 1, high >= 2 * low, sigfig <= 5).
@@ -107,9 +119,9 @@ impl KafkaStats {
         h.saturating_record(u64::try_from(micros).unwrap_or(0).max(1));
     }
 
-    /// Forgets the flow ages measured so far (a benchmark measures each phase apart).
-    pub fn reset_flow_age(&self) {
-        *self.flow_age.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    /// Forgets the latencies measured so far (a benchmark measures each phase apart).
+    pub fn reset_flow_to_alert(&self) {
+        *self.flow_to_alert.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Returns a copy of the counters.
@@ -122,13 +134,16 @@ impl KafkaStats {
             committed: self.committed.load(Ordering::Relaxed),
             commits: self.commits.load(Ordering::Relaxed),
             commit_failures: self.commit_failures.load(Ordering::Relaxed),
+            consume_secs: (self.last_us.load(Ordering::Relaxed)
+                - self.first_us.load(Ordering::Relaxed)) as f64
+                / 1e6,
             lag: self.lag.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-            flow_age: self
-                .flow_age
+            flow_to_alert: self
+                .flow_to_alert
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .as_ref()
-                .map(|h| AgeSnapshot {
+                .map(|h| LatencySnapshot {
                     count: h.len(),
                     p50_ms: h.value_at_quantile(0.50) as f64 / 1000.0,
                     p95_ms: h.value_at_quantile(0.95) as f64 / 1000.0,

@@ -164,6 +164,7 @@ impl KafkaDetectArgs {
                 }
             }
             iotguard_kafka::Notice::Warning(w) => output::warn(&w),
+            iotguard_kafka::Notice::Info(text) => output::info(&text),
         });
         iotguard_kafka::KafkaDetect::start(&config, shutdown, notice)
             .with_context(|| format!("reading flows from Kafka at {broker}"))

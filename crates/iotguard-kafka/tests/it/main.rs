@@ -94,6 +94,7 @@ pub(crate) fn consume_to_end(
             notices.push(match n {
                 Notice::Rejected(e) => format!("rejected {e}"),
                 Notice::Warning(w) => format!("warning {w}"),
+                Notice::Info(_) => return,
             })
         },
     );
