@@ -246,6 +246,11 @@ impl Incident {
                 return AttackType::Beacon;
             }
         }
+        // Coming back to one server and port for ten minutes or more, irregularly (bots
+        // reconnecting to a C&C server that drops them): command and control too.
+        if hosts == 1 && ports == 1 && n >= 20 && self.duration_secs() >= 600.0 {
+            return AttackType::Beacon;
+        }
         AttackType::Anomaly
     }
 

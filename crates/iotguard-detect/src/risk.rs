@@ -4,8 +4,9 @@
 //! The risk score adds up four things a person would weigh, then scales by asset criticality:
 //!
 //! - **model strength**: how far the incident's highest score is past the threshold, `s` in
-//!   `[0, 1]` (`(score − t) / (1 − t)` for probabilities, `score / t − 1` capped at 1 for
-//!   detectors whose scores are not probabilities); it gives `30 + 30 s` points;
+//!   `[0, 1]` (`(score − t) / (1 − t)` for probabilities, 1 when a threshold of 1 is reached,
+//!   `score / t − 1` capped at 1 for detectors whose scores are not probabilities); it gives
+//!   `30 + 30 s` points;
 //! - **persistence**: alerting flows (`log10(n) / 3`, capped at 1) and how long the incident has
 //!   lasted (`duration / 10 min`, capped at 1), half each, for up to 15 points;
 //! - **attack type**: scans 5, brute force and floods 10, beacons (C&C) and large outbound
@@ -129,7 +130,8 @@ pub enum AttackType {
     Flood,
     /// Repeated attempts on one authentication service (telnet, SSH, FTP, RDP, VNC, HTTP login).
     BruteForce,
-    /// Connections at regular intervals to the same peer: command and control.
+    /// Connections at regular intervals (or again and again for ten minutes or more) to the
+    /// same peer: command and control.
     Beacon,
     /// A large outbound transfer, far more sent than received.
     Exfiltration,
@@ -204,7 +206,14 @@ pub(crate) fn model_strength(score: f32, threshold: f32) -> f64 {
     if !s.is_finite() || !t.is_finite() {
         return 0.0;
     }
-    let v = if t < 1.0 && s <= 1.0 {
+    let v = if t >= 1.0 && s <= 1.0 {
+        // A probability threshold of 1 (pure tree leaves): reaching it is the strongest verdict.
+        if s >= t {
+            1.0
+        } else {
+            0.0
+        }
+    } else if s <= 1.0 {
         (s - t) / (1.0 - t)
     } else if t > 0.0 {
         s / t - 1.0
@@ -302,5 +311,7 @@ mod tests {
         assert_eq!(model_strength(3.0, 2.0), 0.5);
         assert_eq!(model_strength(f32::NAN, 0.5), 0.0);
         assert_eq!(model_strength(0.1, 0.5), 0.0);
+        assert_eq!(model_strength(1.0, 1.0), 1.0);
+        assert_eq!(model_strength(0.9, 1.0), 0.0);
     }
 }

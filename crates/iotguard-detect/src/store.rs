@@ -102,17 +102,27 @@ impl AlertStore {
     pub fn open(path: &Path) -> Result<AlertStore> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Changing the journal mode or the schema needs the write lock: only done when needed,
+        // so a reader opens while the detector holds a write transaction.
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
         conn.pragma_update(None, "synchronous", "FULL")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version != 0 && version != SCHEMA_VERSION {
-            return Err(Error::Config(format!(
-                "{}: alert store schema version {version}, this build reads {SCHEMA_VERSION}",
-                path.display()
-            )));
+        match version {
+            0 => {
+                conn.execute_batch(SCHEMA)?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
+            SCHEMA_VERSION => {}
+            other => {
+                return Err(Error::Config(format!(
+                    "{}: alert store schema version {other}, this build reads {SCHEMA_VERSION}",
+                    path.display()
+                )))
+            }
         }
-        conn.execute_batch(SCHEMA)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(AlertStore {
             path: path.to_path_buf(),
             name: format!("sqlite:{}", path.display()),

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `iotguard` binary: real files in temporary folders, real processes.
 
 mod convert;
+mod detect;
 mod inspect;
 mod kafka;
 mod lab;

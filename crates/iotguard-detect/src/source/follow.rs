@@ -195,7 +195,7 @@ impl Follower {
         self.stop.load(Ordering::Relaxed)
     }
 
-    fn run(&self, resume: Option<FilePosition>, feed: &mut Feeder<FilePosition>) {
+    fn run(&self, resume: Option<FilePosition>, feed: &Arc<Feeder<FilePosition>>) {
         if let Some(pos) = resume {
             if !self.resume(&pos, feed) {
                 return;
@@ -221,7 +221,7 @@ impl Follower {
 
     /// Reads the checkpointed file past the saved line, then files rotated after it; returns
     /// false if the pipeline is gone.
-    fn resume(&self, pos: &FilePosition, feed: &mut Feeder<FilePosition>) -> bool {
+    fn resume(&self, pos: &FilePosition, feed: &Arc<Feeder<FilePosition>>) -> bool {
         let live = self.live_path();
         let mut siblings: Vec<(std::time::SystemTime, PathBuf, (u64, u64))> = Vec::new();
         if let Ok(entries) = std::fs::read_dir(&self.config.dir) {
@@ -291,7 +291,7 @@ impl Follower {
         file: File,
         live: bool,
         skip: u64,
-        feed: &mut Feeder<FilePosition>,
+        feed: &Arc<Feeder<FilePosition>>,
     ) -> bool {
         let Ok(meta) = file.metadata() else {
             return true;
@@ -307,6 +307,7 @@ impl Follower {
             stop: self.stop.clone(),
             poll: self.config.poll,
             done: false,
+            feed: feed.clone(),
         };
         let format = match self.config.options.format {
             Some(f) => f,
@@ -371,6 +372,8 @@ struct Tail {
     stop: Arc<AtomicBool>,
     poll: Duration,
     done: bool,
+    /// Sent what it holds before each wait, so flows are not held back while Zeek is quiet.
+    feed: Arc<Feeder<FilePosition>>,
 }
 
 impl Tail {
@@ -391,6 +394,7 @@ impl Tail {
             if !self.live || self.stop.load(Ordering::Relaxed) || self.rotated() {
                 return None;
             }
+            self.feed.flush();
             std::thread::sleep(self.poll);
         }
     }
@@ -431,6 +435,11 @@ impl Read for Tail {
                     self.done = true;
                 }
                 return Ok(n);
+            }
+            if !self.feed.flush() {
+                // The pipeline is gone: end like a stop.
+                self.done = true;
+                return Err(io::Error::other("stopped"));
             }
             std::thread::sleep(self.poll);
         }

@@ -11,6 +11,7 @@
 pub mod follow;
 pub mod replay;
 
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -60,27 +61,39 @@ const BATCH: usize = 512;
 pub(crate) type Positioned<P> = (SourceEvent, Option<P>);
 
 /// The reader thread's end of the channel: batches events, stops when the receiver is gone.
+/// Shared (`Arc`) so a reader waiting for data (the followed log) can send what it has first.
 pub(crate) struct Feeder<P> {
     tx: Sender<Vec<Positioned<P>>>,
-    batch: Vec<Positioned<P>>,
+    batch: Mutex<Vec<Positioned<P>>>,
 }
 
 impl<P> Feeder<P> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Positioned<P>>> {
+        self.batch.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Queues an event; returns false once the receiving side is gone (the thread should end).
-    pub(crate) fn push(&mut self, event: SourceEvent, pos: Option<P>) -> bool {
-        self.batch.push((event, pos));
-        if self.batch.len() >= BATCH {
+    pub(crate) fn push(&self, event: SourceEvent, pos: Option<P>) -> bool {
+        let full = {
+            let mut batch = self.lock();
+            batch.push((event, pos));
+            batch.len() >= BATCH
+        };
+        if full {
             return self.flush();
         }
         true
     }
 
     /// Sends the queued events now; returns false once the receiving side is gone.
-    pub(crate) fn flush(&mut self) -> bool {
-        if self.batch.is_empty() {
-            return true;
-        }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+    pub(crate) fn flush(&self) -> bool {
+        let batch = {
+            let mut batch = self.lock();
+            if batch.is_empty() {
+                return true;
+            }
+            std::mem::replace(&mut *batch, Vec::with_capacity(BATCH))
+        };
         self.tx.send(batch).is_ok()
     }
 }
@@ -100,17 +113,17 @@ impl<P: Send + 'static> Threaded<P> {
     /// receiving side is dropped. `End` is sent after it returns.
     pub(crate) fn spawn(
         name: &str,
-        body: impl FnOnce(&mut Feeder<P>) + Send + 'static,
+        body: impl FnOnce(&Arc<Feeder<P>>) + Send + 'static,
     ) -> Result<Threaded<P>> {
         let (tx, rx) = bounded(8);
         let thread = std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
-                let mut feeder = Feeder {
+                let feeder = Arc::new(Feeder {
                     tx,
-                    batch: Vec::with_capacity(BATCH),
-                };
-                body(&mut feeder);
+                    batch: Mutex::new(Vec::with_capacity(BATCH)),
+                });
+                body(&feeder);
                 feeder.push(SourceEvent::End, None);
                 feeder.flush();
             })
