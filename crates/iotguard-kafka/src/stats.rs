@@ -196,6 +196,16 @@ impl KafkaStats {
     }
 }
 
+impl iotguard_detect::SourceMetrics for KafkaStats {
+    fn snapshot_json(&self) -> serde_json::Value {
+        serde_json::json!({ "kafka": self.snapshot() })
+    }
+
+    fn prometheus_text(&self) -> String {
+        KafkaStats::prometheus_text(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

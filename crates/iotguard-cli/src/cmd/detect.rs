@@ -156,6 +156,9 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             .context("installing the Ctrl-C / SIGTERM handler")?;
     }
     let stats = Stats::new();
+    if let Some(side) = &kafka {
+        stats.attach_source(side.stats.clone());
+    }
     let mut errors = ErrorPrinter::default();
     let mut failed_inputs = 0usize;
     let mut on_notice = |n: Notice<'_>| match n {
