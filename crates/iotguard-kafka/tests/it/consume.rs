@@ -90,7 +90,7 @@ fn undecodable_messages_reach_the_dead_letter_topic_with_their_error_and_origin(
         br#"{"ts":1.5,"id.orig_h":"10.0.0.1","id.resp_p":23,"proto":"tcp"}"#,
         br#"{"ts":"#,
         br#"{"conn":{"ts":2.5,"id.orig_h":"10.0.0.2","id.resp_p":80,"proto":"tcp"},"zeek_server":"s1"}"#,
-        b"3.5\tCx\t10.0.0.3\t1\t10.0.0.4\tnot-a-port\ttcp",
+        b"3.5\tCx\t10.0.0.3\t1\t10.0.0.4\tnot-a-port\ttcp\t-\t-\t-\t-\tS0\t-\t-\t0\tD\t1\t60\t0\t0\t-",
         b"4.5\tCy\t10.0.0.3\t1\t10.0.0.4\t53\tudp\t-\t-\t-\t-\tS0\t-\t-\t0\tD\t1\t60\t0\t0\t-",
     ];
     for (i, payload) in payloads.iter().enumerate() {
