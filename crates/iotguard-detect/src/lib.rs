@@ -86,6 +86,6 @@ pub use pipeline::{run_pipeline, Notice, PipelineConfig, PipelineParts, Pipeline
 pub use risk::{AttackType, Severity};
 pub use scored::ScoredFlow;
 pub use sink::{AlertSink, SinkError};
-pub use stats::{HistogramSnapshot, Stage, Stats, StatsSnapshot};
+pub use stats::{HistogramSnapshot, SourceMetrics, Stage, Stats, StatsSnapshot};
 pub use store::{AlertPage, AlertQuery, AlertStore, SeverityCount};
 pub use time::{parse_time, rfc3339};

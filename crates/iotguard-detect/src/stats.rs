@@ -70,6 +70,17 @@ struct Inner {
     /// Wall clock minus the latest flow's time, in nanoseconds (`i64::MIN`: no flow yet).
     lag_nanos: AtomicI64,
     histograms: Mutex<Vec<Histogram<u64>>>,
+    /// The source's own counters (the Kafka consumer's), if it has any.
+    source: Mutex<Option<Arc<dyn SourceMetrics>>>,
+}
+
+/// Counters a source keeps itself (the Kafka consumer: consumed, committed, dead-lettered, lag
+/// per partition), shown with the pipeline's in the snapshot and the Prometheus text.
+pub trait SourceMetrics: Send + Sync {
+    /// Returns the counters as JSON ([`StatsSnapshot::source`]).
+    fn snapshot_json(&self) -> serde_json::Value;
+    /// Returns the counters in Prometheus' text format.
+    fn prometheus_text(&self) -> String;
 }
 
 /// Shared counters and histograms; `Clone` shares them.
@@ -142,6 +153,9 @@ pub struct StatsSnapshot {
     pub flows_per_sec: f64,
     /// Latency per stage.
     pub stages: Vec<HistogramSnapshot>,
+    /// The source's own counters ([`Stats::attach_source`]), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<serde_json::Value>,
 }
 
 impl Stats {
@@ -162,6 +176,7 @@ impl Stats {
                 hosts: AtomicU64::new(0),
                 lag_nanos: AtomicI64::new(i64::MIN),
                 histograms: Mutex::new(Stage::ALL.iter().map(|_| new_histogram()).collect()),
+                source: Mutex::new(None),
             }),
         }
     }
@@ -282,12 +297,30 @@ impl Stats {
                 0.0
             },
             stages,
+            source: self.source_metrics().map(|m| m.snapshot_json()),
         }
     }
 
     /// Renders the snapshot in Prometheus' text exposition format (version 0.0.4).
     pub fn prometheus_text(&self) -> String {
-        self.snapshot().prometheus_text()
+        let mut text = self.snapshot().prometheus_text();
+        if let Some(m) = self.source_metrics() {
+            text.push_str(&m.prometheus_text());
+        }
+        text
+    }
+
+    /// Shows a source's own counters with these (the Kafka consumer's).
+    pub fn attach_source(&self, metrics: Arc<dyn SourceMetrics>) {
+        *self.inner.source.lock().unwrap_or_else(|e| e.into_inner()) = Some(metrics);
+    }
+
+    fn source_metrics(&self) -> Option<Arc<dyn SourceMetrics>> {
+        self.inner
+            .source
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 

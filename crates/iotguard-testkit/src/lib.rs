@@ -1,6 +1,8 @@
 //! Helpers shared by the tests of every crate: where fixtures and the shared captures are, and
 //! golden-file comparison. Depends on no other project crate, so dev-dependencies form no cycles.
 
+pub mod kafka;
+
 use std::path::{Path, PathBuf};
 
 /// Returns the repository's root folder.

@@ -26,7 +26,7 @@ use crate::{exit, output};
 pub(crate) struct DetectArgs {
     /// Files or folders of flow records to replay (folders read recursively, in path order);
     /// `-` reads standard input. Not with `--follow`.
-    #[arg(value_name = "PATH", required_unless_present = "follow")]
+    #[arg(value_name = "PATH", required_unless_present_any = ["follow", "kafka"])]
     paths: Vec<PathBuf>,
     /// The model file (from `iotguard train`).
     #[arg(long, value_name = "FILE")]
@@ -85,6 +85,8 @@ pub(crate) struct DetectArgs {
     /// Print the final statistics as JSON (counters and latency per stage).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    kafka: Box<super::replay::KafkaDetectArgs>,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -129,7 +131,15 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         sensor: args.sensor.as_deref().map(Arc::from),
         max_line: DEFAULT_MAX_LINE,
     };
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let mut kafka = None;
     let mut source: Box<dyn Source> = match &args.follow {
+        _ if args.kafka.kafka.is_some() => {
+            let (source, mut side) = args.kafka.start(options, shutdown.clone())?;
+            sinks.extend(side.take_sink());
+            kafka = Some(side);
+            Box::new(source)
+        }
         Some(dir) => Box::new(FollowSource::start(FollowConfig {
             checkpoint: args.checkpoint.clone(),
             options,
@@ -149,13 +159,15 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             )?)
         }
     };
-    let shutdown = Arc::new(AtomicBool::new(false));
     {
         let flag = shutdown.clone();
         ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
             .context("installing the Ctrl-C / SIGTERM handler")?;
     }
     let stats = Stats::new();
+    if let Some(side) = &kafka {
+        stats.attach_source(side.stats.clone());
+    }
     let mut errors = ErrorPrinter::default();
     let mut failed_inputs = 0usize;
     let mut on_notice = |n: Notice<'_>| match n {
@@ -188,10 +200,15 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         },
     )?;
     errors.finish(args.rejects.is_some());
+    let kafka_stats = match kafka.as_mut() {
+        Some(side) => Some(super::replay::finish_kafka(side)?),
+        None => None,
+    };
     if args.json {
         output::out(&serde_json::to_string_pretty(&serde_json::json!({
             "report": report,
             "stats": stats.snapshot(),
+            "kafka": kafka_stats,
         }))?);
     } else {
         output::out(&format!(

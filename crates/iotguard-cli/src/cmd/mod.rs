@@ -18,6 +18,7 @@ mod demo;
 mod detect;
 mod eval;
 mod inspect;
+mod replay;
 mod serve;
 mod simulate;
 mod train;
@@ -45,6 +46,8 @@ pub(crate) enum Command {
     /// The whole system in one command: a simulated IoT network under attack, a model, live
     /// detection and the dashboard at http://127.0.0.1:8080.
     Demo(demo::DemoArgs),
+    /// Send flow inputs to a Kafka topic as zeek-kafka does (one JSON record per message).
+    Replay(replay::ReplayArgs),
 }
 
 /// Runs a subcommand and returns its exit code.
@@ -59,6 +62,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<u8> {
         Command::Detect(args) => detect::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Replay(args) => replay::run(args),
     }
 }
 

@@ -4,6 +4,7 @@ mod convert;
 mod demo;
 mod detect;
 mod inspect;
+mod kafka;
 mod lab;
 mod new_models;
 mod serve;

@@ -1,0 +1,321 @@
+//! A member of a consumer group, as both the [`run_consumer`](crate::run_consumer) loop and the
+//! detector's [`KafkaSource`](crate::KafkaSource) use it: polls one message at a time, decodes it
+//! into flow records, dead-letters what cannot be decoded, remembers what was processed, and
+//! commits exactly that once the caller says its outputs are confirmed. Partitions revoked by a
+//! rebalance are forgotten (their next owner reads them from the last commit).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use iotguard_flow::{FlowRecord, MessageDecoder, ParseError};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::statistics::Statistics;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::config::KafkaConfig;
+use crate::consume::{ConsumeConfig, MessageMeta};
+use crate::dead_letter::DeadLetters;
+use crate::error::{Error, Result};
+use crate::stats::KafkaStats;
+
+/// The consumer's context: lag from the statistics, revoked partitions from rebalances.
+struct GroupContext {
+    stats: Arc<KafkaStats>,
+    revoked: Mutex<Vec<i32>>,
+    /// The partitions of the latest assignment, until the loop reports them.
+    assigned: Mutex<Option<Vec<i32>>>,
+}
+
+impl ClientContext for GroupContext {
+    fn stats(&self, statistics: Statistics) {
+        let mut lag = BTreeMap::new();
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                if *partition >= 0 && p.consumer_lag >= 0 {
+                    lag.insert(format!("{topic}/{partition}"), p.consumer_lag);
+                }
+            }
+        }
+        self.stats.set_lag(lag);
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            self.revoked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(list.elements().iter().map(|e| e.partition()));
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            let mut partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
+            partitions.sort_unstable();
+            *self.assigned.lock().unwrap_or_else(|p| p.into_inner()) = Some(partitions);
+        }
+    }
+}
+
+/// What one poll gave.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Polled {
+    /// A message was handled (its records given to the callback, its errors reported).
+    Message,
+    /// Nothing arrived within the timeout.
+    Idle,
+    /// Every assigned partition has been read to its end.
+    AtEnd,
+    /// A recovered client problem, to report.
+    Warning(String),
+    /// A new partition assignment (after a rebalance), as a line for the operator.
+    Assigned(String),
+}
+
+/// A consumer group member with decoding, dead letters and confirmed commits.
+pub(crate) struct GroupMember {
+    consumer: BaseConsumer<GroupContext>,
+    topic: String,
+    group: String,
+    decoder: MessageDecoder,
+    dead_letters: Option<DeadLetters>,
+    names: HashMap<i32, Arc<str>>,
+    decoded: Vec<Result<FlowRecord, ParseError>>,
+    /// The next offset to read, per partition, for messages processed since the last commit.
+    next: BTreeMap<i32, i64>,
+    uncommitted: u64,
+    at_end: BTreeSet<i32>,
+    stats: Arc<KafkaStats>,
+}
+
+impl GroupMember {
+    /// Joins `config.group` on `config.topic` (which must exist, as must the dead-letter topic).
+    pub(crate) fn join(
+        kafka: &KafkaConfig,
+        config: &ConsumeConfig,
+        stats: Arc<KafkaStats>,
+    ) -> Result<Self> {
+        crate::admin::require_topic(kafka, &config.topic)?;
+        let dead_letters = match &config.dead_letter_topic {
+            Some(topic) => {
+                crate::admin::require_topic(kafka, topic)?;
+                Some(DeadLetters::new(kafka, topic)?)
+            }
+            None => None,
+        };
+        let context = GroupContext {
+            stats: stats.clone(),
+            revoked: Mutex::new(Vec::new()),
+            assigned: Mutex::new(None),
+        };
+        let consumer: BaseConsumer<GroupContext> = kafka
+            .consumer(&config.group)
+            .create_with_context(context)
+            .map_err(Error::kafka("creating the consumer"))?;
+        consumer
+            .subscribe(&[&config.topic])
+            .map_err(Error::kafka(format!("subscribing to `{}`", config.topic)))?;
+        Ok(GroupMember {
+            consumer,
+            topic: config.topic.clone(),
+            group: config.group.clone(),
+            decoder: MessageDecoder::new(&config.read),
+            dead_letters,
+            names: HashMap::new(),
+            decoded: Vec::new(),
+            next: BTreeMap::new(),
+            uncommitted: 0,
+            at_end: BTreeSet::new(),
+            stats,
+        })
+    }
+
+    /// Returns how many messages were processed since the last commit.
+    pub(crate) fn uncommitted(&self) -> u64 {
+        self.uncommitted
+    }
+
+    /// Polls one message (waiting up to `timeout`): each decoded record goes to `on_record`,
+    /// each decoding error to `on_reject` (and the message, once, to the dead-letter topic).
+    pub(crate) fn poll(
+        &mut self,
+        timeout: Duration,
+        on_record: &mut dyn FnMut(FlowRecord, &MessageMeta<'_>) -> Result<()>,
+        on_reject: &mut dyn FnMut(ParseError),
+    ) -> Result<Polled> {
+        let polled = match self.consumer.poll(timeout) {
+            None => Polled::Idle,
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                self.at_end.insert(partition);
+                if self.all_at_end() {
+                    Polled::AtEnd
+                } else {
+                    Polled::Idle
+                }
+            }
+            Some(Err(e)) => {
+                if let Some((code, reason)) = self.consumer.client().fatal_error() {
+                    return Err(Error::Stage(format!(
+                        "kafka: fatal error {code:?}: {reason}"
+                    )));
+                }
+                Polled::Warning(format!("kafka: {e}"))
+            }
+            Some(Ok(msg)) => {
+                self.stats.add_consumed();
+                self.at_end.remove(&msg.partition());
+                let meta = MessageMeta {
+                    topic: msg.topic(),
+                    partition: msg.partition(),
+                    offset: msg.offset(),
+                    timestamp_ms: msg.timestamp().to_millis(),
+                    key: msg.key(),
+                    payload: msg.payload().unwrap_or_default(),
+                };
+                let name = self
+                    .names
+                    .entry(meta.partition)
+                    .or_insert_with(|| Arc::from(format!("{}/{}", meta.topic, meta.partition)));
+                let offset = u64::try_from(meta.offset).unwrap_or(0);
+                self.decoder
+                    .decode(name, offset, meta.payload, &mut self.decoded);
+                let mut first_error: Option<ParseError> = None;
+                for result in self.decoded.drain(..) {
+                    match result {
+                        Ok(rec) => {
+                            self.stats.add_records(1);
+                            on_record(rec, &meta)?;
+                        }
+                        Err(e) => {
+                            self.stats.add_rejected();
+                            if first_error.is_none() {
+                                first_error = Some(e.clone());
+                            }
+                            on_reject(e);
+                        }
+                    }
+                }
+                // One dead letter per message, carrying its first error.
+                if let (Some(e), Some(dl)) = (&first_error, self.dead_letters.as_mut()) {
+                    dl.send(&meta, e)?;
+                }
+                self.next.insert(meta.partition, meta.offset + 1);
+                self.uncommitted += 1;
+                Polled::Message
+            }
+        };
+        let revoked = std::mem::take(
+            &mut *self
+                .consumer
+                .context()
+                .revoked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for partition in revoked {
+            // A revoked partition's uncommitted messages go to its next owner.
+            self.next.remove(&partition);
+            self.at_end.remove(&partition);
+        }
+        if polled == Polled::Idle {
+            let assigned = self
+                .consumer
+                .context()
+                .assigned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if let Some(partitions) = assigned {
+                let list: Vec<String> = partitions.iter().map(i32::to_string).collect();
+                return Ok(Polled::Assigned(format!(
+                    "kafka: group {} assigned partitions [{}] of {}",
+                    self.group,
+                    list.join(", "),
+                    self.topic
+                )));
+            }
+        }
+        Ok(polled)
+    }
+
+    /// Returns true if the member has partitions and every one of them is at its end: an
+    /// end-of-partition event was seen for each, and its position has reached the high
+    /// watermark as the broker reports it now (messages may have arrived since the event).
+    pub(crate) fn all_at_end(&self) -> bool {
+        let Ok(assigned) = self.consumer.assignment() else {
+            return false;
+        };
+        let elements = assigned.elements();
+        if elements.is_empty()
+            || !elements
+                .iter()
+                .all(|e| self.at_end.contains(&e.partition()))
+        {
+            return false;
+        }
+        let Ok(positions) = self.consumer.position() else {
+            return false;
+        };
+        positions.elements().iter().all(|e| {
+            let high = self
+                .consumer
+                .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))
+                .map_or(i64::MAX, |(_, high)| high);
+            match e.offset() {
+                Offset::Offset(position) => position >= high,
+                // Nothing read yet: at the end only if the partition is empty.
+                _ => high == 0,
+            }
+        })
+    }
+
+    /// Waits for the dead letters to be acknowledged (the caller has confirmed its own outputs).
+    pub(crate) fn confirm_dead_letters(&mut self) -> Result<()> {
+        if let Some(dl) = self.dead_letters.as_mut() {
+            self.stats.add_dead_lettered(dl.confirm()?);
+        }
+        Ok(())
+    }
+
+    /// Commits the offsets of every message processed so far; call only once every output of
+    /// those messages is confirmed (and after [`confirm_dead_letters`](Self::confirm_dead_letters)).
+    /// A commit the broker refuses (a rebalance moved the partition) is returned as a warning:
+    /// those messages are redelivered to the partition's new owner.
+    pub(crate) fn commit(&mut self) -> Result<Option<String>> {
+        if self.next.is_empty() {
+            self.uncommitted = 0;
+            return Ok(None);
+        }
+        let mut list = TopicPartitionList::new();
+        for (&partition, &next) in &self.next {
+            list.add_partition_offset(&self.topic, partition, Offset::Offset(next))
+                .map_err(Error::kafka("building the commit"))?;
+        }
+        let warning = match self.consumer.commit(&list, CommitMode::Sync) {
+            Ok(()) => {
+                self.stats.add_commit(self.uncommitted);
+                None
+            }
+            Err(e) => {
+                self.stats.add_commit_failure();
+                Some(format!("kafka: committing offsets: {e}"))
+            }
+        };
+        self.next.clear();
+        self.uncommitted = 0;
+        Ok(warning)
+    }
+
+    /// Leaves the group (the partitions move to the other members at once).
+    pub(crate) fn leave(self) {
+        self.consumer.unsubscribe();
+        // Dropping the consumer closes it, which leaves the group.
+        drop(self.consumer);
+    }
+}
