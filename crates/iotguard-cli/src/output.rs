@@ -25,8 +25,16 @@ pub(crate) fn info(msg: &str) {
 }
 
 /// Prints a line to standard output.
+///
+/// A reader that closed standard output (`| head`, a test that read only the first line) has
+/// chosen to stop reading: that is not an error and must not abort a run that is stopping cleanly.
 pub(crate) fn out(line: &str) {
-    println!("{line}");
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            warn(&format!("writing to standard output: {e}"));
+        }
+    }
 }
 
 /// A byte-progress bar on standard error that updates from a shared counter, shown only when

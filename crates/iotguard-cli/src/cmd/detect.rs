@@ -1,6 +1,8 @@
 //! `iotguard detect`: flows from files, folders, standard input or a live Zeek log folder
-//! through the detector into alert sinks (SQLite by default, JSON lines, a webhook).
+//! through the detector into alert sinks (SQLite by default, JSON lines, a webhook), optionally
+//! serving the API and the live dashboard while it runs (`--serve`).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,7 +18,9 @@ use iotguard_detect::{
     run_pipeline, ActiveModel, AlertSink, AlertStore, AssetRule, DetectConfig, Detector,
     ModelHandle, Notice, PipelineConfig, PipelineParts, Stats,
 };
+use iotguard_detect::{FeedConfig, LiveFeed};
 use iotguard_flow::{Format, ReadOptions, DEFAULT_MAX_LINE};
+use iotguard_server::{AppState, Server, ServerConfig, TOKEN_ENV};
 
 use super::ErrorPrinter;
 use crate::{exit, output};
@@ -85,6 +89,13 @@ pub(crate) struct DetectArgs {
     /// Print the final statistics as JSON (counters and latency per stage).
     #[arg(long)]
     json: bool,
+    /// Also serve the API and the live dashboard on this address while detecting (loopback
+    /// unless a token is set).
+    #[arg(long, value_name = "ADDR")]
+    serve: Option<SocketAddr>,
+    /// With --serve: the bearer token write endpoints require. Prefer the environment variable.
+    #[arg(long, value_name = "TOKEN", env = TOKEN_ENV, hide_env_values = true, requires = "serve")]
+    token: Option<String>,
     #[command(flatten)]
     kafka: Box<super::replay::KafkaDetectArgs>,
 }
@@ -109,13 +120,42 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         assets: args.assets.clone(),
         ..DetectConfig::default()
     };
-    let mut detector = Detector::new(model, config)?;
+    let mut detector = Detector::new(model.clone(), config.clone())?;
+    let stats = Stats::new();
+    let mut feed = None;
     let mut sinks: Vec<Box<dyn AlertSink>> = Vec::new();
+    let mut state = AppState::builder()
+        .token(args.token.clone().filter(|t| !t.is_empty()))
+        .model(model)
+        .detect_config(config)
+        .stats(stats.clone());
     if !args.no_alerts_db {
         let store = AlertStore::open(&args.alerts_db)
             .with_context(|| format!("opening {}", args.alerts_db.display()))?;
+        if args.serve.is_some() {
+            state = state.store(store.reader()?);
+        }
         sinks.push(Box::new(store));
     }
+    let server = match args.serve {
+        Some(listen) => {
+            let live = LiveFeed::new(FeedConfig::default());
+            state = state.feed(live.clone());
+            feed = Some(live);
+            let config = ServerConfig {
+                listen,
+                token: args.token.clone().filter(|t| !t.is_empty()),
+            };
+            let server = Server::start(&config, state.build())?;
+            output::out(&server.url());
+            output::info(&format!(
+                "serving the API and the dashboard at {}",
+                server.url()
+            ));
+            Some(server)
+        }
+        None => None,
+    };
     if let Some(path) = &args.alerts_jsonl {
         let jsonl = JsonlSink::open(JsonlConfig {
             max_bytes: args.jsonl_max_mib << 20,
@@ -164,7 +204,6 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
             .context("installing the Ctrl-C / SIGTERM handler")?;
     }
-    let stats = Stats::new();
     if let Some(side) = &kafka {
         stats.attach_source(side.stats.clone());
     }
@@ -194,12 +233,15 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         },
         PipelineParts {
             stats: &stats,
-            feed: None,
+            feed: feed.as_mut(),
             shutdown: &shutdown,
             on_notice: &mut on_notice,
         },
     )?;
     errors.finish(args.rejects.is_some());
+    if let Some(server) = server {
+        server.stop()?;
+    }
     let kafka_stats = match kafka.as_mut() {
         Some(side) => Some(super::replay::finish_kafka(side)?),
         None => None,

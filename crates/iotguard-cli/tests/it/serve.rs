@@ -146,3 +146,73 @@ fn serve_refuses_unsafe_or_missing_things() {
         "{err}"
     );
 }
+
+#[test]
+fn detect_serves_the_api_while_it_detects() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.log");
+    let live = dir.path().join("live.log");
+    let model = dir.path().join("model.json");
+    let db = dir.path().join("alerts.db");
+    let p = |p: &std::path::Path| p.display().to_string();
+    ok(&[
+        "simulate",
+        "--seed",
+        "1",
+        "--flows",
+        "5000",
+        "--out",
+        &p(&train),
+    ]);
+    ok(&[
+        "simulate",
+        "--seed",
+        "2",
+        "--flows",
+        "3000",
+        "--out",
+        &p(&live),
+    ]);
+    ok(&[
+        "train",
+        "--model",
+        "logreg",
+        "--out",
+        &p(&model),
+        &p(&train),
+    ]);
+
+    // Paced, so the server is asked while flows are still arriving.
+    let mut detect = start(&[
+        "detect",
+        "--model",
+        &p(&model),
+        "--alerts-db",
+        &p(&db),
+        "--serve",
+        "127.0.0.1:0",
+        "--rate",
+        "500",
+        &p(&live),
+    ]);
+    detect.stderr_until("serving the API and the dashboard");
+    let mut scored = 0;
+    for _ in 0..200 {
+        scored = get_json(&detect.addr, "/api/v1/stats")["pipeline"]["scored"]
+            .as_u64()
+            .unwrap_or(0);
+        if scored > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(scored > 0, "the server never saw a scored flow");
+    let health = get_json(&detect.addr, "/health");
+    assert_eq!(health["model"], json!(true));
+    assert_eq!(health["alert_store"], json!(true));
+    let (status, body) = http(&detect.addr, "GET", "/api/v1/alerts?limit=5", None);
+    assert_eq!(status, 200, "{body}");
+
+    let (code, rest) = detect.interrupt();
+    assert_eq!(code, Some(0), "{rest}");
+}
