@@ -290,11 +290,21 @@ async function loadModel() {
       + `trained on ${num(act.training?.rows)} flows (${num(act.training?.malicious)} malicious).</p>`
       + `<table class="compact"><thead><tr>${keys.map((k) => `<th class="num">${k}</th>`).join('')}</tr></thead>`
       + `<tbody><tr>${keys.map((k) => `<td class="num">${fix(metrics[k])}</td>`).join('')}</tr></tbody></table>`
+      + confusionHtml(metrics)
       + '<p class="muted">metrics on the held-out share of the training data</p>';
     $('comparison').innerHTML = comparisonHtml(m.comparison, m.comparison_html);
   } catch (e) {
     $('model').innerHTML = `<p class="muted">model information unavailable: ${esc(e)}</p>`;
   }
+}
+
+// The active model's confusion matrix on its validation rows (counts from the model file).
+function confusionHtml(m) {
+  if (m.tp === undefined) return '';
+  const cell = (v, bad) => `<td class="num" style="background:${bad ? '#f8d7d3' : '#d9efdf'}">${num(v)}</td>`;
+  return '<table class="compact" id="model-confusion"><thead><tr><th></th><th class="num">flagged</th><th class="num">not flagged</th></tr></thead><tbody>'
+    + `<tr><th>malicious</th>${cell(m.tp, false)}${cell(m.fn_, true)}</tr>`
+    + `<tr><th>benign</th>${cell(m.fp, true)}${cell(m.tn, false)}</tr></tbody></table>`;
 }
 
 function comparisonHtml(report, htmlUrl) {
@@ -304,9 +314,12 @@ function comparisonHtml(report, htmlUrl) {
     const p = m.pooled ?? m.metrics ?? {};
     return `<tr><td>${esc(m.kind ?? m.name)}</td>${keys.map((k) => `<td class="num">${fix(p[k])}</td>`).join('')}<td class="num">${fix(m.train_secs, 1)}</td></tr>`;
   });
-  if (report.baseline) rows.push(`<tr class="muted"><td>majority baseline</td>${keys.map((k) => `<td class="num">${fix(report.baseline[k])}</td>`).join('')}<td></td></tr>`);
+  // report.json holds the baseline as {pooled, per_class}; older reports held the metrics.
+  const base = report.baseline?.pooled ?? report.baseline;
+  if (base) rows.push(`<tr class="muted"><td>majority baseline</td>${keys.map((k) => `<td class="num">${fix(base[k])}</td>`).join('')}<td></td></tr>`);
   const plots = htmlUrl ? `<p><a href="${esc(htmlUrl)}" target="_blank" rel="noopener">the full report with its plots</a></p><iframe title="comparison report" src="${esc(htmlUrl)}" style="width:100%;height:520px;border:0;background:#fff"></iframe>` : '';
-  return `<h3>Comparison (leave one capture out) over ${num((report.inputs ?? []).length)} captures, ${num(report.rows)} flows</h3>`
+  const split = { loco: 'leave one capture out', kfold: 'stratified k-fold', time: 'time-ordered' }[report.split?.mode ?? 'loco'] ?? report.split?.mode;
+  return `<h3>Comparison (${esc(split)}) over ${num((report.inputs ?? []).length)} captures, ${num(report.rows)} flows</h3>`
     + `<table class="compact"><thead><tr><th>model</th>${keys.map((k) => `<th class="num">${k}</th>`).join('')}<th class="num">train s</th></tr></thead><tbody>${rows.join('')}</tbody></table>${plots}`;
 }
 
