@@ -301,8 +301,9 @@ async function loadModel() {
 // The active model's confusion matrix on its validation rows (counts from the model file).
 function confusionHtml(m) {
   if (m.tp === undefined) return '';
-  const cell = (v, bad) => `<td class="num" style="background:${bad ? '#f8d7d3' : '#d9efdf'}">${num(v)}</td>`;
-  return '<table class="compact" id="model-confusion"><thead><tr><th></th><th class="num">flagged</th><th class="num">not flagged</th></tr></thead><tbody>'
+  // Tints, not fills: the cell keeps the theme's text colour, so the counts stay readable.
+  const cell = (v, bad) => `<td class="num" style="background:${bad ? 'rgba(229,72,77,0.22)' : 'rgba(48,164,108,0.22)'}">${num(v)}</td>`;
+  return '<table class="compact" id="model-confusion" style="width:auto;min-width:22em"><thead><tr><th></th><th class="num">flagged</th><th class="num">not flagged</th></tr></thead><tbody>'
     + `<tr><th>malicious</th>${cell(m.tp, false)}${cell(m.fn_, true)}</tr>`
     + `<tr><th>benign</th>${cell(m.fp, true)}${cell(m.tn, false)}</tr></tbody></table>`;
 }
