@@ -326,74 +326,6 @@ pub fn choose_threshold(kind: ModelKind, scores: &[f32], target: &[bool]) -> Res
     })
 }
 
-/// What leave-one-group-out evaluation of one model kind gave.
-#[derive(Clone, Debug, Serialize)]
-pub struct GroupOutResult {
-    /// The model kind.
-    pub kind: ModelKind,
-    /// Pooled metrics over every held-out row, each scored by the model that did not see its
-    /// group, at that model's own threshold (chosen on its training groups only).
-    pub pooled: BinaryMetrics,
-    /// Metrics per held-out group, in group order (groups with no rows are left out).
-    pub per_group: Vec<(u32, BinaryMetrics)>,
-    /// Seconds spent fitting, summed over folds.
-    pub train_secs: f64,
-    /// Rows scored per second (batch), over all folds.
-    pub predict_rows_per_sec: f64,
-}
-
-/// Leave-one-group-out evaluation: for each group, train on the others (threshold from a
-/// held-out share of those), score the group; pool every held-out prediction.
-pub fn leave_one_group_out_eval(
-    kind: ModelKind,
-    data: &Dataset,
-    seed: u64,
-) -> Result<GroupOutResult> {
-    let folds = crate::cv::leave_one_group_out(&data.group)?;
-    let groups = crate::cv::distinct_groups(&data.group);
-    let mut scores = vec![f32::NAN; data.n_rows()];
-    let mut alert = vec![false; data.n_rows()];
-    let mut per_group = Vec::new();
-    let (mut train_secs, mut predict_secs, mut scored) = (0.0, 0.0, 0usize);
-    for (fold, group) in folds.iter().zip(groups) {
-        let train_rows = data.subset(&fold.train);
-        // A fold whose training groups hold one class only cannot train a classifier.
-        if kind.supervised()
-            && (train_rows.target.iter().all(|t| *t) || train_rows.target.iter().all(|t| !*t))
-        {
-            return Err(Error::InvalidData(format!(
-                "holding out group {group} leaves training data with one class only"
-            )));
-        }
-        let started = std::time::Instant::now();
-        let trained = train(kind, &train_rows, seed)?;
-        train_secs += started.elapsed().as_secs_f64();
-        let test = data.subset(&fold.test);
-        let started = std::time::Instant::now();
-        let s = trained.model.score_batch(&test.features, test.n_features());
-        predict_secs += started.elapsed().as_secs_f64();
-        scored += s.len();
-        for (k, &i) in fold.test.iter().enumerate() {
-            scores[i] = s[k];
-            alert[i] = trained.threshold.is_alert(s[k]);
-        }
-        let m = BinaryMetrics::from_predictions(
-            &fold.test.iter().map(|&i| alert[i]).collect::<Vec<_>>(),
-            &test.target,
-            Some(&s),
-        );
-        per_group.push((group, m));
-    }
-    let pooled = BinaryMetrics::from_predictions(&alert, &data.target, Some(&scores));
-    Ok(GroupOutResult {
-        kind,
-        pooled,
-        per_group,
-        train_secs,
-        predict_rows_per_sec: scored as f64 / predict_secs.max(1e-9),
-    })
-}
-
 /// Serialising parameters of any kind without a generic parameter in `fit`'s match.
 mod erased {
     /// A value that serialises to JSON.
@@ -447,20 +379,6 @@ mod tests {
             assert_eq!(back.score(d.row(3)), t.model.score(d.row(3)));
             assert_eq!(kind.name().parse::<ModelKind>(), Ok(kind));
         }
-    }
-
-    #[test]
-    fn leave_one_group_out_pools_every_row_once() {
-        let mut d = data(3_000, 9);
-        d.group = (0..3_000).map(|i| (i % 3) as u32).collect();
-        d.group_names = vec!["a".into(), "b".into(), "c".into()];
-        let r = leave_one_group_out_eval(ModelKind::Logreg, &d, 1).unwrap();
-        assert_eq!(
-            r.pooled.tp + r.pooled.fp + r.pooled.tn + r.pooled.fn_,
-            3_000
-        );
-        assert_eq!(r.per_group.len(), 3);
-        assert!(r.pooled.f1.unwrap() > 0.8, "{:?}", r.pooled);
     }
 
     #[test]
