@@ -12,6 +12,11 @@ same leave-one-capture-out split, in one run.
 3. Prints one Markdown table: pooled precision, recall, F1, false-alert rate, MCC, PR-AUC, total
    training seconds, batch and one-flow-at-a-time prediction throughput, and peak RSS per process.
 
+4. Then the boosted trees again with hyperparameters chosen out of sample: for each held-out
+   capture, nested leave-one-capture-out over the training captures picks, from one fixed grid
+   of six settings, the one with the best MCC (`iotguard compare --tune`; the peers run the same
+   grid in their own parameter names and the same criterion here).
+
 Usage: python3 bench/model_bench.py [--data ../shared/data] [--quick]
 Peers are installed from PyPI into bench/.venv by this script.
 """
@@ -35,6 +40,7 @@ from sklearn.metrics import average_precision_score, f1_score, matthews_corrcoef
 from sklearn.model_selection import train_test_split
 
 path, name, feature_set, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+tune = len(sys.argv) > 5 and sys.argv[5] == "tune"
 t = pq.read_table(path)
 cols = [c for c in t.column_names if c not in ("group", "target", "class", "time")]
 if feature_set == "flow":
@@ -42,6 +48,24 @@ if feature_set == "flow":
 X = np.column_stack([t.column(c).to_numpy(zero_copy_only=False) for c in cols]).astype(np.float32)
 y = t.column("target").to_numpy(zero_copy_only=False).astype(bool)
 groups = np.array(t.column("group").to_pylist())
+
+# The grid `iotguard compare --tune` chooses from (crates/iotguard-models/src/tune.rs, GBDT_GRID):
+# (max_depth or None, max_leaves, learning_rate, min rows per leaf, colsample, subsample).
+GRID = [(None, 31, 0.1, 20, 1.0, 1.0), (6, 64, 0.3, 1, 1.0, 1.0), (6, 64, 0.3, 1, 0.5, 1.0),
+        (6, 64, 0.3, 20, 1.0, 1.0), (None, 15, 0.1, 100, 0.5, 0.8), (4, 16, 0.1, 50, 0.3, 1.0)]
+
+def setting_params(setting):
+    """One grid setting in the peer's own parameter names; the rest stays at its defaults.
+    XGBoost has no minimum rows per leaf (only a minimum hessian), so that entry is unused there."""
+    depth, leaves, lr, leaf, col, row = setting
+    if name == "lightgbm":
+        return dict(max_depth=-1 if depth is None else depth, num_leaves=leaves, learning_rate=lr,
+                    min_child_samples=leaf, colsample_bytree=col, subsample=row, subsample_freq=1 if row < 1 else 0)
+    if name == "xgboost":
+        return dict(max_depth=0 if depth is None else depth, max_leaves=leaves if depth is None else 0,
+                    grow_policy="lossguide" if depth is None else "depthwise", learning_rate=lr,
+                    colsample_bytree=col, subsample=row)
+    raise SystemExit(f"{name} has no grid")
 
 def make():
     if name == "sklearn-logreg":
@@ -80,15 +104,13 @@ def max_f1_threshold(s, y):
     f = np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0)[:-1]
     return float(th[np.argmax(f)]) if len(th) else 0.5
 
-alert = np.zeros(len(y), bool); scores = np.zeros(len(y)); train_s = 0.0; pred_s = 0.0
-one = None
-for g in sorted(set(groups)):
-    test = groups == g; train = ~test
-    Xtr, ytr = X[train], y[train]
-    if name != "sklearn-iforest" and (ytr.all() or (~ytr).all()):
-        raise SystemExit(f"holding out {g} leaves one class")
+def train(Xtr, ytr, setting=None):
+    """Fits on a stratified 80 % of the rows and chooses the threshold on the other 20 %, as
+    iotguard's lab does; returns (model, threshold, fit seconds)."""
     Xfit, Xval, yfit, yval = train_test_split(Xtr, ytr, test_size=0.2, stratify=ytr, random_state=seed)
     m = make()
+    if setting is not None:
+        m.set_params(**setting_params(setting))
     t0 = time.perf_counter()
     if name == "sklearn-iforest":
         m.fit(Xfit[~yfit])
@@ -97,8 +119,44 @@ for g in sorted(set(groups)):
         m.fit(Xfit, yfit)
     else:
         m.fit(Xfit, yfit)
-    train_s += time.perf_counter() - t0
-    th = max_f1_threshold(score(m, Xval), yval)
+    secs = time.perf_counter() - t0
+    return m, max_f1_threshold(score(m, Xval), yval), secs
+
+def choose(Xtr, ytr, gtr):
+    """Nested leave-one-capture-out over the training captures, as `iotguard compare --tune`:
+    every setting trained on all but one training capture and flagging it at its threshold;
+    the best MCC over the pooled inner held-out flows wins (ties: the earlier setting)."""
+    best, best_mcc, scores = None, -np.inf, []
+    for setting in GRID:
+        alerts, targets = [], []
+        for h in sorted(set(gtr)):
+            inner_test = gtr == h
+            yi = ytr[~inner_test]
+            if yi.all() or (~yi).all():
+                continue
+            m, th, _ = train(Xtr[~inner_test], yi, setting)
+            alerts.append(score(m, Xtr[inner_test]) >= th); targets.append(ytr[inner_test])
+        mcc = float(matthews_corrcoef(np.concatenate(targets), np.concatenate(alerts)))
+        scores.append(round(mcc, 4))
+        if mcc > best_mcc:
+            best, best_mcc = setting, mcc
+    return best, scores
+
+alert = np.zeros(len(y), bool); scores = np.zeros(len(y)); train_s = 0.0; pred_s = 0.0; tune_s = 0.0
+one = None; chosen = {}
+for g in sorted(set(groups)):
+    test = groups == g; train_rows = ~test
+    Xtr, ytr = X[train_rows], y[train_rows]
+    if name != "sklearn-iforest" and (ytr.all() or (~ytr).all()):
+        raise SystemExit(f"holding out {g} leaves one class")
+    setting = None
+    if tune:
+        t0 = time.perf_counter()
+        setting, inner = choose(Xtr, ytr, groups[train_rows])
+        tune_s += time.perf_counter() - t0
+        chosen[g] = {"setting": setting, "inner_mcc": inner}
+    m, th, secs = train(Xtr, ytr, setting)
+    train_s += secs
     t0 = time.perf_counter()
     s = score(m, X[test])
     pred_s += time.perf_counter() - t0
@@ -114,7 +172,7 @@ prec = tp / (tp + fp) if tp + fp else None; rec = tp / (tp + fn) if tp + fn else
 print("RESULT " + json.dumps({
     "precision": prec, "recall": rec, "f1": float(f1_score(y, alert)), "false_alert_rate": fp / (fp + tn),
     "mcc": float(matthews_corrcoef(y, alert)), "pr_auc": float(average_precision_score(y, scores)),
-    "train_s": train_s, "predict_rows_s": len(y) / pred_s, "one_row_s": one,
+    "train_s": train_s, "tune_s": tune_s, "chosen": chosen, "predict_rows_s": len(y) / pred_s, "one_row_s": one,
     "features": len(cols), "rows": int(len(y)),
 }))
 '''
@@ -152,31 +210,40 @@ def main():
     ours = "logreg,tree,gbdt" if args.quick else "logreg,svm,tree,forest,gbdt,iforest"
     peers = ["sklearn-logreg", "lightgbm"] if args.quick else ["sklearn-logreg", "sklearn-rf", "sklearn-iforest", "lightgbm", "xgboost"]
     rows = []
-    for feature_set in ["all", "flow"]:
-        report_dir = os.path.join(OUT, f"compare-{feature_set}")
-        cmd = [iotguard, "compare", "--models", ours, "--out", report_dir, "--export-dataset", dataset] + captures
+    # (feature set, tuned): every model at its defaults on both feature sets, then the boosted
+    # trees with hyperparameters chosen by nested leave-one-capture-out (the same grid and
+    # criterion for iotguard, LightGBM and XGBoost).
+    runs = [("all", False), ("flow", False)] + ([] if args.quick else [("all", True)])
+    for feature_set, tuned in runs:
+        report_dir = os.path.join(OUT, f"compare-{feature_set}" + ("-tuned" if tuned else ""))
+        cmd = [iotguard, "compare", "--models", "gbdt" if tuned else ours, "--out", report_dir, "--export-dataset", dataset] + captures
         if feature_set == "flow":
             cmd.insert(2, "--flow-features-only")
+        if tuned:
+            cmd.insert(2, "--tune")
         _, _, rss = run_measured(cmd)
         with open(os.path.join(report_dir, "report.json")) as f:
             rep = json.load(f)
+        suffix = " (tuned)" if tuned else ""
         for m in rep["models"]:
             p = m["pooled"]
-            rows.append((feature_set, "iotguard " + m["kind"], p["precision"], p["recall"], p["f1"], p["false_alert_rate"],
-                         p["mcc"], p["pr_auc"], m["train_secs"], m["predict_rows_per_sec"], None, rss))
-        for peer in peers:
-            out, _, rss = run_measured([py, "-c", PEER, dataset, peer, feature_set, "1"])
+            rows.append((feature_set, "iotguard " + m["kind"] + suffix, p["precision"], p["recall"], p["f1"], p["false_alert_rate"],
+                         p["mcc"], p["pr_auc"], m["train_secs"], m["tune_secs"], m["predict_rows_per_sec"], None, rss))
+            if tuned:
+                print("iotguard chose", json.dumps({f["name"].rsplit("/", 1)[-1]: f["setting"] for f in m["per_fold"]}), file=sys.stderr)
+        for peer in (["lightgbm", "xgboost"] if tuned else peers):
+            out, _, rss = run_measured([py, "-c", PEER, dataset, peer, feature_set, "1"] + (["tune"] if tuned else []))
             r = json.loads([l for l in out.splitlines() if l.startswith("RESULT ")][-1][7:])
-            rows.append((feature_set, peer, r["precision"], r["recall"], r["f1"], r["false_alert_rate"], r["mcc"],
-                         r["pr_auc"], r["train_s"], r["predict_rows_s"], r["one_row_s"], rss))
-            print(feature_set, peer, json.dumps(r), file=sys.stderr)
+            rows.append((feature_set, peer + suffix, r["precision"], r["recall"], r["f1"], r["false_alert_rate"], r["mcc"],
+                         r["pr_auc"], r["train_s"], r["tune_s"], r["predict_rows_s"], r["one_row_s"], rss))
+            print(feature_set, peer + suffix, json.dumps(r), file=sys.stderr)
     f = lambda v: "–" if v is None else f"{v:.3f}"
     print(f"\nscikit-learn {versions[0]}, LightGBM {versions[1]}, XGBoost {versions[2]}; {rep['rows']:,} labeled flows from {len(captures)} captures\n")
     print("(iotguard's peak RSS is the whole `compare` process: reading, features and every model.)\n")
-    print("| features | model | precision | recall | F1 | false-alert rate | MCC | PR-AUC | train s (all folds) | predict rows/s | one flow at a time /s | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for fs, name, prec, rec, f1, far, mcc, prauc, tr, pr, one, rss in rows:
-        print(f"| {fs} | {name} | {f(prec)} | {f(rec)} | {f(f1)} | {f(far)} | {f(mcc)} | {f(prauc)} | {tr:.1f} | {pr:,.0f} | {'–' if one is None else f'{one:,.0f}'} | {rss:,.0f} |")
+    print("| features | model | precision | recall | F1 | false-alert rate | MCC | PR-AUC | train s (all folds) | tuning s | predict rows/s | one flow at a time /s | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for fs, name, prec, rec, f1, far, mcc, prauc, tr, tu, pr, one, rss in rows:
+        print(f"| {fs} | {name} | {f(prec)} | {f(rec)} | {f(f1)} | {f(far)} | {f(mcc)} | {f(prauc)} | {tr:.1f} | {'–' if not tu else f'{tu:.0f}'} | {pr:,.0f} | {'–' if one is None else f'{one:,.0f}'} | {rss:,.0f} |")
 
 
 if __name__ == "__main__":

@@ -108,6 +108,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 },
                 &features,
                 7,
+                false,
                 &mut |_| {},
             )?;
             let path = dir.path().join("model.json");

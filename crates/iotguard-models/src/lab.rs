@@ -24,6 +24,7 @@ use crate::metrics::BinaryMetrics;
 use crate::model::{Explanation, Scorer};
 use crate::threshold::{max_f1_threshold, quantile_threshold, Threshold};
 use crate::tree::{DecisionTree, DecisionTreeParams};
+use crate::tune::{GbdtSetting, Setting};
 use crate::weights::ClassWeight;
 
 /// A model kind, by the name `iotguard train --model` takes.
@@ -193,12 +194,33 @@ pub struct Trained {
 }
 
 /// Fits a model of `kind` on `data` with balanced class weights and the lab's hyperparameters:
-/// each model's defaults, except gradient boosting's trees (depth 6, shrinkage 0.3).
+/// each model's defaults, except gradient boosting's trees ([`GbdtSetting::DEFAULT`]).
 pub fn fit(
     kind: ModelKind,
     data: &Dataset,
     seed: u64,
 ) -> Result<(TrainedModel, serde_json::Value)> {
+    fit_setting(kind, &Setting::Default, data, seed)
+}
+
+/// Fits a model of `kind` with `setting` (one of [`crate::tune::grid`]'s); a setting of
+/// another kind is refused.
+pub fn fit_setting(
+    kind: ModelKind,
+    setting: &Setting,
+    data: &Dataset,
+    seed: u64,
+) -> Result<(TrainedModel, serde_json::Value)> {
+    let gbdt = match (kind, setting) {
+        (_, Setting::Default) => GbdtSetting::DEFAULT,
+        (ModelKind::Gbdt, Setting::Gbdt(g)) => *g,
+        (kind, s) => {
+            return Err(Error::InvalidParams(format!(
+                "setting {} is not a {kind} setting",
+                s.name()
+            )))
+        }
+    };
     let json = |v: &dyn erased::Json| v.to_json();
     Ok(match kind {
         ModelKind::Logreg => {
@@ -226,19 +248,11 @@ pub fn fit(
             (TrainedModel::Forest(p.clone().fit(data)?), json(&p))
         }
         ModelKind::Gbdt => {
-            // Depth-wise trees of depth 6, shrinkage 0.3 and no minimum leaf size (XGBoost's
-            // defaults) transfer to an unseen capture better than 31 leaves of at least 20 rows
-            // at shrinkage 0.1 (BENCHMARKS.md, "Closing the gap": chosen among six settings by
-            // their leave-one-capture-out result, so that number is not out of sample).
-            let p = GradientBoostingParams {
+            let p = gbdt.apply(GradientBoostingParams {
                 class_weight: ClassWeight::Balanced,
                 seed,
-                max_depth: Some(6),
-                max_leaves: 64,
-                learning_rate: 0.3,
-                min_samples_leaf: 1,
                 ..GradientBoostingParams::default()
-            };
+            });
             (TrainedModel::Gbdt(p.clone().fit(data)?), json(&p))
         }
         ModelKind::Iforest => {
@@ -282,6 +296,16 @@ fn benign_rows(data: &Dataset, model: &str) -> Result<Dataset> {
 /// Trains `kind` on `data`: fits on 80 % (stratified, seeded), chooses the threshold on the
 /// other 20 %, and measures it there.
 pub fn train(kind: ModelKind, data: &Dataset, seed: u64) -> Result<Trained> {
+    train_setting(kind, &Setting::Default, data, seed)
+}
+
+/// [`train`] with `setting` (see [`fit_setting`]).
+pub fn train_setting(
+    kind: ModelKind,
+    setting: &Setting,
+    data: &Dataset,
+    seed: u64,
+) -> Result<Trained> {
     data.validate()?;
     if data.n_rows() < 2 * VALIDATION_SHARE {
         return Err(Error::InvalidData(format!(
@@ -292,7 +316,7 @@ pub fn train(kind: ModelKind, data: &Dataset, seed: u64) -> Result<Trained> {
     let folds = stratified_kfold(&data.target, VALIDATION_SHARE, seed)?;
     let fold = &folds[0];
     let (fit_rows, valid) = (data.subset(&fold.train), data.subset(&fold.test));
-    let (model, params) = fit(kind, &fit_rows, seed)?;
+    let (model, params) = fit_setting(kind, setting, &fit_rows, seed)?;
     let scores = model.score_batch(&valid.features, valid.n_features());
     let threshold = choose_threshold(kind, &scores, &valid.target)?;
     let validation = BinaryMetrics::compute(&scores, &valid.target, threshold.value);

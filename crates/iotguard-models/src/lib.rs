@@ -19,6 +19,7 @@ pub mod multiclass;
 pub mod persist;
 pub mod shap;
 pub mod tree;
+pub mod tune;
 pub mod weights;
 
 pub use autoencoder::{Autoencoder, AutoencoderParams};

@@ -45,6 +45,12 @@ pub(crate) struct CompareArgs {
     /// Stop after building (and exporting) the dataset: evaluate no model.
     #[arg(long, requires = "export_dataset")]
     export_only: bool,
+    /// Choose each fold's hyperparameters out of sample: among a fixed grid (gbdt: six settings),
+    /// by nested leave-one-capture-out over that fold's training captures, keeping the best
+    /// Matthews correlation. Kinds without a grid keep their defaults. Slower: the grid is
+    /// trained once per training capture per fold.
+    #[arg(long)]
+    tune: bool,
     /// Add a multiclass section: the detailed label predicted by one forest per label,
     /// 5-fold cross-validated (`multiclass` in report.json, a section in report.md).
     #[arg(long)]
@@ -88,6 +94,7 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
             FeatureSet::All
         },
         seed: args.seed,
+        tune: args.tune,
     };
     let (report, built) = iotguard_runtime::lab::compare(
         &compare,

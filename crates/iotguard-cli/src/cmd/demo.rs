@@ -142,6 +142,7 @@ fn train_on_simulation(
         &batch,
         &Default::default(),
         seed,
+        false,
         &mut |e| output::warn(&format!("rejected {e}")),
     )?;
     let path = dir.join("model.json");

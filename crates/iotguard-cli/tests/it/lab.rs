@@ -3,22 +3,7 @@
 
 use serde_json::json;
 
-use crate::{iotguard, ok};
-
-/// Writes a simulated, labeled capture and returns its path.
-fn simulated(dir: &std::path::Path, seed: u64, flows: u64) -> String {
-    let path = dir.join(format!("sim-{seed}.log"));
-    ok(&[
-        "simulate",
-        "--seed",
-        &seed.to_string(),
-        "--flows",
-        &flows.to_string(),
-        "--out",
-        &path.display().to_string(),
-    ]);
-    path.display().to_string()
-}
+use crate::{iotguard, ok, simulated};
 
 #[test]
 fn train_then_eval_on_another_capture() {
@@ -209,4 +194,52 @@ fn compare_time_split_tests_only_later_flows() {
     assert_eq!(report["labeled_rows"], json!(6_000));
     assert_eq!(report["rows"], json!(4_000));
     assert_eq!(report["models"][0]["per_fold"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn train_tune_chooses_the_setting_on_captures_held_out_in_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = simulated(dir.path(), 4, 3_000);
+    let b = simulated(dir.path(), 5, 3_000);
+    let model = dir.path().join("tuned.json");
+    let m = model.display().to_string();
+    let out = iotguard(
+        &["train", "--model", "gbdt", "--tune", "--out", &m, &a, &b],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("over the captures held out in turn").count(),
+        6,
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("(chosen)").count(), 1, "{stderr}");
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+    let tuning = &file["metrics"]["tuning"];
+    assert_eq!(tuning["inner_folds"], json!(2));
+    let scores = tuning["scores"].as_array().unwrap();
+    assert_eq!(scores.len(), 6);
+    for s in scores {
+        // Each setting flagged every flow of both captures once, from models that did not see them.
+        assert_eq!(s["inner"]["n"], json!(6_000), "{s}");
+    }
+    // The model was fitted with the chosen setting.
+    let chosen = &tuning["chosen"]["gbdt"];
+    for key in [
+        "max_depth",
+        "max_leaves",
+        "learning_rate",
+        "min_samples_leaf",
+    ] {
+        assert_eq!(file["params"][key], chosen[key], "{key}");
+    }
+
+    let out = iotguard(
+        &["train", "--model", "gbdt", "--tune", "--out", &m, &a],
+        None,
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("at least two captures"), "{stderr}");
 }

@@ -56,3 +56,18 @@ pub(crate) fn inspect_json(paths: &[&Path]) -> serde_json::Value {
     args.extend(owned.iter().map(String::as_str));
     serde_json::from_str(&ok(&args)).expect("inspect --json is JSON")
 }
+
+/// Writes a simulated, labeled capture and returns its path.
+pub(crate) fn simulated(dir: &std::path::Path, seed: u64, flows: u64) -> String {
+    let path = dir.join(format!("sim-{seed}.log"));
+    ok(&[
+        "simulate",
+        "--seed",
+        &seed.to_string(),
+        "--flows",
+        &flows.to_string(),
+        "--out",
+        &path.display().to_string(),
+    ]);
+    path.display().to_string()
+}

@@ -3,22 +3,7 @@
 
 use serde_json::json;
 
-use crate::ok;
-
-/// Writes a simulated, labeled capture and returns its path.
-fn simulated(dir: &std::path::Path, seed: u64, flows: u64) -> String {
-    let path = dir.join(format!("sim-{seed}.log"));
-    ok(&[
-        "simulate",
-        "--seed",
-        &seed.to_string(),
-        "--flows",
-        &flows.to_string(),
-        "--out",
-        &path.display().to_string(),
-    ]);
-    path.display().to_string()
-}
+use crate::{ok, simulated};
 
 fn read_json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()

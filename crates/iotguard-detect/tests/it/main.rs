@@ -70,6 +70,7 @@ pub(crate) fn fixture() -> &'static Fixture {
             &batch,
             &FeatureConfig::default(),
             7,
+            false,
             &mut |e| panic!("simulated log rejected a line: {e}"),
         )
         .unwrap();

@@ -87,6 +87,9 @@ pub struct CompareConfig {
     pub feature_set: FeatureSet,
     /// The seed for splits, sampling and initialisation.
     pub seed: u64,
+    /// Choose each fold's hyperparameters by nested leave-one-capture-out over its training
+    /// captures ([`iotguard_models::tune`]); kinds without a grid keep their default.
+    pub tune: bool,
 }
 
 /// Evaluates every configured kind over labeled inputs.
@@ -126,7 +129,7 @@ pub fn compare_dataset(config: &CompareConfig, d: &Dataset) -> Result<CompareRep
     let mut models = Vec::new();
     let mut failures = Vec::new();
     for &kind in &config.kinds {
-        match evaluate_kind(kind, d, &plan, &tested, config.seed) {
+        match evaluate_kind(kind, d, &plan, &tested, config.seed, config.tune) {
             Ok(r) => models.push(r),
             Err(e) => failures.push((kind.name().to_string(), e.to_string())),
         }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use iotguard_models::lab::{self, ModelKind};
 use iotguard_models::metrics::{detection_by_class, BinaryMetrics, ClassDetection};
+use iotguard_models::tune::{self, Setting, Tuned};
 use iotguard_models::{Dataset, Scorer};
 use serde::Serialize;
 
@@ -32,6 +33,11 @@ pub struct FoldResult {
     pub threshold: f32,
     /// Metrics on the fold's test rows.
     pub metrics: BinaryMetrics,
+    /// The hyperparameter setting the fold's model was trained with.
+    pub setting: String,
+    /// With `--tune`: how that setting was chosen on the fold's training captures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tuned: Option<Tuned>,
 }
 
 /// One feature's global importance.
@@ -73,6 +79,9 @@ pub struct ModelResult {
     pub importance: Importance,
     /// Seconds spent training (fitting and choosing the threshold), summed over folds.
     pub train_secs: f64,
+    /// Seconds spent choosing hyperparameters (nested leave-one-capture-out), summed over
+    /// folds; 0 without `--tune`.
+    pub tune_secs: f64,
     /// Rows scored per second in batches (`score_batch` over each fold's test rows).
     pub predict_rows_per_sec: f64,
     /// Rows scored per second one at a time (`score`, up to [`SINGLE_ROWS_PER_FOLD`] per fold).
@@ -92,6 +101,7 @@ pub(crate) fn evaluate_kind(
     plan: &FoldPlan,
     tested: &[usize],
     seed: u64,
+    tune: bool,
 ) -> Result<ModelResult> {
     let mut pooled = Pooled {
         scores: vec![f32::NAN; d.n_rows()],
@@ -101,7 +111,8 @@ pub(crate) fn evaluate_kind(
     let mut importance = vec![0f64; d.n_features()];
     let mut explained = 0u64;
     let explain_per_fold = (IMPORTANCE_ROWS / plan.folds.len().max(1)).max(1);
-    let (mut train_secs, mut batch_secs, mut batch_rows) = (0.0, 0.0, 0usize);
+    let (mut train_secs, mut tune_secs) = (0.0, 0.0);
+    let (mut batch_secs, mut batch_rows) = (0.0, 0usize);
     let (mut single_secs, mut single_rows) = (0.0, 0usize);
     for (fold, name) in plan.folds.iter().zip(&plan.names) {
         let train_rows = d.subset(&fold.train);
@@ -113,7 +124,16 @@ pub(crate) fn evaluate_kind(
             ))));
         }
         let started = Instant::now();
-        let trained = lab::train(kind, &train_rows, seed).map_err(Error::Model)?;
+        let tuned = if tune {
+            Some(tune::tune(kind, &train_rows, seed).map_err(Error::Model)?)
+        } else {
+            None
+        };
+        tune_secs += started.elapsed().as_secs_f64();
+        let setting = tuned.as_ref().map_or(Setting::Default, |t| t.chosen);
+        let started = Instant::now();
+        let trained =
+            lab::train_setting(kind, &setting, &train_rows, seed).map_err(Error::Model)?;
         train_secs += started.elapsed().as_secs_f64();
         let test = d.subset(&fold.test);
 
@@ -154,6 +174,8 @@ pub(crate) fn evaluate_kind(
             name: name.clone(),
             threshold: trained.threshold.value,
             metrics: BinaryMetrics::from_predictions(&alerts, &test.target, Some(&scores)),
+            setting: setting.name(),
+            tuned,
         });
     }
     let pick = |v: &[f32]| -> Vec<f32> { tested.iter().map(|&i| v[i]).collect() };
@@ -169,6 +191,7 @@ pub(crate) fn evaluate_kind(
         pr: pr_points(&scores, &target),
         importance: top_features(d, &importance, explained),
         train_secs,
+        tune_secs,
         predict_rows_per_sec: batch_rows as f64 / f64::max(batch_secs, 1e-9),
         predict_single_rows_per_sec: single_rows as f64 / f64::max(single_secs, 1e-9),
     })

@@ -62,18 +62,33 @@ pub fn feature_spec(schema: &FeatureSchema, config: &FeatureConfig) -> FeatureSp
     }
 }
 
-/// Trains a model of `kind` on labeled inputs and returns its model file.
+/// Trains a model of `kind` on labeled inputs and returns its model file. With `tune`, the
+/// hyperparameters are first chosen by nested leave-one-capture-out over the inputs
+/// ([`iotguard_models::tune`]; at least two labeled inputs), recorded under `metrics.tuning`.
 pub fn train_model(
     kind: ModelKind,
     inputs: &[Input],
     batch: &BatchConfig,
     features: &FeatureConfig,
     seed: u64,
+    tune: bool,
     on_error: &mut dyn FnMut(&ParseError),
 ) -> Result<(ModelFile, BuiltDataset)> {
     let built = dataset(inputs, batch, features, on_error)?;
     let d = &built.dataset;
-    let trained = lab::train(kind, d, seed).map_err(Error::Model)?;
+    let tuned = if tune {
+        Some(iotguard_models::tune::tune(kind, d, seed).map_err(Error::Model)?)
+    } else {
+        None
+    };
+    let setting = tuned
+        .as_ref()
+        .map_or(iotguard_models::tune::Setting::Default, |t| t.chosen);
+    let trained = lab::train_setting(kind, &setting, d, seed).map_err(Error::Model)?;
+    let mut metrics = serde_json::json!({ "validation": trained.validation });
+    if let Some(t) = &tuned {
+        metrics["tuning"] = serde_json::to_value(t).unwrap_or_default();
+    }
     let file = ModelFile {
         format: MODEL_FORMAT.to_string(),
         version: MODEL_FILE_VERSION,
@@ -86,7 +101,7 @@ pub fn train_model(
             malicious: d.target.iter().filter(|t| **t).count() as u64,
             inputs: d.group_names.clone(),
         },
-        metrics: serde_json::json!({ "validation": trained.validation }),
+        metrics,
         created_unix_secs: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64),

@@ -37,6 +37,13 @@ pub fn html(r: &CompareReport) -> Result<String, PlotError> {
     figure(&mut out, "speed", &plots::speed(r)?);
     out.push_str("<h2>Per fold</h2>\n");
     push_table(&mut out, &tables::per_fold(r));
+    if let Some(t) = tables::tuning(r) {
+        out.push_str(&format!(
+            "<h2>Hyperparameters chosen out of sample</h2>\n<p>{}</p>\n",
+            escape(tables::TUNING_INTRO)
+        ));
+        push_table(&mut out, &t);
+    }
     out.push_str(&format!(
         "<h2>Top features</h2>\n<p>{}</p>\n",
         escape(&tables::importance_intro(r))

@@ -23,6 +23,14 @@ pub fn markdown(r: &CompareReport) -> String {
         );
     }
     section(&mut out, "Per fold", "", &tables::per_fold(r));
+    if let Some(t) = tables::tuning(r) {
+        section(
+            &mut out,
+            "Hyperparameters chosen out of sample",
+            tables::TUNING_INTRO,
+            &t,
+        );
+    }
     out.push_str(&format!(
         "\n## Top features\n\n{}\n",
         tables::importance_intro(r)

@@ -188,6 +188,58 @@ pub(super) fn per_fold(r: &CompareReport) -> Table {
     Table { header, rows }
 }
 
+/// The sentence introducing the tuning table.
+pub(super) const TUNING_INTRO: &str = "With `--tune`, each fold's hyperparameters were chosen among a fixed grid on that fold's training captures only: each training capture held out in turn, every setting trained on the others, and the setting with the best Matthews correlation over those inner held-out flows kept. The tested capture played no part in the choice.";
+
+/// Returns, for the models whose folds were tuned, each fold's chosen setting and its inner
+/// result; `None` when nothing was tuned.
+pub(super) fn tuning(r: &CompareReport) -> Option<Table> {
+    let mut rows = Vec::new();
+    for m in &r.models {
+        for (f, name) in m.per_fold.iter().zip(&r.folds) {
+            let Some(t) = &f.tuned else { continue };
+            let Some(chosen) = t.scores.iter().find(|s| s.setting == t.chosen) else {
+                continue;
+            };
+            let runner_up = t
+                .scores
+                .iter()
+                .filter(|s| s.setting != t.chosen)
+                .max_by(|a, b| {
+                    let mcc = |x: &&iotguard_models::tune::SettingScore| {
+                        x.inner.mcc.unwrap_or(f64::NEG_INFINITY)
+                    };
+                    mcc(a).total_cmp(&mcc(b))
+                });
+            rows.push(vec![
+                m.kind.name().to_string(),
+                short(name).to_string(),
+                f.setting.clone(),
+                metric(chosen.inner.mcc),
+                metric(chosen.inner.f1),
+                metric(chosen.inner.false_alert_rate),
+                runner_up.map_or("–".into(), |s| {
+                    format!("{} ({})", s.name, metric(s.inner.mcc))
+                }),
+                metric(f.metrics.f1),
+            ]);
+        }
+    }
+    (!rows.is_empty()).then(|| Table {
+        header: strings([
+            "model",
+            "tested capture",
+            "chosen setting",
+            "inner MCC",
+            "inner F1",
+            "inner false-alert rate",
+            "next best (inner MCC)",
+            "F1 on the tested capture",
+        ]),
+        rows,
+    })
+}
+
 /// Returns a fold's name without the folders of its input's path.
 fn short(name: &str) -> &str {
     name.rsplit(['/', '\\']).next().unwrap_or(name)

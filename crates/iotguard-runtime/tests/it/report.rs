@@ -66,6 +66,7 @@ fn run(split: Split, kinds: &[ModelKind]) -> CompareReport {
         split,
         feature_set: FeatureSet::All,
         seed: 7,
+        tune: false,
     };
     let mut r = compare_dataset(&config, &dataset()).unwrap();
     // Speeds are measured, so they differ run to run: fix them for the golden file.
@@ -147,4 +148,57 @@ fn splits_test_each_row_at_most_once() {
     let fold_rows: u64 = time.models[0].per_fold.iter().map(|f| f.metrics.n).sum();
     assert_eq!(fold_rows, 540);
     assert_eq!(time.baseline.pooled.n, 540);
+}
+
+#[test]
+fn tuned_folds_choose_on_their_training_captures_only_and_the_report_says_what() {
+    let config = CompareConfig {
+        kinds: vec![ModelKind::Gbdt, ModelKind::Logreg],
+        split: Split::Loco,
+        feature_set: FeatureSet::All,
+        seed: 7,
+        tune: true,
+    };
+    let r = compare_dataset(&config, &dataset()).unwrap();
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    let gbdt = &r.models[0];
+    assert_eq!(gbdt.per_fold.len(), 3);
+    for fold in &gbdt.per_fold {
+        let t = fold.tuned.as_ref().expect("gbdt folds are tuned");
+        // Two training captures, each held out once; every inner held-out flow is one of
+        // the 480 training flows, never the 240 of the tested capture.
+        assert_eq!((t.inner_folds, t.skipped_folds), (2, 0));
+        assert_eq!(t.scores.len(), 6);
+        for s in &t.scores {
+            assert_eq!(s.inner.n, 480, "{}", s.name);
+        }
+        let chosen = t.scores.iter().find(|s| s.setting == t.chosen).unwrap();
+        assert_eq!(fold.setting, chosen.name);
+        assert!(t
+            .scores
+            .iter()
+            .all(|s| s.inner.mcc.unwrap_or(-1.0) <= chosen.inner.mcc.unwrap_or(-1.0)));
+    }
+    assert!(gbdt.tune_secs > 0.0);
+    let logreg = &r.models[1];
+    for fold in &logreg.per_fold {
+        assert_eq!(fold.setting, "default");
+        assert!(fold.tuned.as_ref().unwrap().scores.is_empty());
+    }
+    let md = report::markdown(&r);
+    let section = md
+        .split("## Hyperparameters chosen out of sample")
+        .nth(1)
+        .expect("the tuning section");
+    let rows: Vec<&str> = section
+        .lines()
+        .filter(|l| l.starts_with("| gbdt |"))
+        .collect();
+    assert_eq!(rows.len(), 3, "{section}");
+    assert!(
+        rows[0].starts_with("| gbdt | capture-a.log | "),
+        "{}",
+        rows[0]
+    );
+    assert!(!md.contains("| logreg | capture-a.log"));
 }

@@ -56,6 +56,7 @@ pub(crate) fn train(dir: &Path, kind: ModelKind, seed: u64, n: usize) -> PathBuf
         &batch,
         &Default::default(),
         seed,
+        false,
         &mut |e| panic!("simulated flows are readable: {e}"),
     )
     .unwrap();
