@@ -201,16 +201,12 @@ pub(super) fn tuning(r: &CompareReport) -> Option<Table> {
             let Some(chosen) = t.scores.iter().find(|s| s.setting == t.chosen) else {
                 continue;
             };
+            let mcc = |m: &BinaryMetrics| m.mcc.unwrap_or(f64::NEG_INFINITY);
             let runner_up = t
                 .scores
                 .iter()
                 .filter(|s| s.setting != t.chosen)
-                .max_by(|a, b| {
-                    let mcc = |x: &&iotguard_models::tune::SettingScore| {
-                        x.inner.mcc.unwrap_or(f64::NEG_INFINITY)
-                    };
-                    mcc(a).total_cmp(&mcc(b))
-                });
+                .max_by(|a, b| mcc(&a.inner).total_cmp(&mcc(&b.inner)));
             rows.push(vec![
                 m.kind.name().to_string(),
                 short(name).to_string(),
