@@ -155,6 +155,7 @@ for g in sorted(set(groups)):
         setting, inner = choose(Xtr, ytr, groups[train_rows])
         tune_s += time.perf_counter() - t0
         chosen[g] = {"setting": setting, "inner_mcc": inner}
+        print(f"{name}: holding out {g}: chose {setting}, inner MCC per setting {inner}", file=sys.stderr, flush=True)
     m, th, secs = train(Xtr, ytr, setting)
     train_s += secs
     t0 = time.perf_counter()
