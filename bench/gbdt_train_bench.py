@@ -17,8 +17,8 @@ Learners (all on THREADS threads, 100 rounds, 255 bins, balanced class weights):
   LightGBM's (num_leaves 31, lr 0.1, min_child_samples 20), as bench/model_bench.py runs it.
 Each (dataset, learner) runs in its own process, REPEAT times; the table keeps the fastest.
 
-Usage: python3 bench/gbdt_train_bench.py [--data ../shared/data] [--rows 1000000] [--threads 2]
-       [--repeat 1]
+Usage: python3 bench/gbdt_train_bench.py [--data $IOTGUARD_DATA_DIR or ../shared/data] [--rows 1000000] [--threads 2]
+       [--repeat 1] [--only loco,synthetic] [--baseline OLD_gbdt_fit_bench]
 Peers come from bench/.venv (created by bench/model_bench.py; this script creates it too).
 """
 
@@ -96,11 +96,13 @@ def load():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
+    ap.add_argument("--data", default=os.environ.get("IOTGUARD_DATA_DIR", os.path.join(ROOT, "..", "shared", "data")))
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--only", default="loco,synthetic", help="datasets to run: loco, synthetic")
+    ap.add_argument("--baseline", help="another build of the gbdt_fit_bench example (e.g. from an older commit) "
+                                       "to time beside this one, labelled `iotguard (baseline)`")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     if not os.path.exists(os.path.join(VENV, "bin", "python")):
@@ -120,6 +122,8 @@ def main():
     if "loco" in args.only:
         captures = sorted(glob.glob(os.path.join(args.data, "iot23", "*.labeled"))
                           + glob.glob(os.path.join(args.data, "stratosphere", "*.labeled")))
+        if not captures:
+            sys.exit(f"no labeled captures under {args.data} (set --data or IOTGUARD_DATA_DIR)")
         loco = os.path.join(OUT, "gbdt-loco.parquet")
         subprocess.run([iotguard, "compare", "--models", "gbdt", "--out", os.path.join(OUT, "gbdt-loco"),
                         "--export-dataset", loco] + captures, check=True, capture_output=True)
@@ -130,7 +134,11 @@ def main():
             subprocess.run([bench, "synth", str(args.rows), synth], check=True)
         datasets.append((f"synthetic {args.rows:,} × 20", synth))
 
-    learners = [
+    learners = []
+    if args.baseline:
+        learners += [("lab", "iotguard (baseline)", [args.baseline, "fit", None, "lab", str(args.threads)]),
+                     ("default", "iotguard (baseline)", [args.baseline, "fit", None, "default", str(args.threads)])]
+    learners += [
         ("lab", "iotguard", [bench, "fit", None, "lab", str(args.threads)]),
         ("lab", "LightGBM", [py, "-c", PEER, None, "lightgbm-lab", str(args.threads)]),
         ("lab", "XGBoost hist", [py, "-c", PEER, None, "xgboost-lab", str(args.threads)]),
@@ -156,6 +164,8 @@ def main():
           f"fastest of {args.repeat} run(s)\n")
     print("| data | setting | learner | fit s (sum over folds) | vs LightGBM same setting | F1 @ 0.5 | ROC AUC | load (1 min) |")
     print("|---|---|---|---|---|---|---|---|")
+    order = [d for d, _ in datasets]
+    rows.sort(key=lambda x: (order.index(x[0]), x[1] != "lab"))
     for dname, setting, learner, r in rows:
         ref = [x for d, s, l, x in rows if d == dname and s == setting and l == "LightGBM"]
         ratio = f"{r['fit_s'] / ref[0]['fit_s']:.2f}×" if ref else "–"

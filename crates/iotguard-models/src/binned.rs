@@ -168,17 +168,6 @@ impl BinnedDataset {
                 });
             }
         });
-        // A row-major copy (in blocks of rows on all cores) to find the sparse rows from.
-        let mut row_bins = vec![0u8; n_rows * n_features];
-        let block = 4096;
-        crate::parallel::fill_chunks(&mut row_bins, n_features, block, threads, |rows, out| {
-            for f in 0..n_features {
-                let col = &bins[f * n_rows + rows.start..f * n_rows + rows.end];
-                for (o, &b) in out.chunks_exact_mut(n_features).zip(col) {
-                    o[f] = b;
-                }
-            }
-        });
         let mut offsets = Vec::with_capacity(n_features + 1);
         let mut total = 0;
         for fb in &features {
@@ -186,39 +175,41 @@ impl BinnedDataset {
             total += fb.n_bins();
         }
         offsets.push(total);
-        let default_bins: Vec<u8> = bins
-            .chunks(n_rows.max(1))
-            .take(n_features)
+        let columns = || bins.chunks(n_rows.max(1)).take(n_features);
+        let mut others = 0;
+        let default_bins: Vec<u8> = columns()
             .map(|col| {
                 let mut counts = [0usize; 256];
                 for &b in col {
                     counts[b as usize] += 1;
                 }
                 // The lowest of the most frequent bins.
-                (0..256).rev().max_by_key(|&b| counts[b]).unwrap_or(0) as u8
+                let d = (0..256).rev().max_by_key(|&b| counts[b]).unwrap_or(0);
+                others += col.len() - counts[d];
+                d as u8
             })
             .collect();
-        let others: usize = row_bins
-            .chunks(n_features.max(1))
-            .map(|row| {
-                row.iter()
-                    .zip(&default_bins)
-                    .filter(|(b, d)| b != d)
-                    .count()
-            })
-            .sum();
         let (mut sparse_slots, mut sparse_start) = (Vec::new(), Vec::new());
         if others * 2 <= n_rows * n_features {
-            sparse_slots.reserve(others);
-            sparse_start.reserve(n_rows + 1);
-            sparse_start.push(0);
-            for row in row_bins.chunks(n_features.max(1)).take(n_rows) {
-                for (f, (&b, &d)) in row.iter().zip(&default_bins).enumerate() {
+            // Count each row's entries, then place them feature by feature (so ascending).
+            sparse_start = vec![0usize; n_rows + 1];
+            for (col, &d) in columns().zip(&default_bins) {
+                for (r, &b) in col.iter().enumerate() {
+                    sparse_start[r + 1] += usize::from(b != d);
+                }
+            }
+            for r in 0..n_rows {
+                sparse_start[r + 1] += sparse_start[r];
+            }
+            let mut cursor = sparse_start[..n_rows].to_vec();
+            sparse_slots = vec![0u32; others];
+            for ((col, &d), &o) in columns().zip(&default_bins).zip(&offsets) {
+                for (r, &b) in col.iter().enumerate() {
                     if b != d {
-                        sparse_slots.push((offsets[f] + b as usize) as u32);
+                        sparse_slots[cursor[r]] = (o + b as usize) as u32;
+                        cursor[r] += 1;
                     }
                 }
-                sparse_start.push(sparse_slots.len());
             }
         }
         Ok(BinnedDataset {
