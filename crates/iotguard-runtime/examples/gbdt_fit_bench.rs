@@ -63,9 +63,13 @@ fn synthetic(n: usize, seed: u64) -> Dataset {
     }
 }
 
-/// Reads a dataset Parquet file: `group`, `target`, then every `Float32` column as a feature.
+/// Reads a dataset Parquet file: `group`, `target`, then every `Float32` column as a feature
+/// (null = missing). A row without a group or a target is an error, not a guess.
 fn read(path: &str) -> Result<Dataset, Box<dyn Error>> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?.build()?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(
+        File::open(path).map_err(|e| format!("opening {path}: {e}"))?,
+    )?
+    .build()?;
     let mut d = Dataset::default();
     let mut columns: Vec<Vec<f32>> = Vec::new();
     for batch in reader {
@@ -90,7 +94,7 @@ fn read(path: &str) -> Result<Dataset, Box<dyn Error>> {
             .downcast_ref::<StringArray>()
             .ok_or("group is not a string column")?;
         for g in groups.iter() {
-            let g = g.unwrap_or("");
+            let g = g.ok_or_else(|| format!("{path}: a row has no group"))?;
             let id = match d.group_names.iter().position(|n| n == g) {
                 Some(i) => i,
                 None => {
@@ -104,7 +108,10 @@ fn read(path: &str) -> Result<Dataset, Box<dyn Error>> {
             .as_any()
             .downcast_ref::<BooleanArray>()
             .ok_or("target is not a boolean column")?;
-        d.target.extend(target.iter().map(|t| t.unwrap_or(false)));
+        for t in target.iter() {
+            d.target
+                .push(t.ok_or_else(|| format!("{path}: a row has no target"))?);
+        }
         for (name, out) in d.feature_names.iter().zip(&mut columns) {
             let c = col(name)?
                 .as_any()
