@@ -514,16 +514,24 @@ impl<'a, R: Rng> Grower<'a, R> {
             let per = n_chunks.div_ceil(threads);
             std::thread::scope(|s| {
                 let fill = &fill;
-                for ((rs, bs), ts) in rows
+                let n_runs = n_chunks.div_ceil(per);
+                for (i, ((rs, bs), ts)) in rows
                     .chunks(chunk * per)
                     .zip(bufs.chunks_mut(per))
                     .zip(totals.chunks_mut(per))
+                    .enumerate()
                 {
-                    s.spawn(move || {
+                    let work = move || {
                         for ((r, b), t) in rs.chunks(chunk).zip(bs.iter_mut()).zip(ts) {
                             fill(r, b, t);
                         }
-                    });
+                    };
+                    // The calling thread takes the last run rather than waiting idle.
+                    if i + 1 == n_runs {
+                        work();
+                    } else {
+                        s.spawn(work);
+                    }
                 }
             });
         }

@@ -78,7 +78,8 @@ pub(super) fn fill_cols(
     std::thread::scope(|s| {
         let mut rest = hist;
         let mut base = 0;
-        for run in feats.chunks(per) {
+        let n_runs = feats.len().div_ceil(per);
+        for (i, run) in feats.chunks(per).enumerate() {
             let start = data.hist_offset(run[0]);
             let tail = std::mem::take(&mut rest);
             let (_, mine) = tail.split_at_mut(start - base);
@@ -87,7 +88,12 @@ pub(super) fn fill_cols(
             let (mine, r) = mine.split_at_mut(end - start);
             rest = r;
             base = end;
-            s.spawn(move || fill_cols_run(data, g, h, rows, run, mine, start));
+            // The calling thread takes the last run rather than waiting idle.
+            if i + 1 == n_runs {
+                fill_cols_run(data, g, h, rows, run, mine, start);
+            } else {
+                s.spawn(move || fill_cols_run(data, g, h, rows, run, mine, start));
+            }
         }
     });
 }
