@@ -2,9 +2,16 @@
 //!
 //! Each feature gets up to 255 value bins whose edges are quantiles of a seeded sample of rows
 //! (every distinct value gets its own bin when there are few), plus one bin of its own for
-//! missing values (`NaN`). Bins are stored column-major as `u8`, so building a histogram reads
-//! one contiguous column per feature. The `f32` edges are kept: a split "bin ≤ b" is the split
-//! "value ≤ `edges[b]`", so trained trees score raw `f32` rows without binning them.
+//! missing values (`NaN`). Bins are stored column-major as `u8` (building a dense histogram and
+//! routing rows at a split read one column per feature). When most bins are their feature's most
+//! frequent one, as for flow features, each row's other bins are also kept as a list of
+//! histogram slots, so histograms can be built row by row skipping the common bins. The `f32`
+//! edges are kept: a split "bin ≤ b" is the split "value ≤ `edges[b]`", so trained trees score
+//! raw `f32` rows without binning them.
+//!
+//! Histograms over all features are one flat array: feature `f`'s bins (its value bins and the
+//! missing-value bin) start at [`BinnedDataset::hist_offset`]`(f)`, so a feature with 2 values
+//! costs 3 slots, not 256.
 //!
 //! This module does not keep labels or weights: models pair a `BinnedDataset` with the target of
 //! the [`Dataset`] it came from.
@@ -96,6 +103,15 @@ pub struct BinnedDataset {
     n_rows: usize,
     features: Vec<FeatureBins>,
     bins: Vec<u8>,
+    /// Per feature, where its bins start in a flat histogram; one more entry holds the total.
+    offsets: Vec<usize>,
+    /// Per feature, its most frequent bin.
+    default_bins: Vec<u8>,
+    /// When most bins are their feature's most frequent one: per row, the histogram slots
+    /// (offset + bin) of its other bins, rows one after another (`sparse_start` has `n_rows + 1`
+    /// entries). Empty otherwise.
+    sparse_slots: Vec<u32>,
+    sparse_start: Vec<usize>,
 }
 
 impl BinnedDataset {
@@ -152,10 +168,58 @@ impl BinnedDataset {
                 });
             }
         });
+        let mut offsets = Vec::with_capacity(n_features + 1);
+        let mut total = 0;
+        for fb in &features {
+            offsets.push(total);
+            total += fb.n_bins();
+        }
+        offsets.push(total);
+        let columns = || bins.chunks(n_rows.max(1)).take(n_features);
+        let mut others = 0;
+        let default_bins: Vec<u8> = columns()
+            .map(|col| {
+                let mut counts = [0usize; 256];
+                for &b in col {
+                    counts[b as usize] += 1;
+                }
+                // The lowest of the most frequent bins.
+                let d = (0..256).rev().max_by_key(|&b| counts[b]).unwrap_or(0);
+                others += col.len() - counts[d];
+                d as u8
+            })
+            .collect();
+        let (mut sparse_slots, mut sparse_start) = (Vec::new(), Vec::new());
+        if others * 2 <= n_rows * n_features {
+            // Count each row's entries, then place them feature by feature (so ascending).
+            sparse_start = vec![0usize; n_rows + 1];
+            for (col, &d) in columns().zip(&default_bins) {
+                for (r, &b) in col.iter().enumerate() {
+                    sparse_start[r + 1] += usize::from(b != d);
+                }
+            }
+            for r in 0..n_rows {
+                sparse_start[r + 1] += sparse_start[r];
+            }
+            let mut cursor = sparse_start[..n_rows].to_vec();
+            sparse_slots = vec![0u32; others];
+            for ((col, &d), &o) in columns().zip(&default_bins).zip(&offsets) {
+                for (r, &b) in col.iter().enumerate() {
+                    if b != d {
+                        sparse_slots[cursor[r]] = (o + b as usize) as u32;
+                        cursor[r] += 1;
+                    }
+                }
+            }
+        }
         Ok(BinnedDataset {
             n_rows,
             features,
             bins,
+            offsets,
+            default_bins,
+            sparse_slots,
+            sparse_start,
         })
     }
 
@@ -177,6 +241,37 @@ impl BinnedDataset {
     /// Returns feature `f`'s bins, one per row.
     pub fn column(&self, f: usize) -> &[u8] {
         &self.bins[f * self.n_rows..(f + 1) * self.n_rows]
+    }
+
+    /// Returns where feature `f`'s bins start in a flat histogram over all features.
+    pub fn hist_offset(&self, f: usize) -> usize {
+        self.offsets[f]
+    }
+
+    /// Returns feature `f`'s most frequent bin.
+    pub(crate) fn default_bin(&self, f: usize) -> u8 {
+        self.default_bins[f]
+    }
+
+    /// Returns how many bins per row are not their feature's most frequent one, on average,
+    /// when the sparse rows are kept (at most half the features); `None` otherwise.
+    pub(crate) fn sparse_per_row(&self) -> Option<f64> {
+        (!self.sparse_start.is_empty())
+            .then(|| self.sparse_slots.len() as f64 / self.n_rows.max(1) as f64)
+    }
+
+    /// Returns the histogram slots of row `r`'s bins that are not their feature's most frequent
+    /// one (empty when the sparse rows are not kept).
+    pub(crate) fn sparse_row(&self, r: usize) -> &[u32] {
+        match self.sparse_start.get(r..r + 2) {
+            Some(&[a, b]) => &self.sparse_slots[a..b],
+            _ => &[],
+        }
+    }
+
+    /// Returns the number of bins of a flat histogram over all features.
+    pub fn hist_len(&self) -> usize {
+        self.offsets[self.features.len()]
     }
 }
 
@@ -211,6 +306,7 @@ mod tests {
         assert_eq!(fb.edges, vec![1.5, 2.5]);
         assert_eq!(b.column(0), &[2, 0, 3, 1, 0, 2]);
         assert_eq!(fb.nan_bin(), 3);
+        assert_eq!((b.hist_offset(0), b.hist_len()), (0, 4));
         // The split "bin <= b" is the split "value <= threshold(b)".
         for v in [1.0f32, 2.0, 3.0, 0.0, 10.0] {
             for bin in 0..fb.n_value_bins() as u8 {
@@ -234,5 +330,47 @@ mod tests {
             .iter()
             .all(|&c| (400..=900).contains(&c)));
         assert!(BinnedDataset::from_dataset(&d, 256, 7).is_err());
+    }
+
+    #[test]
+    fn rows_mirror_columns_and_histogram_offsets_follow_bin_counts() {
+        let d = Dataset {
+            feature_names: vec!["a".into(), "b".into(), "c".into()],
+            features: vec![
+                0.0,
+                5.0,
+                1.0, //
+                0.0,
+                5.0,
+                2.0, //
+                0.0,
+                6.0,
+                3.0, //
+                1.0,
+                7.0,
+                f32::NAN,
+            ],
+            target: vec![false; 4],
+            ..Dataset::default()
+        };
+        let b = BinnedDataset::from_dataset(&d, 255, 1).unwrap();
+        assert_eq!(b.column(1), &[0, 0, 1, 2]);
+        assert_eq!(b.column(2), &[0, 1, 2, 3]);
+        // 2 + 1, 3 + 1 and 3 + 1 bins (value bins plus the missing-value bin).
+        assert_eq!(
+            (0..3).map(|f| b.hist_offset(f)).collect::<Vec<_>>(),
+            vec![0, 3, 7]
+        );
+        assert_eq!(b.hist_len(), 11);
+        // Most frequent bins: a and b 0, c ties between all four (the lowest wins).
+        assert_eq!(
+            (0..3).map(|f| b.default_bin(f)).collect::<Vec<_>>(),
+            vec![0, 0, 0]
+        );
+        // 6 of 12 bins differ from their default: sparse rows are kept.
+        assert_eq!(b.sparse_per_row(), Some(1.5));
+        assert_eq!(b.sparse_row(0), &[] as &[u32]);
+        assert_eq!(b.sparse_row(1), &[7 + 1]);
+        assert_eq!(b.sparse_row(3), &[1, 3 + 2, 7 + 3]);
     }
 }

@@ -490,6 +490,24 @@ mod tests {
     }
 
     #[test]
+    fn deterministic_across_thread_counts_with_sparse_rows_and_large_nodes() {
+        // Mostly-zero features: histograms are built from sparse rows in several chunks, and the
+        // root's rows are partitioned on several threads.
+        let mut d = random_data(200_000, 8, 31, 0.1);
+        for (i, v) in d.features.iter_mut().enumerate() {
+            if i % 7 < 4 {
+                *v = 0.0;
+            }
+        }
+        let d = with_nans(d, 23);
+        let p = GradientBoostingParams::default().n_rounds(3).seed(5);
+        let a = p.clone().n_threads(1).fit(&d).unwrap();
+        assert_eq!(a, p.clone().n_threads(2).fit(&d).unwrap());
+        assert_eq!(a, p.n_threads(3).fit(&d).unwrap());
+        assert!(a.trees.iter().all(|t| t.n_leaves() == 31));
+    }
+
+    #[test]
     fn early_stopping_stops_on_noise() {
         let d = random_data(5_000, 8, 21, 0.3);
         let m = GradientBoostingParams::default()

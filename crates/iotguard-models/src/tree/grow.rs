@@ -10,10 +10,17 @@
 //! Growth is best-first (leaf-wise, as LightGBM) under `max_leaves` and `max_depth`. Missing
 //! values have their own bin; each split tries them on both sides and keeps the better. When
 //! `subtract` is on, only the smaller child's histogram is built and the larger one's is the
-//! parent's minus it. Histograms are built over features split between threads; each feature's
-//! histogram is summed by one thread in row order, so results do not depend on the thread count.
+//! parent's minus it, in the parent's buffer.
+//!
+//! A histogram is one flat array over every feature, each feature sized by its real bin count
+//! ([`BinnedDataset::hist_offset`]); buffers are recycled through a pool. It is built row-wise
+//! over sparse rows or column-wise (the `hist` module). Row-wise, rows are cut into chunks whose
+//! size depends only on the data; each chunk is summed into its own buffer (chunks spread over
+//! threads) and the buffers are added in chunk order. Column-wise, each feature is summed by one
+//! thread in row order. Either way results do not depend on the thread count. Partitioning a
+//! large node's rows between its children also runs on all threads.
 
-use super::{Node, Tree};
+use super::{hist, Node, Tree};
 use crate::binned::BinnedDataset;
 use rand::Rng;
 use std::cmp::Ordering;
@@ -28,12 +35,12 @@ pub(crate) struct BinStat {
 }
 
 impl BinStat {
-    fn add(&mut self, o: &BinStat) {
+    pub(super) fn add(&mut self, o: &BinStat) {
         self.g += o.g;
         self.h += o.h;
         self.n += o.n;
     }
-    fn sub(&self, o: &BinStat) -> BinStat {
+    pub(super) fn sub(&self, o: &BinStat) -> BinStat {
         BinStat {
             g: self.g - o.g,
             h: self.h - o.h,
@@ -118,7 +125,13 @@ pub(crate) struct Grower<'a, R> {
     features: &'a [usize],
     params: &'a GrowParams,
     rng: &'a mut R,
+    /// Free histogram buffers, each `data.hist_len()` long.
+    pool: Vec<Vec<BinStat>>,
 }
+
+/// Bin updates (rows × features) per histogram chunk: big enough that a chunk outweighs handing
+/// it to a thread and adding its buffer, small enough that large nodes use every thread.
+const CHUNK_WORK: usize = 1 << 19;
 
 impl<'a, R: Rng> Grower<'a, R> {
     /// Prepares to grow on `data` with per-row `g` and `h` over the allowed `features`.
@@ -137,6 +150,7 @@ impl<'a, R: Rng> Grower<'a, R> {
             features,
             params,
             rng,
+            pool: Vec::new(),
         }
     }
 
@@ -154,7 +168,7 @@ impl<'a, R: Rng> Grower<'a, R> {
         let mut cover = vec![total.h];
         let mut split_bin = vec![0u8];
         let mut leaves = Vec::new();
-        let mut scratch = Vec::new();
+        let mut scratch: Vec<u32> = Vec::new();
         let mut heap = BinaryHeap::new();
         let mut pending: Vec<Option<Pending>> = Vec::new();
         let root = self.evaluate(&rows, 0, rows.len(), 0, total, 0, None);
@@ -169,26 +183,15 @@ impl<'a, R: Rng> Grower<'a, R> {
             let fb = self.data.feature(split.feature);
             let nan_bin = fb.nan_bin();
             let col = self.data.column(split.feature);
-            // Stable, branch-free partition: every row is written to both the next left slot (in
-            // place) and the next right slot (scratch); only the matching cursor advances.
-            let len = leaf.end - leaf.start;
-            scratch.clear();
-            scratch.resize(len + 1, 0);
-            let mut w = leaf.start;
-            let mut k = 0;
-            let thr = split.bin;
-            let dl = split.default_left;
-            for i in leaf.start..leaf.end {
-                let r = rows[i];
-                let b = col[r as usize];
-                let left = (b <= thr && b != nan_bin) | (b == nan_bin && dl);
-                rows[w] = r;
-                scratch[k] = r;
-                w += usize::from(left);
-                k += usize::from(!left);
-            }
-            rows[w..leaf.end].copy_from_slice(&scratch[..k]);
-            let mid = w;
+            let goes_left =
+                |b: u8| (b <= split.bin && b != nan_bin) | (b == nan_bin && split.default_left);
+            let mid = partition(
+                &mut rows[leaf.start..leaf.end],
+                col,
+                goes_left,
+                &mut scratch,
+                p.n_threads,
+            ) + leaf.start;
             let (l, r) = (nodes.len(), nodes.len() + 1);
             nodes[leaf.node] = Node {
                 feature: split.feature as u32,
@@ -207,7 +210,7 @@ impl<'a, R: Rng> Grower<'a, R> {
             n_leaves += 1;
             let depth = leaf.depth + 1;
             let (lh, rh) = match leaf.hist {
-                Some(parent) => {
+                Some(mut large) => {
                     let left_small = mid - leaf.start <= leaf.end - mid;
                     let (s0, s1) = if left_small {
                         (leaf.start, mid)
@@ -215,8 +218,9 @@ impl<'a, R: Rng> Grower<'a, R> {
                         (mid, leaf.end)
                     };
                     let small = self.build_hist(&rows[s0..s1], self.features);
-                    let large: Vec<BinStat> =
-                        parent.iter().zip(&small).map(|(a, b)| a.sub(b)).collect();
+                    for (a, b) in large.iter_mut().zip(&small) {
+                        *a = a.sub(b);
+                    }
                     if left_small {
                         (Some(small), Some(large))
                     } else {
@@ -243,8 +247,8 @@ impl<'a, R: Rng> Grower<'a, R> {
     }
 
     fn push(
-        &self,
-        q: Pending,
+        &mut self,
+        mut q: Pending,
         heap: &mut BinaryHeap<(Key, usize)>,
         pending: &mut Vec<Option<Pending>>,
         leaves: &mut Vec<(usize, usize, usize)>,
@@ -254,7 +258,12 @@ impl<'a, R: Rng> Grower<'a, R> {
                 heap.push((Key(s.gain, q.node), pending.len()));
                 pending.push(Some(q));
             }
-            None => leaves.push((q.node, q.start, q.end)),
+            None => {
+                if let Some(h) = q.hist.take() {
+                    self.pool.push(h);
+                }
+                leaves.push((q.node, q.start, q.end));
+            }
         }
     }
 
@@ -298,44 +307,54 @@ impl<'a, R: Rng> Grower<'a, R> {
             hist: None,
         };
         if !splittable {
+            if let Some(h) = hist {
+                self.pool.push(h);
+            }
             return q;
         }
         let rows = &rows[start..end];
-        let feats: Vec<usize> = match p.features_per_node {
-            Some(k) if k < self.features.len() => {
-                let mut f = self.features.to_vec();
+        let all: &'a [usize] = self.features;
+        let subset: Vec<usize>;
+        let feats: &[usize] = match p.features_per_node {
+            Some(k) if k < all.len() => {
+                let mut f = all.to_vec();
                 for i in 0..k {
                     let j = self.rng.random_range(i..f.len());
                     f.swap(i, j);
                 }
                 f.truncate(k);
                 f.sort_unstable();
-                f
+                subset = f;
+                &subset
             }
-            _ => self.features.to_vec(),
+            _ => all,
         };
         if !p.subtract && n <= SMALL_NODE {
-            q.split = self.best_split_small(rows, &feats, &total);
+            q.split = self.best_split_small(rows, feats, &total);
             return q;
         }
-        let hist = hist.unwrap_or_else(|| self.build_hist(rows, &feats));
-        if splittable {
-            let mut best: Option<Split> = None;
-            for (k, &f) in feats.iter().enumerate() {
-                let fb = self.data.feature(f);
-                let h = &hist[k * 256..(k + 1) * 256];
-                let nan = h[fb.nan_bin() as usize];
-                let bins = h[..fb.n_value_bins()]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.n > 0)
-                    .map(|(b, s)| (b as u8, *s));
-                self.scan(f, bins, nan, &total, &mut best);
-            }
-            q.split = best;
+        let hist = match hist {
+            Some(h) => h,
+            None => self.build_hist(rows, feats),
+        };
+        let mut best: Option<Split> = None;
+        for &f in feats {
+            let fb = self.data.feature(f);
+            let o = self.data.hist_offset(f);
+            let h = &hist[o..o + fb.n_bins()];
+            let nan = h[fb.n_value_bins()];
+            let bins = h[..fb.n_value_bins()]
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.n > 0)
+                .map(|(b, s)| (b as u8, *s));
+            self.scan(f, bins, nan, &total, &mut best);
         }
+        q.split = best;
         if p.subtract {
             q.hist = Some(hist);
+        } else {
+            self.pool.push(hist);
         }
         q
     }
@@ -422,12 +441,31 @@ impl<'a, R: Rng> Grower<'a, R> {
         best
     }
 
-    /// Builds the histograms of `feats` over `rows`: 256 bins for each feature in `feats` order
-    /// (so a `u8` bin indexes one without checks), features split between threads.
-    fn build_hist(&self, rows: &[u32], feats: &[usize]) -> Vec<BinStat> {
-        let mut hist = vec![BinStat::default(); feats.len() * 256];
-        // Gradients in the node's row order (contiguous reads below); the root's rows are all rows
-        // in order, so it reads them in place.
+    /// Returns a zeroed histogram buffer from the pool (or a new one).
+    fn take_hist(&mut self) -> Vec<BinStat> {
+        match self.pool.pop() {
+            Some(mut h) => {
+                h.fill(BinStat::default());
+                h
+            }
+            None => vec![BinStat::default(); self.data.hist_len()],
+        }
+    }
+
+    /// Builds the histogram of `feats` over `rows` (other features' bins are not meaningful),
+    /// row-wise over the sparse rows or column-wise (see the `hist` module): row-wise when the
+    /// rows' uncommon bins are fewer than half of `feats`.
+    fn build_hist(&mut self, rows: &[u32], feats: &[usize]) -> Vec<BinStat> {
+        let sparse = self
+            .data
+            .sparse_per_row()
+            .is_some_and(|k| k * 2.0 <= feats.len() as f64);
+        if sparse {
+            return self.build_hist_sparse(rows);
+        }
+        let mut hist = self.take_hist();
+        // Gradients in the node's row order (contiguous reads); the root's rows are all rows in
+        // order, so it reads them in place.
         let gathered;
         let (g, h): (&[f32], &[f32]) = if rows.len() == self.g.len() {
             (self.g, self.h)
@@ -442,68 +480,147 @@ impl<'a, R: Rng> Grower<'a, R> {
             );
             (&gathered.0, &gathered.1)
         };
-        let threads = self.params.n_threads.min(feats.len()).max(1);
-        let data = self.data;
-        let fill = |fs: &[usize], out: &mut [BinStat]| {
-            // Four features per pass over the rows: the row index and gradients are read once and
-            // the four histogram updates are independent, which keeps the CPU busy.
-            let views = out
-                .chunks_exact_mut(256)
-                .map(|c| <&mut [BinStat; 256]>::try_from(c).expect("256 bins"));
-            let mut fi = fs.iter().copied();
-            let mut vi = views;
-            while let Some(f0) = fi.next() {
-                let o0 = vi.next().expect("one view per feature");
-                let c0 = data.column(f0);
-                if let (Some(f1), Some(f2), Some(f3)) = (fi.next(), fi.next(), fi.next()) {
-                    let (o1, o2, o3) = (vi.next().unwrap(), vi.next().unwrap(), vi.next().unwrap());
-                    let (c1, c2, c3) = (data.column(f1), data.column(f2), data.column(f3));
-                    for ((&r, &gi), &hi) in rows.iter().zip(g).zip(h) {
-                        let r = r as usize;
-                        let (gi, hi) = (f64::from(gi), f64::from(hi));
-                        for (o, c) in [
-                            (&mut *o0, c0),
-                            (&mut *o1, c1),
-                            (&mut *o2, c2),
-                            (&mut *o3, c3),
-                        ] {
-                            let s = &mut o[c[r] as usize];
-                            s.g += gi;
-                            s.h += hi;
-                            s.n += 1;
-                        }
-                    }
-                } else {
-                    // Fewer than four left: the iterators are exhausted together, redo singly.
-                    let left: Vec<usize> = fs[fs.len() - fs.len() % 4..].to_vec();
-                    let _ = f0;
-                    let mut outs = vec![o0];
-                    outs.extend(vi.by_ref());
-                    for (f, o) in left.into_iter().zip(outs) {
-                        let c = data.column(f);
-                        for ((&r, &gi), &hi) in rows.iter().zip(g).zip(h) {
-                            let s = &mut o[c[r as usize] as usize];
-                            s.g += f64::from(gi);
-                            s.h += f64::from(hi);
-                            s.n += 1;
-                        }
-                    }
-                    break;
-                }
-            }
-        };
-        if threads == 1 || rows.len() * feats.len() < 200_000 {
-            fill(feats, &mut hist);
-            return hist;
-        }
-        // Hand each thread a run of whole groups of four features and their histograms.
-        let per = feats.len().div_ceil(threads).div_ceil(4) * 4;
-        std::thread::scope(|s| {
-            for (chunk, out) in feats.chunks(per).zip(hist.chunks_mut(per * 256)) {
-                let fill = &fill;
-                s.spawn(move || fill(chunk, out));
-            }
-        });
+        hist::fill_cols(
+            self.data,
+            g,
+            h,
+            rows,
+            feats,
+            &mut hist,
+            self.params.n_threads,
+        );
         hist
     }
+
+    /// Builds a histogram row-wise from the sparse rows: rows in chunks of a fixed size, each
+    /// chunk into its own buffer, chunks spread over the threads, then the buffers added in chunk
+    /// order and the most frequent bins filled in.
+    fn build_hist_sparse(&mut self, rows: &[u32]) -> Vec<BinStat> {
+        let per_row = self.data.sparse_per_row().unwrap_or(1.0).max(1.0) as usize;
+        let chunk = (CHUNK_WORK / per_row).max(256);
+        let n_chunks = rows.len().div_ceil(chunk).max(1);
+        let mut bufs: Vec<Vec<BinStat>> = (0..n_chunks).map(|_| self.take_hist()).collect();
+        let mut totals = vec![BinStat::default(); n_chunks];
+        let (data, g, h) = (self.data, self.g, self.h);
+        let fill = |rows: &[u32], out: &mut [BinStat], total: &mut BinStat| {
+            *total = hist::fill_rows_sparse(data, g, h, rows, out);
+        };
+        let threads = self.params.n_threads.clamp(1, n_chunks);
+        if threads == 1 {
+            for ((rs, buf), t) in rows.chunks(chunk).zip(bufs.iter_mut()).zip(&mut totals) {
+                fill(rs, buf, t);
+            }
+        } else {
+            let per = n_chunks.div_ceil(threads);
+            std::thread::scope(|s| {
+                let fill = &fill;
+                let n_runs = n_chunks.div_ceil(per);
+                for (i, ((rs, bs), ts)) in rows
+                    .chunks(chunk * per)
+                    .zip(bufs.chunks_mut(per))
+                    .zip(totals.chunks_mut(per))
+                    .enumerate()
+                {
+                    let work = move || {
+                        for ((r, b), t) in rs.chunks(chunk).zip(bs.iter_mut()).zip(ts) {
+                            fill(r, b, t);
+                        }
+                    };
+                    // The calling thread takes the last run rather than waiting idle.
+                    if i + 1 == n_runs {
+                        work();
+                    } else {
+                        s.spawn(work);
+                    }
+                }
+            });
+        }
+        let mut bufs = bufs.into_iter();
+        let mut hist = bufs.next().expect("at least one chunk");
+        let mut total = totals[0];
+        for (b, t) in bufs.zip(&totals[1..]) {
+            for (a, x) in hist.iter_mut().zip(&b) {
+                a.add(x);
+            }
+            total.add(t);
+            self.pool.push(b);
+        }
+        hist::fill_default_bins(self.data, &total, &mut hist);
+        hist
+    }
+}
+
+/// Rows a node must have before its partition runs on several threads.
+const PARALLEL_PARTITION: usize = 1 << 16;
+
+/// Stably partitions `rows` into those whose bin in `col` goes left, then the others; returns
+/// how many go left. Large nodes are cut into one piece per thread, each partitioned on its own,
+/// and the pieces' left and right parts joined in order: a stable partition is unique, so the
+/// result does not depend on the thread count.
+fn partition(
+    rows: &mut [u32],
+    col: &[u8],
+    goes_left: impl Fn(u8) -> bool + Sync,
+    scratch: &mut Vec<u32>,
+    threads: usize,
+) -> usize {
+    if threads <= 1 || rows.len() < PARALLEL_PARTITION {
+        return partition_piece(rows, col, &goes_left, scratch);
+    }
+    let per = rows.len().div_ceil(threads);
+    let goes_left = &goes_left;
+    let pieces: Vec<(usize, Vec<u32>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = rows
+            .chunks_mut(per)
+            .map(|piece| {
+                s.spawn(move || {
+                    let mut right = Vec::new();
+                    let left = partition_piece(piece, col, goes_left, &mut right);
+                    right.truncate(piece.len() - left);
+                    (left, right)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("partition threads do not panic"))
+            .collect()
+    });
+    // Each piece now starts with its left rows; gather them to the front, then the right rows.
+    scratch.clear();
+    let mut w = 0;
+    let mut start = 0;
+    for (left, right) in &pieces {
+        rows.copy_within(start..start + left, w);
+        w += left;
+        start += left + right.len();
+    }
+    for (_, right) in &pieces {
+        scratch.extend_from_slice(right);
+    }
+    rows[w..].copy_from_slice(scratch);
+    w
+}
+
+/// Stable, branch-free partition of one piece: every row is written to both the next left slot
+/// (in place) and the next right slot (`scratch`); only the matching cursor advances.
+fn partition_piece(
+    rows: &mut [u32],
+    col: &[u8],
+    goes_left: &impl Fn(u8) -> bool,
+    scratch: &mut Vec<u32>,
+) -> usize {
+    scratch.clear();
+    scratch.resize(rows.len() + 1, 0);
+    let (mut w, mut k) = (0, 0);
+    for i in 0..rows.len() {
+        let r = rows[i];
+        let left = goes_left(col[r as usize]);
+        rows[w] = r;
+        scratch[k] = r;
+        w += usize::from(left);
+        k += usize::from(!left);
+    }
+    rows[w..].copy_from_slice(&scratch[..k]);
+    w
 }

@@ -10,6 +10,7 @@
 //! of malicious training rows that reached it.
 
 pub(crate) mod grow;
+mod hist;
 #[cfg(test)]
 pub(crate) mod testdata;
 
