@@ -1,4 +1,4 @@
-//! Trains the tree models on 1M × 20 seeded synthetic rows and prints training time, test
+//! Trains the tree models on 1M × 20 seeded synthetic rows (`synthetic::benchmark_rows`) and prints training time, test
 //! accuracy and AUC, prediction throughput (batch and one row at a time) and TreeSHAP throughput,
 //! for comparison with `/work/shared/CRATES.md`.
 //!
@@ -7,71 +7,19 @@
 // An example reports on stdout.
 #![allow(clippy::print_stdout)]
 
+use iotguard_models::metrics::roc_auc;
+use iotguard_models::synthetic::{benchmark_rows, BENCHMARK_FEATURES as FEATURES};
 use iotguard_models::{
     Dataset, GradientBoostingParams, IsolationForestParams, RandomForestParams, Scorer,
 };
-use rand::{Rng, SeedableRng};
 use std::time::Instant;
-
-const FEATURES: usize = 20;
-
-/// Rows of 20 features (uniform, normal-ish and heavy-tailed) labelled by a nonlinear rule,
-/// with labels drawn from the rule's probability (so the best possible accuracy is about 0.92).
-fn synthetic(n: usize, seed: u64) -> Dataset {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut features = Vec::with_capacity(n * FEATURES);
-    let mut target = Vec::with_capacity(n);
-    for _ in 0..n {
-        let mut x = [0f32; FEATURES];
-        for (j, v) in x.iter_mut().enumerate() {
-            let u: f32 = rng.random();
-            *v = match j % 3 {
-                0 => u,
-                1 => (0..4).map(|_| rng.random::<f32>()).sum::<f32>() - 2.0,
-                _ => -(1.0 - u).ln(),
-            };
-        }
-        let z = 3.0 * (x[0] - 0.5) * (x[1] + 0.3) + 2.0 * (x[2] - 1.0).tanh()
-            - 2.5 * ((x[3] - 0.5) * 6.0).sin().abs()
-            + 1.5 * x[4] * x[5]
-            + if x[6] > 0.7 && x[7] < 0.0 { 2.0 } else { 0.0 }
-            + 1.0;
-        let p = 1.0 / (1.0 + (-3.0 * z).exp());
-        target.push(rng.random::<f32>() < p);
-        features.extend_from_slice(&x);
-    }
-    Dataset {
-        feature_names: (0..FEATURES).map(|i| format!("f{i}")).collect(),
-        features,
-        target,
-        ..Dataset::default()
-    }
-}
-
-/// Returns the area under the ROC curve (ties get the average rank).
-fn auc(scores: &[f32], target: &[bool]) -> f64 {
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_unstable_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let (mut rank_sum, mut i) = (0.0f64, 0);
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        rank_sum += avg * idx[i..=j].iter().filter(|&&k| target[k]).count() as f64;
-        i = j + 1;
-    }
-    let pos = target.iter().filter(|&&t| t).count() as f64;
-    let neg = target.len() as f64 - pos;
-    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
-}
 
 fn report(name: &str, m: &dyn Scorer, train_s: f64, test: &Dataset, shap_rows: usize) {
     if std::env::var_os("TRAIN_ONLY").is_some() {
         println!("{name:<28} train {train_s:7.2} s");
         return;
     }
+    let shap_rows = shap_rows.min(test.n_rows());
     let t = Instant::now();
     let scores = m.score_batch(&test.features, FEATURES);
     let batch = test.n_rows() as f64 / t.elapsed().as_secs_f64();
@@ -103,7 +51,7 @@ fn report(name: &str, m: &dyn Scorer, train_s: f64, test: &Dataset, shap_rows: u
     println!(
         "{name:<28} train {train_s:7.2} s  acc {acc:.4}  AUC {:.4}  batch {:>6.0} k rows/s  \
          one-at-a-time {:>6.0} k rows/s  TreeSHAP {:>8.1} rows/s, {:>8.1} on all cores (max additivity error {worst:.1e})  [{sink:.0}]",
-        auc(&scores, &test.target),
+        roc_auc(&scores, &test.target).unwrap_or(f64::NAN),
         batch / 1e3,
         one / 1e3,
         shap,
@@ -121,7 +69,7 @@ fn main() {
         .unwrap_or_else(|| "gbdt,depth6,forest,forest_leaf10,iforest".into());
     let run = |name: &str| only.split(',').any(|o| o == name);
     let t = Instant::now();
-    let data = synthetic(n, 42);
+    let data = benchmark_rows(n, 42);
     let cut = n * 4 / 5;
     let train = data.subset(&(0..cut).collect::<Vec<_>>());
     let test = data.subset(&(cut..n).collect::<Vec<_>>());

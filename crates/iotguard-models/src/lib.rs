@@ -18,6 +18,7 @@ pub mod model;
 pub mod multiclass;
 pub mod persist;
 pub mod shap;
+pub mod synthetic;
 pub mod tree;
 pub mod tune;
 pub mod weights;

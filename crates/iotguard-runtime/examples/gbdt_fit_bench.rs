@@ -3,7 +3,7 @@
 //!
 //! Usage:
 //! - `gbdt_fit_bench synth ROWS OUT.parquet`: writes the 20-feature synthetic set of
-//!   `crates/iotguard-models/examples/tree_throughput.rs` (same generator, same seed); its first
+//!   `crates/iotguard-models/examples/tree_throughput.rs` (`iotguard_models::synthetic::benchmark_rows`, same seed); its first
 //!   80 % of rows are group `train`, the rest `test`.
 //! - `gbdt_fit_bench fit FILE.parquet SETTING THREADS`: reads a dataset written by
 //!   `iotguard compare --export-dataset` (or `synth`) and, for each fold, fits GBDT on the
@@ -22,44 +22,17 @@ use std::fs::File;
 use std::time::Instant;
 
 use arrow_array::{Array, BooleanArray, Float32Array, StringArray};
+use iotguard_models::metrics::roc_auc;
 use iotguard_models::{ClassWeight, Dataset, GradientBoostingParams, Scorer};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use rand::{Rng, SeedableRng};
 
-const SYNTH_FEATURES: usize = 20;
-
-/// The synthetic rows of `tree_throughput.rs` (kept identical so the numbers compare).
+/// The synthetic rows of `tree_throughput.rs`, the first 80 % in group `train`, the rest `test`.
 fn synthetic(n: usize, seed: u64) -> Dataset {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut features = Vec::with_capacity(n * SYNTH_FEATURES);
-    let mut target = Vec::with_capacity(n);
-    for _ in 0..n {
-        let mut x = [0f32; SYNTH_FEATURES];
-        for (j, v) in x.iter_mut().enumerate() {
-            let u: f32 = rng.random();
-            *v = match j % 3 {
-                0 => u,
-                1 => (0..4).map(|_| rng.random::<f32>()).sum::<f32>() - 2.0,
-                _ => -(1.0 - u).ln(),
-            };
-        }
-        let z = 3.0 * (x[0] - 0.5) * (x[1] + 0.3) + 2.0 * (x[2] - 1.0).tanh()
-            - 2.5 * ((x[3] - 0.5) * 6.0).sin().abs()
-            + 1.5 * x[4] * x[5]
-            + if x[6] > 0.7 && x[7] < 0.0 { 2.0 } else { 0.0 }
-            + 1.0;
-        let p = 1.0 / (1.0 + (-3.0 * z).exp());
-        target.push(rng.random::<f32>() < p);
-        features.extend_from_slice(&x);
-    }
     let cut = n * 4 / 5;
     Dataset {
-        feature_names: (0..SYNTH_FEATURES).map(|i| format!("f{i}")).collect(),
-        features,
-        target,
         group: (0..n).map(|i| u32::from(i >= cut)).collect(),
         group_names: vec!["train".into(), "test".into()],
-        ..Dataset::default()
+        ..iotguard_models::synthetic::benchmark_rows(n, seed)
     }
 }
 
@@ -127,25 +100,6 @@ fn read(path: &str) -> Result<Dataset, Box<dyn Error>> {
     Ok(d)
 }
 
-/// Returns the area under the ROC curve (ties get the average rank).
-fn auc(scores: &[f32], target: &[bool]) -> f64 {
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_unstable_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let (mut rank_sum, mut i) = (0.0f64, 0);
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        rank_sum += avg * idx[i..=j].iter().filter(|&&k| target[k]).count() as f64;
-        i = j + 1;
-    }
-    let pos = target.iter().filter(|&&t| t).count() as f64;
-    let neg = target.len() as f64 - pos;
-    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
-}
-
 fn params(setting: &str, threads: usize) -> Result<GradientBoostingParams, Box<dyn Error>> {
     let base = GradientBoostingParams {
         class_weight: ClassWeight::Balanced,
@@ -201,7 +155,7 @@ fn fit(path: &str, setting: &str, threads: usize) -> Result<(), Box<dyn Error>> 
     println!(
         "RESULT {{\"fit_s\": {fit_s:.4}, \"folds\": {}, \"train_rows\": {train_rows}, \"f1\": {f1:.6}, \"auc\": {:.6}, \"features\": {}}}",
         folds.len(),
-        auc(&scores, &target),
+        roc_auc(&scores, &target).unwrap_or(f64::NAN),
         data.n_features()
     );
     Ok(())
