@@ -17,7 +17,7 @@ same leave-one-capture-out split, in one run.
    of six settings, the one with the best MCC (`iotguard compare --tune`; the peers run the same
    grid in their own parameter names and the same criterion here).
 
-Usage: python3 bench/model_bench.py [--data ../shared/data] [--quick]
+Usage: python3 bench/model_bench.py [--data ../shared/data] [--quick] [--no-tune]
 Peers are installed from PyPI into bench/.venv by this script.
 """
 
@@ -195,6 +195,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
     ap.add_argument("--quick", action="store_true", help="fewer models (logreg, tree, gbdt; sklearn-logreg, lightgbm)")
+    ap.add_argument("--no-tune", action="store_true", help="skip the nested-tuning pass (about an hour per peer on 2 cores)")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     if not os.path.exists(os.path.join(VENV, "bin", "python")):
@@ -214,7 +215,7 @@ def main():
     # (feature set, tuned): every model at its defaults on both feature sets, then the boosted
     # trees with hyperparameters chosen by nested leave-one-capture-out (the same grid and
     # criterion for iotguard, LightGBM and XGBoost).
-    runs = [("all", False), ("flow", False)] + ([] if args.quick else [("all", True)])
+    runs = [("all", False), ("flow", False)] + ([] if args.quick or args.no_tune else [("all", True)])
     for feature_set, tuned in runs:
         report_dir = os.path.join(OUT, f"compare-{feature_set}" + ("-tuned" if tuned else ""))
         cmd = [iotguard, "compare", "--models", "gbdt" if tuned else ours, "--out", report_dir, "--export-dataset", dataset] + captures
