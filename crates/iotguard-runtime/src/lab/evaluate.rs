@@ -123,13 +123,14 @@ pub(crate) fn evaluate_kind(
                 "{name}: its training rows hold one class only"
             ))));
         }
-        let started = Instant::now();
         let tuned = if tune {
-            Some(tune::tune(kind, &train_rows, seed).map_err(Error::Model)?)
+            let started = Instant::now();
+            let t = tune::tune(kind, &train_rows, seed).map_err(Error::Model)?;
+            tune_secs += started.elapsed().as_secs_f64();
+            Some(t)
         } else {
             None
         };
-        tune_secs += started.elapsed().as_secs_f64();
         let setting = tuned.as_ref().map_or(Setting::Default, |t| t.chosen);
         let started = Instant::now();
         let trained =
