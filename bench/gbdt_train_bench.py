@@ -31,9 +31,7 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "bench", "out")
-VENV = os.path.join(ROOT, "bench", ".venv")
+from peers import OUT, ROOT, peer_python
 
 PEER = r'''
 import json, sys, time
@@ -104,12 +102,7 @@ def main():
     ap.add_argument("--baseline", help="another build of the gbdt_fit_bench example (e.g. from an older commit) "
                                        "to time beside this one, labelled `iotguard (baseline)`")
     args = ap.parse_args()
-    os.makedirs(OUT, exist_ok=True)
-    if not os.path.exists(os.path.join(VENV, "bin", "python")):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-        subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "--quiet", "--disable-pip-version-check",
-                        "numpy", "pyarrow", "scikit-learn", "lightgbm", "xgboost"], check=True)
-    py = os.path.join(VENV, "bin", "python")
+    py = peer_python()
     versions = subprocess.run([py, "-c", "import lightgbm, xgboost; print(lightgbm.__version__, xgboost.__version__)"],
                               capture_output=True, text=True, check=True).stdout.split()
     subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "iotguard-cli"], cwd=ROOT, check=True)

@@ -29,9 +29,7 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "bench", "out")
-VENV = os.path.join(ROOT, "bench", ".venv")
+from peers import OUT, ROOT, peer_python
 
 PEER = r'''
 import json, resource, sys, time
@@ -197,12 +195,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer models (logreg, tree, gbdt; sklearn-logreg, lightgbm)")
     ap.add_argument("--no-tune", action="store_true", help="skip the nested-tuning pass (about an hour per peer on 2 cores)")
     args = ap.parse_args()
-    os.makedirs(OUT, exist_ok=True)
-    if not os.path.exists(os.path.join(VENV, "bin", "python")):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-    subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "--quiet", "--disable-pip-version-check",
-                    "numpy", "pyarrow", "scikit-learn", "lightgbm", "xgboost"], check=True)
-    py = os.path.join(VENV, "bin", "python")
+    py = peer_python()
     versions = subprocess.run([py, "-c", "import sklearn, lightgbm, xgboost; print(sklearn.__version__, lightgbm.__version__, xgboost.__version__)"],
                               capture_output=True, text=True, check=True).stdout.split()
     subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "iotguard-cli"], cwd=ROOT, check=True)
