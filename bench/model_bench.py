@@ -17,7 +17,11 @@ same leave-one-capture-out split, in one run.
    of six settings, the one with the best MCC (`iotguard compare --tune`; the peers run the same
    grid in their own parameter names and the same criterion here).
 
-Usage: python3 bench/model_bench.py [--data ../shared/data] [--quick] [--no-tune]
+5. `--only grid`: the boosted trees of all three at each grid setting in turn, the same setting
+   for every fold (`iotguard compare --gbdt-setting NAME`): the engines compared setting for setting,
+   with no choice made on any capture.
+
+Usage: python3 bench/model_bench.py [--data ../shared/data] [--quick] [--no-tune] [--only tuned|grid]
 Peers are installed from PyPI into bench/.venv by this script.
 """
 
@@ -38,7 +42,9 @@ from sklearn.metrics import average_precision_score, f1_score, matthews_corrcoef
 from sklearn.model_selection import train_test_split
 
 path, name, feature_set, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-tune = len(sys.argv) > 5 and sys.argv[5] == "tune"
+mode = sys.argv[5] if len(sys.argv) > 5 else ""
+tune = mode == "tune"  # nested choice per held-out capture
+fixed = int(mode.split("=")[1]) if mode.startswith("setting=") else None  # one grid setting everywhere
 t = pq.read_table(path)
 cols = [c for c in t.column_names if c not in ("group", "target", "class", "time")]
 if feature_set == "flow":
@@ -147,7 +153,7 @@ for g in sorted(set(groups)):
     Xtr, ytr = X[train_rows], y[train_rows]
     if name != "sklearn-iforest" and (ytr.all() or (~ytr).all()):
         raise SystemExit(f"holding out {g} leaves one class")
-    setting = None
+    setting = None if fixed is None else GRID[fixed]
     if tune:
         t0 = time.perf_counter()
         setting, inner = choose(Xtr, ytr, groups[train_rows])
@@ -177,6 +183,12 @@ print("RESULT " + json.dumps({
 '''
 
 
+# The names of the PEER grid's settings, in order, as `iotguard compare --setting` takes them
+# (crates/iotguard-models/src/tune.rs).
+GRID_NAMES = ["leaves31-lr0.1-leaf20", "depth6-lr0.3-leaf1", "depth6-lr0.3-leaf1-col0.5", "depth6-lr0.3-leaf20",
+              "leaves15-lr0.1-leaf100-col0.5-row0.8", "depth4-lr0.1-leaf50-col0.3"]
+
+
 def run_measured(cmd):
     """Runs cmd; returns (stdout, wall seconds, that process's peak RSS in MiB)."""
     t = time.perf_counter()
@@ -194,6 +206,7 @@ def main():
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
     ap.add_argument("--quick", action="store_true", help="fewer models (logreg, tree, gbdt; sklearn-logreg, lightgbm)")
     ap.add_argument("--no-tune", action="store_true", help="skip the nested-tuning pass (about an hour per peer on 2 cores)")
+    ap.add_argument("--only", choices=["tuned", "grid"], help="run only the nested-tuning pass, or only the setting-by-setting pass")
     args = ap.parse_args()
     py = peer_python()
     versions = subprocess.run([py, "-c", "import sklearn, lightgbm, xgboost; print(sklearn.__version__, lightgbm.__version__, xgboost.__version__)"],
@@ -208,26 +221,35 @@ def main():
     # (feature set, tuned): every model at its defaults on both feature sets, then the boosted
     # trees with hyperparameters chosen by nested leave-one-capture-out (the same grid and
     # criterion for iotguard, LightGBM and XGBoost).
-    runs = [("all", False), ("flow", False)] + ([] if args.quick or args.no_tune else [("all", True)])
-    for feature_set, tuned in runs:
-        report_dir = os.path.join(OUT, f"compare-{feature_set}" + ("-tuned" if tuned else ""))
+    # A run: (feature set, mode) with mode None (defaults), "tune" or "setting=K" (grid index).
+    runs = [("all", None), ("flow", None)] + ([] if args.quick or args.no_tune else [("all", "tune")])
+    if args.only == "tuned":
+        runs = [("all", "tune")]
+    elif args.only == "grid":
+        runs = [("all", f"setting={k}") for k in range(len(GRID_NAMES))]
+    for feature_set, mode in runs:
+        tuned = mode is not None
+        tag = "" if mode is None else "-tuned" if mode == "tune" else "-" + GRID_NAMES[int(mode.split("=")[1])]
+        report_dir = os.path.join(OUT, f"compare-{feature_set}{tag}")
         cmd = [iotguard, "compare", "--models", "gbdt" if tuned else ours, "--out", report_dir, "--export-dataset", dataset] + captures
         if feature_set == "flow":
             cmd.insert(2, "--flow-features-only")
-        if tuned:
+        if mode == "tune":
             cmd.insert(2, "--tune")
+        elif tuned:
+            cmd[2:2] = ["--gbdt-setting", tag[1:]]
         _, _, rss = run_measured(cmd)
         with open(os.path.join(report_dir, "report.json")) as f:
             rep = json.load(f)
-        suffix = " (tuned)" if tuned else ""
+        suffix = "" if mode is None else " (tuned)" if mode == "tune" else f" ({tag[1:]})"
         for m in rep["models"]:
             p = m["pooled"]
             rows.append((feature_set, "iotguard " + m["kind"] + suffix, p["precision"], p["recall"], p["f1"], p["false_alert_rate"],
                          p["mcc"], p["pr_auc"], m["train_secs"], m["tune_secs"], m["predict_rows_per_sec"], None, rss))
-            if tuned:
+            if mode == "tune":
                 print("iotguard chose", json.dumps({f["name"].rsplit("/", 1)[-1]: f["setting"] for f in m["per_fold"]}), file=sys.stderr)
         for peer in (["lightgbm", "xgboost"] if tuned else peers):
-            out, _, rss = run_measured([py, "-c", PEER, dataset, peer, feature_set, "1"] + (["tune"] if tuned else []))
+            out, _, rss = run_measured([py, "-c", PEER, dataset, peer, feature_set, "1"] + ([mode] if tuned else []))
             r = json.loads([l for l in out.splitlines() if l.startswith("RESULT ")][-1][7:])
             rows.append((feature_set, peer + suffix, r["precision"], r["recall"], r["f1"], r["false_alert_rate"], r["mcc"],
                          r["pr_auc"], r["train_s"], r["tune_s"], r["predict_rows_s"], r["one_row_s"], rss))

@@ -108,7 +108,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 },
                 &features,
                 7,
-                false,
+                &iotguard_runtime::lab::Choice::Default,
                 &mut |_| {},
             )?;
             let path = dir.path().join("model.json");

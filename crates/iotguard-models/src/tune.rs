@@ -144,6 +144,57 @@ impl Setting {
     }
 }
 
+/// How a kind's hyperparameters are set for a training run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Choice {
+    /// Every kind at its default.
+    Default,
+    /// Chosen by [`tune`] on the training captures.
+    Tune,
+    /// Gradient boosting at this setting (given by the user, e.g. one of [`GBDT_GRID`]); the
+    /// other kinds at their defaults.
+    Gbdt(GbdtSetting),
+}
+
+impl Choice {
+    /// Returns the setting `kind` trains with on `data`, and how it was tuned when it was.
+    ///
+    /// Errors as [`tune`] does.
+    pub fn resolve(
+        &self,
+        kind: ModelKind,
+        data: &Dataset,
+        seed: u64,
+    ) -> Result<(Setting, Option<Tuned>)> {
+        match self {
+            Choice::Default => Ok((Setting::Default, None)),
+            Choice::Tune => {
+                let t = tune(kind, data, seed)?;
+                Ok((t.chosen, Some(t)))
+            }
+            Choice::Gbdt(g) if kind == ModelKind::Gbdt => Ok((Setting::Gbdt(*g), None)),
+            Choice::Gbdt(_) => Ok((Setting::Default, None)),
+        }
+    }
+}
+
+/// Returns the [`GBDT_GRID`] setting named `name` (as [`GbdtSetting::name`] spells it).
+///
+/// Errors with the list of names when there is none.
+pub fn gbdt_setting(name: &str) -> Result<GbdtSetting> {
+    GBDT_GRID
+        .iter()
+        .find(|g| g.name() == name)
+        .copied()
+        .ok_or_else(|| {
+            let names: Vec<String> = GBDT_GRID.iter().map(GbdtSetting::name).collect();
+            Error::InvalidData(format!(
+                "no gbdt setting named {name:?}; the grid has {}",
+                names.join(", ")
+            ))
+        })
+}
+
 /// Returns the settings [`tune`] chooses among for `kind`, the kind's default first when it
 /// has one setting only.
 pub fn grid(kind: ModelKind) -> Vec<Setting> {
@@ -300,6 +351,28 @@ mod tests {
         one.group = vec![0; one.n_rows()];
         let e = tune(ModelKind::Gbdt, &one, 1).unwrap_err().to_string();
         assert!(e.contains("at least two captures"), "{e}");
+    }
+
+    #[test]
+    fn settings_are_found_by_name_and_applied_to_gbdt_only() {
+        for g in GBDT_GRID {
+            assert_eq!(gbdt_setting(&g.name()).unwrap(), g);
+        }
+        let err = gbdt_setting("depth7").unwrap_err().to_string();
+        assert!(
+            err.contains("depth7") && err.contains("leaves31-lr0.1-leaf20"),
+            "{err}"
+        );
+        let d = captures(1);
+        let fixed = Choice::Gbdt(GBDT_GRID[5]);
+        let (gbdt, tuned) = fixed.resolve(ModelKind::Gbdt, &d, 1).unwrap();
+        assert_eq!((gbdt, tuned.is_none()), (Setting::Gbdt(GBDT_GRID[5]), true));
+        let (tree, _) = fixed.resolve(ModelKind::Tree, &d, 1).unwrap();
+        assert_eq!(tree, Setting::Default);
+        assert_eq!(
+            Choice::Default.resolve(ModelKind::Gbdt, &d, 1).unwrap().0,
+            Setting::Default
+        );
     }
 
     #[test]

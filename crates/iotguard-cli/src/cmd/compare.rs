@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use iotguard_features::FeatureConfig;
 use iotguard_models::lab::ModelKind;
+use iotguard_models::tune::GbdtSetting;
 use iotguard_runtime::lab::{CompareConfig, FeatureSet, Split};
 
 use super::{report_inputs, ErrorPrinter, InputArgs};
@@ -49,8 +50,13 @@ pub(crate) struct CompareArgs {
     /// by nested leave-one-capture-out over that fold's training captures, keeping the best
     /// Matthews correlation. Kinds without a grid keep their defaults. Slower: the grid is
     /// trained once per training capture per fold.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "gbdt_setting")]
     tune: bool,
+    /// Evaluate gbdt at this setting of the grid `--tune` chooses from, in every fold (names
+    /// such as `depth6-lr0.3-leaf1`, the default, or `leaves31-lr0.1-leaf20`; a wrong name
+    /// lists them). The other kinds keep their defaults.
+    #[arg(long, value_name = "NAME", value_parser = super::train::gbdt_setting)]
+    gbdt_setting: Option<GbdtSetting>,
     /// Add a multiclass section: the detailed label predicted by one forest per label,
     /// 5-fold cross-validated (`multiclass` in report.json, a section in report.md).
     #[arg(long)]
@@ -94,7 +100,7 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
             FeatureSet::All
         },
         seed: args.seed,
-        tune: args.tune,
+        hyperparameters: super::train::choice(args.tune, args.gbdt_setting),
     };
     let (report, built) = iotguard_runtime::lab::compare(
         &compare,

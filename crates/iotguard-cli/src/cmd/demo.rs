@@ -142,7 +142,7 @@ fn train_on_simulation(
         &batch,
         &Default::default(),
         seed,
-        false,
+        &iotguard_runtime::lab::Choice::Default,
         &mut |e| output::warn(&format!("rejected {e}")),
     )?;
     let path = dir.join("model.json");

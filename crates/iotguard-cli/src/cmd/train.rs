@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use iotguard_features::FeatureConfig;
 use iotguard_models::lab::ModelKind;
+use iotguard_models::tune::{Choice, GbdtSetting};
 
 use super::{report_inputs, ErrorPrinter, InputArgs};
 use crate::{exit, output};
@@ -30,8 +31,26 @@ pub(crate) struct TrainArgs {
     /// Choose the hyperparameters out of sample first: among a fixed grid (gbdt: six
     /// settings), by leave-one-capture-out over the inputs (at least two labeled captures),
     /// keeping the best Matthews correlation. Kinds without a grid keep their defaults.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "gbdt_setting")]
     tune: bool,
+    /// Train gbdt at this setting of the grid `--tune` chooses from (names such as
+    /// `depth6-lr0.3-leaf1`, the default, or `leaves31-lr0.1-leaf20`; a wrong name lists them).
+    #[arg(long, value_name = "NAME", value_parser = gbdt_setting)]
+    gbdt_setting: Option<GbdtSetting>,
+}
+
+/// Parses a `--gbdt-setting` name.
+pub(crate) fn gbdt_setting(name: &str) -> Result<GbdtSetting, String> {
+    iotguard_models::tune::gbdt_setting(name).map_err(|e| e.to_string())
+}
+
+/// The hyperparameter choice that `--tune` and `--gbdt-setting` ask for.
+pub(crate) fn choice(tune: bool, gbdt: Option<GbdtSetting>) -> Choice {
+    match (tune, gbdt) {
+        (true, _) => Choice::Tune,
+        (false, Some(g)) => Choice::Gbdt(g),
+        (false, None) => Choice::Default,
+    }
 }
 
 /// The kind trained when `--model` is not given: the supervised kind with the best F1 across
@@ -41,6 +60,10 @@ const DEFAULT_KIND: ModelKind = ModelKind::Ensemble;
 
 pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
     let kind = args.kind.unwrap_or(DEFAULT_KIND);
+    anyhow::ensure!(
+        args.gbdt_setting.is_none() || kind == ModelKind::Gbdt,
+        "--gbdt-setting is for --model gbdt, not {kind}"
+    );
     let (inputs, config) = args.input.prepare()?;
     let mut errors = ErrorPrinter::default();
     let (file, built) = iotguard_runtime::lab::train_model(
@@ -49,7 +72,7 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
         &config,
         &FeatureConfig::default(),
         args.seed,
-        args.tune,
+        &choice(args.tune, args.gbdt_setting),
         &mut |e| errors.print(e),
     )
     .with_context(|| format!("training a {kind} model"))?;

@@ -243,3 +243,73 @@ fn train_tune_chooses_the_setting_on_captures_held_out_in_turn() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("at least two captures"), "{stderr}");
 }
+
+#[test]
+fn gbdt_setting_fixes_the_grid_setting_and_refuses_unknown_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = simulated(dir.path(), 4, 2_000);
+    let model = dir.path().join("fixed.json");
+    let m = model.display().to_string();
+    let out = iotguard(
+        &[
+            "train",
+            "--model",
+            "gbdt",
+            "--gbdt-setting",
+            "leaves15-lr0.1-leaf100-col0.5-row0.8",
+            "--out",
+            &m,
+            &a,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+    let p = &file["params"];
+    assert_eq!(
+        (
+            &p["max_depth"],
+            &p["max_leaves"],
+            &p["min_samples_leaf"],
+            &p["subsample"]
+        ),
+        (&json!(null), &json!(15), &json!(100), &json!(0.8))
+    );
+    assert!(file["metrics"].get("tuning").is_none());
+
+    let out = iotguard(
+        &[
+            "train",
+            "--model",
+            "gbdt",
+            "--gbdt-setting",
+            "depth7",
+            "--out",
+            &m,
+            &a,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no gbdt setting named \"depth7\"")
+            && stderr.contains("depth4-lr0.1-leaf50-col0.3"),
+        "{stderr}"
+    );
+    let out = iotguard(
+        &[
+            "train",
+            "--model",
+            "tree",
+            "--gbdt-setting",
+            "depth6-lr0.3-leaf1",
+            "--out",
+            &m,
+            &a,
+        ],
+        None,
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--gbdt-setting is for --model gbdt"));
+}

@@ -70,7 +70,7 @@ pub(crate) fn fixture() -> &'static Fixture {
             &batch,
             &FeatureConfig::default(),
             7,
-            false,
+            &iotguard_runtime::lab::Choice::Default,
             &mut |e| panic!("simulated log rejected a line: {e}"),
         )
         .unwrap();

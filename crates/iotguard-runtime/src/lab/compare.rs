@@ -5,6 +5,7 @@ use iotguard_features::FeatureConfig;
 use iotguard_flow::ParseError;
 use iotguard_models::lab::ModelKind;
 use iotguard_models::metrics::{BinaryMetrics, ClassDetection};
+use iotguard_models::tune::Choice;
 use iotguard_models::Dataset;
 use serde::Serialize;
 
@@ -87,9 +88,10 @@ pub struct CompareConfig {
     pub feature_set: FeatureSet,
     /// The seed for splits, sampling and initialisation.
     pub seed: u64,
-    /// Choose each fold's hyperparameters by nested leave-one-capture-out over its training
-    /// captures ([`iotguard_models::tune`]); kinds without a grid keep their default.
-    pub tune: bool,
+    /// How each fold's hyperparameters are set: defaults, a fixed gbdt setting, or chosen by
+    /// nested leave-one-capture-out over the fold's training captures
+    /// ([`iotguard_models::tune`]; kinds without a grid keep their default).
+    pub hyperparameters: Choice,
 }
 
 /// Evaluates every configured kind over labeled inputs.
@@ -129,7 +131,14 @@ pub fn compare_dataset(config: &CompareConfig, d: &Dataset) -> Result<CompareRep
     let mut models = Vec::new();
     let mut failures = Vec::new();
     for &kind in &config.kinds {
-        match evaluate_kind(kind, d, &plan, &tested, config.seed, config.tune) {
+        match evaluate_kind(
+            kind,
+            d,
+            &plan,
+            &tested,
+            config.seed,
+            &config.hyperparameters,
+        ) {
             Ok(r) => models.push(r),
             Err(e) => failures.push((kind.name().to_string(), e.to_string())),
         }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use iotguard_models::lab::{self, ModelKind};
 use iotguard_models::metrics::{detection_by_class, BinaryMetrics, ClassDetection};
-use iotguard_models::tune::{self, Setting, Tuned};
+use iotguard_models::tune::{Choice, Tuned};
 use iotguard_models::{Dataset, Scorer};
 use serde::Serialize;
 
@@ -101,7 +101,7 @@ pub(crate) fn evaluate_kind(
     plan: &FoldPlan,
     tested: &[usize],
     seed: u64,
-    tune: bool,
+    choice: &Choice,
 ) -> Result<ModelResult> {
     let mut pooled = Pooled {
         scores: vec![f32::NAN; d.n_rows()],
@@ -123,15 +123,13 @@ pub(crate) fn evaluate_kind(
                 "{name}: its training rows hold one class only"
             ))));
         }
-        let tuned = if tune {
-            let started = Instant::now();
-            let t = tune::tune(kind, &train_rows, seed).map_err(Error::Model)?;
+        let started = Instant::now();
+        let (setting, tuned) = choice
+            .resolve(kind, &train_rows, seed)
+            .map_err(Error::Model)?;
+        if tuned.is_some() {
             tune_secs += started.elapsed().as_secs_f64();
-            Some(t)
-        } else {
-            None
-        };
-        let setting = tuned.as_ref().map_or(Setting::Default, |t| t.chosen);
+        }
         let started = Instant::now();
         let trained =
             lab::train_setting(kind, &setting, &train_rows, seed).map_err(Error::Model)?;

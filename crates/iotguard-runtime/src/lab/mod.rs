@@ -34,6 +34,7 @@ pub use evaluate::{
     FeatureImportance, FoldResult, Importance, ModelResult, IMPORTANCE_ROWS, SINGLE_ROWS_PER_FOLD,
     TOP_FEATURES,
 };
+pub use iotguard_models::tune::Choice;
 pub use split::Split;
 
 /// Builds the labeled dataset of `inputs` (no progress reporting: the lab commands are short).
@@ -62,28 +63,24 @@ pub fn feature_spec(schema: &FeatureSchema, config: &FeatureConfig) -> FeatureSp
     }
 }
 
-/// Trains a model of `kind` on labeled inputs and returns its model file. With `tune`, the
-/// hyperparameters are first chosen by nested leave-one-capture-out over the inputs
-/// ([`iotguard_models::tune`]; at least two labeled inputs), recorded under `metrics.tuning`.
+/// Trains a model of `kind` on labeled inputs and returns its model file. With
+/// [`Choice::Tune`], the hyperparameters are first chosen by nested leave-one-capture-out over
+/// the inputs ([`iotguard_models::tune`]; at least two labeled inputs), recorded under
+/// `metrics.tuning`.
 pub fn train_model(
     kind: ModelKind,
     inputs: &[Input],
     batch: &BatchConfig,
     features: &FeatureConfig,
     seed: u64,
-    tune: bool,
+    hyperparameters: &Choice,
     on_error: &mut dyn FnMut(&ParseError),
 ) -> Result<(ModelFile, BuiltDataset)> {
     let built = dataset(inputs, batch, features, on_error)?;
     let d = &built.dataset;
-    let tuned = if tune {
-        Some(iotguard_models::tune::tune(kind, d, seed).map_err(Error::Model)?)
-    } else {
-        None
-    };
-    let setting = tuned
-        .as_ref()
-        .map_or(iotguard_models::tune::Setting::Default, |t| t.chosen);
+    let (setting, tuned) = hyperparameters
+        .resolve(kind, d, seed)
+        .map_err(Error::Model)?;
     let trained = lab::train_setting(kind, &setting, d, seed).map_err(Error::Model)?;
     let mut metrics = serde_json::json!({ "validation": trained.validation });
     if let Some(t) = &tuned {

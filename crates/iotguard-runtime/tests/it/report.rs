@@ -3,7 +3,9 @@
 
 use iotguard_models::lab::ModelKind;
 use iotguard_models::Dataset;
-use iotguard_runtime::lab::{compare_dataset, CompareConfig, CompareReport, FeatureSet, Split};
+use iotguard_runtime::lab::{
+    compare_dataset, Choice, CompareConfig, CompareReport, FeatureSet, Split,
+};
 use iotguard_runtime::report;
 
 /// Three captures of 240 flows: benign, DDoS (high rate, small packets) and C&C (periodic,
@@ -66,7 +68,7 @@ fn run(split: Split, kinds: &[ModelKind]) -> CompareReport {
         split,
         feature_set: FeatureSet::All,
         seed: 7,
-        tune: false,
+        hyperparameters: Choice::Default,
     };
     let mut r = compare_dataset(&config, &dataset()).unwrap();
     // Speeds are measured, so they differ run to run: fix them for the golden file.
@@ -157,7 +159,7 @@ fn tuned_folds_choose_on_their_training_captures_only_and_the_report_says_what()
         split: Split::Loco,
         feature_set: FeatureSet::All,
         seed: 7,
-        tune: true,
+        hyperparameters: Choice::Tune,
     };
     let r = compare_dataset(&config, &dataset()).unwrap();
     assert!(r.failures.is_empty(), "{:?}", r.failures);

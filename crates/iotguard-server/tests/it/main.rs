@@ -56,7 +56,7 @@ pub(crate) fn train(dir: &Path, kind: ModelKind, seed: u64, n: usize) -> PathBuf
         &batch,
         &Default::default(),
         seed,
-        false,
+        &iotguard_runtime::lab::Choice::Default,
         &mut |e| panic!("simulated flows are readable: {e}"),
     )
     .unwrap();
