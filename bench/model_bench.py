@@ -21,7 +21,11 @@ same leave-one-capture-out split, in one run.
    for every fold (`iotguard compare --gbdt-setting NAME`): the engines compared setting for setting,
    with no choice made on any capture.
 
+6. `--label-audit bench/label-audit.json`: the same with the audited labels: the flows it names
+   are left out of every learner's training and metrics (the export holds no row for them).
+
 Usage: python3 bench/model_bench.py [--data ../shared/data] [--quick] [--no-tune] [--only tuned|grid]
+       [--label-audit FILE]
 Peers are installed from PyPI into bench/.venv by this script.
 """
 
@@ -206,6 +210,8 @@ def main():
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
     ap.add_argument("--quick", action="store_true", help="fewer models (logreg, tree, gbdt; sklearn-logreg, lightgbm)")
     ap.add_argument("--no-tune", action="store_true", help="skip the nested-tuning pass (about an hour per peer on 2 cores)")
+    ap.add_argument("--label-audit", metavar="FILE",
+                    help="a label audit (bench/label-audit.json): its flows are left out for everyone; outputs get an -audited suffix")
     ap.add_argument("--only", choices=["tuned", "grid"], help="run only the nested-tuning pass, or only the setting-by-setting pass")
     args = ap.parse_args()
     py = peer_python()
@@ -214,7 +220,8 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "iotguard-cli"], cwd=ROOT, check=True)
     iotguard = os.path.join(ROOT, "target", "release", "iotguard")
     captures = sorted(glob.glob(os.path.join(args.data, "iot23", "*.labeled")) + glob.glob(os.path.join(args.data, "stratosphere", "*.labeled")))
-    dataset = os.path.join(OUT, "features.parquet")
+    audited = "-audited" if args.label_audit else ""
+    dataset = os.path.join(OUT, f"features{audited}.parquet")
     ours = "logreg,tree,gbdt" if args.quick else "logreg,svm,tree,forest,gbdt,iforest"
     peers = ["sklearn-logreg", "lightgbm"] if args.quick else ["sklearn-logreg", "sklearn-rf", "sklearn-iforest", "lightgbm", "xgboost"]
     rows = []
@@ -230,10 +237,12 @@ def main():
     for feature_set, mode in runs:
         tuned = mode is not None
         tag = "" if mode is None else "-tuned" if mode == "tune" else "-" + GRID_NAMES[int(mode.split("=")[1])]
-        report_dir = os.path.join(OUT, f"compare-{feature_set}{tag}")
+        report_dir = os.path.join(OUT, f"compare-{feature_set}{tag}{audited}")
         cmd = [iotguard, "compare", "--models", "gbdt" if tuned else ours, "--out", report_dir, "--export-dataset", dataset] + captures
         if feature_set == "flow":
             cmd.insert(2, "--flow-features-only")
+        if args.label_audit:
+            cmd[2:2] = ["--label-audit", os.path.abspath(args.label_audit)]
         if mode == "tune":
             cmd.insert(2, "--tune")
         elif tuned:

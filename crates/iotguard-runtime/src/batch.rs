@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use iotguard_flow::{FlowRecord, ParseError, ReadOptions};
 
+use crate::audit::LabelAudit;
 use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::inspect::Collector;
@@ -22,6 +23,9 @@ pub struct BatchConfig {
     pub threads: usize,
     /// Where rejected lines are kept verbatim, one per line.
     pub rejects: Option<PathBuf>,
+    /// Corrections to the inputs' labels, applied when a dataset is built from them
+    /// ([`crate::audit`]); empty by default.
+    pub label_audit: LabelAudit,
 }
 
 /// What reading the inputs gave.

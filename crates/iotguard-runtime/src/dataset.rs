@@ -14,6 +14,7 @@ use iotguard_features::{FeatureConfig, FeatureExtractor, FeatureSchema};
 use iotguard_flow::{FlowRecord, LabelClass};
 use iotguard_models::Dataset;
 
+use crate::audit::AuditCount;
 use crate::batch::{run_batch, BatchConfig, BatchOutcome};
 use crate::error::Result;
 use crate::input::Input;
@@ -31,6 +32,8 @@ pub struct BuiltDataset {
     pub excluded_other: u64,
     /// Flows left out because they carry no label.
     pub excluded_unlabeled: u64,
+    /// What each rule of the batch's label audit changed (empty without an audit).
+    pub audited: Vec<AuditCount>,
 }
 
 /// The detailed class name of benign rows.
@@ -55,13 +58,19 @@ pub fn build_dataset(
     let mut row = vec![0f32; schema.len()];
     let mut current: Option<usize> = None;
     let (mut other, mut unlabeled) = (0u64, 0u64);
-    let mut sink = |index: usize, rec: FlowRecord| -> Result<()> {
+    let audit = &batch.label_audit;
+    let audit_rules = audit.rules_per_input(inputs);
+    let mut audited = vec![0u64; audit.rules.len()];
+    let mut sink = |index: usize, mut rec: FlowRecord| -> Result<()> {
         if current != Some(index) {
             // A new capture: its hosts start with no history.
             extractor.reset();
             current = Some(index);
         }
         extractor.extract(&rec, &mut row);
+        if let Some(rule) = audit.apply(&audit_rules[index], &mut rec) {
+            audited[rule] += 1;
+        }
         let Some(label) = &rec.label else {
             unlabeled += 1;
             return Ok(());
@@ -98,6 +107,7 @@ pub fn build_dataset(
         outcome,
         excluded_other: other,
         excluded_unlabeled: unlabeled,
+        audited: audit.counts(&audited),
     })
 }
 
@@ -158,6 +168,56 @@ mod tests {
                 .count(),
             1_402 + 211
         );
+    }
+
+    #[test]
+    fn the_shared_label_audit_sets_aside_the_telnet_scan_and_changes_no_feature() {
+        let Some(dir) = iotguard_testkit::shared_data("label audit") else {
+            return;
+        };
+        let inputs = vec![Input::File(
+            dir.join("iot23/iot23-pool-dev.conn.log.labeled"),
+        )];
+        let build = |label_audit| {
+            let batch = BatchConfig {
+                threads: 1,
+                label_audit,
+                ..BatchConfig::default()
+            };
+            build_dataset(
+                &inputs,
+                &batch,
+                &FeatureConfig::default(),
+                &Arc::default(),
+                &mut |e| panic!("{e}"),
+            )
+            .unwrap()
+        };
+        let audit = crate::audit::LabelAudit::load(
+            &iotguard_testkit::repo_root().join("bench/label-audit.json"),
+        )
+        .unwrap();
+        let as_given = build(Default::default());
+        let audited = build(audit);
+        // 26,930 rows: benign 19,998, malicious 6,932; the audit's rule takes 19,967 of the
+        // benign ones out.
+        assert_eq!(as_given.dataset.n_rows(), 26_930);
+        assert_eq!(audited.dataset.n_rows(), 26_930 - 19_967);
+        assert_eq!(audited.excluded_other, 19_967);
+        assert_eq!(audited.audited.len(), 1);
+        assert_eq!(audited.audited[0].flows, 19_967);
+        assert!(as_given.audited.is_empty());
+        // The set-aside flows still feed the hosts' state: every malicious row keeps its vector.
+        let malicious = |b: &BuiltDataset| -> Vec<f32> {
+            let d = &b.dataset;
+            (0..d.n_rows())
+                .filter(|&i| d.target[i])
+                .flat_map(|i| d.row(i).to_vec())
+                .collect()
+        };
+        let (a, b) = (malicious(&as_given), malicious(&audited));
+        assert_eq!(a.len(), 6_932 * as_given.dataset.n_features());
+        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub enum Error {
     /// Training, loading or using a model failed.
     #[error(transparent)]
     Model(iotguard_models::Error),
+    /// A configuration file (a label audit) is not valid; the message says where and why.
+    #[error("{0}")]
+    Invalid(String),
     /// An input could not be opened as flow records.
     #[error(transparent)]
     Open(#[from] iotguard_flow::OpenError),

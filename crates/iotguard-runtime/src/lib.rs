@@ -5,6 +5,7 @@
 //! files. Real-time detection, sources and sinks will live here too. Invariant: nothing here
 //! knows about HTTP, and nothing prints: the CLI decides what the user sees.
 
+pub mod audit;
 pub mod batch;
 pub mod dataset;
 mod error;

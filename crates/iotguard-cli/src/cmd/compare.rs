@@ -11,7 +11,7 @@ use iotguard_models::lab::ModelKind;
 use iotguard_models::tune::GbdtSetting;
 use iotguard_runtime::lab::{CompareConfig, FeatureSet, Split};
 
-use super::{report_inputs, ErrorPrinter, InputArgs};
+use super::{report_audit, report_inputs, AuditArg, ErrorPrinter, InputArgs};
 use crate::{exit, output};
 
 /// Arguments of `compare`.
@@ -19,6 +19,8 @@ use crate::{exit, output};
 pub(crate) struct CompareArgs {
     #[command(flatten)]
     input: InputArgs,
+    #[command(flatten)]
+    audit: AuditArg,
     /// The folder the reports go to (`report.json`, `report.md`, `report.html`).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -85,7 +87,8 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
         SplitArg::Kfold => Split::Kfold { folds: args.folds },
         SplitArg::Time => Split::Time { folds: args.folds },
     };
-    let (inputs, config) = args.input.prepare()?;
+    let (inputs, mut config) = args.input.prepare()?;
+    args.audit.load(&mut config)?;
     anyhow::ensure!(
         split != Split::Loco || inputs.len() >= 2,
         "leave-one-capture-out needs at least two labeled inputs"
@@ -111,6 +114,7 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
     )?;
     errors.finish(args.input.rejects.is_some());
     report_inputs(&built.outcome);
+    report_audit(&built.audited);
     if let Some(path) = &args.export_dataset {
         export(path, &built.dataset)?;
         output::info(&format!(

@@ -134,7 +134,7 @@ fn train_on_simulation(
     let batch = BatchConfig {
         options: ReadOptions::default(),
         threads: 1,
-        rejects: None,
+        ..Default::default()
     };
     let (file, _) = iotguard_runtime::lab::train_model(
         kind,

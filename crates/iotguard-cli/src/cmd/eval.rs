@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::{report_inputs, ErrorPrinter, InputArgs};
+use super::{report_audit, report_inputs, AuditArg, ErrorPrinter, InputArgs};
 use crate::{exit, output};
 
 /// Arguments of `eval`.
@@ -13,6 +13,8 @@ use crate::{exit, output};
 pub(crate) struct EvalArgs {
     #[command(flatten)]
     input: InputArgs,
+    #[command(flatten)]
+    audit: AuditArg,
     /// The model file.
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
@@ -25,12 +27,14 @@ pub(crate) struct EvalArgs {
 pub(crate) fn run(args: EvalArgs) -> anyhow::Result<u8> {
     let loaded = iotguard_runtime::lab::load_model(&args.model)
         .with_context(|| format!("loading {}", args.model.display()))?;
-    let (inputs, config) = args.input.prepare()?;
+    let (inputs, mut config) = args.input.prepare()?;
+    args.audit.load(&mut config)?;
     let mut errors = ErrorPrinter::default();
     let (report, built) =
         iotguard_runtime::lab::evaluate(&loaded, &inputs, &config, &mut |e| errors.print(e))?;
     errors.finish(args.input.rejects.is_some());
     report_inputs(&built.outcome);
+    report_audit(&built.audited);
     if args.json {
         output::out(&serde_json::to_string_pretty(&report)?);
     } else {

@@ -116,6 +116,7 @@ impl InputArgs {
             },
             threads,
             rejects: self.rejects.clone(),
+            label_audit: Default::default(),
         };
         Ok((expanded.inputs, config))
     }
@@ -168,6 +169,42 @@ impl ErrorPrinter {
                     " (--rejects FILE keeps them)"
                 }
             ));
+        }
+    }
+}
+
+/// The `--label-audit` option of the commands that learn from or measure against labels.
+#[derive(clap::Args, Debug)]
+pub(crate) struct AuditArg {
+    /// Corrections to the inputs' labels: a JSON label audit (rules naming an input file, the
+    /// class as given, the flows' originator, protocol, port or state, the class they count as
+    /// and why; `bench/label-audit.json` is the one for ../shared/data). Each rule's matches are
+    /// reported.
+    #[arg(long, value_name = "FILE")]
+    label_audit: Option<std::path::PathBuf>,
+}
+
+impl AuditArg {
+    /// Loads the audit into `config` (nothing without `--label-audit`).
+    pub(crate) fn load(
+        &self,
+        config: &mut iotguard_runtime::batch::BatchConfig,
+    ) -> anyhow::Result<()> {
+        if let Some(path) = &self.label_audit {
+            config.label_audit = iotguard_runtime::audit::LabelAudit::load(path)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reports what each label-audit rule changed; a rule that matched nothing is a warning (a
+/// misspelt input name, or an audit written for other captures).
+pub(crate) fn report_audit(counts: &[iotguard_runtime::audit::AuditCount]) {
+    for c in counts {
+        if c.flows == 0 {
+            output::warn(&format!("label audit: no flow matched: {}", c.describe()));
+        } else {
+            output::info(&format!("label audit: {}", c.describe()));
         }
     }
 }

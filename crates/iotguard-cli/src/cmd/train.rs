@@ -10,7 +10,7 @@ use iotguard_features::FeatureConfig;
 use iotguard_models::lab::ModelKind;
 use iotguard_models::tune::{Choice, GbdtSetting};
 
-use super::{report_inputs, ErrorPrinter, InputArgs};
+use super::{report_audit, report_inputs, AuditArg, ErrorPrinter, InputArgs};
 use crate::{exit, output};
 
 /// Arguments of `train`.
@@ -18,6 +18,8 @@ use crate::{exit, output};
 pub(crate) struct TrainArgs {
     #[command(flatten)]
     input: InputArgs,
+    #[command(flatten)]
+    audit: AuditArg,
     /// The model kind: logreg, svm, tree, forest, gbdt, iforest, autoencoder, ensemble
     /// [default: ensemble, the best supervised kind on F1 across captures in BENCHMARKS.md].
     #[arg(long = "model", value_parser = |s: &str| s.parse::<ModelKind>())]
@@ -64,7 +66,8 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
         args.gbdt_setting.is_none() || kind == ModelKind::Gbdt,
         "--gbdt-setting is for --model gbdt, not {kind}"
     );
-    let (inputs, config) = args.input.prepare()?;
+    let (inputs, mut config) = args.input.prepare()?;
+    args.audit.load(&mut config)?;
     let mut errors = ErrorPrinter::default();
     let (file, built) = iotguard_runtime::lab::train_model(
         kind,
@@ -78,6 +81,7 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
     .with_context(|| format!("training a {kind} model"))?;
     errors.finish(args.input.rejects.is_some());
     report_inputs(&built.outcome);
+    report_audit(&built.audited);
     let out =
         File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     file.save(BufWriter::new(out))

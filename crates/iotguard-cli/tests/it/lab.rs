@@ -313,3 +313,81 @@ fn gbdt_setting_fixes_the_grid_setting_and_refuses_unknown_names() {
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--gbdt-setting is for --model gbdt"));
 }
+
+#[test]
+fn a_label_audit_moves_the_flows_it_names_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = simulated(dir.path(), 4, 3_000);
+    let b = simulated(dir.path(), 5, 3_000);
+    // Counted from the file itself: capture a's benign UDP flows.
+    let text = std::fs::read_to_string(&a).unwrap();
+    let benign_udp = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            f[6] == "udp" && f[f.len() - 2] == "Benign"
+        })
+        .count();
+    assert!(benign_udp > 100, "{benign_udp}");
+    let audit = dir.path().join("audit.json");
+    std::fs::write(
+        &audit,
+        r#"{"rules": [
+            {"input": "sim-4.log", "label": "benign", "proto": "udp", "to": "other", "reason": "a test"},
+            {"input": "sim-9.log", "label": "malicious", "to": "benign", "reason": "no such capture"}
+        ]}"#,
+    )
+    .unwrap();
+    let out_dir = dir.path().join("report");
+    let out = iotguard(
+        &[
+            "compare",
+            "--models",
+            "tree",
+            "--label-audit",
+            &audit.display().to_string(),
+            "--out",
+            &out_dir.display().to_string(),
+            &a,
+            &b,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "label audit: sim-4.log: {benign_udp} benign flows (udp) counted as other: a test"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "label audit: no flow matched: sim-9.log: 0 malicious flows counted as benign"
+        ),
+        "{stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["excluded_other"], json!(benign_udp));
+    assert_eq!(report["label_audit"][0]["flows"], json!(benign_udp));
+    assert_eq!(report["rows"], json!(6_000 - benign_udp));
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(md.contains("Label audit: sim-4.log"), "{md}");
+
+    let out = iotguard(
+        &[
+            "compare",
+            "--label-audit",
+            "/nonexistent/audit.json",
+            "--out",
+            &out_dir.display().to_string(),
+            &a,
+            &b,
+        ],
+        None,
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/audit.json"));
+}

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::dataset;
 use super::evaluate::{evaluate_kind, per_class, ModelResult, IMPORTANCE_ROWS};
 use super::split::Split;
+use crate::audit::AuditCount;
 use crate::batch::BatchConfig;
 use crate::dataset::BuiltDataset;
 use crate::error::Result;
@@ -40,6 +41,10 @@ pub struct CompareReport {
     pub excluded_other: u64,
     /// Flows left out: unlabeled.
     pub excluded_unlabeled: u64,
+    /// What the label audit changed, rule by rule (absent without one); flows it moved to
+    /// `other` are among `excluded_other`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub label_audit: Vec<AuditCount>,
     /// Features per row.
     pub features: usize,
     /// Which features the models saw.
@@ -120,6 +125,7 @@ pub fn compare(
     let mut report = compare_dataset(config, d)?;
     report.excluded_other = built.excluded_other;
     report.excluded_unlabeled = built.excluded_unlabeled;
+    report.label_audit = built.audited.clone();
     Ok((report, built))
 }
 
@@ -166,6 +172,7 @@ pub fn compare_dataset(config: &CompareConfig, d: &Dataset) -> Result<CompareRep
         labeled_rows: d.n_rows() as u64,
         excluded_other: 0,
         excluded_unlabeled: 0,
+        label_audit: Vec::new(),
         features: d.n_features(),
         feature_set: config.feature_set,
         class_names: d.class_names.clone(),

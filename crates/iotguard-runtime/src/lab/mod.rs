@@ -217,6 +217,10 @@ pub struct EvalReport {
     pub excluded_other: u64,
     /// Flows left out: unlabeled.
     pub excluded_unlabeled: u64,
+    /// What the label audit changed, rule by rule (absent without one); flows it moved to
+    /// `other` are among `excluded_other`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub label_audit: Vec<crate::audit::AuditCount>,
 }
 
 /// Scores labeled inputs with a model and measures it per input and pooled.
@@ -247,6 +251,7 @@ pub fn evaluate(
         pooled: eval_row("pooled".to_string(), &scores, &d.target, t),
         excluded_other: built.excluded_other,
         excluded_unlabeled: built.excluded_unlabeled,
+        label_audit: built.audited.clone(),
     };
     Ok((report, built))
 }

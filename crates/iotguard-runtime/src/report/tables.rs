@@ -31,7 +31,7 @@ pub(super) fn title(r: &CompareReport) -> String {
 pub(super) fn protocol(r: &CompareReport) -> String {
     let untested = r.labeled_rows - r.rows;
     format!(
-        "{} labeled flows ({} malicious) tested from {} captures{}, {} features per flow ({}); {} Background/Unknown and {} unlabeled flows left out. {} Each model's threshold is chosen on a held-out fifth of its own training flows only. Metrics pool every tested flow, each at its own fold model's threshold; the majority-class row predicts each fold's majority training class.",
+        "{} labeled flows ({} malicious) tested from {} captures{}, {} features per flow ({}); {} Background/Unknown and {} unlabeled flows left out.{} {} Each model's threshold is chosen on a held-out fifth of its own training flows only. Metrics pool every tested flow, each at its own fold model's threshold; the majority-class row predicts each fold's majority training class.",
         count(r.rows),
         count(r.malicious),
         r.labeled_inputs,
@@ -47,6 +47,10 @@ pub(super) fn protocol(r: &CompareReport) -> String {
         },
         count(r.excluded_other),
         count(r.excluded_unlabeled),
+        r.label_audit
+            .iter()
+            .map(|a| format!(" Label audit: {}.", a.describe()))
+            .collect::<String>(),
         r.split.describe(),
     )
 }

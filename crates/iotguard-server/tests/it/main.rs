@@ -48,7 +48,7 @@ pub(crate) fn train(dir: &Path, kind: ModelKind, seed: u64, n: usize) -> PathBuf
     let batch = BatchConfig {
         options: Default::default(),
         threads: 1,
-        rejects: None,
+        ..Default::default()
     };
     let (file, _) = iotguard_runtime::lab::train_model(
         kind,
