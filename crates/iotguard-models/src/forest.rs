@@ -279,6 +279,35 @@ mod tests {
     }
 
     #[test]
+    fn features_constant_in_a_node_do_not_use_up_its_draws() {
+        // One informative column among 99 that never vary (one-hot columns of values absent
+        // here): 10 features per node. Drawing 10 of all 100 would miss the informative one in
+        // 90 % of roots and leave those trees a single leaf; skipping constant columns finds it
+        // at every node, so every tree splits and the forest separates the classes.
+        let n = 2_000;
+        let mut d = Dataset {
+            feature_names: (0..100).map(|i| format!("f{i}")).collect(),
+            ..Dataset::default()
+        };
+        for i in 0..n {
+            let x = (i % 100) as f32;
+            d.features.push(x);
+            d.features.extend(std::iter::repeat_n(0.0, 99));
+            d.target.push(x >= 50.0);
+        }
+        let m = RandomForestParams::default()
+            .n_trees(20)
+            .seed(3)
+            .fit(&d)
+            .unwrap();
+        assert!(
+            m.trees.iter().all(|t| t.nodes.len() == 3),
+            "every tree is one split"
+        );
+        assert_eq!(accuracy(&m, &d), 1.0);
+    }
+
+    #[test]
     fn deterministic_across_thread_counts() {
         let d = random_data(5_000, 6, 3, 0.1);
         let p = RandomForestParams::default()

@@ -317,14 +317,7 @@ impl<'a, R: Rng> Grower<'a, R> {
         let subset: Vec<usize>;
         let feats: &[usize] = match p.features_per_node {
             Some(k) if k < all.len() => {
-                let mut f = all.to_vec();
-                for i in 0..k {
-                    let j = self.rng.random_range(i..f.len());
-                    f.swap(i, j);
-                }
-                f.truncate(k);
-                f.sort_unstable();
-                subset = f;
+                subset = self.sample_features(rows, all, k);
                 &subset
             }
             _ => all,
@@ -403,6 +396,31 @@ impl<'a, R: Rng> Grower<'a, R> {
                 }
             }
         }
+    }
+
+    /// Draws up to `k` of `all` that vary within `rows`, in random order (a random forest's
+    /// features per node), as scikit-learn does: a feature constant in the node is skipped
+    /// without counting towards `k`. Sampling `k` of all features instead turns deep nodes into
+    /// leaves whenever the draw holds only columns that no longer vary there (most one-hot
+    /// columns, deep in a tree), which left this forest's trees shallow and its scores coarse.
+    fn sample_features(&mut self, rows: &[u32], all: &[usize], k: usize) -> Vec<usize> {
+        let mut f = all.to_vec();
+        let mut chosen = Vec::with_capacity(k);
+        let mut i = 0;
+        while i < f.len() && chosen.len() < k {
+            let j = self.rng.random_range(i..f.len());
+            f.swap(i, j);
+            let col = self.data.column(f[i]);
+            if let Some(&first) = rows.first() {
+                let b = col[first as usize];
+                if rows.iter().any(|&r| col[r as usize] != b) {
+                    chosen.push(f[i]);
+                }
+            }
+            i += 1;
+        }
+        chosen.sort_unstable();
+        chosen
     }
 
     /// Finds the best split of a small node by sorting its rows' bins per feature.
