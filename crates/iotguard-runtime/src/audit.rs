@@ -3,7 +3,8 @@
 //!
 //! Public captures carry label errors. In the shared IoT-23 sample, 19,967 "Benign" flows are
 //! one infected device's telnet scan of 19,970 addresses, while the same device's C&C flows are
-//! labeled malicious (`bench/label-audit.json`). A model that flags that scan is right, yet the
+//! labeled malicious, and 1,947 "Benign" flows of capture 42-1 are, by its own pcap, IRC botnet
+//! C&C sessions (`bench/label-audit.json`). A model that flags that scan is right, yet the
 //! labels as given count every alert on it as a false alert. An audit file lets an evaluation
 //! say so openly instead of silently editing data: each rule names one input file, the class as
 //! given, optional fields that single the flows out, the class they are counted as instead

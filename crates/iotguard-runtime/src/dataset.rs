@@ -171,13 +171,14 @@ mod tests {
     }
 
     #[test]
-    fn the_shared_label_audit_sets_aside_the_telnet_scan_and_changes_no_feature() {
+    fn the_shared_label_audit_sets_aside_the_scan_and_the_irc_cc_and_changes_no_feature() {
         let Some(dir) = iotguard_testkit::shared_data("label audit") else {
             return;
         };
-        let inputs = vec![Input::File(
-            dir.join("iot23/iot23-pool-dev.conn.log.labeled"),
-        )];
+        let inputs = vec![
+            Input::File(dir.join("iot23/iot23-pool-dev.conn.log.labeled")),
+            Input::File(dir.join("iot23/CTU-IoT-Malware-Capture-42-1.conn.log.labeled")),
+        ];
         let build = |label_audit| {
             let batch = BatchConfig {
                 threads: 1,
@@ -199,13 +200,13 @@ mod tests {
         .unwrap();
         let as_given = build(Default::default());
         let audited = build(audit);
-        // 26,930 rows: benign 19,998, malicious 6,932; the audit's rule takes 19,967 of the
-        // benign ones out.
-        assert_eq!(as_given.dataset.n_rows(), 26_930);
-        assert_eq!(audited.dataset.n_rows(), 26_930 - 19_967);
-        assert_eq!(audited.excluded_other, 19_967);
-        assert_eq!(audited.audited.len(), 1);
-        assert_eq!(audited.audited[0].flows, 19_967);
+        // pool-dev: 26,930 rows (benign 19,998, malicious 6,932), of which the first rule takes
+        // 19,967 benign ones out; 42-1: 4,426 rows (benign 4,420), the second rule 1,947.
+        assert_eq!(as_given.dataset.n_rows(), 26_930 + 4_426);
+        assert_eq!(audited.dataset.n_rows(), 26_930 - 19_967 + 4_426 - 1_947);
+        assert_eq!(audited.excluded_other, 19_967 + 1_947);
+        let counts: Vec<u64> = audited.audited.iter().map(|a| a.flows).collect();
+        assert_eq!(counts, [19_967, 1_947]);
         assert!(as_given.audited.is_empty());
         // The set-aside flows still feed the hosts' state: every malicious row keeps its vector.
         let malicious = |b: &BuiltDataset| -> Vec<f32> {
@@ -216,7 +217,7 @@ mod tests {
                 .collect()
         };
         let (a, b) = (malicious(&as_given), malicious(&audited));
-        assert_eq!(a.len(), 6_932 * as_given.dataset.n_features());
+        assert_eq!(a.len(), (6_932 + 6) * as_given.dataset.n_features());
         assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
     }
 
