@@ -60,7 +60,7 @@ fn train_without_a_model_kind_trains_the_default() {
     let train_on = simulated(dir.path(), 3, 3_000);
     let model = dir.path().join("default.json");
     ok(&["train", "--out", &model.display().to_string(), &train_on]);
-    assert_eq!(read_json(&model)["kind"], json!("ensemble"));
+    assert_eq!(read_json(&model)["kind"], json!("forest"));
 }
 
 #[test]
