@@ -107,6 +107,8 @@ pub struct BinnedDataset {
     offsets: Vec<usize>,
     /// Per feature, its most frequent bin.
     default_bins: Vec<u8>,
+    /// Per feature, how many rows are not in its most frequent bin.
+    uncommon: Vec<usize>,
     /// When most bins are their feature's most frequent one: per row, the histogram slots
     /// (offset + bin) of its other bins, rows one after another (`sparse_start` has `n_rows + 1`
     /// entries). Empty otherwise.
@@ -176,7 +178,7 @@ impl BinnedDataset {
         }
         offsets.push(total);
         let columns = || bins.chunks(n_rows.max(1)).take(n_features);
-        let mut others = 0;
+        let mut uncommon = Vec::with_capacity(n_features);
         let default_bins: Vec<u8> = columns()
             .map(|col| {
                 let mut counts = [0usize; 256];
@@ -185,10 +187,11 @@ impl BinnedDataset {
                 }
                 // The lowest of the most frequent bins.
                 let d = (0..256).rev().max_by_key(|&b| counts[b]).unwrap_or(0);
-                others += col.len() - counts[d];
+                uncommon.push(col.len() - counts[d]);
                 d as u8
             })
             .collect();
+        let others: usize = uncommon.iter().sum();
         let (mut sparse_slots, mut sparse_start) = (Vec::new(), Vec::new());
         if others * 2 <= n_rows * n_features {
             // Count each row's entries, then place them feature by feature (so ascending).
@@ -218,6 +221,7 @@ impl BinnedDataset {
             bins,
             offsets,
             default_bins,
+            uncommon,
             sparse_slots,
             sparse_start,
         })
@@ -251,6 +255,11 @@ impl BinnedDataset {
     /// Returns feature `f`'s most frequent bin.
     pub(crate) fn default_bin(&self, f: usize) -> u8 {
         self.default_bins[f]
+    }
+
+    /// Returns how many rows are not in feature `f`'s most frequent bin.
+    pub(crate) fn uncommon_rows(&self, f: usize) -> usize {
+        self.uncommon[f]
     }
 
     /// Returns how many bins per row are not their feature's most frequent one, on average,
