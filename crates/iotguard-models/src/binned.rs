@@ -19,6 +19,7 @@
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
 
 /// How many rows are sampled to find bin edges; quantiles of 200 k rows are plenty for 255 bins.
 const SAMPLE_ROWS: usize = 200_000;
@@ -140,36 +141,42 @@ impl BinnedDataset {
         };
         let mut features = vec![FeatureBins { edges: Vec::new() }; n_features];
         let mut bins = vec![0u8; n_rows * n_features];
-        let threads = crate::binned::n_threads(0).min(n_features.max(1));
-        let per = n_features.div_ceil(threads.max(1)).max(1);
-        std::thread::scope(|s| {
-            for (chunk, (fb, cols)) in features
-                .chunks_mut(per)
-                .zip(bins.chunks_mut(per * n_rows.max(1)))
-                .enumerate()
-            {
-                let sample = &sample;
-                s.spawn(move || {
-                    for (k, (fbin, col)) in fb
-                        .iter_mut()
-                        .zip(cols.chunks_mut(n_rows.max(1)))
-                        .enumerate()
-                    {
-                        let f = chunk * per + k;
-                        let mut vals: Vec<f32> = sample
-                            .iter()
-                            .map(|&r| data.features[r * n_features + f])
-                            .filter(|v| !v.is_nan())
-                            .collect();
-                        vals.sort_unstable_by(f32::total_cmp);
-                        *fbin = FeatureBins::from_sorted(&vals, max_bins);
-                        for (r, b) in col.iter_mut().enumerate() {
-                            *b = fbin.bin(data.features[r * n_features + f]);
-                        }
-                    }
-                });
+        let bin_feature = |f: usize, fbin: &mut FeatureBins, col: &mut [u8]| {
+            let mut vals: Vec<f32> = sample
+                .iter()
+                .map(|&r| data.features[r * n_features + f])
+                .filter(|v| !v.is_nan())
+                .collect();
+            vals.sort_unstable_by(f32::total_cmp);
+            *fbin = FeatureBins::from_sorted(&vals, max_bins);
+            for (r, b) in col.iter_mut().enumerate() {
+                *b = fbin.bin(data.features[r * n_features + f]);
             }
-        });
+        };
+        let cols = bins.chunks_mut(n_rows.max(1));
+        if rayon::current_thread_index().is_some() {
+            // On a fit's worker pool (see `parallel::with_pool`): one task per feature.
+            features
+                .par_iter_mut()
+                .zip(cols.collect::<Vec<_>>())
+                .enumerate()
+                .for_each(|(f, (fbin, col))| bin_feature(f, fbin, col));
+        } else {
+            // Elsewhere, scoped threads on all cores, a run of features each.
+            let threads = crate::binned::n_threads(0).min(n_features.max(1));
+            let per = n_features.div_ceil(threads.max(1)).max(1);
+            let mut work: Vec<_> = features.iter_mut().zip(cols).enumerate().collect();
+            let bin_feature = &bin_feature;
+            std::thread::scope(|s| {
+                for run in work.chunks_mut(per) {
+                    s.spawn(move || {
+                        for (f, (fbin, col)) in run.iter_mut() {
+                            bin_feature(*f, fbin, col);
+                        }
+                    });
+                }
+            });
+        }
         let mut offsets = Vec::with_capacity(n_features + 1);
         let mut total = 0;
         for fb in &features {

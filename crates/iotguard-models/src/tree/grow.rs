@@ -419,7 +419,11 @@ impl<'a, R: Rng> Grower<'a, R> {
         sibling: Option<(&mut [BinStat], BinStat, bool)>,
     ) -> (Vec<BinStat>, Option<Split>, Option<Split>) {
         let data = self.data;
-        let mut hist = self.take_hist();
+        // Zeroed block by block below, on the workers.
+        let mut hist = self
+            .pool
+            .pop()
+            .unwrap_or_else(|| vec![BinStat::default(); data.hist_len()]);
         let sparse = data
             .sparse_per_row()
             .is_some_and(|k| k * 2.0 <= feats.len() as f64);
@@ -445,6 +449,7 @@ impl<'a, R: Rng> Grower<'a, R> {
         let (sib_total, sib_want) = sibling.as_ref().map_or((total, false), |s| (s.1, s.2));
         let p = self.params;
         let run = |feats_in: Range<usize>, out: &mut [BinStat], sib: Option<&mut [BinStat]>| {
+            out.fill(BinStat::default());
             let base = data.hist_offset(feats_in.start);
             let fs = &feats[feats.partition_point(|&f| f < feats_in.start)
                 ..feats.partition_point(|&f| f < feats_in.end)];
@@ -546,17 +551,6 @@ impl<'a, R: Rng> Grower<'a, R> {
             );
         }
         best
-    }
-
-    /// Returns a zeroed histogram buffer from the pool (or a new one).
-    fn take_hist(&mut self) -> Vec<BinStat> {
-        match self.pool.pop() {
-            Some(mut h) => {
-                h.fill(BinStat::default());
-                h
-            }
-            None => vec![BinStat::default(); self.data.hist_len()],
-        }
     }
 }
 
@@ -687,7 +681,7 @@ fn scan(
 }
 
 /// Rows a node must have before its partition runs on several threads.
-const PARALLEL_PARTITION: usize = 1 << 14;
+const PARALLEL_PARTITION: usize = 1 << 12;
 
 /// Stably partitions `rows` into those whose bin in `col` goes left, then the others; returns
 /// how many go left. Large nodes are cut into one piece per thread, each partitioned on its own,
