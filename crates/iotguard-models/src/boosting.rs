@@ -525,6 +525,31 @@ mod tests {
     }
 
     #[test]
+    fn deterministic_at_the_lab_setting_with_more_threads_than_features() {
+        // Every node goes through the feature blocks (one feature per block at 5 threads), tiny
+        // leaves included; dense and sparse rows.
+        let dense = with_nans(random_data(20_000, 3, 12, 0.1), 11);
+        let mut sparse = random_data(20_000, 6, 13, 0.1);
+        for (i, v) in sparse.features.iter_mut().enumerate() {
+            if i % 5 < 4 {
+                *v = 0.0;
+            }
+        }
+        for d in [dense, sparse] {
+            let p = GradientBoostingParams::default()
+                .n_rounds(8)
+                .max_depth(Some(6))
+                .max_leaves(64)
+                .min_samples_leaf(1)
+                .learning_rate(0.3);
+            let a = p.clone().n_threads(1).fit(&d).unwrap();
+            assert_eq!(a, p.clone().n_threads(2).fit(&d).unwrap());
+            assert_eq!(a, p.n_threads(5).fit(&d).unwrap());
+            assert!(a.trees.iter().all(|t| t.n_leaves() > 32));
+        }
+    }
+
+    #[test]
     fn early_stopping_stops_on_noise() {
         let d = random_data(5_000, 8, 21, 0.3);
         let m = GradientBoostingParams::default()
