@@ -19,6 +19,7 @@
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
 
 /// How many rows are sampled to find bin edges; quantiles of 200 k rows are plenty for 255 bins.
 const SAMPLE_ROWS: usize = 200_000;
@@ -107,6 +108,8 @@ pub struct BinnedDataset {
     offsets: Vec<usize>,
     /// Per feature, its most frequent bin.
     default_bins: Vec<u8>,
+    /// Per feature, how many rows are not in its most frequent bin.
+    uncommon: Vec<usize>,
     /// When most bins are their feature's most frequent one: per row, the histogram slots
     /// (offset + bin) of its other bins, rows one after another (`sparse_start` has `n_rows + 1`
     /// entries). Empty otherwise.
@@ -138,36 +141,42 @@ impl BinnedDataset {
         };
         let mut features = vec![FeatureBins { edges: Vec::new() }; n_features];
         let mut bins = vec![0u8; n_rows * n_features];
-        let threads = crate::binned::n_threads(0).min(n_features.max(1));
-        let per = n_features.div_ceil(threads.max(1)).max(1);
-        std::thread::scope(|s| {
-            for (chunk, (fb, cols)) in features
-                .chunks_mut(per)
-                .zip(bins.chunks_mut(per * n_rows.max(1)))
-                .enumerate()
-            {
-                let sample = &sample;
-                s.spawn(move || {
-                    for (k, (fbin, col)) in fb
-                        .iter_mut()
-                        .zip(cols.chunks_mut(n_rows.max(1)))
-                        .enumerate()
-                    {
-                        let f = chunk * per + k;
-                        let mut vals: Vec<f32> = sample
-                            .iter()
-                            .map(|&r| data.features[r * n_features + f])
-                            .filter(|v| !v.is_nan())
-                            .collect();
-                        vals.sort_unstable_by(f32::total_cmp);
-                        *fbin = FeatureBins::from_sorted(&vals, max_bins);
-                        for (r, b) in col.iter_mut().enumerate() {
-                            *b = fbin.bin(data.features[r * n_features + f]);
-                        }
-                    }
-                });
+        let bin_feature = |f: usize, fbin: &mut FeatureBins, col: &mut [u8]| {
+            let mut vals: Vec<f32> = sample
+                .iter()
+                .map(|&r| data.features[r * n_features + f])
+                .filter(|v| !v.is_nan())
+                .collect();
+            vals.sort_unstable_by(f32::total_cmp);
+            *fbin = FeatureBins::from_sorted(&vals, max_bins);
+            for (r, b) in col.iter_mut().enumerate() {
+                *b = fbin.bin(data.features[r * n_features + f]);
             }
-        });
+        };
+        let cols = bins.chunks_mut(n_rows.max(1));
+        if rayon::current_thread_index().is_some() {
+            // On a fit's worker pool (see `parallel::with_pool`): one task per feature.
+            features
+                .par_iter_mut()
+                .zip(cols.collect::<Vec<_>>())
+                .enumerate()
+                .for_each(|(f, (fbin, col))| bin_feature(f, fbin, col));
+        } else {
+            // Elsewhere, scoped threads on all cores, a run of features each.
+            let threads = crate::binned::n_threads(0).min(n_features.max(1));
+            let per = n_features.div_ceil(threads.max(1)).max(1);
+            let mut work: Vec<_> = features.iter_mut().zip(cols).enumerate().collect();
+            let bin_feature = &bin_feature;
+            std::thread::scope(|s| {
+                for run in work.chunks_mut(per) {
+                    s.spawn(move || {
+                        for (f, (fbin, col)) in run.iter_mut() {
+                            bin_feature(*f, fbin, col);
+                        }
+                    });
+                }
+            });
+        }
         let mut offsets = Vec::with_capacity(n_features + 1);
         let mut total = 0;
         for fb in &features {
@@ -176,7 +185,7 @@ impl BinnedDataset {
         }
         offsets.push(total);
         let columns = || bins.chunks(n_rows.max(1)).take(n_features);
-        let mut others = 0;
+        let mut uncommon = Vec::with_capacity(n_features);
         let default_bins: Vec<u8> = columns()
             .map(|col| {
                 let mut counts = [0usize; 256];
@@ -185,10 +194,11 @@ impl BinnedDataset {
                 }
                 // The lowest of the most frequent bins.
                 let d = (0..256).rev().max_by_key(|&b| counts[b]).unwrap_or(0);
-                others += col.len() - counts[d];
+                uncommon.push(col.len() - counts[d]);
                 d as u8
             })
             .collect();
+        let others: usize = uncommon.iter().sum();
         let (mut sparse_slots, mut sparse_start) = (Vec::new(), Vec::new());
         if others * 2 <= n_rows * n_features {
             // Count each row's entries, then place them feature by feature (so ascending).
@@ -218,6 +228,7 @@ impl BinnedDataset {
             bins,
             offsets,
             default_bins,
+            uncommon,
             sparse_slots,
             sparse_start,
         })
@@ -251,6 +262,11 @@ impl BinnedDataset {
     /// Returns feature `f`'s most frequent bin.
     pub(crate) fn default_bin(&self, f: usize) -> u8 {
         self.default_bins[f]
+    }
+
+    /// Returns how many rows are not in feature `f`'s most frequent bin.
+    pub(crate) fn uncommon_rows(&self, f: usize) -> usize {
+        self.uncommon[f]
     }
 
     /// Returns how many bins per row are not their feature's most frequent one, on average,

@@ -17,6 +17,7 @@ use crate::model::{Explanation, Scorer};
 use crate::tree::grow::{GrowParams, Grower};
 use crate::tree::{check_train, rng_for, sum_trees_batch, ClassWeight, Tree};
 use rand::Rng;
+use rayon::prelude::*;
 
 /// Hyperparameters of gradient boosting; a consuming builder whose `fit` returns the model.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -191,8 +192,18 @@ impl GradientBoostingParams {
         self.train(train, Some(valid))
     }
 
+    /// Trains on a pool of exactly `n_threads` workers (see [`crate::parallel::with_pool`]).
     fn train(self, data: &Dataset, valid: Option<&Dataset>) -> Result<GradientBoosting> {
         let threads = crate::binned::n_threads(self.n_threads);
+        crate::parallel::with_pool(threads, || self.train_on_pool(data, valid, threads))?
+    }
+
+    fn train_on_pool(
+        &self,
+        data: &Dataset,
+        valid: Option<&Dataset>,
+        threads: usize,
+    ) -> Result<GradientBoosting> {
         let binned = BinnedDataset::from_dataset(data, self.max_bins, self.seed)?;
         let n = data.n_rows();
         let m = data.n_features();
@@ -313,26 +324,32 @@ fn predict_binned(t: &Tree, split_bin: &[u8], data: &BinnedDataset, r: usize) ->
     }
 }
 
-/// Writes the log loss's negative gradient `w(y − p)` and hessian `w p(1 − p)`.
+/// Rows per piece of the gradient pass on several threads.
+const GRADIENT_CHUNK: usize = 1 << 13;
+
+/// Writes the log loss's negative gradient `w(y − p)` and hessian `w p(1 − p)` (each row on its
+/// own, so pieces change nothing).
 fn gradients(raw: &[f64], y: &[bool], w: &[f32], g: &mut [f32], h: &mut [f32], threads: usize) {
-    let per = raw.len().div_ceil(threads.max(1)).max(1 << 14);
-    std::thread::scope(|s| {
-        for (((r, y), (w, g)), h) in raw
-            .chunks(per)
-            .zip(y.chunks(per))
-            .zip(w.chunks(per).zip(g.chunks_mut(per)))
-            .zip(h.chunks_mut(per))
-        {
-            s.spawn(move || {
-                for i in 0..r.len() {
-                    let p = sigmoid(r[i]);
-                    let t = if y[i] { 1.0 } else { 0.0 };
-                    g[i] = (f64::from(w[i]) * (t - p)) as f32;
-                    h[i] = (f64::from(w[i]) * (p * (1.0 - p)).max(1e-16)) as f32;
-                }
-            });
-        }
-    });
+    if threads <= 1 || raw.len() < 2 * GRADIENT_CHUNK {
+        gradient_piece(raw, y, w, g, h);
+        return;
+    }
+    let c = GRADIENT_CHUNK;
+    raw.par_chunks(c)
+        .zip(y.par_chunks(c))
+        .zip(w.par_chunks(c).zip(g.par_chunks_mut(c)))
+        .zip(h.par_chunks_mut(c))
+        .for_each(|(((r, y), (w, g)), h)| gradient_piece(r, y, w, g, h));
+}
+
+/// [`gradients`] of one piece of rows.
+fn gradient_piece(raw: &[f64], y: &[bool], w: &[f32], g: &mut [f32], h: &mut [f32]) {
+    for i in 0..raw.len() {
+        let p = sigmoid(raw[i]);
+        let t = if y[i] { 1.0 } else { 0.0 };
+        g[i] = (f64::from(w[i]) * (t - p)) as f32;
+        h[i] = (f64::from(w[i]) * (p * (1.0 - p)).max(1e-16)) as f32;
+    }
 }
 
 fn sigmoid(x: f64) -> f64 {
@@ -505,6 +522,31 @@ mod tests {
         assert_eq!(a, p.clone().n_threads(2).fit(&d).unwrap());
         assert_eq!(a, p.n_threads(3).fit(&d).unwrap());
         assert!(a.trees.iter().all(|t| t.n_leaves() == 31));
+    }
+
+    #[test]
+    fn deterministic_at_the_lab_setting_with_more_threads_than_features() {
+        // Every node goes through the feature blocks (one feature per block at 5 threads), tiny
+        // leaves included; dense and sparse rows.
+        let dense = with_nans(random_data(20_000, 3, 12, 0.1), 11);
+        let mut sparse = random_data(20_000, 6, 13, 0.1);
+        for (i, v) in sparse.features.iter_mut().enumerate() {
+            if i % 5 < 4 {
+                *v = 0.0;
+            }
+        }
+        for d in [dense, sparse] {
+            let p = GradientBoostingParams::default()
+                .n_rounds(8)
+                .max_depth(Some(6))
+                .max_leaves(64)
+                .min_samples_leaf(1)
+                .learning_rate(0.3);
+            let a = p.clone().n_threads(1).fit(&d).unwrap();
+            assert_eq!(a, p.clone().n_threads(2).fit(&d).unwrap());
+            assert_eq!(a, p.n_threads(5).fit(&d).unwrap());
+            assert!(a.trees.iter().all(|t| t.n_leaves() > 32));
+        }
     }
 
     #[test]

@@ -1,10 +1,14 @@
-//! Deterministic data parallelism over fixed-size chunks of rows, on scoped `std` threads.
+//! Deterministic data parallelism over fixed-size chunks of rows, and the worker pool of a fit.
 //!
 //! Work is cut into chunks whose size does not depend on the thread count; each chunk's result
 //! lands in its own slot and callers combine the slots in chunk order. Floating-point sums
-//! therefore come out bitwise the same on one thread or many, and on any machine. Threads are
-//! spawned per call (tens of microseconds), which is negligible next to a pass over the data.
+//! therefore come out bitwise the same on one thread or many, and on any machine.
+//! [`map_chunks`] and [`fill_chunks`] spawn scoped `std` threads per call (tens of microseconds,
+//! negligible next to their passes over the data). The tree engine instead runs a whole fit on
+//! one [`with_pool`] pool of parked `rayon` workers, since it forks and joins for every node
+//! (a few microseconds each), too often to spawn threads each time.
 
+use crate::error::{Error, Result};
 use std::ops::Range;
 
 /// Returns `requested` or, when `None`, the number of available cores (at least 1).
@@ -14,6 +18,25 @@ pub(crate) fn thread_count(requested: Option<usize>) -> usize {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         })
         .max(1)
+}
+
+/// Runs `f` on a new pool of exactly `threads` worker threads (or inline on the calling thread
+/// when `threads` is 1), so `rayon` work inside `f` uses those threads and never the global
+/// pool. The pool lives as long as `f`.
+pub(crate) fn with_pool<T, F>(threads: usize, f: F) -> Result<T>
+where
+    T: Send,
+    F: FnOnce() -> T + Send,
+{
+    if threads <= 1 {
+        return Ok(f());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("iotguard-fit-{i}"))
+        .build()
+        .map_err(|e| Error::InvalidParams(format!("cannot start {threads} worker threads: {e}")))?;
+    Ok(pool.install(f))
 }
 
 /// Returns `f(rows)` for each chunk of `chunk_rows` rows out of `n_rows`, in chunk order,
@@ -121,5 +144,12 @@ mod tests {
         }
         assert!(map_chunks(0, 3, 2, |r| r).is_empty());
         assert_eq!(thread_count(Some(0)), 1);
+    }
+
+    #[test]
+    fn pool_has_exactly_the_threads_asked_for() {
+        assert_eq!(with_pool(1, rayon::current_thread_index).unwrap(), None);
+        assert_eq!(with_pool(3, rayon::current_num_threads).unwrap(), 3);
+        assert!(with_pool(2, rayon::current_thread_index).unwrap().is_some());
     }
 }

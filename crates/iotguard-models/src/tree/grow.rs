@@ -23,8 +23,10 @@
 use super::{hist, Node, Tree};
 use crate::binned::BinnedDataset;
 use rand::Rng;
+use rayon::prelude::*;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::ops::Range;
 
 /// Sums over a set of rows.
 #[derive(Clone, Copy, Debug, Default)]
@@ -127,11 +129,24 @@ pub(crate) struct Grower<'a, R> {
     rng: &'a mut R,
     /// Free histogram buffers, each `data.hist_len()` long.
     pool: Vec<Vec<BinStat>>,
+    /// The feature blocks a node's histogram is split into on several threads: one per thread,
+    /// of about equal work.
+    blocks: Vec<Range<usize>>,
+    /// All features, the one block on one thread.
+    whole: Range<usize>,
 }
 
-/// Bin updates (rows × features) per histogram chunk: big enough that a chunk outweighs handing
-/// it to a thread and adding its buffer, small enough that large nodes use every thread.
+/// Bin updates (rows × features) per chunk of a row-wise histogram, whose chunks are summed
+/// separately and added in order. It no longer decides parallelism (feature blocks do); it is
+/// kept as it was so sums, and so trained models, stay bit for bit what they were.
 const CHUNK_WORK: usize = 1 << 19;
+
+/// Work (bin updates plus histogram slots to scan) from which a node's histogram is filled and
+/// scanned on several threads.
+const PARALLEL_WORK: usize = 1 << 14;
+
+/// Rows per piece when gathering a node's gradients on several threads.
+const GATHER_CHUNK: usize = 1 << 13;
 
 impl<'a, R: Rng> Grower<'a, R> {
     /// Prepares to grow on `data` with per-row `g` and `h` over the allowed `features`.
@@ -143,6 +158,27 @@ impl<'a, R: Rng> Grower<'a, R> {
         params: &'a GrowParams,
         rng: &'a mut R,
     ) -> Self {
+        let sparse = data
+            .sparse_per_row()
+            .is_some_and(|k| k * 2.0 <= features.len() as f64);
+        let allowed = |f: usize| features.binary_search(&f).is_ok();
+        let n_rows = data.n_rows().max(1);
+        // Rough cost of a feature for a node of 1024 rows: bins filled plus bins scanned.
+        let weight = |f: usize| {
+            let fill = if sparse {
+                data.uncommon_rows(f) * 1024 / n_rows
+            } else if allowed(f) {
+                1024
+            } else {
+                0
+            };
+            fill + if allowed(f) {
+                data.feature(f).n_bins()
+            } else {
+                0
+            }
+        };
+        let blocks = feature_blocks(data.n_features(), params.n_threads.max(1), weight);
         Grower {
             data,
             g,
@@ -151,6 +187,8 @@ impl<'a, R: Rng> Grower<'a, R> {
             params,
             rng,
             pool: Vec::new(),
+            blocks,
+            whole: 0..data.n_features(),
         }
     }
 
@@ -171,7 +209,7 @@ impl<'a, R: Rng> Grower<'a, R> {
         let mut scratch: Vec<u32> = Vec::new();
         let mut heap = BinaryHeap::new();
         let mut pending: Vec<Option<Pending>> = Vec::new();
-        let root = self.evaluate(&rows, 0, rows.len(), 0, total, 0, None);
+        let root = self.evaluate(&rows, 0, rows.len(), 0, total, 0);
         self.push(root, &mut heap, &mut pending, &mut leaves);
         let mut n_leaves = 1;
         while n_leaves < p.max_leaves {
@@ -209,30 +247,53 @@ impl<'a, R: Rng> Grower<'a, R> {
             }
             n_leaves += 1;
             let depth = leaf.depth + 1;
-            let (lh, rh) = match leaf.hist {
+            let (want_l, want_r) = (
+                self.splittable(mid - leaf.start, depth, &split.left),
+                self.splittable(leaf.end - mid, depth, &split.right),
+            );
+            match leaf.hist {
                 Some(mut large) => {
+                    // Build the smaller child's histogram; the larger's is the parent's minus it.
                     let left_small = mid - leaf.start <= leaf.end - mid;
-                    let (s0, s1) = if left_small {
-                        (leaf.start, mid)
+                    let (s0, s1, small_total, want_small, large_total, want_large) = if left_small {
+                        (leaf.start, mid, split.left, want_l, split.right, want_r)
                     } else {
-                        (mid, leaf.end)
+                        (mid, leaf.end, split.right, want_r, split.left, want_l)
                     };
-                    let small = self.build_hist(&rows[s0..s1], self.features);
-                    for (a, b) in large.iter_mut().zip(&small) {
-                        *a = a.sub(b);
-                    }
-                    if left_small {
-                        (Some(small), Some(large))
+                    let sibling = Some((&mut large[..], large_total, want_large));
+                    let (small, best_small, best_large) = self.fill_and_scan(
+                        &rows[s0..s1],
+                        small_total,
+                        want_small,
+                        self.features,
+                        sibling,
+                    );
+                    let (lh, rh, lb, rb) = if left_small {
+                        (small, large, best_small, best_large)
                     } else {
-                        (Some(large), Some(small))
+                        (large, small, best_large, best_small)
+                    };
+                    for (node, s, e, best, hist) in
+                        [(l, leaf.start, mid, lb, lh), (r, mid, leaf.end, rb, rh)]
+                    {
+                        let q = Pending {
+                            node,
+                            start: s,
+                            end: e,
+                            depth,
+                            split: best,
+                            hist: Some(hist),
+                        };
+                        self.push(q, &mut heap, &mut pending, &mut leaves);
                     }
                 }
-                None => (None, None),
-            };
-            let lp = self.evaluate(&rows, leaf.start, mid, depth, split.left, l, lh);
-            self.push(lp, &mut heap, &mut pending, &mut leaves);
-            let rp = self.evaluate(&rows, mid, leaf.end, depth, split.right, r, rh);
-            self.push(rp, &mut heap, &mut pending, &mut leaves);
+                None => {
+                    let lp = self.evaluate(&rows, leaf.start, mid, depth, split.left, l);
+                    self.push(lp, &mut heap, &mut pending, &mut leaves);
+                    let rp = self.evaluate(&rows, mid, leaf.end, depth, split.right, r);
+                    self.push(rp, &mut heap, &mut pending, &mut leaves);
+                }
+            }
         }
         for q in pending.into_iter().flatten() {
             leaves.push((q.node, q.start, q.end));
@@ -276,12 +337,17 @@ impl<'a, R: Rng> Grower<'a, R> {
         }
     }
 
-    fn score(&self, s: &BinStat) -> f64 {
-        s.g * s.g / (s.h + self.params.lambda)
+    /// Whether a node of `n` rows at `depth` with sums `total` may be split.
+    fn splittable(&self, n: usize, depth: usize, total: &BinStat) -> bool {
+        let p = self.params;
+        depth < p.max_depth
+            && n >= 2 * p.min_samples_leaf as usize
+            && total.h >= 2.0 * p.min_child_weight
+            && n >= 2
     }
 
-    /// Finds a node's best split (and keeps its histogram when subtracting).
-    #[allow(clippy::too_many_arguments)]
+    /// Finds a node's best split from its own histogram, or by sorting when it is small and
+    /// histograms are not subtracted (and keeps its histogram when subtracting).
     fn evaluate(
         &mut self,
         rows: &[u32],
@@ -290,14 +356,9 @@ impl<'a, R: Rng> Grower<'a, R> {
         depth: usize,
         total: BinStat,
         node: usize,
-        hist: Option<Vec<BinStat>>,
     ) -> Pending {
         let p = self.params;
         let n = end - start;
-        let splittable = depth < p.max_depth
-            && n >= 2 * p.min_samples_leaf as usize
-            && total.h >= 2.0 * p.min_child_weight
-            && n >= 2;
         let mut q = Pending {
             node,
             start,
@@ -306,10 +367,7 @@ impl<'a, R: Rng> Grower<'a, R> {
             split: None,
             hist: None,
         };
-        if !splittable {
-            if let Some(h) = hist {
-                self.pool.push(h);
-            }
+        if !self.splittable(n, depth, &total) {
             return q;
         }
         let rows = &rows[start..end];
@@ -326,23 +384,7 @@ impl<'a, R: Rng> Grower<'a, R> {
             q.split = self.best_split_small(rows, feats, &total);
             return q;
         }
-        let hist = match hist {
-            Some(h) => h,
-            None => self.build_hist(rows, feats),
-        };
-        let mut best: Option<Split> = None;
-        for &f in feats {
-            let fb = self.data.feature(f);
-            let o = self.data.hist_offset(f);
-            let h = &hist[o..o + fb.n_bins()];
-            let nan = h[fb.n_value_bins()];
-            let bins = h[..fb.n_value_bins()]
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.n > 0)
-                .map(|(b, s)| (b as u8, *s));
-            self.scan(f, bins, nan, &total, &mut best);
-        }
+        let (hist, best, _) = self.fill_and_scan(rows, total, true, feats, None);
         q.split = best;
         if p.subtract {
             q.hist = Some(hist);
@@ -352,50 +394,113 @@ impl<'a, R: Rng> Grower<'a, R> {
         q
     }
 
-    /// Scans one feature's non-empty value bins (ascending) for the best split.
-    fn scan(
-        &self,
-        feature: usize,
-        bins: impl Iterator<Item = (u8, BinStat)> + Clone,
-        nan: BinStat,
-        total: &BinStat,
-        best: &mut Option<Split>,
-    ) {
+    /// Builds the histogram of a node's `rows` over `feats` and, when `want`, finds its best
+    /// split (`total` is the node's sums). With `sibling` (the parent's histogram, the sibling's
+    /// sums, whether to split it), the parent's histogram becomes the sibling's (parent minus
+    /// this node) in place and the sibling's best split is found too. Returns the histogram and
+    /// the two best splits.
+    ///
+    /// On several threads the features are cut into blocks (fixed per tree), each filled,
+    /// subtracted and scanned by one worker; the blocks' best splits are compared in feature
+    /// order, so the result is the one-thread result bit for bit.
+    fn fill_and_scan(
+        &mut self,
+        rows: &[u32],
+        total: BinStat,
+        want: bool,
+        feats: &[usize],
+        sibling: Option<(&mut [BinStat], BinStat, bool)>,
+    ) -> (Vec<BinStat>, Option<Split>, Option<Split>) {
+        let data = self.data;
+        // Zeroed block by block below, on the workers.
+        let mut hist = self
+            .pool
+            .pop()
+            .unwrap_or_else(|| vec![BinStat::default(); data.hist_len()]);
+        let sparse = data
+            .sparse_per_row()
+            .is_some_and(|k| k * 2.0 <= feats.len() as f64);
+        let per_row = if sparse {
+            data.sparse_per_row().unwrap_or(1.0).max(1.0) as usize
+        } else {
+            feats.len()
+        };
+        let parallel = self.params.n_threads > 1
+            && rows.len() * per_row + data.hist_len() * 4 >= PARALLEL_WORK;
+        let whole = std::slice::from_ref(&self.whole);
+        let blocks: &[Range<usize>] = if parallel { &self.blocks } else { whole };
+        // Column-wise filling reads gradients in the node's order; the root's rows are all rows
+        // in order, so it reads them in place.
+        let gathered;
+        let (g, h): (&[f32], &[f32]) = if sparse || rows.len() == self.g.len() {
+            (self.g, self.h)
+        } else {
+            gathered = gather(self.g, self.h, rows, parallel);
+            (&gathered.0, &gathered.1)
+        };
+        let chunk = (CHUNK_WORK / per_row).max(256);
+        let (sib_total, sib_want) = sibling.as_ref().map_or((total, false), |s| (s.1, s.2));
         let p = self.params;
-        let parent = self.score(total);
-        for nan_left in [false, true] {
-            if nan_left && nan.n == 0 {
-                break;
+        let run = |feats_in: Range<usize>, out: &mut [BinStat], sib: Option<&mut [BinStat]>| {
+            out.fill(BinStat::default());
+            let base = data.hist_offset(feats_in.start);
+            let fs = &feats[feats.partition_point(|&f| f < feats_in.start)
+                ..feats.partition_point(|&f| f < feats_in.end)];
+            if sparse {
+                hist::fill_sparse(data, g, h, rows, feats_in, chunk, out);
+            } else {
+                hist::fill_cols(data, g, h, rows, fs, out, base);
             }
-            let mut acc = if nan_left { nan } else { BinStat::default() };
-            for (b, s) in bins.clone() {
-                acc.add(&s);
-                let right = total.sub(&acc);
-                if acc.n < p.min_samples_leaf
-                    || right.n < p.min_samples_leaf
-                    || acc.h < p.min_child_weight
-                    || right.h < p.min_child_weight
-                {
-                    continue;
+            let best = want
+                .then(|| scan_hist(p, data, fs, out, base, &total))
+                .flatten();
+            let sib_best = match sib {
+                Some(parent) => {
+                    for (a, b) in parent.iter_mut().zip(out.iter()) {
+                        *a = a.sub(b);
+                    }
+                    sib_want
+                        .then(|| scan_hist(p, data, fs, parent, base, &sib_total))
+                        .flatten()
                 }
-                let gain = 0.5 * (self.score(&acc) + self.score(&right) - parent);
-                if gain > p.min_split_gain && best.is_none_or(|s| gain > s.gain) {
-                    let default_left = if nan.n > 0 {
-                        nan_left
-                    } else {
-                        acc.h >= right.h
-                    };
-                    *best = Some(Split {
-                        feature,
-                        bin: b,
-                        default_left,
-                        gain,
-                        left: acc,
-                        right,
-                    });
+                None => None,
+            };
+            (best, sib_best)
+        };
+        // Each block's part of the node's (and the parent's) histogram.
+        let mut parts = Vec::with_capacity(blocks.len());
+        let (mut rest, mut rest_sib) = (&mut hist[..], sibling.map(|s| s.0));
+        for b in blocks {
+            let len = data.hist_offset(b.end) - data.hist_offset(b.start);
+            let (mine, r) = std::mem::take(&mut rest).split_at_mut(len);
+            rest = r;
+            let sib = match rest_sib.take() {
+                Some(ps) => {
+                    let (m, r) = ps.split_at_mut(len);
+                    rest_sib = Some(r);
+                    Some(m)
                 }
-            }
+                None => None,
+            };
+            parts.push((b.clone(), mine, sib));
         }
+        let found: Vec<(Option<Split>, Option<Split>)> = if parts.len() > 1 {
+            parts
+                .into_par_iter()
+                .map(|(b, out, sib)| run(b, out, sib))
+                .collect()
+        } else {
+            parts
+                .into_iter()
+                .map(|(b, out, sib)| run(b, out, sib))
+                .collect()
+        };
+        let (mut best, mut sib_best) = (None, None);
+        for (a, b) in found {
+            best = better(best, a);
+            sib_best = better(sib_best, b);
+        }
+        (hist, best, sib_best)
     }
 
     /// Draws up to `k` of `all` that vary within `rows`, in random order (a random forest's
@@ -454,122 +559,147 @@ impl<'a, R: Rng> Grower<'a, R> {
                     _ => merged.push((*b, *s)),
                 }
             }
-            self.scan(f, merged.iter().copied(), nan, total, &mut best);
+            scan(
+                self.params,
+                f,
+                merged.iter().copied(),
+                nan,
+                total,
+                &mut best,
+            );
         }
         best
     }
+}
 
-    /// Returns a zeroed histogram buffer from the pool (or a new one).
-    fn take_hist(&mut self) -> Vec<BinStat> {
-        match self.pool.pop() {
-            Some(mut h) => {
-                h.fill(BinStat::default());
-                h
-            }
-            None => vec![BinStat::default(); self.data.hist_len()],
+/// Returns the first of `a` and `b` unless `b` has the strictly higher gain (the scan's rule,
+/// so combining blocks in feature order gives the one-pass answer).
+fn better(a: Option<Split>, b: Option<Split>) -> Option<Split> {
+    match (a, b) {
+        (Some(x), Some(y)) if y.gain > x.gain => Some(y),
+        (None, y) => y,
+        (x, _) => x,
+    }
+}
+
+/// Splits features `0..n` into `parts` consecutive blocks of about equal `weight`.
+fn feature_blocks(n: usize, parts: usize, weight: impl Fn(usize) -> usize) -> Vec<Range<usize>> {
+    let total: usize = (0..n).map(&weight).sum();
+    let mut blocks = Vec::with_capacity(parts);
+    let (mut start, mut acc) = (0, 0);
+    for f in 0..n {
+        acc += weight(f);
+        let k = blocks.len() + 1;
+        if k < parts && acc * parts >= k * total && f + 1 < n {
+            blocks.push(start..f + 1);
+            start = f + 1;
         }
     }
+    blocks.push(start..n);
+    blocks
+}
 
-    /// Builds the histogram of `feats` over `rows` (other features' bins are not meaningful),
-    /// row-wise over the sparse rows or column-wise (see the `hist` module): row-wise when the
-    /// rows' uncommon bins are fewer than half of `feats`.
-    fn build_hist(&mut self, rows: &[u32], feats: &[usize]) -> Vec<BinStat> {
-        let sparse = self
-            .data
-            .sparse_per_row()
-            .is_some_and(|k| k * 2.0 <= feats.len() as f64);
-        if sparse {
-            return self.build_hist_sparse(rows);
+/// Returns a node's gradients in its rows' order.
+fn gather(g: &[f32], h: &[f32], rows: &[u32], parallel: bool) -> (Vec<f32>, Vec<f32>) {
+    let mut out = (vec![0f32; rows.len()], vec![0f32; rows.len()]);
+    let copy = |(rs, (go, ho)): (&[u32], (&mut [f32], &mut [f32]))| {
+        for ((&r, a), b) in rs.iter().zip(go).zip(ho) {
+            *a = g[r as usize];
+            *b = h[r as usize];
         }
-        let mut hist = self.take_hist();
-        // Gradients in the node's row order (contiguous reads); the root's rows are all rows in
-        // order, so it reads them in place.
-        let gathered;
-        let (g, h): (&[f32], &[f32]) = if rows.len() == self.g.len() {
-            (self.g, self.h)
-        } else {
-            gathered = (
-                rows.iter()
-                    .map(|&r| self.g[r as usize])
-                    .collect::<Vec<f32>>(),
-                rows.iter()
-                    .map(|&r| self.h[r as usize])
-                    .collect::<Vec<f32>>(),
-            );
-            (&gathered.0, &gathered.1)
-        };
-        hist::fill_cols(
-            self.data,
-            g,
-            h,
-            rows,
-            feats,
-            &mut hist,
-            self.params.n_threads,
-        );
-        hist
+    };
+    if parallel {
+        rows.par_chunks(GATHER_CHUNK)
+            .zip(
+                out.0
+                    .par_chunks_mut(GATHER_CHUNK)
+                    .zip(out.1.par_chunks_mut(GATHER_CHUNK)),
+            )
+            .for_each(copy);
+    } else {
+        copy((rows, (&mut out.0, &mut out.1)));
     }
+    out
+}
 
-    /// Builds a histogram row-wise from the sparse rows: rows in chunks of a fixed size, each
-    /// chunk into its own buffer, chunks spread over the threads, then the buffers added in chunk
-    /// order and the most frequent bins filled in.
-    fn build_hist_sparse(&mut self, rows: &[u32]) -> Vec<BinStat> {
-        let per_row = self.data.sparse_per_row().unwrap_or(1.0).max(1.0) as usize;
-        let chunk = (CHUNK_WORK / per_row).max(256);
-        let n_chunks = rows.len().div_ceil(chunk).max(1);
-        let mut bufs: Vec<Vec<BinStat>> = (0..n_chunks).map(|_| self.take_hist()).collect();
-        let mut totals = vec![BinStat::default(); n_chunks];
-        let (data, g, h) = (self.data, self.g, self.h);
-        let fill = |rows: &[u32], out: &mut [BinStat], total: &mut BinStat| {
-            *total = hist::fill_rows_sparse(data, g, h, rows, out);
-        };
-        let threads = self.params.n_threads.clamp(1, n_chunks);
-        if threads == 1 {
-            for ((rs, buf), t) in rows.chunks(chunk).zip(bufs.iter_mut()).zip(&mut totals) {
-                fill(rs, buf, t);
-            }
-        } else {
-            let per = n_chunks.div_ceil(threads);
-            std::thread::scope(|s| {
-                let fill = &fill;
-                let n_runs = n_chunks.div_ceil(per);
-                for (i, ((rs, bs), ts)) in rows
-                    .chunks(chunk * per)
-                    .zip(bufs.chunks_mut(per))
-                    .zip(totals.chunks_mut(per))
-                    .enumerate()
-                {
-                    let work = move || {
-                        for ((r, b), t) in rs.chunks(chunk).zip(bs.iter_mut()).zip(ts) {
-                            fill(r, b, t);
-                        }
-                    };
-                    // The calling thread takes the last run rather than waiting idle.
-                    if i + 1 == n_runs {
-                        work();
-                    } else {
-                        s.spawn(work);
-                    }
-                }
-            });
+/// Scans features `feats` of the histogram part `hist` (which starts at slot `base`) for the
+/// best split of a node with sums `total`.
+fn scan_hist(
+    p: &GrowParams,
+    data: &BinnedDataset,
+    feats: &[usize],
+    hist: &[BinStat],
+    base: usize,
+    total: &BinStat,
+) -> Option<Split> {
+    let mut best = None;
+    for &f in feats {
+        let fb = data.feature(f);
+        let o = data.hist_offset(f) - base;
+        let h = &hist[o..o + fb.n_bins()];
+        let nan = h[fb.n_value_bins()];
+        let bins = h[..fb.n_value_bins()]
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.n > 0)
+            .map(|(b, s)| (b as u8, *s));
+        scan(p, f, bins, nan, total, &mut best);
+    }
+    best
+}
+
+/// `G² / (H + λ)`, a node's score.
+fn score(p: &GrowParams, s: &BinStat) -> f64 {
+    s.g * s.g / (s.h + p.lambda)
+}
+
+/// Scans one feature's non-empty value bins (ascending) for the best split.
+fn scan(
+    p: &GrowParams,
+    feature: usize,
+    bins: impl Iterator<Item = (u8, BinStat)> + Clone,
+    nan: BinStat,
+    total: &BinStat,
+    best: &mut Option<Split>,
+) {
+    let parent = score(p, total);
+    for nan_left in [false, true] {
+        if nan_left && nan.n == 0 {
+            break;
         }
-        let mut bufs = bufs.into_iter();
-        let mut hist = bufs.next().expect("at least one chunk");
-        let mut total = totals[0];
-        for (b, t) in bufs.zip(&totals[1..]) {
-            for (a, x) in hist.iter_mut().zip(&b) {
-                a.add(x);
+        let mut acc = if nan_left { nan } else { BinStat::default() };
+        for (b, s) in bins.clone() {
+            acc.add(&s);
+            let right = total.sub(&acc);
+            if acc.n < p.min_samples_leaf
+                || right.n < p.min_samples_leaf
+                || acc.h < p.min_child_weight
+                || right.h < p.min_child_weight
+            {
+                continue;
             }
-            total.add(t);
-            self.pool.push(b);
+            let gain = 0.5 * (score(p, &acc) + score(p, &right) - parent);
+            if gain > p.min_split_gain && best.is_none_or(|s| gain > s.gain) {
+                let default_left = if nan.n > 0 {
+                    nan_left
+                } else {
+                    acc.h >= right.h
+                };
+                *best = Some(Split {
+                    feature,
+                    bin: b,
+                    default_left,
+                    gain,
+                    left: acc,
+                    right,
+                });
+            }
         }
-        hist::fill_default_bins(self.data, &total, &mut hist);
-        hist
     }
 }
 
 /// Rows a node must have before its partition runs on several threads.
-const PARALLEL_PARTITION: usize = 1 << 16;
+const PARALLEL_PARTITION: usize = 1 << 12;
 
 /// Stably partitions `rows` into those whose bin in `col` goes left, then the others; returns
 /// how many go left. Large nodes are cut into one piece per thread, each partitioned on its own,
@@ -587,23 +717,15 @@ fn partition(
     }
     let per = rows.len().div_ceil(threads);
     let goes_left = &goes_left;
-    let pieces: Vec<(usize, Vec<u32>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = rows
-            .chunks_mut(per)
-            .map(|piece| {
-                s.spawn(move || {
-                    let mut right = Vec::new();
-                    let left = partition_piece(piece, col, goes_left, &mut right);
-                    right.truncate(piece.len() - left);
-                    (left, right)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("partition threads do not panic"))
-            .collect()
-    });
+    let pieces: Vec<(usize, Vec<u32>)> = rows
+        .par_chunks_mut(per)
+        .map(|piece| {
+            let mut right = Vec::new();
+            let left = partition_piece(piece, col, goes_left, &mut right);
+            right.truncate(piece.len() - left);
+            (left, right)
+        })
+        .collect();
     // Each piece now starts with its left rows; gather them to the front, then the right rows.
     scratch.clear();
     let mut w = 0;
@@ -641,4 +763,20 @@ fn partition_piece(
     }
     rows[w..].copy_from_slice(&scratch[..k]);
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feature_blocks_are_consecutive_and_balanced() {
+        let w = [5, 1, 1, 1, 1, 1, 0, 4, 0, 2];
+        assert_eq!(feature_blocks(10, 1, |f| w[f]), vec![0..10]);
+        assert_eq!(feature_blocks(10, 2, |f| w[f]), vec![0..4, 4..10]);
+        assert_eq!(feature_blocks(10, 3, |f| w[f]), vec![0..2, 2..8, 8..10]);
+        // More parts than features: one feature per block.
+        assert_eq!(feature_blocks(2, 4, |_| 1), vec![0..1, 1..2]);
+        assert_eq!(feature_blocks(3, 2, |_| 0), vec![0..1, 1..3]);
+    }
 }

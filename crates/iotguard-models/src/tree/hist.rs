@@ -1,29 +1,80 @@
 //! The two ways the grower fills a node's histogram, both into the flat per-feature layout of
-//! [`BinnedDataset::hist_offset`].
+//! [`BinnedDataset::hist_offset`], each for one block of consecutive features (the grower hands
+//! blocks to the fit's worker threads; each block's bins are written by one thread only).
 //!
-//! - Row-wise and sparse ([`fill_rows_sparse`]): one row at a time, adding only the bins that
-//!   are not their feature's most frequent one (the binned dataset keeps these per row); each
-//!   feature's most frequent bin is then the node's total minus its other bins
-//!   ([`fill_default_bins`], LightGBM's trick). Flow features are mostly their usual value (on
-//!   the labeled captures 63 of 181 per row are not), so this skips two thirds of the work.
+//! - Row-wise and sparse ([`fill_sparse`]): one row at a time, adding only the bins that are not
+//!   their feature's most frequent one (the binned dataset keeps these per row, ascending, so a
+//!   block's are one run found by binary search); each feature's most frequent bin is then the
+//!   node's total minus its other bins (LightGBM's trick). Flow features are mostly their usual
+//!   value (on the labeled captures 63 of 181 per row are not), so this skips two thirds of the
+//!   work. Rows are summed in chunks of a fixed size, each into its own buffer, and the buffers
+//!   added in chunk order.
 //! - Column-wise ([`fill_cols`]): four features at a time over the node's rows with gradients in
 //!   node order, so each feature's bins (a few KB) stay in L1 even with 255 bins. Used for dense
-//!   data. Features are split between threads; each feature is summed by one thread in row
-//!   order.
+//!   data; each feature is summed in row order.
 //!
-//! Either way a bin's sums are added in row order within a fixed piece of work, so results do
-//! not depend on the thread count.
+//! Either way a bin's sums are added in the same order whatever the blocks, so results do not
+//! depend on the thread count.
 
 use super::grow::BinStat;
 use crate::binned::BinnedDataset;
+use std::ops::Range;
 
-/// Adds rows `rows` (with per-row `g`, `h`, indexed by row) to `out`, except each feature's
-/// most frequent bin, and returns their total; [`fill_default_bins`] completes the histogram.
-pub(super) fn fill_rows_sparse(
+/// Fills `out`, the histogram slots of features `feats` (`hist_offset(feats.start)` onwards),
+/// from the sparse rows `rows` (per-row `g`, `h`, indexed by row) in chunks of `chunk` rows, and
+/// returns the rows' total. `out` must be zeroed.
+pub(super) fn fill_sparse(
     data: &BinnedDataset,
     g: &[f32],
     h: &[f32],
     rows: &[u32],
+    feats: Range<usize>,
+    chunk: usize,
+    out: &mut [BinStat],
+) -> BinStat {
+    let slots = data.hist_offset(feats.start) as u32..data.hist_offset(feats.end) as u32;
+    let mut pieces = rows.chunks(chunk.max(1));
+    let mut total = match pieces.next() {
+        Some(first) => fill_rows_sparse(data, g, h, first, slots.clone(), out),
+        None => BinStat::default(),
+    };
+    let mut buf = Vec::new();
+    for piece in pieces {
+        buf.clear();
+        buf.resize(out.len(), BinStat::default());
+        total.add(&fill_rows_sparse(
+            data,
+            g,
+            h,
+            piece,
+            slots.clone(),
+            &mut buf,
+        ));
+        for (a, b) in out.iter_mut().zip(&buf) {
+            a.add(b);
+        }
+    }
+    let base = slots.start as usize;
+    for f in feats {
+        let o = data.hist_offset(f) - base;
+        let bins = &mut out[o..o + data.feature(f).n_bins()];
+        let mut rest = total;
+        for s in bins.iter() {
+            rest = rest.sub(s);
+        }
+        bins[data.default_bin(f) as usize] = rest;
+    }
+    total
+}
+
+/// Adds rows `rows` to `out` (the histogram from slot `slots.start`) at their uncommon bins
+/// within `slots`, and returns their total.
+fn fill_rows_sparse(
+    data: &BinnedDataset,
+    g: &[f32],
+    h: &[f32],
+    rows: &[u32],
+    slots: Range<u32>,
     out: &mut [BinStat],
 ) -> BinStat {
     let mut total = BinStat::default();
@@ -33,8 +84,15 @@ pub(super) fn fill_rows_sparse(
         total.g += gi;
         total.h += hi;
         total.n += 1;
-        for &slot in data.sparse_row(r) {
-            let s = &mut out[slot as usize];
+        let mut row = data.sparse_row(r);
+        if slots.start > 0 {
+            row = &row[row.partition_point(|&s| s < slots.start)..];
+        }
+        for &slot in row {
+            if slot >= slots.end {
+                break;
+            }
+            let s = &mut out[(slot - slots.start) as usize];
             s.g += gi;
             s.h += hi;
             s.n += 1;
@@ -43,63 +101,9 @@ pub(super) fn fill_rows_sparse(
     total
 }
 
-/// Sets every feature's most frequent bin to what the node's `total` leaves after its other
-/// bins (those bins were skipped while filling).
-pub(super) fn fill_default_bins(data: &BinnedDataset, total: &BinStat, hist: &mut [BinStat]) {
-    for f in 0..data.n_features() {
-        let o = data.hist_offset(f);
-        let bins = &mut hist[o..o + data.feature(f).n_bins()];
-        let mut rest = *total;
-        for s in bins.iter() {
-            rest = rest.sub(s);
-        }
-        bins[data.default_bin(f) as usize] = rest;
-    }
-}
-
-/// Fills the whole histogram `hist` for `feats` (ascending) over `rows`, whose gradients are
-/// `g[i]`, `h[i]` for `rows[i]` (node order), features split over up to `threads` threads.
+/// Fills `out`, the part of a histogram that starts at slot `base`, for `feats` (ascending),
+/// over `rows`, whose gradients are `g[i]`, `h[i]` for `rows[i]` (node order).
 pub(super) fn fill_cols(
-    data: &BinnedDataset,
-    g: &[f32],
-    h: &[f32],
-    rows: &[u32],
-    feats: &[usize],
-    hist: &mut [BinStat],
-    threads: usize,
-) {
-    let threads = threads.clamp(1, feats.len().max(1));
-    if threads == 1 || rows.len() * feats.len() < 200_000 {
-        fill_cols_run(data, g, h, rows, feats, hist, 0);
-        return;
-    }
-    // An even share of the features per thread, each with its own part of `hist`.
-    let per = feats.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let mut rest = hist;
-        let mut base = 0;
-        let n_runs = feats.len().div_ceil(per);
-        for (i, run) in feats.chunks(per).enumerate() {
-            let start = data.hist_offset(run[0]);
-            let tail = std::mem::take(&mut rest);
-            let (_, mine) = tail.split_at_mut(start - base);
-            let end =
-                data.hist_offset(run[run.len() - 1]) + data.feature(run[run.len() - 1]).n_bins();
-            let (mine, r) = mine.split_at_mut(end - start);
-            rest = r;
-            base = end;
-            // The calling thread takes the last run rather than waiting idle.
-            if i + 1 == n_runs {
-                fill_cols_run(data, g, h, rows, run, mine, start);
-            } else {
-                s.spawn(move || fill_cols_run(data, g, h, rows, run, mine, start));
-            }
-        }
-    });
-}
-
-/// Fills `out`, the part of a histogram that starts at slot `base`, for `feats` (ascending).
-fn fill_cols_run(
     data: &BinnedDataset,
     g: &[f32],
     h: &[f32],
@@ -193,32 +197,31 @@ mod tests {
         let rows: Vec<u32> = (0..n as u32).filter(|r| r % 3 != 1).collect();
         let feats: Vec<usize> = (0..m).collect();
 
+        // All features in one block and one chunk, against two blocks in chunks of 700 rows.
         let mut sparse = vec![BinStat::default(); data.hist_len()];
-        let total = fill_rows_sparse(&data, &g, &h, &rows, &mut sparse);
+        let total = fill_sparse(&data, &g, &h, &rows, 0..m, 10_000, &mut sparse);
         assert_eq!(total.n, 2_000);
-        fill_default_bins(&data, &total, &mut sparse);
+        let mut blocks = vec![BinStat::default(); data.hist_len()];
+        let (a, b) = blocks.split_at_mut(data.hist_offset(4));
+        assert_eq!(fill_sparse(&data, &g, &h, &rows, 0..4, 700, a).n, 2_000);
+        assert_eq!(fill_sparse(&data, &g, &h, &rows, 4..m, 700, b).n, 2_000);
 
         let gathered: (Vec<f32>, Vec<f32>) =
             rows.iter().map(|&r| (g[r as usize], h[r as usize])).unzip();
-        for threads in [1, 2] {
-            let mut dense = vec![BinStat::default(); data.hist_len()];
-            fill_cols(
-                &data,
-                &gathered.0,
-                &gathered.1,
-                &rows,
-                &feats,
-                &mut dense,
-                threads,
-            );
-            for (a, b) in sparse.iter().zip(&dense) {
+        let mut dense = vec![BinStat::default(); data.hist_len()];
+        let (a, b) = dense.split_at_mut(data.hist_offset(5));
+        fill_cols(&data, &gathered.0, &gathered.1, &rows, &feats[..5], a, 0);
+        let base = data.hist_offset(5);
+        fill_cols(&data, &gathered.0, &gathered.1, &rows, &feats[5..], b, base);
+        for other in [&blocks, &dense] {
+            for (a, b) in sparse.iter().zip(other.iter()) {
                 assert_eq!(a.n, b.n);
                 assert!((a.g - b.g).abs() < 1e-9 && (a.h - b.h).abs() < 1e-9);
             }
             // Each feature's bins hold every row once.
             for f in 0..m {
                 let o = data.hist_offset(f);
-                let count: u32 = dense[o..o + data.feature(f).n_bins()]
+                let count: u32 = other[o..o + data.feature(f).n_bins()]
                     .iter()
                     .map(|s| s.n)
                     .sum();
