@@ -230,11 +230,16 @@ function frame() {
 
 async function showDetail(id) {
   state.selected = id;
+  // The stream re-sends an incident as it grows, so the page's copy is the latest; the store is
+  // asked only for alerts the page has not seen. (It may not have committed an alert the stream
+  // just delivered: asking for that one would be a 404.)
   let a = state.alerts.get(id);
-  try {
-    const r = await fetch(`/api/v1/alerts/${encodeURIComponent(id)}`);
-    if (r.ok) a = await r.json();
-  } catch (_) { /* keep what the stream gave */ }
+  if (!a) {
+    try {
+      const r = await fetch(`/api/v1/alerts/${encodeURIComponent(id)}`);
+      if (r.ok) a = await r.json();
+    } catch (_) { /* nothing to show */ }
+  }
   if (!a) return;
   $('detail').hidden = false;
   $('alerts-card').className = 'card wide';
