@@ -9,8 +9,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// What a label means for detection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// What a label means for detection; serialised as [`LabelClass::as_str`] spells it.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum LabelClass {
     /// Normal traffic.
     Benign,

@@ -25,47 +25,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::input::Input;
 
-/// A label class as an audit file spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuditClass {
-    /// Benign.
-    Benign,
-    /// Malicious.
-    Malicious,
-    /// Neither: left out of training and metrics, as Background and Unknown are.
-    Other,
-}
-
-impl AuditClass {
-    fn matches(self, class: LabelClass) -> bool {
-        matches!(
-            (self, class),
-            (AuditClass::Benign, LabelClass::Benign)
-                | (AuditClass::Malicious, LabelClass::Malicious)
-                | (AuditClass::Other, LabelClass::Other)
-        )
-    }
-
-    /// The name as the audit file spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            AuditClass::Benign => "benign",
-            AuditClass::Malicious => "malicious",
-            AuditClass::Other => "other",
-        }
-    }
-
-    /// The label class this audit class stands for.
-    pub fn class(self) -> LabelClass {
-        match self {
-            AuditClass::Benign => LabelClass::Benign,
-            AuditClass::Malicious => LabelClass::Malicious,
-            AuditClass::Other => LabelClass::Other,
-        }
-    }
-}
-
 /// One correction.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,7 +32,7 @@ pub struct AuditRule {
     /// The input's file name (its last path component) the rule applies to.
     pub input: String,
     /// The class as the input labels the flows.
-    pub label: AuditClass,
+    pub label: LabelClass,
     /// Only flows from this originator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orig_h: Option<IpAddr>,
@@ -87,7 +46,7 @@ pub struct AuditRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conn_state: Option<String>,
     /// The class the matching flows count as.
-    pub to: AuditClass,
+    pub to: LabelClass,
     /// The detailed label given to flows moved to `malicious`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detailed: Option<String>,
@@ -101,7 +60,7 @@ impl AuditRule {
         let Some(label) = &rec.label else {
             return false;
         };
-        self.label.matches(label.class)
+        self.label == label.class
             && self.orig_h.is_none_or(|h| rec.orig_h == Some(h))
             && self.resp_p.is_none_or(|p| rec.resp_p == Some(p))
             && self
@@ -157,14 +116,14 @@ impl AuditCount {
             format!(" ({})", only.join(", "))
         };
         let to = match (&r.to, &r.detailed) {
-            (AuditClass::Malicious, Some(d)) => format!("malicious ({d})"),
-            (to, _) => to.name().to_string(),
+            (LabelClass::Malicious, Some(d)) => format!("malicious ({d})"),
+            (to, _) => to.as_str().to_string(),
         };
         format!(
             "{}: {} {} flows{only} counted as {to}: {}",
             r.input,
             self.flows,
-            r.label.name(),
+            r.label.as_str(),
             r.reason
         )
     }
@@ -187,7 +146,7 @@ impl LabelAudit {
                 Some("moves flows to the class they already have")
             } else if r.reason.trim().is_empty() {
                 Some("gives no reason")
-            } else if r.detailed.is_some() && r.to != AuditClass::Malicious {
+            } else if r.detailed.is_some() && r.to != LabelClass::Malicious {
                 Some("gives a detailed label to flows it does not make malicious")
             } else {
                 None
@@ -230,12 +189,12 @@ impl LabelAudit {
         let &i = rules.iter().find(|&&i| self.rules[i].matches(rec))?;
         let rule = &self.rules[i];
         let label = rec.label.as_mut()?;
-        label.class = rule.to.class();
+        label.class = rule.to;
         match rule.to {
-            AuditClass::Malicious => {
+            LabelClass::Malicious => {
                 label.detailed = rule.detailed.as_deref().map(std::sync::Arc::from);
             }
-            AuditClass::Benign | AuditClass::Other => label.detailed = None,
+            LabelClass::Benign | LabelClass::Other => label.detailed = None,
         }
         Some(i)
     }
