@@ -417,14 +417,12 @@ impl<'a, R: Rng> Grower<'a, R> {
             .pool
             .pop()
             .unwrap_or_else(|| vec![BinStat::default(); data.hist_len()]);
-        let sparse = data
+        // Row-wise over the sparse rows when their uncommon bins are fewer than half of `feats`.
+        let sparse_per_row = data
             .sparse_per_row()
-            .is_some_and(|k| k * 2.0 <= feats.len() as f64);
-        let per_row = if sparse {
-            data.sparse_per_row().unwrap_or(1.0).max(1.0) as usize
-        } else {
-            feats.len()
-        };
+            .filter(|&k| k * 2.0 <= feats.len() as f64);
+        let sparse = sparse_per_row.is_some();
+        let per_row = sparse_per_row.map_or(feats.len(), |k| k.max(1.0) as usize);
         let parallel = self.params.n_threads > 1
             && rows.len() * per_row + data.hist_len() * 4 >= PARALLEL_WORK;
         let whole = std::slice::from_ref(&self.whole);
