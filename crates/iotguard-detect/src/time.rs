@@ -70,7 +70,6 @@ pub(crate) fn now() -> Timestamp {
     Timestamp::from_secs_nanos(d.as_secs() as i64, d.subsec_nanos())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

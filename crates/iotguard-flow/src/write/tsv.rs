@@ -329,6 +329,5 @@ fn push_log_time(out: &mut Vec<u8>, t: Timestamp) {
     }
 }
 
-
 #[cfg(test)]
 mod tests;
