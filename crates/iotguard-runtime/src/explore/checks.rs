@@ -121,7 +121,7 @@ fn count(n: u64) -> String {
     crate::report::count(n)
 }
 
-/// Whether an address is outside private, local, multicast and documentation ranges.
+/// Whether an address is outside private, shared (CGNAT), local and multicast ranges.
 fn external(ip: std::net::IpAddr) -> bool {
     match ip {
         std::net::IpAddr::V4(a) => {
@@ -131,7 +131,6 @@ fn external(ip: std::net::IpAddr) -> bool {
                 || a.is_multicast()
                 || a.is_broadcast()
                 || a.is_unspecified()
-                || a.is_documentation()
                 || a.octets()[0] == 100 && (a.octets()[1] & 0xc0) == 64)
         }
         std::net::IpAddr::V6(a) => {

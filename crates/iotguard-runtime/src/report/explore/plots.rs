@@ -230,17 +230,26 @@ pub(super) fn correlation(c: &Correlation) -> Result<String, PlotError> {
                         HPos::Right,
                     ))?;
                 }
-                for j in 0..n {
+                // Coefficients shaded in steps of 0.05; a run of equal shades is one rectangle
+                // (the page stays small with a hundred features).
+                let shade = |j: usize| {
                     let r = if j < i {
                         c.pearson[i][j]
                     } else {
                         c.spearman[i][j]
                     };
-                    let x0 = left + cell * j as i32;
-                    root.draw(&Rectangle::new(
-                        [(x0, y0), (x0 + cell, y0 + cell)],
-                        diverging(r).filled(),
-                    ))?;
+                    diverging(r.map(|r| (r * 20.0).round() / 20.0))
+                };
+                let mut j = 0;
+                while j < n {
+                    let fill = shade(j);
+                    let mut end = j + 1;
+                    while end < n && shade(end) == fill {
+                        end += 1;
+                    }
+                    let (x0, x1) = (left + cell * j as i32, left + cell * end as i32);
+                    root.draw(&Rectangle::new([(x0, y0), (x1, y0 + cell)], fill.filled()))?;
+                    j = end;
                 }
             }
             // The colour scale.
