@@ -2,7 +2,7 @@
 //! `explore.md` and a self-contained `explore.html` (inline SVG plots) to `--out`, and with
 //! `--suggest-audit FILE` the label checks' proposals as a label audit file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -34,6 +34,32 @@ pub(crate) struct ExploreArgs {
     seed: u64,
 }
 
+/// Writes `explore.json`, `explore.md` and `explore.html` into `dir` and returns their paths.
+pub(crate) fn write(
+    dir: &Path,
+    exploration: &iotguard_runtime::explore::Exploration,
+) -> anyhow::Result<Vec<String>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let files = [
+        ("explore.json", serde_json::to_string_pretty(exploration)?),
+        (
+            "explore.md",
+            iotguard_runtime::report::explore_markdown(exploration),
+        ),
+        (
+            "explore.html",
+            iotguard_runtime::report::explore_html(exploration)?,
+        ),
+    ];
+    let mut written = Vec::new();
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
+}
+
 pub(crate) fn run(args: ExploreArgs) -> anyhow::Result<u8> {
     let (inputs, mut batch) = args.input.prepare()?;
     args.audit.load(&mut batch)?;
@@ -59,23 +85,8 @@ pub(crate) fn run(args: ExploreArgs) -> anyhow::Result<u8> {
     report_inputs(&outcome);
     report_audit(&exploration.label_audit);
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let json = dir.join("explore.json");
-        std::fs::write(&json, serde_json::to_vec_pretty(&exploration)?)
-            .with_context(|| format!("writing {}", json.display()))?;
-        let md = iotguard_runtime::report::explore_markdown(&exploration);
-        let md_path = dir.join("explore.md");
-        std::fs::write(&md_path, &md).with_context(|| format!("writing {}", md_path.display()))?;
-        let html = iotguard_runtime::report::explore_html(&exploration)?;
-        let html_path = dir.join("explore.html");
-        std::fs::write(&html_path, &html)
-            .with_context(|| format!("writing {}", html_path.display()))?;
-        output::info(&format!(
-            "wrote {}, {} and {}",
-            json.display(),
-            md_path.display(),
-            html_path.display()
-        ));
+        let written = write(dir, &exploration)?;
+        output::info(&format!("wrote {}", written.join(", ")));
     }
     for f in &exploration.checks.findings {
         output::info(&format!(
