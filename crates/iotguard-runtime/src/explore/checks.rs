@@ -196,7 +196,7 @@ impl Ctx<'_> {
                 .map_or_else(|| name.clone(), |f| f.to_string_lossy().into_owned()),
             label,
             orig_h: Some(key.orig),
-            proto: Some(key.proto.clone()),
+            proto: Some(key.proto.as_str().to_string()),
             resp_p: key.port,
             conn_state: state.map(|s| s.as_str().to_string()),
             to: LabelClass::Other,
@@ -226,7 +226,14 @@ pub(crate) fn run(
 ) -> Checks {
     let ctx = Ctx { inputs, labels, t };
     let mut keys: Vec<(&GroupKey, usize)> = groups.index.iter().map(|(k, &g)| (k, g)).collect();
-    keys.sort();
+    keys.sort_by(|(a, _), (b, _)| {
+        (a.input, a.orig, a.proto.as_str(), a.port).cmp(&(
+            b.input,
+            b.orig,
+            b.proto.as_str(),
+            b.port,
+        ))
+    });
     let mut findings = Vec::new();
     // Benign-side findings first: they say which benign flows are suspect.
     for &(key, g) in &keys {
@@ -676,4 +683,30 @@ fn tuple_changes(
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_means_routable() {
+        for ip in ["185.244.25.183", "198.51.100.7", "2001:db8::1"] {
+            assert!(external(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "192.168.1.1",
+            "10.0.0.1",
+            "100.64.0.1",
+            "127.0.0.1",
+            "169.254.1.1",
+            "224.0.0.251",
+            "255.255.255.255",
+            "fe80::1",
+            "fd00::1",
+            "::1",
+        ] {
+            assert!(!external(ip.parse().unwrap()), "{ip}");
+        }
+    }
 }

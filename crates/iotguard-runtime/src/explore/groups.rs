@@ -18,11 +18,11 @@ use iotguard_flow::{ConnState, FlowRecord, LabelClass, Protocol};
 use crate::topk::TopK;
 
 /// Where a group's flows go: one responder port, or every port (for floods that spread).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct GroupKey {
     pub(crate) input: u32,
     pub(crate) orig: IpAddr,
-    pub(crate) proto: String,
+    pub(crate) proto: Protocol,
     /// `None`: every port of the host and protocol together.
     pub(crate) port: Option<u16>,
 }
@@ -210,7 +210,7 @@ impl Groups {
             LabelClass::Malicious => 1,
             LabelClass::Other => 2,
         };
-        let proto = rec.proto.as_str().to_string();
+        let proto = rec.proto.clone();
         let port_key = GroupKey {
             input,
             orig,
@@ -224,13 +224,12 @@ impl Groups {
             port: None,
         };
         let sig = (class < 2).then(|| {
-            hash_of((
-                rec.resp_h,
-                flow_features
-                    .iter()
-                    .map(|v| v.to_bits())
-                    .collect::<Vec<u32>>(),
-            ))
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            rec.resp_h.hash(&mut h);
+            for v in flow_features {
+                v.to_bits().hash(&mut h);
+            }
+            h.finish()
         });
         let mut tracked = None;
         for (k, key) in [port_key, all_key].into_iter().enumerate() {
@@ -323,5 +322,36 @@ impl Groups {
                 group.sigs_capped = true;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timing_keeps_span_longest_gap_rate_and_gap_quantiles() {
+        let mut t = Timing::default();
+        let s = 1_000_000_000i64;
+        // Every 3 s for 10 flows, then a 100 s silence, then 5 flows in one second.
+        let mut times: Vec<i64> = (0..10).map(|i| i * 3 * s).collect();
+        times.extend((0..5).map(|i| 127 * s + i * s / 10));
+        for (i, &ts) in times.iter().enumerate() {
+            t.add(ts, i == 0);
+        }
+        assert_eq!((t.first, t.last), (0, 127 * s + 4 * s / 10));
+        assert_eq!(t.max_gap, 100 * s);
+        assert_eq!(t.peak_per_sec, 5);
+        let q = t.gap_quantile_secs();
+        // Nine 3 s gaps (bin [2.048, 4.096) s), four 0.1 s gaps, one of 100 s.
+        assert_eq!(q(0.5), Some(4.096));
+        assert_eq!(q(0.2), Some(0.128));
+        assert_eq!(q(1.0), Some(131.072));
+    }
+
+    #[test]
+    fn unanswered_states() {
+        assert!(unanswered(Some(&ConnState::S0)) && unanswered(Some(&ConnState::REJ)));
+        assert!(!unanswered(Some(&ConnState::SF)) && !unanswered(None));
     }
 }

@@ -41,7 +41,7 @@ pub(crate) struct ClassCounter {
     protocols: BTreeMap<String, u64>,
     services: BTreeMap<String, u64>,
     states: BTreeMap<String, u64>,
-    ports: TopK<String>,
+    ports: TopK<u32>,
     orig: TopK<IpAddr>,
     orig_seen: Distinct,
     resp_seen: Distinct,
@@ -119,11 +119,26 @@ fn merge_map(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
     }
 }
 
-/// A responder port as reports name it: `tcp/23`, `udp/123`, `icmp/8` (ICMP type), `other`.
-pub(crate) fn port_name(rec: &FlowRecord) -> String {
-    match rec.resp_p {
-        Some(p) => format!("{}/{p}", rec.proto.as_str()),
-        None => format!("{}/-", rec.proto.as_str()),
+const PROTO_NAMES: [&str; 4] = ["tcp", "udp", "icmp", "other"];
+
+/// A responder port as a small key: protocol, whether set, port.
+fn port_key(rec: &FlowRecord) -> u32 {
+    let proto = match rec.proto {
+        iotguard_flow::Protocol::Tcp => 0,
+        iotguard_flow::Protocol::Udp => 1,
+        iotguard_flow::Protocol::Icmp => 2,
+        _ => 3,
+    };
+    (proto << 17) | rec.resp_p.map_or(0, |p| (1 << 16) | u32::from(p))
+}
+
+/// A port key as reports name it: `tcp/23`, `udp/123`, `icmp/3` (ICMP code), `other/-`.
+fn port_name(key: u32) -> String {
+    let proto = PROTO_NAMES[(key >> 17) as usize & 3];
+    if key & (1 << 16) != 0 {
+        format!("{proto}/{}", key & 0xffff)
+    } else {
+        format!("{proto}/-")
     }
 }
 
@@ -144,7 +159,7 @@ impl ClassCounter {
             &mut self.states,
             rec.conn_state.as_ref().map_or("-", |s| s.as_str()),
         );
-        self.ports.add(&port_name(rec));
+        self.ports.add(&port_key(rec));
         if let Some(h) = rec.orig_h {
             self.orig.add(&h);
             self.orig_seen.add(h);
@@ -177,7 +192,12 @@ impl ClassCounter {
             protocols: self.protocols.clone(),
             services: self.services.clone(),
             conn_states: self.states.clone(),
-            top_resp_ports: self.ports.top(top),
+            top_resp_ports: self
+                .ports
+                .top(top)
+                .into_iter()
+                .map(|(k, c)| (port_name(k), c))
+                .collect(),
             top_orig_hosts: self
                 .orig
                 .top(top)
