@@ -66,6 +66,26 @@ fn pearson(a: &[f32], b: &[f32]) -> Option<f64> {
     Some((sab / (saa * sbb).sqrt()).clamp(-1.0, 1.0))
 }
 
+/// The column standardised to mean 0 and variance 1, when it has no missing value, three rows
+/// or more, and varies (a constant column has no coefficient).
+fn standardised(col: &[f32]) -> Option<Vec<f64>> {
+    if col.len() < 3 || col.iter().any(|v| v.is_nan()) {
+        return None;
+    }
+    let n = col.len() as f64;
+    let mean = col.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var = col
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    if var <= 0.0 {
+        return None;
+    }
+    let sd = var.sqrt();
+    Some(col.iter().map(|&v| (f64::from(v) - mean) / sd).collect())
+}
+
 /// Ranks the present values (1-based, ties averaged); missing stays missing.
 fn ranks(col: &[f32]) -> Vec<f32> {
     let mut idx: Vec<usize> = (0..col.len()).filter(|&i| !col[i].is_nan()).collect();
@@ -135,12 +155,21 @@ pub(crate) fn correlation(sample: &Reservoir, names: &[String], keep: &[usize]) 
         .collect();
     let ranked: Vec<Vec<f32>> = cols.iter().map(|c| ranks(c)).collect();
     let matrix = |cols: &[Vec<f32>]| -> Vec<Vec<Option<f64>>> {
+        // Columns with no missing value are standardised once: their coefficient is then one
+        // dot product. Pairs with a missing value go through the pairwise-complete path.
+        let z: Vec<Option<Vec<f64>>> = cols.iter().map(|c| standardised(c)).collect();
         let k = cols.len();
         let mut m = vec![vec![None; k]; k];
         for i in 0..k {
             m[i][i] = Some(1.0);
             for j in i + 1..k {
-                let r = pearson(&cols[i], &cols[j]);
+                let r = match (&z[i], &z[j]) {
+                    (Some(a), Some(b)) => {
+                        let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+                        Some((dot / a.len() as f64).clamp(-1.0, 1.0))
+                    }
+                    _ => pearson(&cols[i], &cols[j]),
+                };
                 m[i][j] = r;
                 m[j][i] = r;
             }
@@ -201,6 +230,12 @@ mod tests {
         assert!(pearson(&a, &c).unwrap() < 0.99);
         assert_eq!(ranks(&[3.0, 1.0, 3.0, f32::NAN])[..3], [2.5, 1.0, 2.5]);
         assert!(pearson(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_none());
+        // The standardised path gives the pairwise one's coefficient.
+        let (x, y) = ([1.0, 2.0, 4.0, 7.0], [3.0, 1.0, 4.0, 1.5]);
+        let (zx, zy) = (standardised(&x).unwrap(), standardised(&y).unwrap());
+        let dot: f64 = zx.iter().zip(&zy).map(|(a, b)| a * b).sum::<f64>() / 4.0;
+        assert!((dot - pearson(&x, &y).unwrap()).abs() < 1e-12);
+        assert!(standardised(&[1.0, 1.0, 1.0]).is_none());
     }
 
     #[test]
