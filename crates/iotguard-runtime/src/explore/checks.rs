@@ -552,6 +552,10 @@ fn lookalikes(ctx: &Ctx<'_>, key: &GroupKey, g: &Group, benign_flagged: bool) ->
     out
 }
 
+/// Groups of one input and host whose tuples change label with neither side dominating:
+/// input, host, the groups' ports, tuples, flows per class.
+type Balanced = (u32, std::net::IpAddr, Vec<String>, u64, [u64; 2]);
+
 fn tuple_changes(
     ctx: &Ctx<'_>,
     groups: &Groups,
@@ -569,7 +573,7 @@ fn tuple_changes(
     }
     let mut out = Vec::new();
     // Groups where neither label dominates, merged per input and host: (ports, tuples, flows).
-    let mut balanced: Vec<(u32, std::net::IpAddr, Vec<String>, u64, [u64; 2])> = Vec::new();
+    let mut balanced: Vec<Balanced> = Vec::new();
     for &(key, g) in keys {
         let (tuples, flows) = per_group[g];
         let both = flows[0] + flows[1];
