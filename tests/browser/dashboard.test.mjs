@@ -77,6 +77,15 @@ try {
   await step('the model panel names the active model and its metrics', () =>
     page.waitForFunction(() => document.querySelector('#model-kind').textContent !== '-'
       && document.querySelectorAll('#model td.num').length >= 6, null, { timeout: left() }));
+  await step('the model panel links the exploration of its training data, with its plots', async () => {
+    await page.waitForSelector('#model-explore', { timeout: left() });
+    const href = await page.$eval('#model-explore', (a) => a.href);
+    const body = await page.evaluate(async (u) => { const r = await fetch(u); return r.ok ? r.text() : `HTTP ${r.status}`; }, href);
+    for (const id of ['correlation', 'distribution-1']) {
+      if (!body.includes(`<figure id="${id}">`)) throw new Error(`the exploration at ${href} has no ${id} plot: ${body.slice(0, 200)}`);
+    }
+    log(`exploration page ${href}: ${body.length} bytes`);
+  });
 
   log(`everything shown ${((Date.now() - demoStarted) / 1000).toFixed(1)} s after the demo started`);
   await page.screenshot({ path: screenshot, fullPage: true });

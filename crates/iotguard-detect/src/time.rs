@@ -1,22 +1,12 @@
 //! Timestamps as RFC 3339 text (UTC, microseconds), the form ECS dates take, without a date
-//! library: the civil-from-days conversion is a few lines (Howard Hinnant's algorithm).
+//! library: formatting is [`Timestamp::to_rfc3339`]; parsing (the inverse, days-from-civil) is
+//! here.
 
 use iotguard_flow::Timestamp;
 
 /// Formats a timestamp as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (microseconds, truncated toward the past).
 pub fn rfc3339(ts: Timestamp) -> String {
-    let nanos = ts.as_nanos();
-    let secs = nanos.div_euclid(1_000_000_000);
-    let micros = nanos.rem_euclid(1_000_000_000) / 1000;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    ts.to_rfc3339()
 }
 
 /// Parses RFC 3339 UTC text (`2019-01-10T20:06:29Z`, with an optional fraction of up to nine
@@ -78,20 +68,6 @@ pub(crate) fn now() -> Timestamp {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     Timestamp::from_secs_nanos(d.as_secs() as i64, d.subsec_nanos())
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

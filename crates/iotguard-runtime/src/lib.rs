@@ -9,6 +9,7 @@ pub mod audit;
 pub mod batch;
 pub mod dataset;
 mod error;
+pub mod explore;
 pub mod input;
 pub mod inspect;
 pub mod lab;

@@ -296,7 +296,8 @@ async function loadModel() {
       + `<table class="compact"><thead><tr>${keys.map((k) => `<th class="num">${k}</th>`).join('')}</tr></thead>`
       + `<tbody><tr>${keys.map((k) => `<td class="num">${fix(metrics[k])}</td>`).join('')}</tr></tbody></table>`
       + confusionHtml(metrics)
-      + '<p class="muted">metrics on the held-out share of the training data</p>';
+      + '<p class="muted">metrics on the held-out share of the training data</p>'
+      + explorationHtml(m.exploration, act.training?.inputs ?? []);
     $('comparison').innerHTML = comparisonHtml(m.comparison, m.comparison_html);
   } catch (e) {
     $('model').innerHTML = `<p class="muted">model information unavailable: ${esc(e)}</p>`;
@@ -311,6 +312,17 @@ function confusionHtml(m) {
   return '<table class="compact" id="model-confusion" style="width:auto;min-width:22em"><thead><tr><th></th><th class="num">flagged</th><th class="num">not flagged</th></tr></thead><tbody>'
     + `<tr><th>malicious</th>${cell(m.tp, false)}${cell(m.fn_, true)}</tr>`
     + `<tr><th>benign</th>${cell(m.fp, true)}${cell(m.tn, false)}</tr></tbody></table>`;
+}
+
+// The link to the exploration of the training data (iotguard explore), saying whether it covers
+// the inputs the model was trained on.
+function explorationHtml(ex, trained) {
+  if (!ex) return '<p class="muted">no exploration of its training data (iotguard explore --out DIR INPUTS, then --explore DIR)</p>';
+  const base = (p) => String(p).split(/[\\/]/).pop();
+  const want = trained.map(base).sort().join('\n');
+  const same = want !== '' && want === [...ex.inputs].sort().join('\n');
+  const note = same ? `its ${num(ex.inputs.length)} training input(s)` : `explored: ${ex.inputs.map(esc).join(', ') || '?'}; not the inputs the model was trained on`;
+  return `<p><a id="model-explore" href="${esc(ex.html)}" target="_blank" rel="noopener">the exploration of its training data</a> <span class="muted">(${note})</span></p>`;
 }
 
 function comparisonHtml(report, htmlUrl) {

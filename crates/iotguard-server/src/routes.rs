@@ -102,6 +102,12 @@ fn table(state: &AppState) -> RouteTable {
         get(api::models::report),
     )
     .add(
+        Method::GET,
+        "/api/v1/models/explore",
+        RouteKind::Api,
+        get(api::models::explore),
+    )
+    .add(
         Method::POST,
         "/api/v1/models/activate",
         RouteKind::Api,

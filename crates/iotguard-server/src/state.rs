@@ -26,6 +26,7 @@ struct Inner {
     stats: Option<Stats>,
     feed: Option<LiveFeed>,
     report_dir: Option<PathBuf>,
+    explore_dir: Option<PathBuf>,
     started: Instant,
     shutdown: watch::Sender<bool>,
 }
@@ -40,6 +41,7 @@ pub struct AppStateBuilder {
     stats: Option<Stats>,
     feed: Option<LiveFeed>,
     report_dir: Option<PathBuf>,
+    explore_dir: Option<PathBuf>,
 }
 
 impl AppStateBuilder {
@@ -87,6 +89,13 @@ impl AppStateBuilder {
         self
     }
 
+    /// Sets the folder of the exploration of the model's training data (`explore.json`,
+    /// `explore.html`, from `iotguard explore`).
+    pub fn explore_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.explore_dir = dir;
+        self
+    }
+
     /// Returns the state.
     pub fn build(self) -> AppState {
         let (shutdown, _) = watch::channel(false);
@@ -99,6 +108,7 @@ impl AppStateBuilder {
                 stats: self.stats,
                 feed: self.feed,
                 report_dir: self.report_dir,
+                explore_dir: self.explore_dir,
                 started: Instant::now(),
                 shutdown,
             }),
@@ -152,6 +162,10 @@ impl AppState {
 
     pub(crate) fn report_dir(&self) -> Option<&std::path::Path> {
         self.inner.report_dir.as_deref()
+    }
+
+    pub(crate) fn explore_dir(&self) -> Option<&std::path::Path> {
+        self.inner.explore_dir.as_deref()
     }
 
     pub(crate) fn uptime_secs(&self) -> f64 {

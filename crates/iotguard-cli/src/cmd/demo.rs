@@ -136,9 +136,10 @@ fn train_on_simulation(
         threads: 1,
         ..Default::default()
     };
+    let inputs = [Input::File(capture)];
     let (file, _) = iotguard_runtime::lab::train_model(
         kind,
-        &[Input::File(capture)],
+        &inputs,
         &batch,
         &Default::default(),
         seed,
@@ -147,6 +148,16 @@ fn train_on_simulation(
     )?;
     let path = dir.join("model.json");
     file.save(BufWriter::new(File::create(&path)?))?;
+    // The exploration of the training data, beside the model: the model panel links it.
+    let (exploration, _) = iotguard_runtime::explore::explore(
+        &inputs,
+        &batch,
+        &Default::default(),
+        &Default::default(),
+        &Default::default(),
+        &mut |_| {},
+    )?;
+    super::explore::write(&dir.join("explore"), &exploration)?;
     Ok(path)
 }
 
@@ -201,6 +212,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let state = AppState::builder()
         .token(args.server.token())
         .report_dir(args.server.report.clone())
+        .explore_dir(args.server.explore_dir(Some(&model_path)))
         .model(model.clone())
         .detect_config(detect.clone())
         .store(store.reader()?)

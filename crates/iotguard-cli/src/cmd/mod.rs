@@ -17,6 +17,7 @@ mod convert;
 mod demo;
 mod detect;
 mod eval;
+mod explore;
 mod inspect;
 mod replay;
 mod serve;
@@ -36,6 +37,10 @@ pub(crate) enum Command {
     Train(train::TrainArgs),
     /// Measure a model file on labeled flows, per input and pooled.
     Eval(eval::EvalArgs),
+    /// Explore labeled flows before trusting them: per-class counts, feature distributions,
+    /// correlations, shift between captures, top talkers and label checks (JSON, Markdown,
+    /// HTML), and proposed label-audit rules for likely mislabeled flows.
+    Explore(explore::ExploreArgs),
     /// Compare every model kind on the same features and folds: JSON, Markdown and HTML with plots.
     Compare(compare::CompareArgs),
     /// Detect attacks in flows (replayed files, standard input, a live Zeek log folder) and
@@ -59,6 +64,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<u8> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Explore(args) => explore::run(args),
         Command::Detect(args) => detect::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),

@@ -28,9 +28,22 @@ pub(crate) struct ServerArgs {
     /// A folder written by `iotguard compare`: the dashboard shows its table and plots.
     #[arg(long, value_name = "DIR")]
     pub(crate) report: Option<PathBuf>,
+    /// A folder written by `iotguard explore` on the model's training data: the model panel
+    /// links its page [default: the `explore` folder beside the model file, if it has one].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) explore: Option<PathBuf>,
 }
 
 impl ServerArgs {
+    /// Returns the exploration folder: `--explore`, else `explore/` beside the model file when
+    /// it holds a page.
+    pub(crate) fn explore_dir(&self, model: Option<&std::path::Path>) -> Option<PathBuf> {
+        self.explore.clone().or_else(|| {
+            let beside = model?.parent()?.join("explore");
+            beside.join("explore.html").is_file().then_some(beside)
+        })
+    }
+
     /// Returns the token; an empty one (`IOTGUARD_API_TOKEN=`) counts as none.
     pub(crate) fn token(&self) -> Option<String> {
         self.token.clone().filter(|t| !t.is_empty())
@@ -77,7 +90,8 @@ pub(crate) fn wait_for(flag: &AtomicBool) {
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let mut state = AppState::builder()
         .token(args.server.token())
-        .report_dir(args.server.report.clone());
+        .report_dir(args.server.report.clone())
+        .explore_dir(args.server.explore_dir(args.model.as_deref()));
     if let Some(path) = &args.model {
         let handle =
             ModelHandle::load(path).with_context(|| format!("loading model {}", path.display()))?;

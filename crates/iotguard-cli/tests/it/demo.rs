@@ -59,6 +59,14 @@ fn demo_trains_detects_stores_and_serves() {
     let models = get_json(&demo.addr, "/api/v1/models");
     assert_eq!(models["active"]["kind"], json!("logreg"));
     assert_eq!(models["active"]["training"]["rows"], json!(6000));
+    // The exploration of the training capture, written beside the model, is linked.
+    assert_eq!(
+        models["exploration"],
+        json!({"html": "/api/v1/models/explore", "inputs": ["train.conn.log"]})
+    );
+    let (status, explore) = http(&demo.addr, "GET", "/api/v1/models/explore", None);
+    assert_eq!(status, 200);
+    assert!(explore.contains("<figure id=\"correlation\">"));
     let (status, page) = http(&demo.addr, "GET", "/", None);
     assert_eq!(status, 200);
     assert!(page.contains("<title>iotguard</title>"));

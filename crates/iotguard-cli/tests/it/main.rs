@@ -3,6 +3,7 @@
 mod convert;
 mod demo;
 mod detect;
+mod explore;
 mod inspect;
 mod kafka;
 mod lab;

@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{push_int, push_ip, Sink};
 use crate::record::FlowRecord;
-use crate::time::{push_decimal_nanos, Timestamp};
+use crate::time::{civil_from_days, push_decimal_nanos, Timestamp};
 
 /// The 21 standard Zeek conn columns and their Zeek types, in Zeek's order.
 const STANDARD: [(&str, &str); 21] = [
@@ -327,20 +327,6 @@ fn push_log_time(out: &mut Vec<u8>, t: Timestamp) {
         ));
         out.extend_from_slice(digits.as_bytes());
     }
-}
-
-/// Returns the date of a day counted from 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -70,20 +70,27 @@ pub fn html(r: &CompareReport) -> Result<String, PlotError> {
     Ok(out)
 }
 
-const STYLE: &str =
-    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
+/// The style of every report page: light by default, dark where the reader's system prefers
+/// it. The plots are drawn dark-on-white; in dark mode they are inverted with their hues kept
+/// (blue stays blue, red stays red), so one SVG serves both.
+pub(crate) const STYLE: &str =
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;background:#fff}\
 table{border-collapse:collapse;margin:1em 0;font-size:14px}\
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}\
 th:first-child,td:first-child{text-align:left}\
 th{background:#f3f3f3}\
 figure{margin:1.5em 0}\
-svg{max-width:100%;height:auto}";
+svg{max-width:100%;height:auto}\
+pre{background:#f6f6f6;padding:8px;overflow-x:auto}\
+@media (prefers-color-scheme: dark){body{color:#d8dee6;background:#0f1419}\
+th,td{border-color:#2a3542}th{background:#182029}pre{background:#182029}a{color:#7ab8ff}\
+svg{filter:invert(0.92) hue-rotate(180deg)}}";
 
-fn figure(out: &mut String, id: &str, svg: &str) {
+pub(crate) fn figure(out: &mut String, id: &str, svg: &str) {
     out.push_str(&format!("<figure id=\"{id}\">\n{svg}\n</figure>\n"));
 }
 
-fn push_table(out: &mut String, t: &Table) {
+pub(crate) fn push_table(out: &mut String, t: &Table) {
     out.push_str("<table>\n<tr>");
     for h in &t.header {
         out.push_str(&format!("<th>{}</th>", escape(h)));
@@ -100,7 +107,7 @@ fn push_table(out: &mut String, t: &Table) {
 }
 
 /// Escapes text for HTML content and attribute values.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -1,15 +1,18 @@
 //! The `compare` report rendered for people: Markdown (`report.md`) and one self-contained HTML
 //! page with inline SVG plots (`report.html`). Both are built from the same tables
 //! (`tables.rs`); the JSON report is the [`CompareReport`](crate::lab::CompareReport) itself.
+//! The `explore` report (`explore/`) is laid out the same way, with the same style and plots.
 //!
 //! Rendering is pure: it takes a report and returns text, so the CLI decides where it goes.
 
+mod explore;
 mod heatmaps;
 mod html;
 mod markdown;
 mod plots;
 mod tables;
 
+pub use explore::{explore_html, explore_markdown, EXPLORE_PLOT_IDS};
 pub use html::{html, PLOT_IDS};
 pub use markdown::markdown;
 
@@ -24,7 +27,7 @@ pub struct PlotError {
 }
 
 /// Returns the [`PlotError`] of a plotters error while drawing `plot`.
-fn plot_error(plot: &str, e: impl std::fmt::Display) -> PlotError {
+pub(crate) fn plot_error(plot: &str, e: impl std::fmt::Display) -> PlotError {
     PlotError {
         plot: plot.to_string(),
         reason: e.to_string(),
@@ -42,7 +45,7 @@ fn percent(v: Option<f64>) -> String {
 }
 
 /// Formats a count with thousands separators (`12,345`).
-fn count(n: u64) -> String {
+pub(crate) fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

@@ -1,5 +1,6 @@
 //! `GET /api/v1/models` (the active model, its metrics, the last comparison report),
-//! `GET /api/v1/models/report` (that report's HTML page with its plots) and
+//! `GET /api/v1/models/report` (that report's HTML page with its plots),
+//! `GET /api/v1/models/explore` (the exploration of the model's training data) and
 //! `POST /api/v1/models/activate` (hot swap to another model file, behind the token).
 
 use std::path::PathBuf;
@@ -18,6 +19,8 @@ use crate::state::AppState;
 
 /// Where the comparison's HTML page is served.
 const REPORT_URL: &str = "/api/v1/models/report";
+/// Where the exploration's HTML page is served.
+const EXPLORE_URL: &str = "/api/v1/models/explore";
 
 /// The answer of `GET /api/v1/models`.
 #[derive(Serialize)]
@@ -25,6 +28,45 @@ pub(crate) struct Models {
     active: Option<Value>,
     comparison: Option<Value>,
     comparison_html: Option<&'static str>,
+    exploration: Option<Exploration>,
+}
+
+/// The exploration of the training data, as the model panel links it.
+#[derive(Serialize)]
+pub(crate) struct Exploration {
+    /// Where its page is served.
+    html: &'static str,
+    /// The inputs it explored (file names).
+    inputs: Vec<String>,
+}
+
+/// Reads the input names of an `explore.json` (`None` when there is no readable page).
+fn exploration(dir: &std::path::Path) -> Option<Exploration> {
+    #[derive(Deserialize)]
+    struct Input {
+        input: String,
+    }
+    #[derive(Deserialize)]
+    struct File {
+        inputs: Vec<Input>,
+    }
+    if !dir.join("explore.html").is_file() {
+        return None;
+    }
+    let file: Option<File> = std::fs::read(dir.join("explore.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let file_name = |p: &str| {
+        std::path::Path::new(p)
+            .file_name()
+            .map_or_else(|| p.to_string(), |f| f.to_string_lossy().into_owned())
+    };
+    Some(Exploration {
+        html: EXPLORE_URL,
+        inputs: file.map_or_else(Vec::new, |f| {
+            f.inputs.iter().map(|i| file_name(&i.input)).collect()
+        }),
+    })
 }
 
 /// The body of `POST /api/v1/models/activate`.
@@ -64,6 +106,7 @@ fn models_answer(state: &AppState) -> Models {
         active: state.model().map(describe),
         comparison,
         comparison_html: html.then_some(REPORT_URL),
+        exploration: state.explore_dir().and_then(exploration),
     }
 }
 
@@ -78,6 +121,22 @@ pub(crate) async fn report(State(state): State<AppState>) -> Result<Response, Ap
         ApiError::not_found("no comparison report: start with --report DIR (from iotguard compare)")
     })?;
     let path = dir.join("report.html");
+    let html = tokio::task::spawn_blocking(move || {
+        std::fs::read(&path).map_err(|e| ApiError::not_found(format!("{}: {e}", path.display())))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
+}
+
+/// Serves the exploration's HTML page.
+pub(crate) async fn explore(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let dir = state.explore_dir().ok_or_else(|| {
+        ApiError::not_found(
+            "no exploration: start with --explore DIR (from iotguard explore), or keep it in an `explore` folder beside the model file",
+        )
+    })?;
+    let path = dir.join("explore.html");
     let html = tokio::task::spawn_blocking(move || {
         std::fs::read(&path).map_err(|e| ApiError::not_found(format!("{}: {e}", path.display())))
     })

@@ -60,6 +60,40 @@ async fn without_a_report_the_report_is_absent() {
 }
 
 #[tokio::test]
+async fn the_exploration_of_the_training_data_is_linked_and_served() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("explore.json"),
+        r#"{"inputs": [{"input": "/data/a.conn.log"}, {"input": "b.log"}], "checks": {}}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("explore.html"), "<html>matrix</html>").unwrap();
+    let state = AppState::builder()
+        .model(ModelHandle::load(&models().a).unwrap())
+        .explore_dir(Some(dir.path().to_path_buf()))
+        .build();
+    let app = app(state);
+    let (_, body) = call(&app, get("/api/v1/models")).await;
+    assert_eq!(
+        body["exploration"],
+        json!({"html": "/api/v1/models/explore", "inputs": ["a.conn.log", "b.log"]})
+    );
+    let (status, html) = call(&app, get("/api/v1/models/explore")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(html, json!("<html>matrix</html>"));
+    // Without one: no link, and the page is a 404 saying how to get one.
+    let (app, _) = app_with(None, None);
+    let (_, body) = call(&app, get("/api/v1/models")).await;
+    assert_eq!(body["exploration"], json!(null));
+    let (status, body) = call(&app, get("/api/v1/models/explore")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body["message"].as_str().unwrap().contains("--explore DIR"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn activation_needs_the_token() {
     let body = json!({"path": models().b}).to_string();
     let (app, handle) = app_with(Some("s3cret"), None);
