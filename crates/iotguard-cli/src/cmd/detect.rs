@@ -53,9 +53,19 @@ pub(crate) struct DetectArgs {
     /// Rotate the JSON-lines file past this many MiB.
     #[arg(long, value_name = "MIB", default_value_t = 100)]
     jsonl_max_mib: u64,
-    /// Also POST alerts (JSON arrays) to this http:// URL, with retries and backoff.
+    /// Also POST alerts (JSON arrays) to this http:// URL, from a thread of its own, with
+    /// retries and backoff; what it refuses (4xx) or cannot take in time goes to
+    /// --webhook-dead-letter.
     #[arg(long, value_name = "URL")]
     webhook: Option<String>,
+    /// Where the webhook's undeliverable alerts are kept (JSON lines, appended).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "iotguard-webhook-dead-letter.jsonl",
+        requires = "webhook"
+    )]
+    webhook_dead_letter: PathBuf,
     /// Replay at most this many flows per second.
     #[arg(long, value_name = "FLOWS", conflicts_with = "speedup")]
     rate: Option<f64>,
@@ -164,7 +174,10 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         sinks.push(Box::new(jsonl));
     }
     if let Some(url) = &args.webhook {
-        sinks.push(Box::new(WebhookSink::new(WebhookConfig::new(url))));
+        sinks.push(Box::new(WebhookSink::new(WebhookConfig::new(
+            url,
+            &args.webhook_dead_letter,
+        ))));
     }
     let options = ReadOptions {
         format: args.format,
@@ -255,7 +268,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
     } else {
         output::out(&format!(
             "{} flows in {:.2} s ({:.0} flows/s), {} alerting, {} incidents, {} alert documents \
-             sent, {} rejected lines{}",
+             sent, {} rejected lines{}{}",
             report.flows,
             report.elapsed_secs,
             report.flows as f64 / report.elapsed_secs.max(1e-9),
@@ -263,6 +276,11 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             report.incidents,
             report.alerts_sent,
             report.rejected,
+            if report.dead_lettered > 0 {
+                format!(", {} alerts dead-lettered", report.dead_lettered)
+            } else {
+                String::new()
+            },
             if report.interrupted {
                 " (interrupted)"
             } else {
