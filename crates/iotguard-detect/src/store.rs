@@ -15,6 +15,11 @@
 //! 100 000); past that, `upsert` fails with [`Error::Unsaved`] and keeps nothing more: the
 //! pipeline stops the run on it rather than drop alerts.
 //!
+//! With a retention ([`AlertStore::with_retention`]), each commit (at most once a minute)
+//! deletes, in the same transaction, the alerts whose last flow is older than the newest
+//! alert's last flow minus the retention (event time, so replaying an old capture keeps its
+//! alerts); the store's size is then bounded by the alert rate times the retention.
+//!
 //! Schema version 1 (`PRAGMA user_version`); a store with another version is refused.
 
 use std::collections::{HashMap, HashSet};
@@ -98,6 +103,9 @@ pub struct SeverityCount {
 struct Conn {
     conn: Connection,
     in_tx: bool,
+    /// When the retention was last applied, and how many alerts it deleted in all.
+    last_purge: Option<std::time::Instant>,
+    purged: u64,
     /// Every alert written in the open transaction (latest revision per id), kept until the
     /// transaction commits so a rolled-back one can be written again.
     unsaved: HashMap<String, Alert>,
@@ -114,7 +122,11 @@ pub struct AlertStore {
     name: String,
     inner: Mutex<Conn>,
     max_unsaved: usize,
+    retention: Option<std::time::Duration>,
 }
+
+/// How often the retention is applied (at a commit).
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl AlertStore {
     /// Opens (creating if needed) the store at `path`.
@@ -150,8 +162,11 @@ impl AlertStore {
                 in_tx: false,
                 unsaved: HashMap::new(),
                 replay: false,
+                last_purge: None,
+                purged: 0,
             }),
             max_unsaved: DEFAULT_MAX_UNSAVED,
+            retention: None,
         })
     }
 
@@ -159,6 +174,17 @@ impl AlertStore {
     pub fn with_max_unsaved(mut self, max_unsaved: usize) -> AlertStore {
         self.max_unsaved = max_unsaved.max(1);
         self
+    }
+
+    /// Keeps alerts for `retention` of event time (see the module docs); `None` keeps all.
+    pub fn with_retention(mut self, retention: Option<std::time::Duration>) -> AlertStore {
+        self.retention = retention;
+        self
+    }
+
+    /// Returns how many alerts the retention has deleted.
+    pub fn purged(&self) -> u64 {
+        self.lock().purged
     }
 
     /// Returns how many incidents are written but not yet committed.
@@ -228,6 +254,25 @@ impl AlertStore {
             settle(c, outcome)?;
         }
         if c.in_tx {
+            if let Some(retention) = self.retention {
+                if c.last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                    let outcome = c
+                        .conn
+                        .execute(
+                            "DELETE FROM alerts
+                             WHERE end_ns < (SELECT MAX(end_ns) FROM alerts) - ?1",
+                            [i64::try_from(retention.as_nanos()).unwrap_or(i64::MAX)],
+                        )
+                        .map_err(Error::from);
+                    match outcome {
+                        Ok(n) => {
+                            c.purged += n as u64;
+                            c.last_purge = Some(std::time::Instant::now());
+                        }
+                        Err(e) => return settle(c, Err(e)),
+                    }
+                }
+            }
             let outcome = c.conn.execute_batch("COMMIT").map_err(Error::from);
             settle(c, outcome)?;
             c.in_tx = false;
@@ -548,6 +593,28 @@ mod tests {
         store.send(&alerts(401, 3)).unwrap();
         store.flush().unwrap();
         assert_eq!(stored(&path), (401, vec![3]));
+    }
+
+    /// With a retention of one day, a commit deletes the alerts whose last flow is more than a
+    /// day before the newest one's, and keeps the rest.
+    #[test]
+    fn retention_deletes_alerts_older_than_the_newest_minus_the_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.db");
+        let mut store = AlertStore::open(&path)
+            .unwrap()
+            .with_retention(Some(std::time::Duration::from_secs(86_400)));
+        let mut batch = alerts(3, 1);
+        batch[0].event.end = "2024-01-01T00:00:00Z".to_string();
+        batch[1].event.end = "2024-01-02T00:00:00Z".to_string();
+        batch[2].event.end = "2024-01-02T12:00:00Z".to_string();
+        store.send(&batch).unwrap();
+        store.flush().unwrap();
+        assert_eq!(store.purged(), 1);
+        let reader = AlertStore::open(&path).unwrap();
+        assert_eq!(reader.get("inc-000000").unwrap(), None);
+        assert!(reader.get("inc-000001").unwrap().is_some());
+        assert!(reader.get("inc-000002").unwrap().is_some());
     }
 
     /// Past `max_unsaved` incidents the store refuses more, with an error the pipeline treats as

@@ -47,6 +47,10 @@ pub(crate) struct DetectArgs {
     /// Do not write the SQLite alert store.
     #[arg(long)]
     no_alerts_db: bool,
+    /// Keep alerts in the store for this many days of event time (older ones are deleted at
+    /// a commit, at most once a minute) [default: keep all].
+    #[arg(long, value_name = "DAYS")]
+    retention_days: Option<f64>,
     /// Also write alerts as JSON lines to this file (appended; rotated by size).
     #[arg(long, value_name = "FILE")]
     alerts_jsonl: Option<PathBuf>,
@@ -140,8 +144,14 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         .detect_config(config)
         .stats(stats.clone());
     if !args.no_alerts_db {
+        let retention = match args.retention_days {
+            Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d * 86_400.0)),
+            Some(d) => anyhow::bail!("--retention-days must be a positive number of days, not {d}"),
+            None => None,
+        };
         let store = AlertStore::open(&args.alerts_db)
-            .with_context(|| format!("opening {}", args.alerts_db.display()))?;
+            .with_context(|| format!("opening {}", args.alerts_db.display()))?
+            .with_retention(retention);
         if args.serve.is_some() {
             state = state.store(store.reader()?);
         }
