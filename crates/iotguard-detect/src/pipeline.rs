@@ -138,6 +138,7 @@ pub fn run_pipeline(
         sinks_healthy: true,
         scored_reported: detector.counts(),
         fatal: None,
+        last_failure: None,
     };
     let mut last_flush = Instant::now();
     let mut last_flow_at: Option<Instant> = None;
@@ -239,6 +240,8 @@ struct Run {
     scored_reported: (u64, u64),
     /// A sink lost alerts: the run stops with this error.
     fatal: Option<Error>,
+    /// The latest sink failure, as `/health` shows it.
+    last_failure: Option<String>,
 }
 
 impl Run {
@@ -318,6 +321,7 @@ impl Run {
         // A failure before this flush means some alerts never reached a sink: the position
         // stays where it was until the next fully successful round.
         self.sinks_healthy = true;
+        stats.set_sink_failure(if ok { None } else { self.last_failure.clone() });
         ok
     }
 
@@ -329,6 +333,7 @@ impl Run {
         on_notice: &mut dyn FnMut(Notice<'_>),
     ) {
         self.report.sink_errors += 1;
+        self.last_failure = Some(format!("sink {name}: {e}"));
         if let SinkError::DeadLettered { alerts, .. } = e {
             self.report.dead_lettered += alerts;
         } else {

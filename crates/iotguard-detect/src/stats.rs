@@ -64,6 +64,8 @@ struct Inner {
     alert_flows: AtomicU64,
     alerts_out: AtomicU64,
     sink_errors: AtomicU64,
+    /// The last flush round's failure (`None`: every sink flushed), for `/health`.
+    sink_failure: Mutex<Option<String>>,
     feed_sent: AtomicU64,
     open_incidents: AtomicU64,
     hosts: AtomicU64,
@@ -171,6 +173,7 @@ impl Stats {
                 alert_flows: AtomicU64::new(0),
                 alerts_out: AtomicU64::new(0),
                 sink_errors: AtomicU64::new(0),
+                sink_failure: Mutex::new(None),
                 feed_sent: AtomicU64::new(0),
                 open_incidents: AtomicU64::new(0),
                 hosts: AtomicU64::new(0),
@@ -209,6 +212,25 @@ impl Stats {
     /// Counts a sink failure.
     pub fn add_sink_error(&self) {
         self.inner.sink_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records how the last flush of every sink went: `None` when all flushed, else what
+    /// failed (shown by `/health` until a flush succeeds again).
+    pub fn set_sink_failure(&self, failure: Option<String>) {
+        *self
+            .inner
+            .sink_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = failure;
+    }
+
+    /// Returns the last flush round's failure, if it failed.
+    pub fn sink_failure(&self) -> Option<String> {
+        self.inner
+            .sink_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Counts events published to the live feed.

@@ -281,6 +281,17 @@ impl AlertStore {
         Ok(())
     }
 
+    /// Checks that the store answers a query (for `/health`).
+    pub fn check(&self) -> Result<()> {
+        let c = self.lock();
+        c.conn.query_row(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM alerts LIMIT 1)",
+            [],
+            |r| r.get::<_, i64>(0),
+        )?;
+        Ok(())
+    }
+
     /// Returns one alert by id.
     pub fn get(&self, id: &str) -> Result<Option<Alert>> {
         let c = self.lock();

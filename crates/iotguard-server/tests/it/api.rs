@@ -35,8 +35,30 @@ async fn health_says_what_runs() {
     assert_eq!(
         body,
         json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "model": true,
-               "alert_store": false, "pipeline": false})
+               "alert_store": false, "pipeline": false, "problems": []})
     );
+}
+
+/// While the pipeline's last flush failed, `/health` answers 503 `degraded` with the reason;
+/// once a flush succeeds, `ok` again (before: always `ok`).
+#[tokio::test]
+async fn health_is_degraded_while_the_sinks_fail() {
+    let stats = iotguard_detect::Stats::new();
+    let app = app(AppState::builder().stats(stats.clone()).build());
+    stats.set_sink_failure(Some("sink webhook:http://x/: HTTP status 500".to_string()));
+    let (status, body) = call(&app, get("/health")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(
+        body["problems"],
+        json!([
+            "the last flush of the alert sinks failed: sink webhook:http://x/: HTTP status 500"
+        ])
+    );
+    stats.set_sink_failure(None);
+    let (status, body) = call(&app, get("/health")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
 }
 
 #[tokio::test]
