@@ -2,7 +2,7 @@
 
 use std::sync::atomic::AtomicBool;
 
-use iotguard_detect::sink::{JsonlConfig, JsonlSink};
+use iotguard_detect::sink::{JsonlConfig, JsonlSink, SinkError};
 use iotguard_detect::source::replay::{Pacing, ReplaySource};
 use iotguard_detect::{
     run_pipeline, AlertQuery, AlertSink, AlertStore, DetectConfig, FeedConfig, FeedEvent, LiveFeed,
@@ -161,4 +161,69 @@ fn a_set_shutdown_flag_stops_before_the_first_flow_and_still_flushes() {
     .unwrap();
     assert!(report.interrupted);
     assert_eq!(report.flows, 0);
+}
+
+/// A sink that can keep nothing (its dead-letter file cannot be written).
+struct Losing;
+
+impl AlertSink for Losing {
+    fn name(&self) -> &str {
+        "losing"
+    }
+
+    fn send(&mut self, alerts: &[iotguard_detect::Alert]) -> Result<(), SinkError> {
+        Err(SinkError::Lost(format!("{} alerts not kept", alerts.len())))
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// A sink that lost alerts stops the run with an error (the other sinks still flushed what
+/// they had), and `/health`'s sink state says so; before, the loss was only counted and the
+/// run ended with success.
+#[test]
+fn a_sink_that_loses_alerts_stops_the_run_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("alerts.jsonl");
+    let mut sinks: Vec<Box<dyn AlertSink>> = vec![
+        Box::new(JsonlSink::open(JsonlConfig::new(&jsonl)).unwrap()),
+        Box::new(Losing),
+    ];
+    let mut source = ReplaySource::open(
+        &[fixture().test_log.clone()],
+        ReadOptions::default(),
+        1,
+        Pacing::Fast,
+    )
+    .unwrap();
+    let stats = Stats::new();
+    let err = run_pipeline(
+        &mut source,
+        &mut detector(DetectConfig::default()),
+        &mut sinks,
+        &PipelineConfig {
+            batch: 64,
+            ..PipelineConfig::default()
+        },
+        PipelineParts {
+            stats: &stats,
+            feed: None,
+            shutdown: &AtomicBool::new(false),
+            on_notice: &mut |_| {},
+        },
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("sink losing: alerts lost: ") && text.ends_with(" alerts not kept"),
+        "{text}"
+    );
+    let kept = std::fs::read_to_string(&jsonl).unwrap();
+    assert!(!kept.is_empty(), "the JSON-lines sink was flushed");
+    assert!(stats
+        .sink_failure()
+        .unwrap()
+        .starts_with("sink losing: alerts lost"));
 }
