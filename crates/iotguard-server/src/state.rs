@@ -36,7 +36,13 @@ struct Inner {
     /// What every live stream's `stats` tick shares, computed once a second by one task
     /// (started by the first stream).
     ticks: OnceLock<watch::Receiver<Arc<crate::api::live::Shared>>>,
+    /// Scoring requests allowed at once (CPU work on the blocking pool).
+    scorers: Arc<tokio::sync::Semaphore>,
+    max_scorers: usize,
 }
+
+/// The most scoring requests served at once by default; more are answered 429.
+pub const DEFAULT_MAX_SCORERS: usize = 4;
 
 /// The most live streams served at once by default; more are refused with 503.
 pub const DEFAULT_MAX_LIVE_STREAMS: usize = 64;
@@ -53,9 +59,17 @@ pub struct AppStateBuilder {
     report_dir: Option<PathBuf>,
     explore_dir: Option<PathBuf>,
     max_live_streams: Option<usize>,
+    max_scorers: Option<usize>,
 }
 
 impl AppStateBuilder {
+    /// Sets how many scoring requests run at once ([`DEFAULT_MAX_SCORERS`] unless set); one
+    /// more is answered 429.
+    pub fn max_scorers(mut self, n: usize) -> Self {
+        self.max_scorers = Some(n.max(1));
+        self
+    }
+
     /// Sets how many live streams may be open at once ([`DEFAULT_MAX_LIVE_STREAMS`] unless
     /// set); one more is answered 503.
     pub fn max_live_streams(mut self, n: usize) -> Self {
@@ -132,6 +146,10 @@ impl AppStateBuilder {
                 live_streams: AtomicUsize::new(0),
                 max_live_streams: self.max_live_streams.unwrap_or(DEFAULT_MAX_LIVE_STREAMS),
                 ticks: OnceLock::new(),
+                scorers: Arc::new(tokio::sync::Semaphore::new(
+                    self.max_scorers.unwrap_or(DEFAULT_MAX_SCORERS),
+                )),
+                max_scorers: self.max_scorers.unwrap_or(DEFAULT_MAX_SCORERS),
             }),
         }
     }
@@ -210,6 +228,16 @@ impl AppState {
             )));
         }
         Ok(LiveSlot(self.clone()))
+    }
+
+    /// Takes a scoring slot, or says (429) that all are taken; held until the permit drops.
+    pub(crate) fn score_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.inner.scorers.clone().try_acquire_owned().map_err(|_| {
+            ApiError::too_many_requests(format!(
+                "{} scoring requests are running, the most this server runs at once; retry later",
+                self.inner.max_scorers
+            ))
+        })
     }
 
     /// Returns the shared ticks, starting their producer task on first use (call from within

@@ -6,7 +6,8 @@
 //! the same request (send a host's flows together, in time order, to give it context). The
 //! live stream's host state is never read or changed. Flows are read by the same Zeek JSON
 //! reader as files and Kafka messages; one that cannot be read is listed with its index and
-//! reason, and the rest are scored.
+//! reason, and the rest are scored. At most 10 000 flows per request (422 past it) and
+//! `max_scorers` requests at once (4 by default; 429 past it).
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -103,11 +104,17 @@ pub(crate) async fn score(
         )));
     }
     let model = state.require_model()?.clone();
+    // Held until the scoring is done: at most `max_scorers` requests score at once.
+    let permit = state.score_permit()?;
     let mut config = state.detect_config().clone();
     config.explain &= explain;
-    let answer = tokio::task::spawn_blocking(move || score_flows(&flows, model, config, explain))
-        .await
-        .map_err(ApiError::internal)??;
+    let answer = tokio::task::spawn_blocking(move || {
+        let answer = score_flows(&flows, model, config, explain);
+        drop(permit);
+        answer
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok(JsonResponse(answer))
 }
 

@@ -401,3 +401,33 @@ async fn score_without_explanations_gives_the_same_scores() {
     let (status, body) = call(&app, post_json("/api/v1/score?explain=maybe", "{}", None)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
+
+/// At most `max_scorers` scoring requests run at once: with one running (10 000 explained
+/// flows), another is answered 429; once it is done, scoring works again. Before, every request
+/// took a blocking thread, without limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_scoring_past_the_limit_is_refused() {
+    let app = app(AppState::builder()
+        .model(ModelHandle::load(&models().a).unwrap())
+        .max_scorers(1)
+        .build());
+    let big = serde_json::to_string(&json_flows(6, 10_000)).unwrap();
+    let small = serde_json::to_string(&json_flows(7, 1)).unwrap();
+    let first = {
+        let app = app.clone();
+        tokio::spawn(async move { call(&app, post_json("/api/v1/score", &big, None)).await })
+    };
+    // The big request is read and scoring well within 2 s; its scoring takes far longer.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let (status, body) = call(&app, post_json("/api/v1/score", &small, None)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        body,
+        json!({"error": "too_many_requests",
+               "message": "1 scoring requests are running, the most this server runs at once; retry later"})
+    );
+    let (status, _) = first.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&app, post_json("/api/v1/score", &small, None)).await;
+    assert_eq!(status, StatusCode::OK);
+}
