@@ -100,6 +100,34 @@ fn detect_on_a_folder_with_a_corrupt_parquet_file_scores_the_others_and_exits_2(
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["report"]["flows"], 6, "{fixture}");
     }
+    // A truncated gzip: the flows before the cut are scored, and the exit code says the rest
+    // was not read (it was 0).
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(fixture_text().repeat(2000).as_bytes())
+        .unwrap();
+    let gz = gz.finish().unwrap();
+    let cut = work.path().join("cut.log.gz");
+    std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+    let out = iotguard(
+        &[
+            "detect",
+            "--model",
+            &model,
+            "--no-alerts-db",
+            "--json",
+            &cut.display().to_string(),
+        ],
+        None,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot read") && err.contains("incomplete deflate stream"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let flows = v["report"]["flows"].as_u64().unwrap();
+    assert!(flows > 0 && flows < 6000, "{flows}");
 }
 
 #[test]

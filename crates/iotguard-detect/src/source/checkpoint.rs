@@ -92,7 +92,7 @@ impl std::fmt::Display for Mismatch {
         match self {
             Mismatch::Shorter { len, offset } => write!(
                 f,
-                "it is {len} bytes long, shorter than the {offset} bytes already read (truncated)"
+                "it is {len} bytes long, shorter than the {offset} bytes already read (truncated, or a new file on the same inode)"
             ),
             Mismatch::OtherContent => write!(
                 f,
