@@ -111,7 +111,9 @@ impl FeatureExtractor {
     /// Updates the state with `rec` and writes its feature vector into `out`.
     ///
     /// Every element of `out` is written. A missing originator (responder) address makes the
-    /// `orig_host.*` (`resp_host.*`) features `NaN` and leaves that table alone.
+    /// `orig_host.*` (`resp_host.*`) features `NaN` and leaves that table alone. A flow with no
+    /// time ([`FlowRecord::untimed`]) has every per-host feature `NaN` (missing): windows over an
+    /// invented clock would mean nothing.
     ///
     /// # Panics
     ///
@@ -120,6 +122,10 @@ impl FeatureExtractor {
         assert_eq!(out.len(), self.schema.len(), "feature buffer length");
         let (flow_part, host_part) = out.split_at_mut(FLOW_LEN);
         flow::write(rec, flow_part);
+        if rec.untimed {
+            host_part.fill(f32::NAN);
+            return;
+        }
         let (orig_part, resp_part) = host_part.split_at_mut(host_part.len() / 2);
 
         let ts = rec.ts.as_nanos();

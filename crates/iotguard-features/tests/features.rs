@@ -460,3 +460,23 @@ fn batches_in_chunks_equal_one_batch_on_simulated_traffic() {
     assert!(bits(&whole) == bits(&chunked));
     assert!(whole.iter().all(|v| !v.is_infinite()));
 }
+
+#[test]
+fn untimed_flows_have_missing_host_features_and_leave_the_tables_alone() {
+    let mut x = FeatureExtractor::new(FeatureConfig::default());
+    let schema = x.schema().clone();
+    let host_start = col(&schema, "orig_host.gap_s");
+    let untimed = FlowRecord {
+        untimed: true,
+        ..flow([10, 0, 0, 1], [10, 0, 0, 2], 80, 0)
+    };
+    let v = x.extract_all([&untimed, &untimed]);
+    let (first, second) = v.split_at(schema.len());
+    for row in [first, second] {
+        assert!(row[host_start..].iter().all(|f| f.is_nan()));
+        // The per-flow features are there.
+        assert!(row[..host_start].iter().any(|f| !f.is_nan()));
+        assert_eq!(bits(&row[..host_start]), bits(&first[..host_start]));
+    }
+    assert_eq!(x.host_counts(), (0, 0));
+}

@@ -94,6 +94,10 @@ pub(crate) struct InputArgs {
     /// Lines longer than this are rejected (and skipped without being held in memory).
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE)]
     pub(crate) max_line_bytes: usize,
+    /// The column names of header-less delimited inputs, from this file's first line (BoT-IoT's
+    /// feature-names file for its full CSVs; its separator may differ from the data's).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) header_from: Option<PathBuf>,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -114,11 +118,20 @@ impl InputArgs {
         let threads = self
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let header = match &self.header_from {
+            Some(path) => {
+                Some(Arc::from(std::fs::read(path).with_context(|| {
+                    format!("--header-from {}", path.display())
+                })?))
+            }
+            None => None,
+        };
         let config = BatchConfig {
             options: ReadOptions {
                 format: self.format,
                 sensor: self.sensor.as_deref().map(Arc::from),
                 max_line: self.max_line_bytes,
+                header,
             },
             threads,
             rejects: self.rejects.clone(),
@@ -222,5 +235,8 @@ pub(crate) fn report_inputs(outcome: &BatchOutcome) {
     }
     for (_, why) in &outcome.failed_inputs {
         output::error(why);
+    }
+    for note in outcome.per_input.iter().flat_map(|c| c.notes()) {
+        output::warn(note);
     }
 }

@@ -88,7 +88,7 @@ pub(super) static DIALECT: Dialect = Dialect {
     trim: true,
     headerless: Some(Headerless {
         names: &RAW_COLUMNS,
-        first_field: starts_with_ip,
+        fits: is_raw_record,
     }),
 };
 
