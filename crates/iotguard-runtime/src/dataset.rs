@@ -97,7 +97,12 @@ pub fn build_dataset(
         dataset.target.push(malicious);
         dataset.class.push(class);
         dataset.group.push(index as u32);
-        dataset.time.push(rec.ts.as_secs_f64());
+        // A row without time (its input has none) is NaN: a time-ordered split refuses it.
+        dataset.time.push(if rec.untimed {
+            f64::NAN
+        } else {
+            rec.ts.as_secs_f64()
+        });
         Ok(())
     };
     let outcome = run_batch(inputs, batch, bytes_read, &mut sink, on_error)?;

@@ -111,3 +111,26 @@ fn every_published_layout_reads_from_its_fixture_with_exact_counts() {
         json!([3, 0, {"benign": 1, "malicious": 2}, {"DDoS": 2}, 0])
     );
 }
+
+#[test]
+fn a_time_ordered_split_refuses_an_input_without_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = iotguard_testkit::testdata("ton-iot/ton_iot_train_test.csv");
+    let out = iotguard(
+        &[
+            "compare",
+            "--split",
+            "time",
+            "--out",
+            &dir.path().display().to_string(),
+            &fixture.display().to_string(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a time-ordered split needs a time on every row; 6 rows come from inputs with no time column"),
+        "{stderr}"
+    );
+}
