@@ -12,6 +12,7 @@ use std::sync::Arc;
 use compact_str::CompactString;
 
 use crate::label::Label;
+use crate::native::Native;
 use crate::time::{Interval, Timestamp};
 
 /// One network flow (a Zeek `conn` record or its equivalent in another format).
@@ -75,6 +76,9 @@ pub struct FlowRecord {
     pub sensor: Option<Arc<str>>,
     /// Ground truth, for labeled captures.
     pub label: Option<Label>,
+    /// The dataset's own columns (BoT-IoT's Argus statistics, TON_IoT's protocol fields), when
+    /// the input carries a family's every column; boxed so other records pay one pointer.
+    pub native: Option<Box<Native>>,
 }
 
 /// A transport protocol.

@@ -38,6 +38,7 @@ use super::table::{Col, Dialect, Headerless, LabelRule, Side};
 use super::values::is_mac;
 use crate::detect::Format;
 use crate::fields::{self, Field};
+use crate::native::NativeFamily;
 
 /// The columns of the full dataset's header-less files, in file order (its feature-names file).
 pub(super) const FULL_COLUMNS: [&str; 35] = [
@@ -90,6 +91,7 @@ pub(super) static DIALECT: Dialect = Dialect {
         names: &FULL_COLUMNS,
         fits: is_raw_record,
     }),
+    native: Some(NativeFamily::BotIot),
 };
 
 /// Whether a first line (split into fields) is a record of the full dataset's header-less
@@ -262,6 +264,16 @@ mod tests {
         assert_eq!((arp.orig_p, arp.resp_p), (None, None));
         // Out of time order, as published: kept in file order.
         assert!(recs[3].ts < recs[1].ts && recs[1].ts < recs[0].ts);
+        // The Argus statistics are kept as native values.
+        let native = r.native.as_ref().unwrap();
+        assert_eq!(native.family, crate::NativeFamily::BotIot);
+        let names = native.family.feature_names();
+        let get = |n: &str| native.values[names.iter().position(|x| x == n).unwrap()];
+        assert_eq!(
+            (get("native.mean"), get("native.drate")),
+            (0.752814, 19.925346)
+        );
+        assert_eq!((get("native.state.FIN"), get("native.flgs.s")), (1.0, 0.0));
     }
 
     #[test]

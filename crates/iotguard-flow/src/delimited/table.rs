@@ -25,6 +25,7 @@ use crate::detect::Format;
 use crate::error::{ErrorKind, LineError};
 use crate::fields::{self, Field, PendingLabel};
 use crate::label::Label;
+use crate::native::NativeFamily;
 use crate::reader::{LineParser, Parsed};
 use crate::record::{ConnState, FlowRecord, Protocol};
 
@@ -102,8 +103,10 @@ pub(super) struct Dialect {
     /// Whether values are trimmed of surrounding spaces (`ra` pads `Dir`). Zeek CSV values are
     /// kept exact, as the TSV reader keeps them.
     pub(super) trim: bool,
-    /// The layout of header-less files, for the one format that has them (raw UNSW-NB15).
+    /// The layout of header-less files (raw UNSW-NB15, BoT-IoT's full files).
     pub(super) headerless: Option<Headerless>,
+    /// The dataset's own columns, kept on records (boxed) when a header has every one of them.
+    pub(super) native: Option<NativeFamily>,
 }
 
 /// The UTF-8 byte order mark some Windows tools write first.
@@ -123,6 +126,9 @@ struct Layout {
     time: Option<usize>,
     /// Whether any column is [`Col::Ignored`] (a bad byte there is then looked at again).
     any_ignored: bool,
+    /// The native family and, per its column, the input column holding it: set when the
+    /// header has every column of the dialect's family.
+    native: Option<(NativeFamily, Box<[usize]>)>,
 }
 
 /// Normalises a header name for matching: trimmed, one pair of surrounding quotes removed
@@ -217,6 +223,7 @@ impl DelimitedParser {
             cols,
             names.to_vec(),
             header,
+            self.dialect.native,
         )));
         if is_header {
             Parsed::Skip
@@ -252,6 +259,7 @@ impl DelimitedParser {
                 cols,
                 names,
                 Some(line.into()),
+                self.dialect.native,
             )));
             return Parsed::Skip;
         }
@@ -268,6 +276,7 @@ impl DelimitedParser {
                     cols.collect(),
                     names,
                     None,
+                    self.dialect.native,
                 )));
                 return self.data(line);
             }
@@ -307,7 +316,16 @@ impl Layout {
         cols: Vec<Col>,
         names: Vec<Box<str>>,
         header: Option<Box<[u8]>>,
+        family: Option<NativeFamily>,
     ) -> Self {
+        let native = family.and_then(|f| {
+            let normalised: Vec<String> = names.iter().map(|n| normalise(n.as_bytes())).collect();
+            let at: Option<Box<[usize]>> = f
+                .column_names()
+                .map(|want| normalised.iter().position(|n| n == want))
+                .collect();
+            at.map(|at| (f, at))
+        });
         let time = cols
             .iter()
             .position(|c| matches!(c, Col::Time | Col::Zeek(Field::Ts)));
@@ -320,6 +338,7 @@ impl Layout {
             header,
             time,
             any_ignored,
+            native,
         }
     }
 }
@@ -415,6 +434,16 @@ impl Ctx<'_> {
                 continue;
             }
             apply(&mut rec, &mut p, col, i, value).map_err(|e| name_column(e, &layout.names[i]))?;
+        }
+        if let Some((family, at)) = &layout.native {
+            let mut native = family.empty();
+            for (column, &i) in at.iter().enumerate() {
+                let value = buf[spans[i].clone()].trim_ascii();
+                if !value.is_empty() && value != b"-" {
+                    native.set(column, value);
+                }
+            }
+            rec.native = Some(Box::new(native));
         }
         self.finish(&mut rec, p)?;
         Ok(rec)

@@ -18,6 +18,7 @@
 use super::table::{Col, Dialect, LabelRule};
 use crate::detect::Format;
 use crate::fields::Field;
+use crate::native::NativeFamily;
 
 /// The TON_IoT dialect.
 pub(super) static DIALECT: Dialect = Dialect {
@@ -28,6 +29,7 @@ pub(super) static DIALECT: Dialect = Dialect {
     time_required: false,
     trim: true,
     headerless: None,
+    native: Some(NativeFamily::TonIot),
 };
 
 /// Whether a header (normalised names) is TON_IoT's network layout.
@@ -141,6 +143,26 @@ mod tests {
         assert_eq!((a.resp_pkts, a.resp_ip_bytes), (Some(30), Some(3248)));
         assert_eq!(a.conn_state, Some(ConnState::OTH));
         assert_eq!(recs[2].service.as_deref(), Some("dns"));
+        let dns = recs[2].native.as_ref().unwrap();
+        let names = dns.family.feature_names();
+        let get = |n: &str| dns.values[names.iter().position(|x| x == n).unwrap()];
+        assert_eq!(
+            (
+                get("native.dns_qtype"),
+                get("native.dns_rd"),
+                get("native.dns_aa")
+            ),
+            (1.0, 1.0, 0.0)
+        );
+        let http = recs[4].native.as_ref().unwrap();
+        let get = |n: &str| http.values[names.iter().position(|x| x == n).unwrap()];
+        assert_eq!(
+            (
+                get("native.http_method.GET"),
+                get("native.http_status_code")
+            ),
+            (1.0, 200.0)
+        );
         assert_eq!(recs[4].service.as_deref(), Some("http"));
         let icmp = &recs[5];
         assert_eq!(

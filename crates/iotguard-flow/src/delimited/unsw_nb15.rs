@@ -90,6 +90,7 @@ pub(super) static DIALECT: Dialect = Dialect {
         names: &RAW_COLUMNS,
         fits: is_raw_record,
     }),
+    native: None,
 };
 
 /// Whether a header (normalised names) is one of UNSW-NB15's.

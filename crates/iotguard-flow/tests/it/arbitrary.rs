@@ -161,6 +161,7 @@ pub(crate) fn flow_record() -> impl Strategy<Value = FlowRecord> {
         )| FlowRecord {
             ts: Timestamp(ts),
             untimed: false,
+            native: None,
             uid,
             orig_h,
             orig_p,
