@@ -86,7 +86,8 @@ const TON_IOT: &[Column] = &[
 ];
 
 /// A dataset family with native columns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum NativeFamily {
     /// BoT-IoT: Argus statistics (`mean`, `stddev`, `sum`, `min`, `max`, `rate`, `srate`,
     /// `drate`, `state`, `flgs`).

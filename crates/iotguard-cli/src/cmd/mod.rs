@@ -192,6 +192,53 @@ impl ErrorPrinter {
     }
 }
 
+/// The `--features` option of the commands that build features from labeled inputs.
+#[derive(clap::Args, Debug)]
+pub(crate) struct FeaturesArg {
+    /// The feature set: `default` (the common Zeek-like set), `native` (plus the inputs' own
+    /// columns: BoT-IoT's Argus statistics, TON_IoT's dns/ssl/http/weird fields; refused for
+    /// inputs without them), or `auto` (native when every input carries one family's columns).
+    #[arg(long = "features", value_name = "SET", default_value = "auto", value_parser = ["auto", "default", "native"])]
+    features: String,
+}
+
+impl FeaturesArg {
+    /// The feature configuration for these inputs, saying which native set `auto` chose.
+    pub(crate) fn resolve(
+        &self,
+        inputs: &[Input],
+        config: &BatchConfig,
+    ) -> anyhow::Result<iotguard_features::FeatureConfig> {
+        let mut features = iotguard_features::FeatureConfig::default();
+        if self.features == "default" {
+            return Ok(features);
+        }
+        let family = iotguard_runtime::dataset::native_family_of(inputs, config)?;
+        match (self.features.as_str(), family) {
+            ("native", None) => anyhow::bail!(
+                "--features native: the inputs do not all carry one dataset's own columns \
+                 (BoT-IoT: {}; TON_IoT: {})",
+                iotguard_flow::NativeFamily::BotIot
+                    .column_names()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                iotguard_flow::NativeFamily::TonIot
+                    .column_names()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            (_, Some(f)) => {
+                output::info(&format!(
+                    "features: the common set plus the {f} native columns"
+                ));
+                features.native = Some(f);
+            }
+            _ => {}
+        }
+        Ok(features)
+    }
+}
+
 /// The `--label-audit` option of the commands that learn from or measure against labels.
 #[derive(clap::Args, Debug)]
 pub(crate) struct AuditArg {

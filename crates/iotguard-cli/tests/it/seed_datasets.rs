@@ -134,3 +134,85 @@ fn a_time_ordered_split_refuses_an_input_without_time() {
         "{stderr}"
     );
 }
+
+#[test]
+fn native_features_are_chosen_for_inputs_that_carry_them_and_recorded_in_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.json").display().to_string();
+    let train_test = iotguard_testkit::testdata("ton-iot/ton_iot_train_test.csv");
+    let network = iotguard_testkit::testdata("ton-iot/ton_iot_network.csv");
+    let out = iotguard(
+        &[
+            "train",
+            "--model",
+            "tree",
+            "--out",
+            &model,
+            &train_test.display().to_string(),
+            &network.display().to_string(),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("features: the common set plus the ton-iot native columns"),
+        "{stderr}"
+    );
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(file["features"]["config"]["native"], json!("ton-iot"));
+    // A model of native features refuses an input without those columns, naming them.
+    let zeek = iotguard_testkit::testdata("zeek/conn_small.log");
+    let out = iotguard(
+        &["eval", "--model", &model, &zeek.display().to_string()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("conn_small.log: the ton-iot native features need the input columns dns_qclass, dns_qtype"),
+        "{stderr}"
+    );
+    // --features default trains without them; --features native on Zeek input is refused.
+    let out = iotguard(
+        &[
+            "train",
+            "--features",
+            "default",
+            "--model",
+            "tree",
+            "--out",
+            &model,
+            &train_test.display().to_string(),
+            &network.display().to_string(),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(file["features"]["config"].get("native"), None);
+    let out = iotguard(
+        &[
+            "train",
+            "--features",
+            "native",
+            "--out",
+            &model,
+            &zeek.display().to_string(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("--features native: the inputs do not all carry"));
+}
