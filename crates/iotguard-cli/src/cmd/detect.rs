@@ -193,6 +193,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         format: args.format,
         sensor: args.sensor.as_deref().map(Arc::from),
         max_line: DEFAULT_MAX_LINE,
+        header: None,
     };
     let shutdown = Arc::new(AtomicBool::new(false));
     let mut kafka = None;
