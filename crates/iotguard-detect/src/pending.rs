@@ -3,8 +3,8 @@
 //! one into a typed incident of their own.
 //!
 //! Everything here is bounded: at most `max_peers` pairs per source (flows of further pairs are
-//! counted in the source's unclassified incident and never promoted), and at most `max_uids`
-//! uids per pair.
+//! counted in the source's unclassified incident and never promoted), at most `max_uids` uids
+//! per pair and 16 × `max_uids` per source.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -72,7 +72,13 @@ pub(crate) struct Pending {
     dsts: HashMap<Option<IpAddr>, DstTally>,
     /// Distinct destinations per port.
     ports: HashMap<Option<u16>, u32>,
+    /// Uids kept over all pairs.
+    uid_count: usize,
 }
+
+/// A source's untyped flows keep at most this many times `max_uids` uids over all their pairs
+/// (each pair at most `max_uids`), so a host with a thousand odd pairs costs kilobytes.
+const PENDING_UID_FACTOR: usize = 16;
 
 impl Pending {
     /// Tallies an alerting flow and returns the pattern its pair, host or port now forms.
@@ -89,9 +95,12 @@ impl Pending {
         }
         let pair = self.pairs.entry(key).or_insert_with(|| PairEntry::new(rec));
         pair.agg.add(rec, score);
-        if pair.uids.len() < config.max_uids {
+        if pair.uids.len() < config.max_uids
+            && self.uid_count < config.max_uids.saturating_mul(PENDING_UID_FACTOR)
+        {
             if let Some(uid) = &rec.uid {
                 pair.uids.push(uid.clone());
+                self.uid_count += 1;
             }
         }
         let dst = self.dsts.entry(rec.resp_h).or_insert_with(|| DstTally {
@@ -147,6 +156,7 @@ impl Pending {
             .collect();
         taken.sort_by(|a, b| a.1.agg.first.cmp(&b.1.agg.first).then(a.0.cmp(&b.0)));
         for (k, e) in &taken {
+            self.uid_count = self.uid_count.saturating_sub(e.uids.len());
             if let Some(dst) = self.dsts.get_mut(&k.0) {
                 dst.agg.subtract(&e.agg);
                 dst.ports = dst.ports.saturating_sub(1);
