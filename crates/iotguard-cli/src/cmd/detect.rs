@@ -71,10 +71,10 @@ pub(crate) struct DetectArgs {
     )]
     webhook_dead_letter: PathBuf,
     /// Replay at most this many flows per second.
-    #[arg(long, value_name = "FLOWS", conflicts_with = "speedup")]
+    #[arg(long, value_name = "FLOWS", conflicts_with = "speedup", value_parser = super::parse_pace)]
     rate: Option<f64>,
     /// Replay at the capture's own pace times this factor.
-    #[arg(long, value_name = "FACTOR")]
+    #[arg(long, value_name = "FACTOR", value_parser = super::parse_pace)]
     speedup: Option<f64>,
     /// Asset criticality by network, `CIDR=low|normal|high|critical` (repeatable; the first
     /// match wins).
@@ -193,6 +193,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         format: args.format,
         sensor: args.sensor.as_deref().map(Arc::from),
         max_line: DEFAULT_MAX_LINE,
+        header: None,
     };
     let shutdown = Arc::new(AtomicBool::new(false));
     let mut kafka = None;
@@ -203,11 +204,15 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             kafka = Some(side);
             Box::new(source)
         }
-        Some(dir) => Box::new(FollowSource::start(FollowConfig {
-            checkpoint: args.checkpoint.clone(),
-            options,
-            ..FollowConfig::new(dir)
-        })?),
+        Some(dir) => {
+            let source = FollowSource::start(FollowConfig {
+                checkpoint: args.checkpoint.clone(),
+                options,
+                ..FollowConfig::new(dir)
+            })?;
+            stats.attach_source(source.metrics());
+            Box::new(source)
+        }
         None => {
             let pacing = match (args.rate, args.speedup) {
                 (Some(r), _) => Pacing::Rate(r),
