@@ -413,16 +413,30 @@ async fn concurrent_scoring_past_the_limit_is_refused() {
         .build());
     let big = serde_json::to_string(&json_flows(6, 10_000)).unwrap();
     let small = serde_json::to_string(&json_flows(7, 1)).unwrap();
+    // The big request retries while a small one holds the slot; small ones are sent until one
+    // is refused while the big one is scoring.
     let first = {
         let app = app.clone();
-        tokio::spawn(async move { call(&app, post_json("/api/v1/score", &big, None)).await })
+        tokio::spawn(async move {
+            loop {
+                let (status, body) = call(&app, post_json("/api/v1/score", &big, None)).await;
+                if status != StatusCode::TOO_MANY_REQUESTS {
+                    return (status, body);
+                }
+            }
+        })
     };
-    // The big request is read and scoring well within 2 s; its scoring takes far longer.
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    let (status, body) = call(&app, post_json("/api/v1/score", &small, None)).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let mut refused = None;
+    while !first.is_finished() {
+        let (status, body) = call(&app, post_json("/api/v1/score", &small, None)).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(body);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(
-        body,
+        refused.expect("no request was refused while the big one was scoring"),
         json!({"error": "too_many_requests",
                "message": "1 scoring requests are running, the most this server runs at once; retry later"})
     );
