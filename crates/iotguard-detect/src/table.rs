@@ -106,7 +106,7 @@ impl Incidents {
         if self.open.get(&key).is_some_and(|i| i.idle_at(now, config)) {
             self.close(key);
         }
-        if !self.open.contains_key(&key) && self.open.len() >= config.max_incidents {
+        if self.open.len() >= config.max_incidents && !self.open.contains_key(&key) {
             self.evict(config.max_incidents);
         }
     }
@@ -149,7 +149,10 @@ impl Incidents {
             )
         });
         let promo = inc.add(rec, score, threshold, config);
-        self.enqueue(key);
+        if !inc.queued {
+            inc.queued = true;
+            self.queue.push(key);
+        }
         let key = match promo {
             Some(p) => self.promote(rec, p, threshold, config),
             None => key,
