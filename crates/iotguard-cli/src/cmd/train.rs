@@ -6,11 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use iotguard_features::FeatureConfig;
 use iotguard_models::lab::ModelKind;
 use iotguard_models::tune::{Choice, GbdtSetting};
 
-use super::{report_audit, report_inputs, AuditArg, ErrorPrinter, InputArgs};
+use super::{report_audit, report_inputs, AuditArg, ErrorPrinter, FeaturesArg, InputArgs};
 use crate::{exit, output};
 
 /// Arguments of `train`.
@@ -20,6 +19,8 @@ pub(crate) struct TrainArgs {
     input: InputArgs,
     #[command(flatten)]
     audit: AuditArg,
+    #[command(flatten)]
+    features: FeaturesArg,
     /// The model kind: logreg, svm, tree, forest, gbdt, iforest, autoencoder, ensemble
     /// [default: forest, the best kind on F1, false-alert rate and MCC across captures in
     /// BENCHMARKS.md].
@@ -69,12 +70,13 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
     );
     let (inputs, mut config) = args.input.prepare()?;
     args.audit.load(&mut config)?;
+    let features = args.features.resolve(&inputs, &config)?;
     let mut errors = ErrorPrinter::default();
     let (file, built) = iotguard_runtime::lab::train_model(
         kind,
         &inputs,
         &config,
-        &FeatureConfig::default(),
+        &features,
         args.seed,
         &choice(args.tune, args.gbdt_setting),
         &mut |e| errors.print(e),

@@ -4,10 +4,12 @@ mod convert;
 mod demo;
 mod detect;
 mod explore;
+mod input_failures;
 mod inspect;
 mod kafka;
 mod lab;
 mod new_models;
+mod seed_datasets;
 mod serve;
 mod simulate;
 
