@@ -69,7 +69,10 @@ impl ServerConfig {
             )));
         }
         for h in &self.allowed_hosts {
-            if h.is_empty() || !h.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b',')
+            if h.is_empty()
+                || !h
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'/' && b != b',')
             {
                 return Err(Error::Config(format!(
                     "--allowed-host takes a host name without scheme or path, not {h:?}"

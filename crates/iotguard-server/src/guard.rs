@@ -205,7 +205,11 @@ mod tests {
         for ok in ["127.0.0.1:8080", "LOCALHOST", "[::1]:9", "box.lan:8080"] {
             assert!(g.host_ok(Some(ok)), "{ok}");
         }
-        for bad in ["evil.example", "evil.example:8080", "127.0.0.1.evil.example"] {
+        for bad in [
+            "evil.example",
+            "evil.example:8080",
+            "127.0.0.1.evil.example",
+        ] {
             assert!(!g.host_ok(Some(bad)), "{bad}");
         }
         assert!(!g.host_ok(None));

@@ -152,7 +152,9 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::map_response(crate::guard::security_headers))
+        .layer(axum::middleware::map_response(
+            crate::guard::security_headers,
+        ))
         .with_state(state)
 }
 
