@@ -24,7 +24,7 @@ fn open_live(addr: SocketAddr) -> (TcpStream, String) {
     s.write_all(b"GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut first = [0u8; 512];
+    let mut first = [0u8; 2048];
     let n = s.read(&mut first).unwrap();
     (s, String::from_utf8_lossy(&first[..n]).into_owned())
 }
