@@ -28,7 +28,7 @@ mod zeek;
 
 pub use compress::{decompress, sniff as sniff_compression, Compression};
 pub use detect::{detect, Format};
-pub use error::{ErrorKind, ParseError};
+pub use error::{panic_message, ErrorKind, ParseError};
 pub use label::{Label, LabelCache, LabelClass};
 pub use lines::DEFAULT_MAX_LINE;
 pub use message::MessageDecoder;

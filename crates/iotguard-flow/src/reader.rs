@@ -231,6 +231,13 @@ impl FlowReader {
         self.lines.line_no()
     }
 
+    /// Returns the input offset (after decompression) just after the line last read, its line
+    /// ending included: where the next line starts. A followed log's checkpoint keeps it, to
+    /// tell on restart whether the file still holds what was read.
+    pub fn byte_offset(&self) -> u64 {
+        self.lines.offset()
+    }
+
     fn error(&self, e: LineError, raw: &[u8]) -> ParseError {
         e.at(&self.input, self.lines.line_no(), raw)
     }

@@ -104,6 +104,22 @@ fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
 }
 
+/// Parses a pacing factor (`--rate`, `--speedup`): a finite number from 0.001 to 1e9. Outside
+/// that range waits overflow or last for ages: `--rate 1e-300` made the first wait 1e300 s.
+pub(crate) fn parse_pace(s: &str) -> Result<f64, String> {
+    const MIN: f64 = 1e-3;
+    const MAX: f64 = 1e9;
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && (MIN..=MAX).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s} is not between {MIN} and {MAX:e}"))
+    }
+}
+
 /// How many rejected records are printed before the rest are only counted.
 const PRINTED_ERRORS: usize = 20;
 

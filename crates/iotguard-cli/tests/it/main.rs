@@ -4,6 +4,7 @@ mod convert;
 mod demo;
 mod detect;
 mod explore;
+mod input_failures;
 mod inspect;
 mod kafka;
 mod lab;
