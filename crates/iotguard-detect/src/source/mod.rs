@@ -210,3 +210,34 @@ impl<P> Drop for Threaded<P> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reader_thread_that_dies_delivers_what_it_read_then_says_so() {
+        let mut source = Threaded::<()>::spawn("test-reader", |feed| {
+            for i in 0..3 {
+                feed.push(SourceEvent::Notice(format!("line {i}")), None);
+            }
+            panic!("reader bug");
+        })
+        .unwrap();
+        let mut events = Vec::new();
+        loop {
+            match source.next_event() {
+                SourceEvent::Idle => continue,
+                SourceEvent::End => break,
+                SourceEvent::Notice(text) => events.push(text),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(events.len(), 4, "{events:?}");
+        assert_eq!(events[2], "line 2");
+        assert_eq!(
+            events[3],
+            "cannot read: test-reader thread failed, nothing after this was read: reader bug"
+        );
+    }
+}
