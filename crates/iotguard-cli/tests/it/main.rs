@@ -8,6 +8,7 @@ mod inspect;
 mod kafka;
 mod lab;
 mod new_models;
+mod operating;
 mod serve;
 mod simulate;
 
