@@ -128,7 +128,12 @@ fn train_prints_the_out_of_capture_estimate_not_a_random_split() {
         ),
         "{out}"
     );
-    assert_eq!(out.lines().filter(|l| l.contains("time block")).count(), 5);
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.ends_with(" of 5") && l.contains("time block "))
+            .count(),
+        5
+    );
 }
 
 #[test]
