@@ -95,6 +95,15 @@ impl Rule {
     /// Every rule.
     pub const ALL: [Rule; 3] = [Rule::Pooled, Rule::Median, Rule::Balanced];
 
+    /// How the rule combines held-out units, in words (for summaries).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Rule::Pooled => "over every held-out flow together",
+            Rule::Median => "the median of the thresholds it gives on each held-out input alone",
+            Rule::Balanced => "over every held-out flow, each held-out input weighing the same",
+        }
+    }
+
     /// The rule's name.
     pub fn name(self) -> &'static str {
         match self {

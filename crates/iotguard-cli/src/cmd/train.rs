@@ -46,14 +46,14 @@ pub(crate) struct TrainArgs {
     /// What the alert threshold should achieve on flows of captures the model did not train
     /// on: `f1`, `target-far:X` (the lowest threshold with at most a share X of benign flows
     /// flagged) or `recall:X`. Each training input is scored by a model fitted on the others
-    /// (one input: by time blocks, and `train` says so); the objective is met on each held-out
-    /// input alone and the median of those thresholds is kept (--rule) [default:
-    /// target-far:0.01, measured in BENCHMARKS.md].
+    /// (one input: by time blocks, and `train` says so) and the objective is met over those
+    /// held-out scores as --rule says [default: recall:0.9, measured by leave-one-capture-out
+    /// in BENCHMARKS.md].
     #[arg(long, value_name = "OBJECTIVE", value_parser = |s: &str| s.parse::<Objective>())]
     objective: Option<Objective>,
     /// How the held-out inputs' thresholds are combined: `median` (robust to one odd capture),
     /// `pooled` (the objective over all their flows together) or `balanced` (together, each
-    /// input's benign and malicious flows weighing the same) [default: median].
+    /// input's benign and malicious flows weighing the same) [default: balanced].
     #[arg(long, value_name = "RULE", value_parser = |s: &str| s.parse::<Rule>())]
     rule: Option<Rule>,
 }
@@ -169,11 +169,11 @@ pub(crate) fn summary_lines(o: &OutOfCapture) -> Vec<String> {
     };
     let mut lines = vec![
         format!(
-            "out-of-capture estimate ({}): threshold {} for {} ({} of the held-out inputs' thresholds)",
+            "out-of-capture estimate ({}): threshold {} for {}, {}",
             o.description,
             o.threshold,
             o.objective,
-            o.rule.name()
+            o.rule.describe()
         ),
         format!(
             "{:>8}  {:>9}  {:>6}  {:>9}  {:>6}  {:>12}  {:>7}  held out",

@@ -52,7 +52,7 @@ fn train_prints_the_out_of_capture_estimate_not_a_random_split() {
     let threshold = file["threshold"]["value"].as_f64().unwrap() as f32;
     assert_eq!(
         file["threshold"]["method"],
-        json!({"kind": "out_of_capture", "objective": "target-far:0.01", "rule": "median"})
+        json!({"kind": "out_of_capture", "objective": "recall:0.9", "rule": "balanced"})
     );
     assert_eq!(ooc["threshold"].as_f64().unwrap() as f32, threshold);
     // No random-split figure anywhere: not in the file, not on the terminal.
@@ -69,8 +69,8 @@ fn train_prints_the_out_of_capture_estimate_not_a_random_split() {
         lines[0],
         format!(
             "out-of-capture estimate (leave one capture out over the 2 training captures: each \
-             scored by a model fitted on the others): threshold {threshold} for target-far:0.01 \
-             (median of the held-out inputs' thresholds)"
+             scored by a model fitted on the others): threshold {threshold} for recall:0.9, over \
+             every held-out flow, each held-out input weighing the same"
         )
     );
     assert_eq!(
@@ -144,8 +144,24 @@ fn threshold_and_target_far_change_what_eval_and_detect_flag() {
     let test_on = simulated(dir.path(), 8, 2_000);
     let model = dir.path().join("m.json");
     let m = model.display().to_string();
-    ok(&["train", "--model", "logreg", "--out", &m, &a, &b]);
+    ok(&[
+        "train",
+        "--model",
+        "logreg",
+        "--objective",
+        "target-far:0.01",
+        "--rule",
+        "median",
+        "--out",
+        &m,
+        &a,
+        &b,
+    ]);
     let file = model_json(&model);
+    assert_eq!(
+        file["threshold"]["method"],
+        json!({"kind": "out_of_capture", "objective": "target-far:0.01", "rule": "median"})
+    );
     let eval = |extra: &[&str]| -> serde_json::Value {
         let mut args = vec!["eval", "--json", "--model", &m];
         args.extend_from_slice(extra);
