@@ -1,5 +1,6 @@
 // End-to-end test of the dashboard in real headless Chromium, against a running
-// `iotguard demo`: live flows and alerts appear, an alert opens with its explanation chart,
+// `iotguard demo`: live flows and alerts appear, an alert opens with its explanation chart and
+// its explanation in words,
 // the model panel is filled, and nothing fails in the page. Saves a screenshot.
 //
 // Usage: IOTGUARD_URL=http://127.0.0.1:PORT/ node dashboard.test.mjs [SCREENSHOT.png]
@@ -72,7 +73,10 @@ try {
     for (const k of ['first seen', 'last seen', 'flows', 'source']) {
       if (!facts.includes(k)) throw new Error(`drill-down lacks "${k}": ${facts}`);
     }
-    log(`explanation with ${bars} feature bars`);
+    // The explanation in words: what the incident is, then its top features as sentences.
+    const reasons = await page.$$eval('#reasons li', (li) => li.map((e) => e.textContent));
+    if (!reasons.length || !/^\S+ .+\.$/.test(reasons[0])) throw new Error(`no explanation in words: ${JSON.stringify(reasons)}`);
+    log(`explanation with ${bars} feature bars and ${reasons.length} sentences: "${reasons[0]}"`);
   });
   await step('the model panel names the active model and its metrics', () =>
     page.waitForFunction(() => document.querySelector('#model-kind').textContent !== '-'

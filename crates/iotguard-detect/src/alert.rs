@@ -168,8 +168,13 @@ pub struct AlertIotguard {
     pub revision: u32,
     /// Counts over the incident.
     pub counts: AlertCounts,
-    /// The features that pushed the top-scoring flow's score up most, with contributions.
+    /// The features that pushed the top-scoring flow's score up most, with contributions
+    /// (missing values only where missing-ness is itself a reason).
     pub features: Vec<FeatureContribution>,
+    /// The explanation in words: what the incident is, then the top features as sentences
+    /// (the numbers are in `features` and `counts`).
+    #[serde(default)]
+    pub reasons: Vec<String>,
     /// Uids of the first alerting flows (at most the configured number).
     pub uids: Vec<String>,
 }

@@ -19,6 +19,16 @@ pub struct DetectConfig {
     /// An incident with no alerting flow for this many seconds of event time is closed; the
     /// attacker's next alerting flow opens a new one. Default 300.
     pub incident_idle_secs: f64,
+    /// A source's alerting flows that form no pattern yet (no scan, flood, beacon, brute force
+    /// or exfiltration) are reported as an `anomaly` incident once they have lasted this many
+    /// seconds of event time, or when they close; until then they may still turn out to form a
+    /// pattern and move to a typed incident. Default 60.
+    pub pending_secs: f64,
+    /// A beacon (command and control) incident stays open through silences of up to this many
+    /// seconds, and of up to two of its own periods: a bot's channel to its server that goes
+    /// quiet for hours (a long session Zeek logs only when it ends, a server down for a while)
+    /// is still the same compromise. Default 86 400 (a day).
+    pub beacon_idle_secs: f64,
     /// An open incident's alert document is re-sent at most once per this many seconds of event
     /// time (sooner when its severity rises, and always when it closes). Default 30.
     pub update_every_secs: f64,
@@ -45,6 +55,8 @@ impl Default for DetectConfig {
         DetectConfig {
             sensor: "iotguard".to_string(),
             incident_idle_secs: 300.0,
+            pending_secs: 60.0,
+            beacon_idle_secs: 86_400.0,
             update_every_secs: 30.0,
             max_incidents: 100_000,
             max_uids: 20,
@@ -71,6 +83,18 @@ impl DetectConfig {
             problems.push(format!(
                 "update_every_secs {} is not a non-negative number",
                 self.update_every_secs
+            ));
+        }
+        if !(self.beacon_idle_secs.is_finite() && self.beacon_idle_secs >= 0.0) {
+            problems.push(format!(
+                "beacon_idle_secs {} is not a non-negative number",
+                self.beacon_idle_secs
+            ));
+        }
+        if !(self.pending_secs.is_finite() && self.pending_secs >= 0.0) {
+            problems.push(format!(
+                "pending_secs {} is not a non-negative number",
+                self.pending_secs
             ));
         }
         if self.max_incidents == 0 {

@@ -10,9 +10,10 @@ use iotguard_models::Scorer;
 use crate::alert::{Alert, FeatureContribution};
 use crate::config::DetectConfig;
 use crate::error::{Error, Result};
-use crate::incident::Incidents;
 use crate::model::{ActiveModel, ModelHandle};
+use crate::reasons::may_be_reason;
 use crate::scored::ScoredFlow;
+use crate::table::Incidents;
 
 /// Turns flows into scored flows and incidents into alert documents.
 ///
@@ -81,13 +82,16 @@ impl Detector {
         let mut scored = ScoredFlow::new(rec, score, threshold);
         if scored.is_alert {
             self.alert_flows += 1;
-            let inc = self.incidents.add(rec, score, threshold, &self.config);
+            let Some(inc) = self.incidents.add(rec, score, threshold, &self.config) else {
+                return scored;
+            };
             if self.config.explain && inc.wants_explanation(score) {
                 self.explanations += 1;
                 let explanation = model.model.explain(&self.row);
                 let names = &model.file.features.names;
                 inc.set_explanation(
                     score,
+                    rec.resp_h,
                     top_features(&explanation.contributions, names, self.config.top_features),
                 );
             }
@@ -153,7 +157,9 @@ impl Detector {
 }
 
 /// Returns the `k` features that pushed the score up most (positive contributions, largest
-/// first; ties by feature index), named from the schema.
+/// first; ties by feature index), named from the schema. A missing value is left out unless
+/// missing-ness is itself a reason (a host never seen before); an unset field or a statistic
+/// over too few flows explains nothing to a person.
 fn top_features(
     contributions: &[iotguard_models::Contribution],
     names: &[String],
@@ -162,6 +168,12 @@ fn top_features(
     let mut up: Vec<&iotguard_models::Contribution> = contributions
         .iter()
         .filter(|c| c.contribution > 0.0 && c.contribution.is_finite())
+        .filter(|c| {
+            c.value.is_finite()
+                || names
+                    .get(c.feature)
+                    .is_some_and(|n| may_be_reason(n, c.value))
+        })
         .collect();
     up.sort_by(|a, b| {
         b.contribution

@@ -32,6 +32,18 @@ pub enum Error {
         #[source]
         source: crate::sink::SinkError,
     },
+    /// The alert store cannot commit and holds as many unsaved incidents as it may: the alerts
+    /// it refused were not kept anywhere, so the run must stop.
+    #[error(
+        "alert store: {held} incidents wait for a commit that keeps failing; {refused} more \
+         alerts refused (the disk is probably full)"
+    )]
+    Unsaved {
+        /// Incidents held in memory.
+        held: usize,
+        /// Alerts refused by this call.
+        refused: usize,
+    },
     /// The alert store failed.
     #[error("alert store: {0}")]
     Store(#[from] rusqlite::Error),

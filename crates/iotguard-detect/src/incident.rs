@@ -1,19 +1,18 @@
-//! Incidents: alerting flows folded per attacker (the originating address) and burst.
+//! One incident: alerting flows of one source that form one pattern against one target set
+//! (see [`Key`](crate::table::Key)), or a source's flows that form no pattern yet.
 //!
-//! An incident opens with its source's first alerting flow and takes every later one until the
-//! source has been quiet for `incident_idle_secs` of event time (or the table is full and it is
-//! the longest idle). It keeps counts, bounded sets of destinations and ports, inter-arrival
-//! statistics (for beacons), the first uids, and the explanation of its top-scoring flow, and
-//! from those infers its [`AttackType`] and grade. Everything kept is bounded by the
-//! configuration.
+//! An incident keeps counts ([`Agg`]), bounded sets of destinations and ports, the first uids,
+//! and the explanation of its top-scoring flow, and grades itself. Its attack type is fixed by
+//! its key when it opens, so a beacon stays a beacon as it grows; its risk (and so its
+//! severity) never falls. Everything kept is bounded by the configuration.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use compact_str::CompactString;
-use iotguard_flow::{ConnState, FlowRecord, Protocol, Timestamp};
+use iotguard_flow::{FlowRecord, Protocol, Timestamp};
 
 use crate::alert::{
     Alert, AlertCounts, AlertEvent, AlertIotguard, AlertNetwork, AlertObserver, AlertRule,
@@ -21,8 +20,11 @@ use crate::alert::{
 };
 use crate::config::{Criticality, DetectConfig};
 use crate::model::{fnv1a, ModelInfo};
+use crate::pending::{PairEntry, PairKey, Pending, Promotion};
+use crate::reasons::{feature_reasons, summary, Summary};
 use crate::risk::{risk_score, AttackType, RiskInputs, Severity};
 use crate::time::rfc3339;
+use crate::typing::{Agg, BEACON_IDLE_PERIODS};
 
 /// A set that stops growing at a cap (its count then saturates).
 #[derive(Debug)]
@@ -47,6 +49,10 @@ impl<T: Hash + Eq> BoundedSet<T> {
         }
     }
 
+    fn contains(&self, item: &T) -> bool {
+        self.items.contains(item)
+    }
+
     fn len(&self) -> usize {
         self.items.len()
     }
@@ -58,11 +64,7 @@ pub(crate) struct Incident {
     pub(crate) id: String,
     source: Option<IpAddr>,
     sensor: Option<Arc<str>>,
-    first: Timestamp,
-    pub(crate) last: Timestamp,
-    flows: u64,
-    max_score: f32,
-    sum_score: f64,
+    pub(crate) agg: Agg,
     threshold: f32,
     dsts: BoundedSet<IpAddr>,
     dst_ports: BoundedSet<u16>,
@@ -70,90 +72,82 @@ pub(crate) struct Incident {
     first_dst: Option<IpAddr>,
     first_dst_port: Option<u16>,
     first_src_port: Option<u16>,
-    proto: Protocol,
+    proto: Option<Protocol>,
     service: Option<CompactString>,
-    failed: u64,
-    orig_bytes: u64,
-    resp_bytes: u64,
-    orig_pkts: u64,
-    resp_pkts: u64,
-    /// Welford's running mean and sum of squares of inter-arrival gaps, in seconds.
-    gap_n: u64,
-    gap_mean: f64,
-    gap_m2: f64,
     uids: Vec<CompactString>,
+    /// The per-pair tallies of a source's untyped flows (`None` for typed incidents).
+    pending: Option<Box<Pending>>,
     features: Vec<FeatureContribution>,
+    /// The responder of the explained flow (its features speak of it).
+    explained_dst: Option<IpAddr>,
     explained_score: f32,
     explanations: u32,
     criticality: Criticality,
     pub(crate) severity: Severity,
     risk: f64,
-    attack: AttackType,
-    revision: u32,
+    pub(crate) attack: AttackType,
+    pub(crate) revision: u32,
     emitted_at: Option<Timestamp>,
     emitted_severity: Option<Severity>,
-    queued: bool,
-    seen_in_drain: u64,
+    pub(crate) queued: bool,
+    pub(crate) seen_in_drain: u64,
     closed: bool,
 }
 
 /// Most explanations computed per incident.
 const MAX_EXPLANATIONS: u32 = 16;
 
-/// Ports of services people log in to (brute force targets).
-const AUTH_PORTS: &[u16] = &[
-    21, 22, 23, 2323, 3389, 5900, 110, 143, 445, 1433, 3306, 8291,
-];
-/// Service names of the same.
-const AUTH_SERVICES: &[&str] = &["ssh", "ftp", "telnet", "rdp", "vnc", "smb", "mysql"];
-
 impl Incident {
-    fn new(rec: &FlowRecord, config: &DetectConfig, threshold: f32) -> Incident {
+    /// Opens an empty incident of `attack` for `source` (`Anomaly`: the source's untyped
+    /// flows). `salt` tells apart incidents of one source opening at the same time.
+    pub(crate) fn open(
+        attack: AttackType,
+        source: Option<IpAddr>,
+        sensor: Option<Arc<str>>,
+        ts: Timestamp,
+        salt: &[u8],
+        config: &DetectConfig,
+        threshold: f32,
+    ) -> Incident {
         let mut key = Vec::with_capacity(64);
-        key.extend_from_slice(rec.sensor.as_deref().unwrap_or("").as_bytes());
+        key.extend_from_slice(sensor.as_deref().unwrap_or("").as_bytes());
         key.push(0);
         key.extend_from_slice(
-            rec.orig_h
+            source
                 .map(|ip| ip.to_string())
                 .unwrap_or_default()
                 .as_bytes(),
         );
         key.push(0);
-        key.extend_from_slice(&rec.ts.as_nanos().to_le_bytes());
+        key.extend_from_slice(&ts.as_nanos().to_le_bytes());
+        if attack != AttackType::Anomaly {
+            key.extend_from_slice(attack.as_str().as_bytes());
+            key.extend_from_slice(salt);
+        }
         Incident {
             id: format!("inc-{:016x}", fnv1a(&key)),
-            source: rec.orig_h,
-            sensor: rec.sensor.clone(),
-            first: rec.ts,
-            last: rec.ts,
-            flows: 0,
-            max_score: f32::NEG_INFINITY,
-            sum_score: 0.0,
+            source,
+            sensor,
+            agg: Agg::new(ts),
             threshold,
             dsts: BoundedSet::default(),
             dst_ports: BoundedSet::default(),
             src_ports: BoundedSet::default(),
-            first_dst: rec.resp_h,
-            first_dst_port: rec.resp_p,
-            first_src_port: rec.orig_p,
-            proto: rec.proto.clone(),
-            service: rec.service.clone(),
-            failed: 0,
-            orig_bytes: 0,
-            resp_bytes: 0,
-            orig_pkts: 0,
-            resp_pkts: 0,
-            gap_n: 0,
-            gap_mean: 0.0,
-            gap_m2: 0.0,
+            first_dst: None,
+            first_dst_port: None,
+            first_src_port: None,
+            proto: None,
+            service: None,
             uids: Vec::new(),
+            pending: (attack == AttackType::Anomaly).then(Box::default),
             features: Vec::new(),
+            explained_dst: None,
             explained_score: f32::NEG_INFINITY,
             explanations: 0,
-            criticality: config.criticality(rec.orig_h),
+            criticality: config.criticality(source),
             severity: Severity::Info,
             risk: 0.0,
-            attack: AttackType::Anomaly,
+            attack,
             revision: 0,
             emitted_at: None,
             emitted_severity: None,
@@ -163,124 +157,140 @@ impl Incident {
         }
     }
 
-    /// Folds one alerting flow in and regrades.
-    fn add(&mut self, rec: &FlowRecord, score: f32, threshold: f32, config: &DetectConfig) {
-        if self.flows > 0 && rec.ts >= self.last {
-            let gap = rec.ts.as_nanos().saturating_sub(self.last.as_nanos()) as f64 / 1e9;
-            self.gap_n += 1;
-            let delta = gap - self.gap_mean;
-            self.gap_mean += delta / self.gap_n as f64;
-            self.gap_m2 += delta * (gap - self.gap_mean);
+    /// Notes a destination, ports and the first flow's protocol and service.
+    fn note_target(
+        &mut self,
+        dst: Option<IpAddr>,
+        port: Option<u16>,
+        src_port: Option<u16>,
+        proto: &Protocol,
+        service: Option<&CompactString>,
+        config: &DetectConfig,
+    ) {
+        if self.proto.is_none() {
+            self.proto = Some(proto.clone());
+            self.service = service.cloned();
+            self.first_dst = dst;
+            self.first_dst_port = port;
+            self.first_src_port = src_port;
         }
-        self.first = self.first.min(rec.ts);
-        self.last = self.last.max(rec.ts);
-        self.flows += 1;
-        self.max_score = self.max_score.max(score);
-        self.sum_score += f64::from(score);
-        self.threshold = threshold;
-        if let Some(ip) = rec.resp_h {
+        if let Some(ip) = dst {
             if self.dsts.insert(ip, config.max_peers) {
                 self.criticality = self.criticality.max(config.criticality(Some(ip)));
             }
         }
-        if let Some(p) = rec.resp_p {
+        if let Some(p) = port {
             self.dst_ports.insert(p, config.max_peers);
         }
-        if let Some(p) = rec.orig_p {
+        if let Some(p) = src_port {
             self.src_ports.insert(p, 2);
         }
-        if matches!(
-            rec.conn_state,
-            Some(
-                ConnState::S0
-                    | ConnState::REJ
-                    | ConnState::RSTOS0
-                    | ConnState::RSTRH
-                    | ConnState::SH
-                    | ConnState::SHR
-            )
-        ) {
-            self.failed += 1;
-        }
-        self.orig_bytes = self.orig_bytes.saturating_add(rec.orig_bytes.unwrap_or(0));
-        self.resp_bytes = self.resp_bytes.saturating_add(rec.resp_bytes.unwrap_or(0));
-        self.orig_pkts = self.orig_pkts.saturating_add(rec.orig_pkts.unwrap_or(0));
-        self.resp_pkts = self.resp_pkts.saturating_add(rec.resp_pkts.unwrap_or(0));
-        if self.uids.len() < config.max_uids {
-            if let Some(uid) = &rec.uid {
-                self.uids.push(uid.clone());
+    }
+
+    /// Folds one alerting flow in and regrades; for a source's untyped flows, returns the
+    /// pattern they now form.
+    pub(crate) fn add(
+        &mut self,
+        rec: &FlowRecord,
+        score: f32,
+        threshold: f32,
+        config: &DetectConfig,
+    ) -> Option<Promotion> {
+        self.agg.add(rec, score);
+        self.threshold = threshold;
+        self.note_target(
+            rec.resp_h,
+            rec.resp_p,
+            rec.orig_p,
+            &rec.proto,
+            rec.service.as_ref(),
+            config,
+        );
+        let promo = match &mut self.pending {
+            Some(p) => p.add(rec, score, config),
+            None => {
+                if self.uids.len() < config.max_uids {
+                    if let Some(uid) = &rec.uid {
+                        self.uids.push(uid.clone());
+                    }
+                }
+                None
             }
-        }
+        };
         self.regrade();
+        promo
     }
 
-    fn duration_secs(&self) -> f64 {
-        self.last.as_nanos().saturating_sub(self.first.as_nanos()) as f64 / 1e9
+    /// Takes the pending pairs a promotion moves out of a source's untyped flows.
+    pub(crate) fn take(&mut self, promo: Promotion) -> Vec<(PairKey, PairEntry)> {
+        let taken = match &mut self.pending {
+            Some(p) => p.take(promo),
+            None => Vec::new(),
+        };
+        for (_, e) in &taken {
+            self.agg.subtract(&e.agg);
+        }
+        // The time span is that of the flows left.
+        if let Some((first, last, end)) = self.pending.as_ref().and_then(|p| p.bounds()) {
+            (self.agg.first, self.agg.last, self.agg.end) = (first, last, end);
+        }
+        taken
     }
 
-    /// Infers the attack type from the incident's pattern (see [`AttackType`]).
-    fn infer_attack(&self) -> AttackType {
-        let n = self.flows;
-        let hosts = self.dsts.len();
-        let ports = self.dst_ports.len();
-        let mostly_failed = self.failed * 2 >= n;
-        // Data really delivered (connections answered), far more sent than received.
-        if !mostly_failed
-            && self.orig_bytes >= 10_000_000
-            && self.orig_bytes >= 4 * self.resp_bytes.max(1)
-        {
-            return AttackType::Exfiltration;
-        }
-        if hosts >= 16 && ports <= 4 {
-            return AttackType::HorizontalScan;
-        }
-        if ports >= 16 && hosts <= 4 {
-            return AttackType::VerticalScan;
-        }
-        let auth = self.first_dst_port.is_some_and(|p| AUTH_PORTS.contains(&p))
-            || self
-                .service
-                .as_deref()
-                .is_some_and(|s| s.split(',').any(|s| AUTH_SERVICES.contains(&s)));
-        if n >= 10 && hosts <= 2 && ports <= 2 && auth {
-            return AttackType::BruteForce;
-        }
-        let rate = n as f64 / self.duration_secs().max(1.0);
-        let pkts_per_flow = (self.orig_pkts as f64) / n.max(1) as f64;
-        // Many flows fast, huge flows, or flows pushing dozens of packets one way with next
-        // to nothing back (IoT-23's DDoS: `OTH` and `S0` flows).
-        let one_way = self.orig_pkts >= 10 * self.resp_pkts.max(1);
-        if hosts <= 4
-            && ((n >= 50 && rate >= 20.0)
-                || pkts_per_flow >= 1000.0
-                || (n >= 10 && one_way && pkts_per_flow >= 10.0))
-        {
-            return AttackType::Flood;
-        }
-        if self.gap_n >= 5 && hosts <= 4 && self.gap_mean >= 1.0 {
-            let sd = (self.gap_m2 / self.gap_n as f64).max(0.0).sqrt();
-            if sd / self.gap_mean <= 0.3 {
-                return AttackType::Beacon;
-            }
-        }
-        // Coming back to one server and port for ten minutes or more, irregularly (bots
-        // reconnecting to a C&C server that drops them): command and control too.
-        if hosts == 1 && ports == 1 && n >= 20 && self.duration_secs() >= 600.0 {
-            return AttackType::Beacon;
-        }
-        AttackType::Anomaly
+    /// Folds a pair's flows (moved from the source's untyped flows) in.
+    pub(crate) fn absorb(&mut self, key: PairKey, entry: PairEntry, config: &DetectConfig) {
+        self.agg.merge(&entry.agg);
+        self.note_target(
+            key.0,
+            key.1,
+            entry.src_port,
+            &entry.proto,
+            entry.service.as_ref(),
+            config,
+        );
+        let room = config.max_uids.saturating_sub(self.uids.len());
+        self.uids.extend(entry.uids.into_iter().take(room));
     }
 
-    fn regrade(&mut self) {
-        self.attack = self.infer_attack();
-        self.risk = risk_score(&RiskInputs {
-            max_score: self.max_score,
+    /// Whether a vertical scan's host set holds `dst`.
+    pub(crate) fn has_dst(&self, dst: Option<IpAddr>) -> bool {
+        dst.is_some_and(|d| self.dsts.contains(&d))
+    }
+
+    /// Whether a horizontal scan's port set holds `port`.
+    pub(crate) fn has_port(&self, port: Option<u16>) -> bool {
+        port.is_some_and(|p| self.dst_ports.contains(&p))
+    }
+
+    /// Nanoseconds of silence after which the incident closes: the configured idle time; for
+    /// a beacon at least `beacon_idle_secs` and [`BEACON_IDLE_PERIODS`] of its own period.
+    pub(crate) fn idle_limit_nanos(&self, config: &DetectConfig) -> i64 {
+        let mut secs = config.incident_idle_secs;
+        if self.attack == AttackType::Beacon {
+            secs = secs
+                .max(config.beacon_idle_secs)
+                .max(BEACON_IDLE_PERIODS * self.agg.gap_mean);
+        }
+        (secs * 1e9).min(i64::MAX as f64) as i64
+    }
+
+    /// Whether the incident has been silent past its idle limit at event time `now` (silence
+    /// counts from the end of its latest flow).
+    pub(crate) fn idle_at(&self, now: Timestamp, config: &DetectConfig) -> bool {
+        now.as_nanos().saturating_sub(self.agg.end.as_nanos()) > self.idle_limit_nanos(config)
+    }
+
+    pub(crate) fn regrade(&mut self) {
+        let risk = risk_score(&RiskInputs {
+            max_score: self.agg.max_score,
             threshold: self.threshold,
-            flows: self.flows,
-            duration_secs: self.duration_secs(),
+            flows: self.agg.flows,
+            duration_secs: self.agg.duration_secs(),
             attack: self.attack,
             criticality: self.criticality,
         });
+        // Never falls: flows moving to a typed incident take nothing back from what was seen.
+        self.risk = self.risk.max(risk);
         self.severity = Severity::from_risk(self.risk);
     }
 
@@ -297,60 +307,111 @@ impl Incident {
     }
 
     /// Keeps the explanation of the incident's top-scoring flow.
-    pub(crate) fn set_explanation(&mut self, score: f32, features: Vec<FeatureContribution>) {
+    pub(crate) fn set_explanation(
+        &mut self,
+        score: f32,
+        dst: Option<IpAddr>,
+        features: Vec<FeatureContribution>,
+    ) {
         self.explained_score = score;
+        self.explained_dst = dst;
         self.features = features;
         self.explanations += 1;
     }
 
-    /// Whether the incident's document is due: new, closed, severity up, or the update interval
-    /// passed in event time.
-    fn due(&self, update_every_secs: f64) -> bool {
+    /// Marks the incident closed.
+    pub(crate) fn close(&mut self) {
+        self.closed = true;
+    }
+
+    /// Whether the incident's document is due: closed, severity up, or the update interval
+    /// passed in event time; a new typed incident at once, a source's untyped flows once they
+    /// have lasted `pending_secs` (until then they may still turn out to form a pattern).
+    pub(crate) fn due(&self, config: &DetectConfig) -> bool {
         match (self.emitted_at, self.emitted_severity) {
             (Some(at), Some(sev)) => {
                 self.closed
                     || self.severity > sev
-                    || self.last.as_nanos().saturating_sub(at.as_nanos()) as f64 / 1e9
-                        >= update_every_secs
+                    || self.agg.last.as_nanos().saturating_sub(at.as_nanos()) as f64 / 1e9
+                        >= config.update_every_secs
             }
-            _ => true,
+            _ => {
+                self.closed
+                    || self.pending.is_none()
+                    || self
+                        .agg
+                        .end
+                        .as_nanos()
+                        .saturating_sub(self.agg.first.as_nanos()) as f64
+                        / 1e9
+                        >= config.pending_secs
+            }
         }
     }
 
     /// Builds the incident's alert document and counts the revision.
-    fn emit(&mut self, model: &ModelInfo, config: &DetectConfig, created: Timestamp) -> Alert {
+    pub(crate) fn emit(
+        &mut self,
+        model: &ModelInfo,
+        config: &DetectConfig,
+        created: Timestamp,
+    ) -> Alert {
         self.revision += 1;
-        self.emitted_at = Some(self.last);
+        self.emitted_at = Some(self.agg.last);
         self.emitted_severity = Some(self.severity);
-        let one_dst = if self.dsts.len() == 1 {
-            self.first_dst
-        } else {
-            None
-        };
-        let one = |ports: &BoundedSet<u16>, first: Option<u16>| {
-            if ports.len() == 1 {
-                first
-            } else {
-                None
+        let (n_dsts, n_ports, one_dst, dst_port, uids) = match &self.pending {
+            Some(p) => {
+                let (d, n, one_d, one_p) = p.spread();
+                (d, n, one_d, one_p, p.uids(config.max_uids))
+            }
+            None => {
+                let one_dst = (self.dsts.len() == 1).then_some(self.first_dst).flatten();
+                let one_port = (self.dst_ports.len() == 1)
+                    .then_some(self.first_dst_port)
+                    .flatten();
+                let uids = self.uids.iter().map(|u| u.to_string()).collect();
+                (
+                    self.dsts.len(),
+                    self.dst_ports.len(),
+                    one_dst,
+                    one_port,
+                    uids,
+                )
             }
         };
-        let dst_port = one(&self.dst_ports, self.first_dst_port);
-        let src_port = one(&self.src_ports, self.first_src_port);
+        let src_port = (self.src_ports.len() == 1)
+            .then_some(self.first_src_port)
+            .flatten();
         let source = self
             .source
             .map_or("an unknown host".to_string(), |ip| ip.to_string());
         let target = match (one_dst, dst_port) {
             (Some(ip), Some(p)) => format!("{ip}:{p}"),
-            (Some(ip), None) => format!("{ip} ({} ports)", self.dst_ports.len()),
-            (None, Some(p)) => format!("{} hosts on port {p}", self.dsts.len()),
-            (None, None) => format!("{} hosts, {} ports", self.dsts.len(), self.dst_ports.len()),
+            (Some(ip), None) => format!("{ip} ({n_ports} ports)"),
+            (None, Some(p)) => format!("{n_dsts} hosts on port {p}"),
+            (None, None) => format!("{n_dsts} hosts, {n_ports} ports"),
         };
         let sensor = self
             .sensor
             .as_deref()
             .map_or_else(|| config.sensor.clone(), str::to_string);
+        let a = &self.agg;
+        let mut reasons = vec![summary(&Summary {
+            attack: self.attack,
+            source: self.source,
+            dst: one_dst,
+            port: dst_port,
+            dsts: n_dsts,
+            ports: n_ports,
+            agg: a,
+        })];
+        reasons.extend(feature_reasons(
+            &self.features,
+            self.source,
+            self.explained_dst,
+        ));
         Alert {
-            timestamp: rfc3339(self.last),
+            timestamp: rfc3339(a.last),
             ecs: EcsVersion::default(),
             event: AlertEvent {
                 id: self.id.clone(),
@@ -361,9 +422,9 @@ impl Incident {
                 dataset: "iotguard.alert".to_string(),
                 severity: self.severity.ecs_number(),
                 risk_score: self.risk,
-                start: rfc3339(self.first),
-                end: rfc3339(self.last),
-                duration: self.last.as_nanos().saturating_sub(self.first.as_nanos()),
+                start: rfc3339(a.first),
+                end: rfc3339(a.last),
+                duration: a.last.as_nanos().saturating_sub(a.first.as_nanos()),
                 created: rfc3339(created),
             },
             source: Endpoint {
@@ -375,7 +436,11 @@ impl Incident {
                 port: dst_port,
             },
             network: AlertNetwork {
-                transport: self.proto.as_str().to_string(),
+                transport: self
+                    .proto
+                    .as_ref()
+                    .map_or("unknown", Protocol::as_str)
+                    .to_string(),
                 protocol: self.service.as_ref().map(|s| s.to_string()),
             },
             observer: AlertObserver {
@@ -392,7 +457,7 @@ impl Incident {
                 "{} {}: {source} -> {target}, {} flows, risk {}",
                 self.severity,
                 self.attack.describe(),
-                self.flows,
+                a.flows,
                 self.risk
             ),
             iotguard: AlertIotguard {
@@ -400,297 +465,26 @@ impl Incident {
                 state: if self.closed { "closed" } else { "open" }.to_string(),
                 severity: self.severity,
                 attack_type: self.attack,
-                score: self.max_score,
-                mean_score: (self.sum_score / self.flows.max(1) as f64) as f32,
+                score: a.max_score,
+                mean_score: (a.sum_score / a.flows.max(1) as f64) as f32,
                 threshold: self.threshold,
                 model_kind: model.kind.clone(),
                 asset_criticality: self.criticality.as_str().to_string(),
                 revision: self.revision,
                 counts: AlertCounts {
-                    flows: self.flows,
-                    destinations: self.dsts.len() as u64,
-                    destination_ports: self.dst_ports.len() as u64,
-                    failed: self.failed,
-                    source_bytes: self.orig_bytes,
-                    destination_bytes: self.resp_bytes,
-                    source_packets: self.orig_pkts,
-                    destination_packets: self.resp_pkts,
+                    flows: a.flows,
+                    destinations: n_dsts as u64,
+                    destination_ports: n_ports as u64,
+                    failed: a.failed,
+                    source_bytes: a.orig_bytes,
+                    destination_bytes: a.resp_bytes,
+                    source_packets: a.orig_pkts,
+                    destination_packets: a.resp_pkts,
                 },
                 features: self.features.clone(),
-                uids: self.uids.iter().map(|u| u.to_string()).collect(),
+                reasons,
+                uids,
             },
         }
-    }
-}
-
-/// The open incidents, keyed by source address, and those closed but not yet sent.
-#[derive(Debug, Default)]
-pub(crate) struct Incidents {
-    open: HashMap<Option<IpAddr>, Incident>,
-    /// Keys whose documents are waiting to be sent, in the order they changed.
-    queue: Vec<Option<IpAddr>>,
-    closed: Vec<Incident>,
-    drains: u64,
-}
-
-impl Incidents {
-    /// Returns the number of open incidents.
-    pub(crate) fn open_count(&self) -> usize {
-        self.open.len()
-    }
-
-    /// Folds an alerting flow into its source's incident (opening one if needed) and returns it.
-    pub(crate) fn add(
-        &mut self,
-        rec: &FlowRecord,
-        score: f32,
-        threshold: f32,
-        config: &DetectConfig,
-    ) -> &mut Incident {
-        let key = rec.orig_h;
-        let idle_nanos = (config.incident_idle_secs * 1e9) as i64;
-        if let Some(inc) = self.open.get(&key) {
-            if rec.ts.as_nanos().saturating_sub(inc.last.as_nanos()) > idle_nanos {
-                self.close(key);
-            }
-        }
-        if !self.open.contains_key(&key) && self.open.len() >= config.max_incidents {
-            self.evict(config.max_incidents);
-        }
-        let inc = self
-            .open
-            .entry(key)
-            .or_insert_with(|| Incident::new(rec, config, threshold));
-        inc.add(rec, score, threshold, config);
-        if !inc.queued {
-            inc.queued = true;
-            self.queue.push(key);
-        }
-        inc
-    }
-
-    fn close(&mut self, key: Option<IpAddr>) {
-        if let Some(mut inc) = self.open.remove(&key) {
-            inc.closed = true;
-            self.closed.push(inc);
-        }
-    }
-
-    /// Closes the longest idle sixteenth of a full table.
-    fn evict(&mut self, cap: usize) {
-        let mut ages: Vec<(Timestamp, Option<IpAddr>)> =
-            self.open.iter().map(|(k, v)| (v.last, *k)).collect();
-        let n = (cap / 16).max(1).min(ages.len());
-        if n < ages.len() {
-            ages.select_nth_unstable(n - 1);
-        }
-        for (_, key) in ages.into_iter().take(n) {
-            self.close(key);
-        }
-    }
-
-    /// Closes incidents idle for longer than the configured time at event time `now`.
-    pub(crate) fn expire(&mut self, now: Timestamp, config: &DetectConfig) {
-        let idle_nanos = (config.incident_idle_secs * 1e9) as i64;
-        let mut stale: Vec<(Timestamp, Option<IpAddr>)> = self
-            .open
-            .iter()
-            .filter(|(_, v)| now.as_nanos().saturating_sub(v.last.as_nanos()) > idle_nanos)
-            .map(|(k, v)| (v.last, *k))
-            .collect();
-        // Close in a stable order (by last flow, then address) so output is deterministic.
-        stale.sort();
-        for (_, key) in stale {
-            self.close(key);
-        }
-    }
-
-    /// Closes every open incident (end of input).
-    pub(crate) fn close_all(&mut self) {
-        let mut keys: Vec<(Timestamp, Option<IpAddr>)> =
-            self.open.iter().map(|(k, v)| (v.last, *k)).collect();
-        keys.sort();
-        for (_, key) in keys {
-            self.close(key);
-        }
-    }
-
-    /// Appends the documents due (changed and not rate-limited, or closed) to `out`.
-    pub(crate) fn drain(
-        &mut self,
-        out: &mut Vec<Alert>,
-        model: &ModelInfo,
-        config: &DetectConfig,
-        created: Timestamp,
-    ) {
-        self.drains += 1;
-        let drain = self.drains;
-        // Closed incidents first: they end before the open ones' latest flows.
-        for mut inc in self.closed.drain(..) {
-            out.push(inc.emit(model, config, created));
-        }
-        let keys = std::mem::take(&mut self.queue);
-        for key in keys {
-            let Some(inc) = self.open.get_mut(&key) else {
-                continue;
-            };
-            if !inc.queued || inc.seen_in_drain == drain {
-                continue;
-            }
-            inc.seen_in_drain = drain;
-            if inc.due(config.update_every_secs) {
-                out.push(inc.emit(model, config, created));
-                inc.queued = false;
-            } else {
-                self.queue.push(key);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A flow from `src` to `dst:port` at `secs`, with a state and byte counts.
-    fn flow(src: &str, dst: &str, port: u16, secs: f64, state: ConnState) -> FlowRecord {
-        FlowRecord {
-            ts: Timestamp((secs * 1e9) as i64),
-            uid: Some(CompactString::from(format!("C{secs}"))),
-            orig_h: Some(src.parse().unwrap()),
-            orig_p: Some(40000),
-            resp_h: Some(dst.parse().unwrap()),
-            resp_p: Some(port),
-            proto: Protocol::Tcp,
-            conn_state: Some(state),
-            orig_bytes: Some(100),
-            resp_bytes: Some(100),
-            orig_pkts: Some(3),
-            resp_pkts: Some(3),
-            ..FlowRecord::default()
-        }
-    }
-
-    /// Folds flows into a fresh table and returns the single incident's attack type.
-    fn attack(flows: &[FlowRecord]) -> AttackType {
-        let config = DetectConfig::default();
-        let mut t = Incidents::default();
-        for f in flows {
-            t.add(f, 0.9, 0.5, &config);
-        }
-        assert_eq!(t.open_count(), 1);
-        t.open.values().next().unwrap().attack
-    }
-
-    #[test]
-    fn attack_types_from_patterns() {
-        let src = "10.0.0.9";
-        let horizontal: Vec<_> = (0..20)
-            .map(|i| flow(src, &format!("10.0.1.{i}"), 23, f64::from(i), ConnState::S0))
-            .collect();
-        assert_eq!(attack(&horizontal), AttackType::HorizontalScan);
-        let vertical: Vec<_> = (0..20)
-            .map(|i| flow(src, "10.0.1.1", 1000 + i, f64::from(i), ConnState::REJ))
-            .collect();
-        assert_eq!(attack(&vertical), AttackType::VerticalScan);
-        let brute: Vec<_> = (0..12)
-            .map(|i| flow(src, "10.0.1.1", 22, f64::from(i) * 3.7, ConnState::SF))
-            .collect();
-        assert_eq!(attack(&brute), AttackType::BruteForce);
-        let flood: Vec<_> = (0..100)
-            .map(|i| flow(src, "10.0.1.1", 80, f64::from(i) * 0.01, ConnState::S0))
-            .collect();
-        assert_eq!(attack(&flood), AttackType::Flood);
-        // Slow, but unanswered and pushing packets one way: IoT-23's DDoS flows.
-        let one_way: Vec<_> = (0..12)
-            .map(|i| {
-                let mut f = flow(src, "10.0.1.1", 80, f64::from(i) * 30.0, ConnState::OTH);
-                f.orig_pkts = Some(40);
-                f.resp_pkts = Some(0);
-                f.orig_bytes = Some(40_000);
-                f
-            })
-            .collect();
-        assert_eq!(attack(&one_way), AttackType::Flood);
-        let beacon: Vec<_> = (0..8)
-            .map(|i| flow(src, "10.0.1.1", 443, f64::from(i) * 60.0, ConnState::SF))
-            .collect();
-        assert_eq!(attack(&beacon), AttackType::Beacon);
-        let mut exfil = flow(src, "10.0.1.1", 443, 0.0, ConnState::SF);
-        exfil.orig_bytes = Some(50_000_000);
-        exfil.resp_bytes = Some(10_000);
-        assert_eq!(attack(&[exfil]), AttackType::Exfiltration);
-        let few = [
-            flow(src, "10.0.1.1", 443, 0.0, ConnState::SF),
-            flow(src, "10.0.1.2", 8080, 7.0, ConnState::SF),
-        ];
-        assert_eq!(attack(&few), AttackType::Anomaly);
-    }
-
-    #[test]
-    fn incidents_close_when_idle_and_reopen_with_a_new_id() {
-        let config = DetectConfig {
-            incident_idle_secs: 10.0,
-            update_every_secs: 0.0,
-            ..DetectConfig::default()
-        };
-        let model = ModelInfo {
-            name: "m".into(),
-            id: "1".into(),
-            version: "v".into(),
-            kind: "tree".into(),
-            path: None,
-            threshold: 0.5,
-        };
-        let mut t = Incidents::default();
-        let mut out = Vec::new();
-        t.add(
-            &flow("10.0.0.9", "10.0.1.1", 80, 0.0, ConnState::SF),
-            0.9,
-            0.5,
-            &config,
-        );
-        t.add(
-            &flow("10.0.0.9", "10.0.1.1", 80, 5.0, ConnState::SF),
-            0.7,
-            0.5,
-            &config,
-        );
-        t.drain(&mut out, &model, &config, Timestamp(0));
-        assert_eq!(out.len(), 1);
-        let first = out[0].id().to_string();
-        assert_eq!(out[0].iotguard.counts.flows, 2);
-        assert_eq!(out[0].iotguard.revision, 1);
-        assert_eq!(
-            out[0].iotguard.mean_score,
-            ((0.9f32 as f64 + 0.7f32 as f64) / 2.0) as f32
-        );
-        // 20 s later: the old incident closes, a new one opens.
-        t.add(
-            &flow("10.0.0.9", "10.0.1.1", 80, 25.0, ConnState::SF),
-            0.9,
-            0.5,
-            &config,
-        );
-        out.clear();
-        t.drain(&mut out, &model, &config, Timestamp(0));
-        assert_eq!(out.len(), 2);
-        assert_eq!(
-            (out[0].id(), out[0].iotguard.state.as_str()),
-            (first.as_str(), "closed")
-        );
-        assert_eq!(out[0].iotguard.revision, 2);
-        assert_ne!(out[1].id(), first);
-        assert_eq!(out[1].iotguard.state, "open");
-        // Nothing changed: nothing to send.
-        out.clear();
-        t.drain(&mut out, &model, &config, Timestamp(0));
-        assert!(out.is_empty());
-        // Expiry by event time closes the rest.
-        t.expire(Timestamp(40_000_000_000), &config);
-        t.drain(&mut out, &model, &config, Timestamp(0));
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].event.type_, ["end"]);
-        assert_eq!(t.open_count(), 0);
     }
 }

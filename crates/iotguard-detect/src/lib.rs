@@ -7,7 +7,9 @@
 //! 2. the [`Detector`] turns a record into features (the model lab's
 //!    [`FeatureExtractor`](iotguard_features::FeatureExtractor), per-host state), scores it with the
 //!    active model ([`ModelHandle`], swappable between flows), compares the score with the
-//!    threshold and folds alerting flows into incidents (one per attacker and burst);
+//!    threshold and folds alerting flows into incidents (one per source, pattern and target set:
+//!    a scan, a flood of one host, a beacon to one server; flows forming no pattern yet are the
+//!    source's `anomaly` incident);
 //! 3. incidents become [`Alert`]s: Elastic Common Schema documents with a severity, a 0–100 risk
 //!    score, an inferred [`AttackType`], the top features with their contributions and the flow
 //!    uids; an alert's id is stable per incident so sinks upsert it while it lasts;
@@ -64,14 +66,18 @@ mod error;
 mod feed;
 mod incident;
 mod model;
+mod pending;
 mod pipeline;
+mod reasons;
 mod risk;
 mod scored;
 pub mod sink;
 pub mod source;
 mod stats;
 mod store;
+mod table;
 mod time;
+mod typing;
 
 pub use alert::{
     Alert, AlertCounts, AlertEvent, AlertIotguard, AlertNetwork, AlertObserver, AlertRule,
@@ -88,4 +94,5 @@ pub use scored::ScoredFlow;
 pub use sink::{AlertSink, SinkError};
 pub use stats::{HistogramSnapshot, SourceMetrics, Stage, Stats, StatsSnapshot};
 pub use store::{AlertPage, AlertQuery, AlertStore, SeverityCount};
+pub use table::IncidentTracker;
 pub use time::{parse_time, rfc3339};

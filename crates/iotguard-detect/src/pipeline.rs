@@ -7,7 +7,10 @@
 //! flushed and, when all succeeded, the source commits its position. Rejected lines are
 //! counted, given to the caller to report, and kept verbatim in the rejects file; they never
 //! stop the stream. A sink failure is counted and reported; the source's position is not
-//! committed until every sink flushes again. The shutdown flag is checked between events; the
+//! committed until every sink flushes again. A sink that kept neither delivered nor set aside
+//! what it was given ([`SinkError::is_fatal`]) stops the run: the other sinks are flushed, the
+//! source is not committed, and `run_pipeline` returns the error (an alert is delivered, kept
+//! in a dead-letter file or retry buffer with a count, or the run fails loudly). The shutdown flag is checked between events; the
 //! final flush happens whatever stopped the loop.
 
 use std::fs::File;
@@ -69,8 +72,10 @@ pub struct PipelineReport {
     pub alerts_sent: u64,
     /// Distinct incidents among them.
     pub incidents: u64,
-    /// Sink failures.
+    /// Sink failures (dead-lettered batches included).
     pub sink_errors: u64,
+    /// Alert documents sinks could not deliver and kept in their dead-letter files.
+    pub dead_lettered: u64,
     /// Whether the shutdown flag stopped the run (rather than the source ending).
     pub interrupted: bool,
     /// Seconds the run took.
@@ -132,11 +137,15 @@ pub fn run_pipeline(
         incidents: std::collections::HashSet::new(),
         sinks_healthy: true,
         scored_reported: detector.counts(),
+        fatal: None,
     };
     let mut last_flush = Instant::now();
     let mut last_flow_at: Option<Instant> = None;
     let mut in_batch = 0usize;
     loop {
+        if run.fatal.is_some() {
+            break;
+        }
         if shutdown.load(Ordering::Relaxed) {
             run.report.interrupted = true;
             break;
@@ -200,15 +209,18 @@ pub fn run_pipeline(
             last_flush = Instant::now();
         }
     }
-    if config.close_at_end && !run.report.interrupted {
+    if config.close_at_end && !run.report.interrupted && run.fatal.is_none() {
         detector.close_all();
     }
     run.send(detector, sinks, stats, feed, on_notice);
     if let Some((mut w, name)) = rejects {
         w.flush().map_err(|e| Error::io(name, e))?;
     }
-    if run.flush(sinks, stats, on_notice) {
+    if run.flush(sinks, stats, on_notice) && run.fatal.is_none() {
         source.commit()?;
+    }
+    if let Some(e) = run.fatal {
+        return Err(e);
     }
     run.report.incidents = run.incidents.len() as u64;
     run.report.elapsed_secs = started.elapsed().as_secs_f64();
@@ -225,6 +237,8 @@ struct Run {
     incidents: std::collections::HashSet<String>,
     sinks_healthy: bool,
     scored_reported: (u64, u64),
+    /// A sink lost alerts: the run stops with this error.
+    fatal: Option<Error>,
 }
 
 impl Run {
@@ -297,7 +311,7 @@ impl Run {
         for sink in sinks.iter_mut() {
             if let Err(e) = sink.flush() {
                 self.sink_failed(sink.name(), &e, stats, on_notice);
-                ok = false;
+                ok &= e.is_set_aside();
             }
         }
         stats.record(Stage::Flush, t0.elapsed().as_nanos() as u64);
@@ -315,8 +329,21 @@ impl Run {
         on_notice: &mut dyn FnMut(Notice<'_>),
     ) {
         self.report.sink_errors += 1;
-        self.sinks_healthy = false;
+        if let SinkError::DeadLettered { alerts, .. } = e {
+            self.report.dead_lettered += alerts;
+        } else {
+            self.sinks_healthy = false;
+        }
         stats.add_sink_error();
         on_notice(Notice::SinkFailed(name, e));
+        if e.is_fatal() && self.fatal.is_none() {
+            self.fatal = Some(Error::Sink {
+                sink: name.to_string(),
+                source: SinkError::Lost(match e {
+                    SinkError::Lost(why) => why.clone(),
+                    other => other.to_string(),
+                }),
+            });
+        }
     }
 }

@@ -119,7 +119,7 @@ impl FromStr for Severity {
 }
 
 /// What an incident looks like, inferred from its flows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AttackType {
     /// One source probing many hosts on few ports.

@@ -6,8 +6,23 @@
 //! while the detector writes. As a sink, `send` writes inside an open transaction and `flush`
 //! commits it with `synchronous = FULL`, so a flushed alert survives a crash or power loss.
 //!
+//! A write can fail half way (a full disk: SQLite answers `SQLITE_FULL` and may roll the whole
+//! transaction back). The store keeps every alert of the open transaction in memory (the latest
+//! revision per id) until its commit succeeds; after any failed write or commit it rolls back
+//! what is left of the transaction, and the next `upsert` or `commit` begins a new one and
+//! writes them all again. So a transaction lost to a full disk is re-sent once space returns,
+//! and nothing sent is dropped. At most `max_unsaved` incidents wait this way (default
+//! 100 000); past that, `upsert` fails with [`Error::Unsaved`] and keeps nothing more: the
+//! pipeline stops the run on it rather than drop alerts.
+//!
+//! With a retention ([`AlertStore::with_retention`]), each commit (at most once a minute)
+//! deletes, in the same transaction, the alerts whose last flow is older than the newest
+//! alert's last flow minus the retention (event time, so replaying an old capture keeps its
+//! alerts); the store's size is then bounded by the alert rate times the retention.
+//!
 //! Schema version 1 (`PRAGMA user_version`); a store with another version is refused.
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -88,14 +103,30 @@ pub struct SeverityCount {
 struct Conn {
     conn: Connection,
     in_tx: bool,
+    /// When the retention was last applied, and how many alerts it deleted in all.
+    last_purge: Option<std::time::Instant>,
+    purged: u64,
+    /// Every alert written in the open transaction (latest revision per id), kept until the
+    /// transaction commits so a rolled-back one can be written again.
+    unsaved: HashMap<String, Alert>,
+    /// Whether `unsaved` must be written again (the last transaction was rolled back).
+    replay: bool,
 }
+
+/// The most incidents kept in memory while the store cannot commit.
+pub(crate) const DEFAULT_MAX_UNSAVED: usize = 100_000;
 
 /// The SQLite alert store; `Send + Sync` (one connection behind a mutex). See the module docs.
 pub struct AlertStore {
     path: PathBuf,
     name: String,
     inner: Mutex<Conn>,
+    max_unsaved: usize,
+    retention: Option<std::time::Duration>,
 }
+
+/// How often the retention is applied (at a commit).
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl AlertStore {
     /// Opens (creating if needed) the store at `path`.
@@ -126,8 +157,39 @@ impl AlertStore {
         Ok(AlertStore {
             path: path.to_path_buf(),
             name: format!("sqlite:{}", path.display()),
-            inner: Mutex::new(Conn { conn, in_tx: false }),
+            inner: Mutex::new(Conn {
+                conn,
+                in_tx: false,
+                unsaved: HashMap::new(),
+                replay: false,
+                last_purge: None,
+                purged: 0,
+            }),
+            max_unsaved: DEFAULT_MAX_UNSAVED,
+            retention: None,
         })
+    }
+
+    /// Sets how many incidents are kept in memory while commits fail (see the module docs).
+    pub fn with_max_unsaved(mut self, max_unsaved: usize) -> AlertStore {
+        self.max_unsaved = max_unsaved.max(1);
+        self
+    }
+
+    /// Keeps alerts for `retention` of event time (see the module docs); `None` keeps all.
+    pub fn with_retention(mut self, retention: Option<std::time::Duration>) -> AlertStore {
+        self.retention = retention;
+        self
+    }
+
+    /// Returns how many alerts the retention has deleted.
+    pub fn purged(&self) -> u64 {
+        self.lock().purged
+    }
+
+    /// Returns how many incidents are written but not yet committed.
+    pub fn unsaved(&self) -> usize {
+        self.lock().unsaved.len()
     }
 
     /// Opens a second connection to the same file (for a reader on another thread).
@@ -145,54 +207,76 @@ impl AlertStore {
     }
 
     /// Inserts or replaces alerts by id (an older revision never replaces a newer one), in one
-    /// transaction that stays open until [`AlertStore::commit`].
+    /// transaction that stays open until [`AlertStore::commit`]. On failure the alerts are kept
+    /// and written again by the next call (see the module docs).
     pub fn upsert(&self, alerts: &[Alert]) -> Result<()> {
         let mut c = self.lock();
-        if !c.in_tx {
-            c.conn.execute_batch("BEGIN IMMEDIATE")?;
-            c.in_tx = true;
+        let c = &mut *c;
+        let new = alerts
+            .iter()
+            .filter(|a| !c.unsaved.contains_key(a.id()))
+            .map(|a| a.id())
+            .collect::<HashSet<_>>()
+            .len();
+        if c.unsaved.len() + new > self.max_unsaved {
+            return Err(Error::Unsaved {
+                held: c.unsaved.len(),
+                refused: alerts.len(),
+            });
         }
-        let mut stmt = c.conn.prepare_cached(
-            "INSERT INTO alerts (id, revision, start_ns, end_ns, severity, risk, attack_type, state,
-                                 source_ip, destination_ip, sensor, flows, doc)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-             ON CONFLICT (id) DO UPDATE SET
-                revision = excluded.revision, start_ns = excluded.start_ns,
-                end_ns = excluded.end_ns, severity = excluded.severity, risk = excluded.risk,
-                attack_type = excluded.attack_type, state = excluded.state,
-                source_ip = excluded.source_ip, destination_ip = excluded.destination_ip,
-                sensor = excluded.sensor, flows = excluded.flows, doc = excluded.doc
-             WHERE excluded.revision >= alerts.revision",
-        )?;
         for a in alerts {
-            let doc = serde_json::to_string(a)
-                .map_err(|e| Error::Config(format!("encoding alert {}: {e}", a.id())))?;
-            let ns = |s: &str| parse_time(s).map_or(0, Timestamp::as_nanos);
-            stmt.execute(params![
-                a.event.id,
-                a.iotguard.revision,
-                ns(&a.event.start),
-                ns(&a.event.end),
-                a.iotguard.severity.rank(),
-                a.event.risk_score,
-                a.iotguard.attack_type.as_str(),
-                a.iotguard.state,
-                a.source.ip.map(|ip| ip.to_string()),
-                a.destination.ip.map(|ip| ip.to_string()),
-                a.observer.name,
-                a.iotguard.counts.flows as i64,
-                doc,
-            ])?;
+            match c.unsaved.get(a.id()) {
+                Some(old) if old.iotguard.revision > a.iotguard.revision => {}
+                _ => {
+                    c.unsaved.insert(a.id().to_string(), a.clone());
+                }
+            }
         }
-        Ok(())
+        let outcome = if c.replay || !c.in_tx {
+            // A new transaction: everything not yet committed goes into it.
+            let all: Vec<&Alert> = c.unsaved.values().collect();
+            write(&c.conn, &mut c.in_tx, &all)
+        } else {
+            let all: Vec<&Alert> = alerts.iter().collect();
+            write(&c.conn, &mut c.in_tx, &all)
+        };
+        settle(c, outcome)
     }
 
-    /// Commits the open transaction, if any (durable on return).
+    /// Commits the open transaction, if any (durable on return). A transaction rolled back by
+    /// an earlier failure is written again first.
     pub fn commit(&self) -> Result<()> {
         let mut c = self.lock();
+        let c = &mut *c;
+        if c.replay || (!c.in_tx && !c.unsaved.is_empty()) {
+            let all: Vec<&Alert> = c.unsaved.values().collect();
+            let outcome = write(&c.conn, &mut c.in_tx, &all);
+            settle(c, outcome)?;
+        }
         if c.in_tx {
-            c.conn.execute_batch("COMMIT")?;
+            if let Some(retention) = self.retention {
+                if c.last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                    let outcome = c
+                        .conn
+                        .execute(
+                            "DELETE FROM alerts
+                             WHERE end_ns < (SELECT MAX(end_ns) FROM alerts) - ?1",
+                            [i64::try_from(retention.as_nanos()).unwrap_or(i64::MAX)],
+                        )
+                        .map_err(Error::from);
+                    match outcome {
+                        Ok(n) => {
+                            c.purged += n as u64;
+                            c.last_purge = Some(std::time::Instant::now());
+                        }
+                        Err(e) => return settle(c, Err(e)),
+                    }
+                }
+            }
+            let outcome = c.conn.execute_batch("COMMIT").map_err(Error::from);
+            settle(c, outcome)?;
             c.in_tx = false;
+            c.unsaved.clear();
         }
         Ok(())
     }
@@ -299,6 +383,67 @@ impl AlertStore {
     }
 }
 
+/// Writes `alerts` in the open transaction, beginning one if none is open.
+fn write(conn: &Connection, in_tx: &mut bool, alerts: &[&Alert]) -> Result<()> {
+    if !*in_tx {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        *in_tx = true;
+    }
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO alerts (id, revision, start_ns, end_ns, severity, risk, attack_type, state,
+                             source_ip, destination_ip, sensor, flows, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT (id) DO UPDATE SET
+            revision = excluded.revision, start_ns = excluded.start_ns,
+            end_ns = excluded.end_ns, severity = excluded.severity, risk = excluded.risk,
+            attack_type = excluded.attack_type, state = excluded.state,
+            source_ip = excluded.source_ip, destination_ip = excluded.destination_ip,
+            sensor = excluded.sensor, flows = excluded.flows, doc = excluded.doc
+         WHERE excluded.revision >= alerts.revision",
+    )?;
+    for a in alerts {
+        let doc = serde_json::to_string(a)
+            .map_err(|e| Error::Config(format!("encoding alert {}: {e}", a.id())))?;
+        let ns = |s: &str| parse_time(s).map_or(0, Timestamp::as_nanos);
+        stmt.execute(params![
+            a.event.id,
+            a.iotguard.revision,
+            ns(&a.event.start),
+            ns(&a.event.end),
+            a.iotguard.severity.rank(),
+            a.event.risk_score,
+            a.iotguard.attack_type.as_str(),
+            a.iotguard.state,
+            a.source.ip.map(|ip| ip.to_string()),
+            a.destination.ip.map(|ip| ip.to_string()),
+            a.observer.name,
+            a.iotguard.counts.flows as i64,
+            doc,
+        ])?;
+    }
+    Ok(())
+}
+
+/// After a write or commit: on failure, whatever SQLite left of the transaction is rolled back
+/// (it may already have rolled it back itself, `SQLITE_FULL`), and the unsaved alerts are
+/// marked to be written again.
+fn settle(c: &mut Conn, outcome: Result<()>) -> Result<()> {
+    match outcome {
+        Ok(()) => {
+            c.replay = false;
+            Ok(())
+        }
+        Err(e) => {
+            if !c.conn.is_autocommit() {
+                let _ = c.conn.execute_batch("ROLLBACK");
+            }
+            c.in_tx = false;
+            c.replay = !c.unsaved.is_empty();
+            Err(e)
+        }
+    }
+}
+
 fn decode(doc: &str) -> Result<Alert> {
     serde_json::from_str(doc).map_err(|e| Error::Config(format!("stored alert is not valid: {e}")))
 }
@@ -306,6 +451,7 @@ fn decode(doc: &str) -> Result<Alert> {
 fn sink_error(e: Error) -> SinkError {
     match e {
         Error::Store(e) => SinkError::Sqlite(e),
+        e @ Error::Unsaved { .. } => SinkError::Lost(e.to_string()),
         other => SinkError::Other(other.to_string()),
     }
 }
@@ -353,5 +499,146 @@ mod opt_time {
             })
         })
         .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` distinct incidents (the golden alerts under new ids).
+    fn alerts(n: usize, revision: u32) -> Vec<Alert> {
+        let golden: Vec<Alert> = serde_json::Deserializer::from_str(include_str!(
+            "../../../testdata/golden/alerts/sim_seed2_first2000.json"
+        ))
+        .into_iter()
+        .collect::<std::result::Result<_, _>>()
+        .unwrap();
+        (0..n)
+            .map(|i| {
+                let mut a = golden[i % golden.len()].clone();
+                a.event.id = format!("inc-{i:06}");
+                a.iotguard.revision = revision;
+                a
+            })
+            .collect()
+    }
+
+    fn stored(path: &Path) -> (u64, Vec<u32>) {
+        let reader = AlertStore::open(path).unwrap();
+        let page = reader
+            .query(&AlertQuery {
+                limit: 10_000,
+                ..AlertQuery::default()
+            })
+            .unwrap();
+        let mut revisions: Vec<u32> = page.alerts.iter().map(|a| a.iotguard.revision).collect();
+        revisions.sort_unstable();
+        revisions.dedup();
+        (page.alerts.len() as u64, revisions)
+    }
+
+    fn set_max_pages(store: &AlertStore, pages: i64) {
+        let c = store.lock();
+        let _: i64 = c
+            .conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+    }
+
+    fn page_count(store: &AlertStore) -> i64 {
+        let c = store.lock();
+        c.conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// A full database (`SQLITE_FULL`, simulated with `max_page_count`) fails the writes and the
+    /// commit; once space returns, the next commit writes every alert of the lost transaction
+    /// again, and later transactions work.
+    #[test]
+    fn a_full_database_recovers_and_keeps_every_alert() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.db");
+        let mut store = AlertStore::open(&path).unwrap();
+        store.send(&alerts(10, 1)).unwrap();
+        store.flush().unwrap();
+        assert_eq!(stored(&path), (10, vec![1]));
+        // Room for a few more pages only: 400 documents of ~2 KB do not fit.
+        set_max_pages(&store, page_count(&store) + 4);
+        let batch = alerts(400, 2);
+        let mut failures = 0;
+        for chunk in batch.chunks(50) {
+            if let Err(e) = store.send(chunk) {
+                assert!(e.to_string().contains("full"), "{e}");
+                failures += 1;
+            }
+        }
+        if store.flush().is_err() {
+            failures += 1;
+        }
+        assert!(failures > 0, "the database never filled up");
+        assert_eq!(store.unsaved(), 400);
+        // Still full: the commit fails again, nothing is lost.
+        assert!(store.flush().is_err());
+        assert_eq!(stored(&path), (10, vec![1]));
+        // Space returns: one flush writes all 400 again and commits.
+        set_max_pages(&store, 1 << 30);
+        store.flush().unwrap();
+        assert_eq!(store.unsaved(), 0);
+        assert_eq!(stored(&path), (400, vec![2]));
+        // Later transactions work as before.
+        store.send(&alerts(401, 3)).unwrap();
+        store.flush().unwrap();
+        assert_eq!(stored(&path), (401, vec![3]));
+    }
+
+    /// With a retention of one day, a commit deletes the alerts whose last flow is more than a
+    /// day before the newest one's, and keeps the rest.
+    #[test]
+    fn retention_deletes_alerts_older_than_the_newest_minus_the_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.db");
+        let mut store = AlertStore::open(&path)
+            .unwrap()
+            .with_retention(Some(std::time::Duration::from_secs(86_400)));
+        let mut batch = alerts(3, 1);
+        batch[0].event.end = "2024-01-01T00:00:00Z".to_string();
+        batch[1].event.end = "2024-01-02T00:00:00Z".to_string();
+        batch[2].event.end = "2024-01-02T12:00:00Z".to_string();
+        store.send(&batch).unwrap();
+        store.flush().unwrap();
+        assert_eq!(store.purged(), 1);
+        let reader = AlertStore::open(&path).unwrap();
+        assert_eq!(reader.get("inc-000000").unwrap(), None);
+        assert!(reader.get("inc-000001").unwrap().is_some());
+        assert!(reader.get("inc-000002").unwrap().is_some());
+    }
+
+    /// Past `max_unsaved` incidents the store refuses more, with an error the pipeline treats as
+    /// fatal; what it already held is still written once space returns.
+    #[test]
+    fn unsaved_alerts_are_bounded_and_refusal_is_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.db");
+        let mut store = AlertStore::open(&path).unwrap().with_max_unsaved(100);
+        store.send(&alerts(1, 1)).unwrap();
+        store.flush().unwrap();
+        set_max_pages(&store, page_count(&store));
+        let batch = alerts(150, 1);
+        assert!(store.send(&batch[..100]).is_err());
+        assert_eq!(store.unsaved(), 100);
+        let err = store.send(&batch[100..]).unwrap_err();
+        assert!(err.is_fatal(), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "alerts lost: alert store: 100 incidents wait for a commit that keeps failing; \
+             50 more alerts refused (the disk is probably full)"
+        );
+        set_max_pages(&store, 1 << 30);
+        store.flush().unwrap();
+        assert_eq!(stored(&path), (100, vec![1]));
     }
 }

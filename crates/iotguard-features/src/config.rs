@@ -1,5 +1,6 @@
 //! The extractor's configuration and its validation.
 
+use iotguard_flow::NativeFamily;
 use serde::{Deserialize, Serialize};
 
 /// How the per-host context is computed.
@@ -19,6 +20,12 @@ pub struct FeatureConfig {
     /// A host not seen for this many seconds of event time (behind the current flow's `ts`) is
     /// dropped; a host that comes back starts from fresh state. Default 3600.
     pub idle_timeout_secs: f64,
+    /// The dataset family whose own columns are added (`native.*` features, after the common
+    /// set): `bot-iot` (Argus statistics) or `ton-iot` (dns/ssl/http/weird fields). `None`
+    /// (default): the common Zeek-like set only. Changes the names (and the fingerprint), so a
+    /// model records it and inputs without those columns are refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native: Option<NativeFamily>,
 }
 
 impl Default for FeatureConfig {
@@ -27,6 +34,7 @@ impl Default for FeatureConfig {
             horizons_secs: vec![1.0, 10.0, 60.0, 600.0],
             max_hosts: 200_000,
             idle_timeout_secs: 3600.0,
+            native: None,
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use std::net::IpAddr;
 
-use iotguard_flow::{FlowRecord, Protocol};
+use iotguard_flow::{FlowRecord, NativeFamily, Protocol};
 
 use crate::config::{horizon_label, ConfigError, FeatureConfig};
 use crate::flow::{self, FLOW_LEN};
@@ -27,6 +27,8 @@ pub struct FeatureExtractor {
     schema: FeatureSchema,
     orig: HostTable,
     resp: HostTable,
+    /// How many `native.*` values end the vector (0 for the common set).
+    native_width: usize,
 }
 
 impl FeatureExtractor {
@@ -61,16 +63,43 @@ impl FeatureExtractor {
                 names.extend(HORIZON_STATS.iter().map(|s| format!("{role}.{s}_{label}")));
             }
         }
+        let native_width = config.native.map_or(0, NativeFamily::width);
+        if let Some(family) = config.native {
+            names.extend(family.feature_names());
+        }
         let schema = FeatureSchema {
             version: SCHEMA_VERSION,
             names,
         };
-        debug_assert_eq!(schema.len(), FLOW_LEN + 2 * role_len(horizons.len()));
+        debug_assert_eq!(
+            schema.len(),
+            FLOW_LEN + 2 * role_len(horizons.len()) + native_width
+        );
         Ok(FeatureExtractor {
             orig: HostTable::new(horizons.clone(), config.max_hosts, idle_ns),
             resp: HostTable::new(horizons, config.max_hosts, idle_ns),
             config,
             schema,
+            native_width,
+        })
+    }
+
+    /// Whether `rec` lacks the native columns this extractor's schema needs (always false for
+    /// the common set): such a record's `native.*` features would all be missing, so readers of
+    /// labeled data refuse the input instead (see [`FeatureExtractor::native_requirement`]).
+    pub fn lacks_native(&self, rec: &FlowRecord) -> bool {
+        self.config
+            .native
+            .is_some_and(|f| rec.native.as_ref().map(|n| n.family) != Some(f))
+    }
+
+    /// Says which input columns the native set needs, for refusals; `None` for the common set.
+    pub fn native_requirement(&self) -> Option<String> {
+        self.config.native.map(|f| {
+            format!(
+                "the {f} native features need the input columns {}",
+                f.column_names().collect::<Vec<_>>().join(", ")
+            )
         })
     }
 
@@ -111,15 +140,28 @@ impl FeatureExtractor {
     /// Updates the state with `rec` and writes its feature vector into `out`.
     ///
     /// Every element of `out` is written. A missing originator (responder) address makes the
-    /// `orig_host.*` (`resp_host.*`) features `NaN` and leaves that table alone.
+    /// `orig_host.*` (`resp_host.*`) features `NaN` and leaves that table alone. A flow with no
+    /// time ([`FlowRecord::untimed`]) has every per-host feature `NaN` (missing): windows over an
+    /// invented clock would mean nothing.
     ///
     /// # Panics
     ///
     /// Panics if `out.len()` differs from [`dim`](FeatureExtractor::dim).
     pub fn extract(&mut self, rec: &FlowRecord, out: &mut [f32]) {
         assert_eq!(out.len(), self.schema.len(), "feature buffer length");
+        let (out, native_part) = out.split_at_mut(out.len() - self.native_width);
+        match rec.native.as_deref() {
+            Some(n) if Some(n.family) == self.config.native => {
+                native_part.copy_from_slice(&n.values)
+            }
+            _ => native_part.fill(f32::NAN),
+        }
         let (flow_part, host_part) = out.split_at_mut(FLOW_LEN);
         flow::write(rec, flow_part);
+        if rec.untimed {
+            host_part.fill(f32::NAN);
+            return;
+        }
         let (orig_part, resp_part) = host_part.split_at_mut(host_part.len() / 2);
 
         let ts = rec.ts.as_nanos();

@@ -28,12 +28,16 @@
 //! assert_eq!(x.schema().names[0], "duration_s");
 //! ```
 //!
+//! Every feature is described in words by [`describe`] (meaning, unit, a sentence for a value,
+//! what a missing value means): explanations in words and `docs/glossary.md` come from there.
+//!
 //! Invariants: pure and deterministic (the same flows in the same order give bit-identical
 //! vectors; hash seeds never influence a value), no wall clock (time is the flows' `ts`), no I/O,
 //! no knowledge of the input format, bounded memory (capped host tables with LRU and idle
 //! eviction), no allocation per flow once the host tables are warm.
 
 mod config;
+mod describe;
 mod extract;
 mod flow;
 mod host;
@@ -41,5 +45,6 @@ mod schema;
 mod window;
 
 pub use config::{ConfigError, FeatureConfig};
+pub use describe::{describe, glossary_rows, number, FeatureDoc, Scale};
 pub use extract::FeatureExtractor;
 pub use schema::{FeatureSchema, SCHEMA_VERSION};

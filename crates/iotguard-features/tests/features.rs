@@ -460,3 +460,60 @@ fn batches_in_chunks_equal_one_batch_on_simulated_traffic() {
     assert!(bits(&whole) == bits(&chunked));
     assert!(whole.iter().all(|v| !v.is_infinite()));
 }
+
+#[test]
+fn untimed_flows_have_missing_host_features_and_leave_the_tables_alone() {
+    let mut x = FeatureExtractor::new(FeatureConfig::default());
+    let schema = x.schema().clone();
+    let host_start = col(&schema, "orig_host.gap_s");
+    let untimed = FlowRecord {
+        untimed: true,
+        ..flow([10, 0, 0, 1], [10, 0, 0, 2], 80, 0)
+    };
+    let v = x.extract_all([&untimed, &untimed]);
+    let (first, second) = v.split_at(schema.len());
+    for row in [first, second] {
+        assert!(row[host_start..].iter().all(|f| f.is_nan()));
+        // The per-flow features are there.
+        assert!(row[..host_start].iter().any(|f| !f.is_nan()));
+        assert_eq!(bits(&row[..host_start]), bits(&first[..host_start]));
+    }
+    assert_eq!(x.host_counts(), (0, 0));
+}
+
+#[test]
+fn a_native_set_appends_the_datasets_columns_and_needs_them() {
+    use iotguard_flow::NativeFamily;
+    let file = File::open(iotguard_testkit::testdata("ton-iot/ton_iot_train_test.csv")).unwrap();
+    let recs: Vec<FlowRecord> = FlowReader::open("ton", file, &ReadOptions::default())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let common = FeatureExtractor::new(FeatureConfig::default());
+    let mut native = FeatureExtractor::new(FeatureConfig {
+        native: Some(NativeFamily::TonIot),
+        ..FeatureConfig::default()
+    });
+    let width = NativeFamily::TonIot.width();
+    assert_eq!(native.dim(), common.dim() + width);
+    assert_ne!(native.schema().fingerprint(), common.schema().fingerprint());
+    assert_eq!(
+        native.schema().names[common.dim()..],
+        NativeFamily::TonIot.feature_names()[..]
+    );
+    let rows = native.extract_all(&recs);
+    let dns = &rows[2 * native.dim()..3 * native.dim()];
+    let qtype = col(native.schema(), "native.dns_qtype");
+    assert_eq!(dns[qtype], 1.0);
+    assert!(!native.lacks_native(&recs[0]));
+    // A Zeek flow has none of them: all missing, and flagged for refusal.
+    let zeek = flow([10, 0, 0, 1], [10, 0, 0, 2], 80, SEC);
+    assert!(native.lacks_native(&zeek));
+    assert!(!common.lacks_native(&zeek));
+    let row = native.extract_all([&zeek]);
+    assert!(row[common.dim()..].iter().all(|v| v.is_nan()));
+    assert!(native
+        .native_requirement()
+        .unwrap()
+        .contains("dns_qclass, dns_qtype"));
+}

@@ -86,18 +86,39 @@ impl FromStr for Format {
     }
 }
 
+/// How many lines after a first line that fits no format are looked at for a Zeek header.
+const JUNK_LINES_BEFORE_HEADER: usize = 8;
+
 /// Guesses the format from the first bytes of an (uncompressed) input; `None` if nothing fits.
+///
+/// The first non-blank line decides. When it fits nothing, a Zeek TSV header line (`#separator`,
+/// `#fields`) among the next few lines still makes the input a Zeek log: a stray line before the
+/// header (a log concatenated after a partial write) is then rejected with a count rather than
+/// the whole file skipped.
 pub fn detect(head: &[u8]) -> Option<Format> {
     // Look at the first non-blank line, skipping a UTF-8 byte order mark.
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    let first = head
+    let mut lines = head
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .find(|l| !l.iter().all(u8::is_ascii_whitespace))?;
-    if first.starts_with(b"#separator")
-        || first.starts_with(b"#fields")
-        || first.starts_with(b"#set_separator")
-    {
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+    let first = lines.next()?;
+    if let Some(format) = detect_line(first) {
+        return Some(format);
+    }
+    lines
+        .take(JUNK_LINES_BEFORE_HEADER)
+        .any(is_zeek_header)
+        .then_some(Format::ZeekTsv)
+}
+
+fn is_zeek_header(line: &[u8]) -> bool {
+    line.starts_with(b"#separator") || line.starts_with(b"#fields")
+}
+
+/// The format one header (or first) line names.
+fn detect_line(first: &[u8]) -> Option<Format> {
+    if is_zeek_header(first) || first.starts_with(b"#set_separator") {
         return Some(Format::ZeekTsv);
     }
     if first.first() == Some(&b'{') {
@@ -142,5 +163,18 @@ mod tests {
             .unwrap()
             .contains("pcap"));
         assert_eq!(not_flows(b"#fields"), None);
+    }
+
+    #[test]
+    fn a_stray_line_before_a_zeek_header_is_still_a_zeek_log() {
+        assert_eq!(
+            detect(b"junk\n#separator \\x09\n#fields\tts\n"),
+            Some(Format::ZeekTsv)
+        );
+        // A text file without a header soon after is still nothing.
+        assert_eq!(
+            detect(b"hello\nworld\n\n1\n2\n3\n4\n5\n6\n7\n8\n#fields\tts\n"),
+            None
+        );
     }
 }

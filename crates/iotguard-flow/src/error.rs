@@ -111,3 +111,14 @@ pub(crate) fn shorten(value: &[u8]) -> String {
     }
     out.escape_debug().to_string()
 }
+
+/// The text of a panic's payload (a thread's, or one caught with `catch_unwind`), to report it.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panicked".to_string()
+    }
+}

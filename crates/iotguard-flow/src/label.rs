@@ -120,16 +120,19 @@ impl Label {
     }
 
     /// Builds a label from a 0/1 attack flag and an attack category (BoT-IoT, UNSW-NB15,
-    /// TON_IoT). A category naming normal traffic is dropped for benign flows.
+    /// TON_IoT). A category naming normal traffic is dropped for benign flows. The category is
+    /// kept as the dataset publishes it (TON_IoT's `ddos`, BoT-IoT's `DDoS`): the canonical
+    /// spellings of [`Label::new`] are IoT-23's vocabulary, not these datasets'.
     pub fn from_flag(malicious: bool, category: Option<&str>) -> Label {
         let category = category.map(str::trim).filter(|c| {
-            !c.is_empty() && !c.eq_ignore_ascii_case("normal") && !c.eq_ignore_ascii_case("benign")
+            !c.is_empty()
+                && *c != "-"
+                && !c.eq_ignore_ascii_case("normal")
+                && !c.eq_ignore_ascii_case("benign")
         });
-        if malicious {
-            Label::new("Malicious", category)
-        } else {
-            Label::new("Benign", category)
-        }
+        let mut label = Label::new(if malicious { "Malicious" } else { "Benign" }, None);
+        label.detailed = category.map(Arc::from);
+        label
     }
 }
 
@@ -210,6 +213,27 @@ mod tests {
             LabelClass::Other
         );
         assert_eq!(Label::new("whatever", None).class, LabelClass::Other);
+    }
+
+    #[test]
+    fn flag_categories_are_kept_as_published() {
+        let l = Label::from_flag(true, Some(" ddos "));
+        assert_eq!(
+            (l.class, &*l.name, l.detailed.as_deref()),
+            (LabelClass::Malicious, "Malicious", Some("ddos"))
+        );
+        assert_eq!(
+            Label::from_flag(true, Some("DDoS")).detailed.as_deref(),
+            Some("DDoS")
+        );
+        assert_eq!(Label::from_flag(true, Some("-")).detailed, None);
+        let normal = Label::from_flag(false, Some("Normal"));
+        assert_eq!((normal.class, normal.detailed), (LabelClass::Benign, None));
+        // IoT-23's own labels still take their canonical spelling.
+        assert_eq!(
+            Label::new("Malicious", Some("ddos")).detailed.as_deref(),
+            Some("DDoS")
+        );
     }
 
     #[test]

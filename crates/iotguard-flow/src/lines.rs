@@ -35,6 +35,8 @@ pub(crate) struct LineReader<R> {
     scanned: usize,
     eof: bool,
     line_no: u64,
+    /// The input offset of `buf[0]`: bytes moved out of the buffer so far.
+    base: u64,
     max_len: usize,
     /// The kept start of a line over the limit.
     long_prefix: Vec<u8>,
@@ -50,6 +52,7 @@ impl<R: Read> LineReader<R> {
             scanned: 0,
             eof: false,
             line_no: 0,
+            base: 0,
             max_len: max_len.max(1),
             long_prefix: Vec::new(),
         }
@@ -60,10 +63,17 @@ impl<R: Read> LineReader<R> {
         self.line_no
     }
 
+    /// Returns the input offset just after the line last returned (its line ending included):
+    /// where the next line starts.
+    pub(crate) fn offset(&self) -> u64 {
+        self.base + self.start as u64
+    }
+
     /// Reads more input after the unread data; returns the number of bytes read (0 at the end).
     fn fill(&mut self) -> io::Result<usize> {
         // Move the unread part to the front, then make room for a full read.
         if self.start > 0 {
+            self.base += self.start as u64;
             self.buf.copy_within(self.start..self.end, 0);
             self.scanned -= self.start;
             self.end -= self.start;
@@ -209,6 +219,22 @@ mod tests {
             got[2],
             format!("LONG({},{})", "y".repeat(100), 2 * READ_SIZE)
         );
+    }
+
+    #[test]
+    fn offsets_count_every_byte_consumed() {
+        let mut input = b"ab\r\n\nxyz\n".to_vec();
+        input.extend(std::iter::repeat_n(b'q', 2 * READ_SIZE));
+        input.extend_from_slice(b"\nlast");
+        let mut r = LineReader::new(io::BufReader::with_capacity(3, &input[..]), 10);
+        let mut offsets = Vec::new();
+        while let Some(line) = r.next_line() {
+            line.unwrap();
+            offsets.push(r.offset());
+        }
+        let long_end = 9 + 2 * READ_SIZE as u64 + 1;
+        assert_eq!(offsets, [4, 5, 9, long_end, long_end + 4]);
+        assert_eq!(offsets[4], input.len() as u64);
     }
 
     #[test]

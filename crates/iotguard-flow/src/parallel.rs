@@ -7,7 +7,14 @@
 //! line: a worker then parses its chunk exactly as a single reader would, headers inside the
 //! chunk included. Line numbers, errors and rejected lines are the same as [`FlowReader`]'s.
 //!
-//! Channels are bounded, so a slow consumer slows the splitter instead of filling memory.
+//! A thread that dies (a parser that panics) is not taken for the end of the input: the
+//! iterator joins the threads when the results stop and yields an [`ErrorKind::Io`] error
+//! saying the input ends there, as for any read that fails.
+//!
+//! Channels are bounded, so a slow consumer slows the splitter instead of filling memory. A
+//! chunk is bounded in bytes and in lines ([`CHUNK_LINES`]): blank lines add no bytes, and a
+//! file of nothing but newlines must not become one chunk of billions of lines. A worker reserves
+//! room for one result per non-blank line, not per line.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,6 +31,10 @@ use crate::record::FlowRecord;
 /// Bytes of line data per chunk.
 const CHUNK_BYTES: usize = 512 * 1024;
 
+/// Lines per chunk at most (a flow record is about 100 to 300 bytes, so byte-bound chunks of
+/// records hold fewer).
+const CHUNK_LINES: usize = 16 * 1024;
+
 type Results = Vec<Result<FlowRecord, ParseError>>;
 
 /// A run of whole lines and the parser state at its first line.
@@ -34,6 +45,8 @@ struct Chunk {
     data: Vec<u8>,
     /// End offset of each line in `data`.
     ends: Vec<u32>,
+    /// How many of the lines are not empty (at most one result each).
+    non_blank: usize,
     /// Lines over the length limit: (index in this chunk, full length).
     too_long: Vec<(usize, u64)>,
     /// An I/O error that ended the input after this chunk's lines.
@@ -48,6 +61,9 @@ pub struct ParallelFlowReader {
     current: std::vec::IntoIter<Result<FlowRecord, ParseError>>,
     format: Format,
     threads: Vec<JoinHandle<()>>,
+    input: Arc<str>,
+    /// Set once the results have stopped and the threads were checked.
+    finished: bool,
 }
 
 impl ParallelFlowReader {
@@ -84,6 +100,8 @@ impl ParallelFlowReader {
             current: Vec::new().into_iter(),
             format,
             threads,
+            input,
+            finished: false,
         }
     }
 }
@@ -97,6 +115,7 @@ fn split(mut reader: FlowReader, out: &Sender<Chunk>) {
         parser: parser.fork(),
         data: Vec::with_capacity(CHUNK_BYTES + 4096),
         ends: Vec::with_capacity(4096),
+        non_blank: 0,
         too_long: Vec::new(),
         io_error: None,
     };
@@ -113,6 +132,7 @@ fn split(mut reader: FlowReader, out: &Sender<Chunk>) {
                 chunk.too_long.push((chunk.ends.len(), len));
                 chunk.data.extend_from_slice(prefix);
                 chunk.ends.push(chunk.data.len() as u32);
+                chunk.non_blank += 1;
                 false
             }
             Some(Ok(Line::Whole(bytes))) => {
@@ -123,10 +143,11 @@ fn split(mut reader: FlowReader, out: &Sender<Chunk>) {
                 }
                 chunk.data.extend_from_slice(bytes);
                 chunk.ends.push(chunk.data.len() as u32);
+                chunk.non_blank += usize::from(!bytes.is_empty());
                 false
             }
         };
-        if done || chunk.data.len() >= CHUNK_BYTES {
+        if done || chunk.data.len() >= CHUNK_BYTES || chunk.ends.len() >= CHUNK_LINES {
             let next_first = reader.lines.line_no() + 1;
             let full = std::mem::replace(
                 &mut chunk,
@@ -145,7 +166,8 @@ fn split(mut reader: FlowReader, out: &Sender<Chunk>) {
 
 /// A worker's job: parse one chunk's lines in order.
 fn parse_chunk(mut chunk: Chunk, input: &Arc<str>, sensor: Option<&Arc<str>>) -> Results {
-    let mut out = Vec::with_capacity(chunk.ends.len());
+    // One result per non-blank line at most (plus an I/O error); blank lines give none.
+    let mut out = Vec::with_capacity(chunk.non_blank + usize::from(chunk.io_error.is_some()));
     let mut start = 0usize;
     let mut too_long = chunk.too_long.iter().peekable();
     for (i, &end) in chunk.ends.iter().enumerate() {
@@ -195,14 +217,59 @@ impl Iterator for ParallelFlowReader {
                 self.current = results.into_iter();
                 continue;
             }
+            if self.finished {
+                return None;
+            }
             match self.results.recv() {
                 Ok((seq, results)) => {
                     self.pending.insert(seq, results);
                 }
-                // Every sender is gone and nothing is pending: the input is done.
-                Err(_) => return None,
+                // Every worker is gone: the input is done, unless a thread died.
+                Err(_) => {
+                    self.finished = true;
+                    if let Some(e) = self.failure() {
+                        return Some(Err(e));
+                    }
+                }
             }
         }
+    }
+}
+
+impl ParallelFlowReader {
+    /// Once every worker is gone: the error to yield if a thread died or chunks are missing.
+    fn failure(&mut self) -> Option<ParseError> {
+        let mut died = Vec::new();
+        let mut threads = std::mem::take(&mut self.threads);
+        let splitter = (!threads.is_empty()).then(|| threads.remove(0));
+        // Every worker has dropped its sender, so each is ending: joining them is quick.
+        for handle in threads {
+            if let Err(payload) = handle.join() {
+                died.push(crate::error::panic_message(payload.as_ref()));
+            }
+        }
+        // Workers that all ended well ended because the splitter closed its channel, so it is
+        // ending too. If a worker died, the splitter may be blocked reading its input: it ends
+        // at its next send, and the workers' deaths are what is reported.
+        if let Some(handle) = splitter.filter(|_| died.is_empty()) {
+            if let Err(payload) = handle.join() {
+                died.push(crate::error::panic_message(payload.as_ref()));
+            }
+        }
+        if died.is_empty() && self.pending.is_empty() {
+            return None;
+        }
+        let why = if died.is_empty() {
+            format!("{} parsed chunks were never delivered", self.pending.len())
+        } else {
+            format!("a reading thread failed: {}", died.join("; "))
+        };
+        self.pending.clear();
+        let e = LineError::new(
+            ErrorKind::Io,
+            format!("read failed, input ends here: {why}"),
+        );
+        Some(e.at(&self.input, 0, b""))
     }
 }
 
@@ -259,6 +326,80 @@ mod tests {
         assert!(single.len() > 190_000);
         assert!(single.iter().filter(|r| r.is_err()).count() > 300);
         assert_eq!(single, parallel);
+    }
+
+    #[test]
+    fn chunks_of_blank_lines_are_bounded_in_lines_and_reserve_nothing() {
+        let mut text = String::from("#fields\tts\tid.resp_p\n");
+        text.push_str(&"\n".repeat(1_000_000));
+        text.push_str("1.5\t23\n\n\n2.5\t80\n");
+        let reader = FlowReader::open(
+            "t",
+            std::io::Cursor::new(text.clone().into_bytes()),
+            &ReadOptions::default(),
+        )
+        .unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        split(reader, &tx);
+        drop(tx);
+        let chunks: Vec<Chunk> = rx.into_iter().collect();
+        // 1 + 1,000,000 + 4 lines, 16,384 at most per chunk.
+        assert_eq!(chunks.len(), 62);
+        assert!(chunks.iter().all(|c| c.ends.len() <= CHUNK_LINES));
+        assert_eq!(
+            chunks.iter().map(|c| c.ends.len()).sum::<usize>(),
+            1_000_005
+        );
+        let input: Arc<str> = Arc::from("t");
+        let mut records = Vec::new();
+        for chunk in chunks {
+            let non_blank = chunk.non_blank;
+            let results = parse_chunk(chunk, &input, None);
+            // Room for the non-blank lines only: ~456 bytes per blank line reserved before
+            // made a file of newlines abort on allocation.
+            assert_eq!(results.capacity(), non_blank);
+            records.extend(results);
+        }
+        assert_eq!(records.len(), 2);
+        let (single, parallel) = both(text, 2);
+        assert_eq!(single.len(), 2);
+        assert_eq!(single, parallel);
+    }
+
+    /// A parser that panics on one line (a bug), to see what the reader makes of a dead worker.
+    struct PanicsOn(&'static [u8]);
+
+    impl LineParser for PanicsOn {
+        fn parse(&mut self, line: &[u8]) -> Parsed {
+            assert!(line != self.0, "parser bug");
+            Parsed::Skip
+        }
+        fn fork(&self) -> Box<dyn LineParser> {
+            Box::new(PanicsOn(self.0))
+        }
+        fn is_header(&self, _: &[u8]) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_worker_that_dies_is_an_io_error_not_the_end() {
+        let mut text = String::new();
+        for i in 0..100_000 {
+            writeln!(text, "{i}").unwrap();
+        }
+        let opts = ReadOptions {
+            format: Some(Format::ZeekTsv),
+            ..ReadOptions::default()
+        };
+        let mut reader =
+            FlowReader::open("t", std::io::Cursor::new(text.into_bytes()), &opts).unwrap();
+        reader.parser = Box::new(PanicsOn(b"50000"));
+        let items: Vec<_> = ParallelFlowReader::new(reader, 2).collect();
+        let last = items.last().expect("an error, not a quiet end");
+        let e = last.as_ref().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Io);
+        assert!(e.reason.contains("parser bug"), "{}", e.reason);
     }
 
     #[test]

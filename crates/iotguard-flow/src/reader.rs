@@ -49,6 +49,13 @@ pub(crate) trait LineParser: Send {
     /// Returns true if the line changes the parser's state (a header line), so a parallel reader
     /// must feed it to the parser in order rather than to a worker.
     fn is_header(&self, line: &[u8]) -> bool;
+
+    /// Takes the column names from a header line given apart from the data (see
+    /// [`ReadOptions::header`]); false when the format has no use for one or the line names
+    /// none of its columns.
+    fn preset_header(&mut self, _header: &[u8]) -> bool {
+        false
+    }
 }
 
 /// Options shared by every reader.
@@ -60,6 +67,10 @@ pub struct ReadOptions {
     pub sensor: Option<Arc<str>>,
     /// The longest line kept; longer lines are rejected as [`ErrorKind::LineTooLong`].
     pub max_line: usize,
+    /// A header line for header-less delimited input (BoT-IoT's full files, whose column names
+    /// are in a separate feature-names file): its first non-blank line names the columns, in its
+    /// own separator. A first data line equal to it is taken as the input's own header.
+    pub header: Option<Arc<[u8]>>,
 }
 
 impl Default for ReadOptions {
@@ -68,6 +79,7 @@ impl Default for ReadOptions {
             format: None,
             sensor: None,
             max_line: DEFAULT_MAX_LINE,
+            header: None,
         }
     }
 }
@@ -114,6 +126,8 @@ pub struct FlowReader {
     pub(crate) input: Arc<str>,
     pub(crate) format: Format,
     pub(crate) sensor: Option<Arc<str>>,
+    /// Whether the parser took [`ReadOptions::header`].
+    header_taken: bool,
     ended: bool,
 }
 
@@ -131,9 +145,15 @@ impl FlowReader {
             source,
         };
         let mut stream = crate::compress::decompress(reader).map_err(io_err)?;
-        let format = match options.format {
-            Some(f) => f,
-            None => {
+        let format = match (options.format, &options.header) {
+            (Some(f), _) => f,
+            (None, Some(header)) => detect::detect(header).ok_or_else(|| {
+                io_err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the given header line names the columns of no known delimited format",
+                ))
+            })?,
+            (None, None) => {
                 let head = peek(&mut stream, 64 * 1024).map_err(io_err)?;
                 match detect::detect(head) {
                     Some(f) => f,
@@ -147,7 +167,14 @@ impl FlowReader {
                 }
             }
         };
-        Ok(FlowReader::with_format(input, stream, format, options))
+        let reader = FlowReader::with_format(input.clone(), stream, format, options);
+        if options.header.is_some() && !reader.header_taken {
+            return Err(io_err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a separate header line applies to delimited text with a header; {format} names none of its columns"),
+            )));
+        }
+        Ok(reader)
     }
 
     /// Opens an input for reading on `threads` threads (see [`ParallelFlowReader`]); with one
@@ -173,12 +200,18 @@ impl FlowReader {
         format: Format,
         options: &ReadOptions,
     ) -> FlowReader {
+        let mut parser = format.parser();
+        let header_taken = options
+            .header
+            .as_ref()
+            .is_some_and(|h| parser.preset_header(h));
         FlowReader {
             lines: LineReader::new(reader, options.max_line),
-            parser: format.parser(),
+            parser,
             input: input.into(),
             format,
             sensor: options.sensor.clone(),
+            header_taken,
             ended: false,
         }
     }
@@ -196,6 +229,13 @@ impl FlowReader {
     /// Returns the number of the line last read (1-based).
     pub fn line_no(&self) -> u64 {
         self.lines.line_no()
+    }
+
+    /// Returns the input offset (after decompression) just after the line last read, its line
+    /// ending included: where the next line starts. A followed log's checkpoint keeps it, to
+    /// tell on restart whether the file still holds what was read.
+    pub fn byte_offset(&self) -> u64 {
+        self.lines.offset()
     }
 
     fn error(&self, e: LineError, raw: &[u8]) -> ParseError {

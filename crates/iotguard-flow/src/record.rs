@@ -12,13 +12,19 @@ use std::sync::Arc;
 use compact_str::CompactString;
 
 use crate::label::Label;
+use crate::native::Native;
 use crate::time::{Interval, Timestamp};
 
 /// One network flow (a Zeek `conn` record or its equivalent in another format).
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct FlowRecord {
-    /// Time of the flow's first packet.
+    /// Time of the flow's first packet (0 when [`untimed`](FlowRecord::untimed)).
     pub ts: Timestamp,
+    /// True when the input gives no time for the flow at all (TON_IoT's `train_test_network.csv`,
+    /// BoT-IoT's 10-best files, UNSW-NB15's partitions): `ts` is then 0 and means nothing, the
+    /// records keep their file order, and time-based features (per-host windows) are unavailable
+    /// rather than computed on an invented clock.
+    pub untimed: bool,
     /// The sensor's identifier for the flow (Zeek `uid`), used to pivot to other logs.
     pub uid: Option<CompactString>,
     /// Originator address (`id.orig_h`); unset in formats without addresses (UNSW-NB15 samples)
@@ -70,6 +76,9 @@ pub struct FlowRecord {
     pub sensor: Option<Arc<str>>,
     /// Ground truth, for labeled captures.
     pub label: Option<Label>,
+    /// The dataset's own columns (BoT-IoT's Argus statistics, TON_IoT's protocol fields), when
+    /// the input carries a family's every column; boxed so other records pay one pointer.
+    pub native: Option<Box<Native>>,
 }
 
 /// A transport protocol.

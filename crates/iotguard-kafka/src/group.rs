@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use iotguard_flow::{FlowRecord, MessageDecoder, ParseError};
+use iotguard_flow::{ErrorKind, FlowRecord, MessageDecoder, ParseError};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
@@ -91,8 +91,12 @@ pub(crate) struct GroupMember {
     next: BTreeMap<i32, i64>,
     uncommitted: u64,
     at_end: BTreeSet<i32>,
+    last_end_check: std::time::Instant,
     stats: Arc<KafkaStats>,
 }
+
+/// How often an idle member checks whether it is at the end without an end-of-partition event.
+const END_CHECK_EVERY: Duration = Duration::from_millis(500);
 
 impl GroupMember {
     /// Joins `config.group` on `config.topic` (which must exist, as must the dead-letter topic).
@@ -132,6 +136,7 @@ impl GroupMember {
             next: BTreeMap::new(),
             uncommitted: 0,
             at_end: BTreeSet::new(),
+            last_end_check: std::time::Instant::now(),
             stats,
         })
     }
@@ -150,6 +155,16 @@ impl GroupMember {
         on_reject: &mut dyn FnMut(ParseError),
     ) -> Result<Polled> {
         let polled = match self.consumer.poll(timeout) {
+            // No end-of-partition event comes for a partition whose committed offset is already
+            // its end (the group consumed it in an earlier run): look, at most twice a second.
+            None if self.last_end_check.elapsed() >= END_CHECK_EVERY => {
+                self.last_end_check = std::time::Instant::now();
+                if self.all_at_end() {
+                    Polled::AtEnd
+                } else {
+                    Polled::Idle
+                }
+            }
             None => Polled::Idle,
             Some(Err(KafkaError::PartitionEOF(partition))) => {
                 self.at_end.insert(partition);
@@ -183,8 +198,25 @@ impl GroupMember {
                     .entry(meta.partition)
                     .or_insert_with(|| Arc::from(format!("{}/{}", meta.topic, meta.partition)));
                 let offset = u64::try_from(meta.offset).unwrap_or(0);
-                self.decoder
-                    .decode(name, offset, meta.payload, &mut self.decoded);
+                if meta.payload.iter().all(u8::is_ascii_whitespace) {
+                    // An empty message (or a tombstone) holds no flow: rejected like any other
+                    // message that is not one, so it is counted and dead-lettered.
+                    self.decoded.push(Err(ParseError {
+                        input: name.clone(),
+                        line: offset,
+                        kind: ErrorKind::Malformed,
+                        field: None,
+                        reason: if meta.payload.is_empty() {
+                            "empty message".to_string()
+                        } else {
+                            "blank message".to_string()
+                        },
+                        raw: meta.payload.to_vec(),
+                    }));
+                } else {
+                    self.decoder
+                        .decode(name, offset, meta.payload, &mut self.decoded);
+                }
                 let mut first_error: Option<ParseError> = None;
                 for result in self.decoded.drain(..) {
                     match result {
@@ -203,7 +235,11 @@ impl GroupMember {
                 }
                 // One dead letter per message, carrying its first error.
                 if let (Some(e), Some(dl)) = (&first_error, self.dead_letters.as_mut()) {
+                    let truncated = dl.truncated();
                     dl.send(&meta, e)?;
+                    if dl.truncated() > truncated {
+                        self.stats.add_dead_letter_truncated();
+                    }
                 }
                 self.next.insert(meta.partition, meta.offset + 1);
                 self.uncommitted += 1;
@@ -244,34 +280,46 @@ impl GroupMember {
         Ok(polled)
     }
 
-    /// Returns true if the member has partitions and every one of them is at its end: an
-    /// end-of-partition event was seen for each, and its position has reached the high
-    /// watermark as the broker reports it now (messages may have arrived since the event).
+    /// Returns true if the member has partitions and every one of them is at its end: its
+    /// position (the next offset to hand out; before the first message, the group's committed
+    /// offset, else the partition's start) has reached the high watermark as the broker reports
+    /// it now.
     pub(crate) fn all_at_end(&self) -> bool {
         let Ok(assigned) = self.consumer.assignment() else {
             return false;
         };
-        let elements = assigned.elements();
-        if elements.is_empty()
-            || !elements
-                .iter()
-                .all(|e| self.at_end.contains(&e.partition()))
-        {
+        if assigned.elements().is_empty() {
             return false;
         }
         let Ok(positions) = self.consumer.position() else {
             return false;
         };
+        let mut committed: Option<TopicPartitionList> = None;
         positions.elements().iter().all(|e| {
-            let high = self
-                .consumer
-                .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))
-                .map_or(i64::MAX, |(_, high)| high);
-            match e.offset() {
-                Offset::Offset(position) => position >= high,
-                // Nothing read yet: at the end only if the partition is empty.
-                _ => high == 0,
-            }
+            let Ok((low, high)) =
+                self.consumer
+                    .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))
+            else {
+                return false;
+            };
+            let position = match e.offset() {
+                Offset::Offset(position) => position,
+                _ => {
+                    let list = committed.get_or_insert_with(|| {
+                        self.consumer
+                            .committed(Duration::from_secs(5))
+                            .unwrap_or_default()
+                    });
+                    match list
+                        .find_partition(e.topic(), e.partition())
+                        .map(|c| c.offset())
+                    {
+                        Some(Offset::Offset(c)) => c,
+                        _ => low,
+                    }
+                }
+            };
+            position >= high
         })
     }
 

@@ -16,6 +16,7 @@ pub struct KafkaStats {
     records: AtomicU64,
     rejected: AtomicU64,
     dead_lettered: AtomicU64,
+    dead_letters_truncated: AtomicU64,
     committed: AtomicU64,
     commits: AtomicU64,
     commit_failures: AtomicU64,
@@ -41,6 +42,9 @@ pub struct KafkaStatsSnapshot {
     pub rejected: u64,
     /// Rejected messages confirmed on the dead-letter topic.
     pub dead_lettered: u64,
+    /// Dead letters sent with their payload cut to the producer's message size limit
+    /// (headers `iotguard.truncated`, `iotguard.original.size`).
+    pub dead_letters_truncated: u64,
     /// Messages whose offsets were committed (after every output confirmed them).
     pub committed: u64,
     /// Offset commits that succeeded.
@@ -95,6 +99,10 @@ impl KafkaStats {
         self.dead_lettered.fetch_add(n, Ordering::Relaxed);
     }
 
+    pub(crate) fn add_dead_letter_truncated(&self) {
+        self.dead_letters_truncated.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn add_commit(&self, messages: u64) {
         self.committed.fetch_add(messages, Ordering::Relaxed);
         self.commits.fetch_add(1, Ordering::Relaxed);
@@ -131,6 +139,7 @@ impl KafkaStats {
             records: self.records.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            dead_letters_truncated: self.dead_letters_truncated.load(Ordering::Relaxed),
             committed: self.committed.load(Ordering::Relaxed),
             commits: self.commits.load(Ordering::Relaxed),
             commit_failures: self.commit_failures.load(Ordering::Relaxed),
@@ -169,6 +178,11 @@ impl KafkaStats {
                 "dead_lettered",
                 "Rejected messages confirmed on the dead-letter topic.",
                 s.dead_lettered,
+            ),
+            (
+                "dead_letters_truncated",
+                "Dead letters sent with their payload cut to the message size limit.",
+                s.dead_letters_truncated,
             ),
             (
                 "committed",

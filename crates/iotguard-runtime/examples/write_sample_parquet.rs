@@ -69,6 +69,8 @@ fn record(i: u64, rng: &mut Rng) -> FlowRecord {
     };
     FlowRecord {
         ts: Timestamp(1_545_403_816_000_000_000 + i as i64 * 1_000_123),
+        untimed: false,
+        native: None,
         uid: Some(format!("C{i:017x}").into()),
         orig_h: Some(host(rng)),
         orig_p: Some(1024 + rng.below(60_000) as u16),

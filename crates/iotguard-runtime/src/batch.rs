@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use iotguard_flow::{FlowRecord, ParseError, ReadOptions};
+use iotguard_flow::{ErrorKind, FlowRecord, ParseError, ReadOptions};
 
 use crate::audit::LabelAudit;
 use crate::error::{Error, Result};
@@ -33,7 +33,9 @@ pub struct BatchConfig {
 pub struct BatchOutcome {
     /// Statistics per input that could be opened, in input order.
     pub per_input: Vec<Collector>,
-    /// Inputs that could not be opened, with the reason.
+    /// Inputs that could not be opened or read to their end (a read error, a truncated
+    /// compressed stream, a reader that failed), with the reason. An input read in part also
+    /// has its statistics in `per_input`.
     pub failed_inputs: Vec<(String, String)>,
     /// Files found in folders that hold no flow records (README files, checksum lists), with
     /// the reason; reported, not failures.
@@ -54,7 +56,8 @@ impl BatchOutcome {
 /// Reads every input to its end. Each record goes to `sink` with the index of its input (in
 /// `inputs`); each rejected record is counted,
 /// given to `on_error` (to report) and written to the reject file. An input that cannot be
-/// opened is recorded in [`BatchOutcome::failed_inputs`] and the others are still read. A sink
+/// opened or read to its end (an I/O error, which its reader yields last, or a reader that
+/// panics) is recorded in [`BatchOutcome::failed_inputs`] and the others are still read. A sink
 /// error (a full disk) stops the batch.
 pub fn run_batch(
     inputs: &[Input],
@@ -78,7 +81,21 @@ pub fn run_batch(
         skipped_inputs: Vec::new(),
     };
     for (index, input) in inputs.iter().enumerate() {
-        let reader = match input.open(&config.options, config.threads, bytes_read.clone()) {
+        // A reader that panics (a library's bug on a corrupt file) fails its input, not the
+        // batch: the other inputs are still read.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            input.open(&config.options, config.threads, bytes_read.clone())
+        }))
+        .unwrap_or_else(|p| {
+            Err(Error::io(
+                &input.name(),
+                std::io::Error::other(format!(
+                    "the reader failed: {}",
+                    iotguard_flow::panic_message(p.as_ref())
+                )),
+            ))
+        });
+        let mut reader = match opened {
             Ok(r) => r,
             Err(e @ Error::Open(iotguard_flow::OpenError::UnknownFormat { .. }))
                 if matches!(input, Input::InFolder(_)) =>
@@ -93,13 +110,35 @@ pub fn run_batch(
         };
         let mut stats = Collector::new(input.name());
         stats.format(reader.format_name());
-        for item in reader {
+        // Why the input could not be read to its end, if it could not.
+        let mut cut_short: Option<String> = None;
+        let mut records = 0u64;
+        loop {
+            let item =
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next())) {
+                    Ok(Some(item)) => item,
+                    Ok(None) => break,
+                    Err(p) => {
+                        cut_short = Some(format!(
+                            "{}: the reader failed after {} records, input ends here: {}",
+                            input.name(),
+                            records,
+                            iotguard_flow::panic_message(p.as_ref())
+                        ));
+                        break;
+                    }
+                };
             match item {
                 Ok(rec) => {
+                    records += 1;
                     stats.record(&rec);
                     sink(index, rec)?;
                 }
                 Err(e) => {
+                    if e.kind == ErrorKind::Io {
+                        // Not a bad record: the rest of the input could not be read.
+                        cut_short = Some(e.to_string());
+                    }
                     stats.error(&e);
                     on_error(&e);
                     if let Some((w, name)) = rejects.as_mut() {
@@ -109,6 +148,9 @@ pub fn run_batch(
                     }
                 }
             }
+        }
+        if let Some(why) = cut_short {
+            outcome.failed_inputs.push((input.name(), why));
         }
         outcome.per_input.push(stats);
     }

@@ -36,6 +36,30 @@ pub struct BuiltDataset {
     pub audited: Vec<AuditCount>,
 }
 
+/// The native feature family every input carries (its first record's), if they all carry the
+/// same one: what `--features auto` chooses. Standard input is never read ahead (`None`).
+pub fn native_family_of(
+    inputs: &[Input],
+    batch: &BatchConfig,
+) -> Result<Option<iotguard_flow::NativeFamily>> {
+    let mut family = None;
+    for input in inputs {
+        if matches!(input, Input::Stdin) {
+            return Ok(None);
+        }
+        let mut reader = input.open(&batch.options, 1, Arc::new(AtomicU64::new(0)))?;
+        // The first record read (bad lines before it do not decide).
+        let first = reader.by_ref().take(1000).find_map(|r| r.ok());
+        let this = first.and_then(|r| r.native.map(|n| n.family));
+        match (this, family) {
+            (None, _) => return Ok(None),
+            (Some(f), Some(g)) if f != g => return Ok(None),
+            (Some(f), _) => family = Some(f),
+        }
+    }
+    Ok(family)
+}
+
 /// The detailed class name of benign rows.
 pub const BENIGN_CLASS: &str = "Benign";
 
@@ -67,6 +91,13 @@ pub fn build_dataset(
             extractor.reset();
             current = Some(index);
         }
+        if extractor.lacks_native(&rec) {
+            return Err(crate::error::Error::Invalid(format!(
+                "{}: {}, which this input does not all carry (train with --features default for it)",
+                inputs[index].name(),
+                extractor.native_requirement().unwrap_or_default()
+            )));
+        }
         extractor.extract(&rec, &mut row);
         if let Some(rule) = audit.apply(&audit_rules[index], &mut rec) {
             audited[rule] += 1;
@@ -97,7 +128,12 @@ pub fn build_dataset(
         dataset.target.push(malicious);
         dataset.class.push(class);
         dataset.group.push(index as u32);
-        dataset.time.push(rec.ts.as_secs_f64());
+        // A row without time (its input has none) is NaN: a time-ordered split refuses it.
+        dataset.time.push(if rec.untimed {
+            f64::NAN
+        } else {
+            rec.ts.as_secs_f64()
+        });
         Ok(())
     };
     let outcome = run_batch(inputs, batch, bytes_read, &mut sink, on_error)?;

@@ -32,8 +32,14 @@ pub struct Stats {
     pub bad_by_kind: BTreeMap<String, u64>,
     /// The first few problems, with where and why.
     pub errors: Vec<ErrorExample>,
-    /// Earliest and latest record time, as decimal epoch seconds.
+    /// Earliest and latest record time, as decimal epoch seconds (over records that have one).
     pub time_range: Option<(String, String)>,
+    /// Records whose input gives no time (TON_IoT's `train_test_network.csv`, BoT-IoT's 10-best
+    /// files): kept in file order, with no per-host window features.
+    pub untimed_records: u64,
+    /// What a reader of these figures should know, said once per input (for the sum: all of
+    /// them, each naming its input).
+    pub notes: Vec<String>,
     /// Records by label class (`benign`, `malicious`, `other`, `unlabeled`).
     pub labels: BTreeMap<String, u64>,
     /// Records by detailed label, for records that have one.
@@ -72,6 +78,8 @@ pub struct Collector {
     errors: Vec<ErrorExample>,
     min_ts: Option<Timestamp>,
     max_ts: Option<Timestamp>,
+    untimed: u64,
+    notes: Vec<String>,
     labels: BTreeMap<&'static str, u64>,
     detailed: BTreeMap<String, u64>,
     protocols: BTreeMap<String, u64>,
@@ -93,6 +101,8 @@ impl Collector {
             errors: Vec::new(),
             min_ts: None,
             max_ts: None,
+            untimed: 0,
+            notes: Vec::new(),
             labels: BTreeMap::new(),
             detailed: BTreeMap::new(),
             protocols: BTreeMap::new(),
@@ -101,6 +111,11 @@ impl Collector {
             orig: TopK::new(HOST_CAPACITY),
             resp: TopK::new(HOST_CAPACITY),
         }
+    }
+
+    /// Returns what a reader of these figures should know (an input without time), once each.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// Notes the format an input was read as (its name: `zeek-tsv`, `parquet`, ...).
@@ -113,8 +128,15 @@ impl Collector {
     /// Counts one record.
     pub fn record(&mut self, rec: &FlowRecord) {
         self.records += 1;
-        self.min_ts = Some(self.min_ts.map_or(rec.ts, |t| t.min(rec.ts)));
-        self.max_ts = Some(self.max_ts.map_or(rec.ts, |t| t.max(rec.ts)));
+        if rec.untimed {
+            if self.untimed == 0 {
+                self.notes.push(untimed_note(&self.input));
+            }
+            self.untimed += 1;
+        } else {
+            self.min_ts = Some(self.min_ts.map_or(rec.ts, |t| t.min(rec.ts)));
+            self.max_ts = Some(self.max_ts.map_or(rec.ts, |t| t.max(rec.ts)));
+        }
         let class = rec.label.as_ref().map_or("unlabeled", |l| l.class.as_str());
         *self.labels.entry(class).or_default() += 1;
         if let Some(d) = rec.label.as_ref().and_then(|l| l.detailed.as_deref()) {
@@ -163,6 +185,8 @@ impl Collector {
         }
         self.min_ts = opt(self.min_ts, other.min_ts, Timestamp::min);
         self.max_ts = opt(self.max_ts, other.max_ts, Timestamp::max);
+        self.untimed += other.untimed;
+        self.notes.extend(other.notes.iter().cloned());
         for (k, v) in &other.labels {
             *self.labels.entry(k).or_default() += v;
         }
@@ -197,6 +221,8 @@ impl Collector {
                 .min_ts
                 .zip(self.max_ts)
                 .map(|(a, b)| (a.to_string(), b.to_string())),
+            untimed_records: self.untimed,
+            notes: self.notes.clone(),
             labels: self
                 .labels
                 .iter()
@@ -211,6 +237,13 @@ impl Collector {
             hosts_exact: self.orig.is_exact() && self.resp.is_exact(),
         }
     }
+}
+
+/// The note an input with untimed records gets, once.
+pub fn untimed_note(input: &str) -> String {
+    format!(
+        "{input}: no time column; records kept in file order, per-host window features unavailable (missing)"
+    )
 }
 
 fn bump(map: &mut BTreeMap<String, u64>, key: &str) {

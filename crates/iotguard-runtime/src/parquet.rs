@@ -103,6 +103,22 @@ pub enum Error {
     /// A write or read option is out of range.
     #[error("invalid parquet options: {0}")]
     InvalidOptions(&'static str),
+    /// The Parquet library panicked on the file (a corrupt footer or page it does not check):
+    /// the file cannot be read from there on.
+    #[error("corrupt Parquet file, the Parquet library failed on it: {0}")]
+    Corrupt(String),
+}
+
+/// Runs `f`, turning a panic inside the Parquet library into [`Error::Corrupt`]: the `parquet`
+/// crate panics on some corrupt files instead of returning an error, and a panic must not take
+/// the reading thread (and every input after this one) with it.
+pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => Err(Error::Corrupt(iotguard_flow::panic_message(
+            payload.as_ref(),
+        ))),
+    }
 }
 
 /// The result type of this module.

@@ -49,6 +49,7 @@ const A = {
   flows: (a) => a.iotguard?.counts?.flows ?? 1,
   start: (a) => a.event?.start, end: (a) => a.event?.end ?? a['@timestamp'],
   explanation: (a) => a.iotguard?.features ?? [],
+  reasons: (a) => a.iotguard?.reasons ?? [],
 };
 
 // ---- the seeds' columns: per origin host, duration statistics over the flows received ----
@@ -251,6 +252,7 @@ async function showDetail(id) {
     ['sensor', a.observer?.name], ['uids', (a.iotguard?.uids ?? []).slice(0, 8).join(' ')], ['message', a.message],
   ];
   $('detail-facts').innerHTML = facts.filter(([, v]) => v != null && v !== '').map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('');
+  $('reasons').innerHTML = reasonsList(A.reasons(a));
   $('explanation').innerHTML = explanationSvg(A.explanation(a));
   const host = A.src(a);
   const flows = state.flows.filter((f) => F.src(f) === host || F.dst(f) === host);
@@ -258,6 +260,11 @@ async function showDetail(id) {
   $('host-flows').innerHTML = flows.length ? flows.slice(0, 40).map(flowRow).join('')
     : `<tr><td class="muted" colspan="${FLOW_COLUMNS.length}">no flow of ${esc(host)} among the sampled flows received</td></tr>`;
   state.dirty.alerts = true;
+}
+
+function reasonsList(items) {
+  if (!items.length) return '';
+  return items.map((r) => `<li>${esc(r)}</li>`).join('');
 }
 
 function explanationSvg(items) {

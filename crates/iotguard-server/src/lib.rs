@@ -30,4 +30,4 @@ pub use error::{ApiError, Error, Result};
 pub use openapi::OPENAPI_JSON;
 pub use routes::{app, routes, RouteKind, MAX_BODY_BYTES};
 pub use server::Server;
-pub use state::{AppState, AppStateBuilder};
+pub use state::{AppState, AppStateBuilder, DEFAULT_MAX_LIVE_STREAMS};

@@ -4,7 +4,8 @@
 //! saying what to start it with.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use iotguard_detect::{AlertStore, DetectConfig, LiveFeed, ModelHandle, Stats};
@@ -29,7 +30,16 @@ struct Inner {
     explore_dir: Option<PathBuf>,
     started: Instant,
     shutdown: watch::Sender<bool>,
+    /// Live streams open now, and the most allowed.
+    live_streams: AtomicUsize,
+    max_live_streams: usize,
+    /// What every live stream's `stats` tick shares, computed once a second by one task
+    /// (started by the first stream).
+    ticks: OnceLock<watch::Receiver<Arc<crate::api::live::Shared>>>,
 }
+
+/// The most live streams served at once by default; more are refused with 503.
+pub const DEFAULT_MAX_LIVE_STREAMS: usize = 64;
 
 /// Builds an [`AppState`] from the parts a command has.
 #[derive(Default)]
@@ -42,9 +52,17 @@ pub struct AppStateBuilder {
     feed: Option<LiveFeed>,
     report_dir: Option<PathBuf>,
     explore_dir: Option<PathBuf>,
+    max_live_streams: Option<usize>,
 }
 
 impl AppStateBuilder {
+    /// Sets how many live streams may be open at once ([`DEFAULT_MAX_LIVE_STREAMS`] unless
+    /// set); one more is answered 503.
+    pub fn max_live_streams(mut self, n: usize) -> Self {
+        self.max_live_streams = Some(n);
+        self
+    }
+
     /// Sets the bearer token write endpoints require.
     pub fn token(mut self, token: Option<String>) -> Self {
         self.token = token;
@@ -111,6 +129,9 @@ impl AppStateBuilder {
                 explore_dir: self.explore_dir,
                 started: Instant::now(),
                 shutdown,
+                live_streams: AtomicUsize::new(0),
+                max_live_streams: self.max_live_streams.unwrap_or(DEFAULT_MAX_LIVE_STREAMS),
+                ticks: OnceLock::new(),
             }),
         }
     }
@@ -177,8 +198,40 @@ impl AppState {
         self.inner.shutdown.subscribe()
     }
 
+    /// Takes a live stream slot, or says (503) that all are taken; the slot is given back when
+    /// the returned guard is dropped.
+    pub(crate) fn open_live_stream(&self) -> Result<LiveSlot, ApiError> {
+        let max = self.inner.max_live_streams;
+        let taken = self.inner.live_streams.fetch_add(1, Ordering::SeqCst);
+        if taken >= max {
+            self.inner.live_streams.fetch_sub(1, Ordering::SeqCst);
+            return Err(ApiError::unavailable(format!(
+                "{max} live streams are open, the most this server serves at once; retry later"
+            )));
+        }
+        Ok(LiveSlot(self.clone()))
+    }
+
+    /// Returns the shared ticks, starting their producer task on first use (call from within
+    /// the server's runtime).
+    pub(crate) fn ticks(&self) -> watch::Receiver<Arc<crate::api::live::Shared>> {
+        self.inner
+            .ticks
+            .get_or_init(|| crate::api::live::start_ticks(self.clone()))
+            .clone()
+    }
+
     /// Tells every long-lived stream to end.
     pub(crate) fn begin_shutdown(&self) {
         self.inner.shutdown.send_replace(true);
+    }
+}
+
+/// A live stream's slot (see [`AppState::open_live_stream`]).
+pub(crate) struct LiveSlot(AppState);
+
+impl Drop for LiveSlot {
+    fn drop(&mut self) {
+        self.0.inner.live_streams.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -310,6 +310,8 @@ impl Builder {
         };
         FlowRecord {
             ts: Timestamp(self.start_ns + t * 1000),
+            untimed: false,
+            native: None,
             uid: Some(uid),
             orig_h: Some(c.orig),
             orig_p: Some(c.orig_p),

@@ -40,6 +40,35 @@ pub fn shared_data(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// Returns the folder of the seeds' own datasets as published (BoT-IoT, TON_IoT):
+/// `IOTGUARD_SEED_DATA_DIR`, else `seed-datasets` beside the shared data folder
+/// (`IOTGUARD_DATA_DIR`'s parent, else `../shared` beside the checkout), or `None` after printing
+/// a visible skip line when it is absent.
+pub fn seed_datasets(test: &str) -> Option<PathBuf> {
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let dir = env("IOTGUARD_SEED_DATA_DIR").unwrap_or_else(|| {
+        env("IOTGUARD_DATA_DIR")
+            .and_then(|d| d.parent().map(|p| p.join("seed-datasets")))
+            .unwrap_or_else(|| repo_root().join("../shared/seed-datasets"))
+    });
+    if dir.join("README.md").is_file() {
+        Some(dir)
+    } else {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "SKIPPED {test}: no seed datasets at {} (set IOTGUARD_SEED_DATA_DIR)",
+                dir.display()
+            );
+        }
+        None
+    }
+}
+
 /// Compares `actual` with the golden file `testdata/golden/<rel>`.
 ///
 /// With `UPDATE_GOLDEN=1` the file is (re)written; a missing golden file is written and the test

@@ -6,12 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use iotguard_features::FeatureConfig;
 use iotguard_models::lab::ModelKind;
 use iotguard_models::tune::GbdtSetting;
 use iotguard_runtime::lab::{CompareConfig, FeatureSet, Split};
 
-use super::{report_audit, report_inputs, AuditArg, ErrorPrinter, InputArgs};
+use super::{report_audit, report_inputs, AuditArg, ErrorPrinter, FeaturesArg, InputArgs};
 use crate::{exit, output};
 
 /// Arguments of `compare`.
@@ -21,6 +20,8 @@ pub(crate) struct CompareArgs {
     input: InputArgs,
     #[command(flatten)]
     audit: AuditArg,
+    #[command(flatten)]
+    features: FeaturesArg,
     /// The folder the reports go to (`report.json`, `report.md`, `report.html`).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -93,6 +94,7 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
         split != Split::Loco || inputs.len() >= 2,
         "leave-one-capture-out needs at least two labeled inputs"
     );
+    let features = args.features.resolve(&inputs, &config)?;
     let mut errors = ErrorPrinter::default();
     let compare = CompareConfig {
         kinds,
@@ -105,13 +107,10 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
         seed: args.seed,
         hyperparameters: super::train::choice(args.tune, args.gbdt_setting),
     };
-    let (report, built) = iotguard_runtime::lab::compare(
-        &compare,
-        &inputs,
-        &config,
-        &FeatureConfig::default(),
-        &mut |e| errors.print(e),
-    )?;
+    let (report, built) =
+        iotguard_runtime::lab::compare(&compare, &inputs, &config, &features, &mut |e| {
+            errors.print(e)
+        })?;
     errors.finish(args.input.rejects.is_some());
     report_inputs(&built.outcome);
     report_audit(&built.audited);

@@ -44,7 +44,7 @@ pub(crate) struct DemoArgs {
     #[arg(long, num_args = 1.., value_name = "FILE")]
     replay: Vec<PathBuf>,
     /// Flows per second fed to the detector.
-    #[arg(long, value_name = "FLOWS_PER_SEC", default_value_t = 2000.0)]
+    #[arg(long, value_name = "FLOWS_PER_SEC", default_value_t = 2000.0, value_parser = super::parse_pace)]
     rate: f64,
     /// The simulation's seed (the training capture uses another).
     #[arg(long, default_value_t = 7)]

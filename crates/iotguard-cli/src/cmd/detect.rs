@@ -47,20 +47,34 @@ pub(crate) struct DetectArgs {
     /// Do not write the SQLite alert store.
     #[arg(long)]
     no_alerts_db: bool,
+    /// Keep alerts in the store for this many days of event time (older ones are deleted at
+    /// a commit, at most once a minute) [default: keep all].
+    #[arg(long, value_name = "DAYS")]
+    retention_days: Option<f64>,
     /// Also write alerts as JSON lines to this file (appended; rotated by size).
     #[arg(long, value_name = "FILE")]
     alerts_jsonl: Option<PathBuf>,
     /// Rotate the JSON-lines file past this many MiB.
     #[arg(long, value_name = "MIB", default_value_t = 100)]
     jsonl_max_mib: u64,
-    /// Also POST alerts (JSON arrays) to this http:// URL, with retries and backoff.
+    /// Also POST alerts (JSON arrays) to this http:// URL, from a thread of its own, with
+    /// retries and backoff; what it refuses (4xx) or cannot take in time goes to
+    /// --webhook-dead-letter.
     #[arg(long, value_name = "URL")]
     webhook: Option<String>,
+    /// Where the webhook's undeliverable alerts are kept (JSON lines, appended).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "iotguard-webhook-dead-letter.jsonl",
+        requires = "webhook"
+    )]
+    webhook_dead_letter: PathBuf,
     /// Replay at most this many flows per second.
-    #[arg(long, value_name = "FLOWS", conflicts_with = "speedup")]
+    #[arg(long, value_name = "FLOWS", conflicts_with = "speedup", value_parser = super::parse_pace)]
     rate: Option<f64>,
     /// Replay at the capture's own pace times this factor.
-    #[arg(long, value_name = "FACTOR")]
+    #[arg(long, value_name = "FACTOR", value_parser = super::parse_pace)]
     speedup: Option<f64>,
     /// Asset criticality by network, `CIDR=low|normal|high|critical` (repeatable; the first
     /// match wins).
@@ -133,8 +147,14 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         .detect_config(config)
         .stats(stats.clone());
     if !args.no_alerts_db {
+        let retention = match args.retention_days {
+            Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d * 86_400.0)),
+            Some(d) => anyhow::bail!("--retention-days must be a positive number of days, not {d}"),
+            None => None,
+        };
         let store = AlertStore::open(&args.alerts_db)
-            .with_context(|| format!("opening {}", args.alerts_db.display()))?;
+            .with_context(|| format!("opening {}", args.alerts_db.display()))?
+            .with_retention(retention);
         if args.serve.is_some() {
             state = state.store(store.reader()?);
         }
@@ -167,12 +187,16 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         sinks.push(Box::new(jsonl));
     }
     if let Some(url) = &args.webhook {
-        sinks.push(Box::new(WebhookSink::new(WebhookConfig::new(url))));
+        sinks.push(Box::new(WebhookSink::new(WebhookConfig::new(
+            url,
+            &args.webhook_dead_letter,
+        ))));
     }
     let options = ReadOptions {
         format: args.format,
         sensor: args.sensor.as_deref().map(Arc::from),
         max_line: DEFAULT_MAX_LINE,
+        header: None,
     };
     let shutdown = Arc::new(AtomicBool::new(false));
     let mut kafka = None;
@@ -183,11 +207,15 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             kafka = Some(side);
             Box::new(source)
         }
-        Some(dir) => Box::new(FollowSource::start(FollowConfig {
-            checkpoint: args.checkpoint.clone(),
-            options,
-            ..FollowConfig::new(dir)
-        })?),
+        Some(dir) => {
+            let source = FollowSource::start(FollowConfig {
+                checkpoint: args.checkpoint.clone(),
+                options,
+                ..FollowConfig::new(dir)
+            })?;
+            stats.attach_source(source.metrics());
+            Box::new(source)
+        }
         None => {
             let pacing = match (args.rate, args.speedup) {
                 (Some(r), _) => Pacing::Rate(r),
@@ -258,7 +286,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
     } else {
         output::out(&format!(
             "{} flows in {:.2} s ({:.0} flows/s), {} alerting, {} incidents, {} alert documents \
-             sent, {} rejected lines{}",
+             sent, {} rejected lines{}{}",
             report.flows,
             report.elapsed_secs,
             report.flows as f64 / report.elapsed_secs.max(1e-9),
@@ -266,6 +294,11 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             report.incidents,
             report.alerts_sent,
             report.rejected,
+            if report.dead_lettered > 0 {
+                format!(", {} alerts dead-lettered", report.dead_lettered)
+            } else {
+                String::new()
+            },
             if report.interrupted {
                 " (interrupted)"
             } else {

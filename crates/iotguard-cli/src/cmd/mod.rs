@@ -94,10 +94,30 @@ pub(crate) struct InputArgs {
     /// Lines longer than this are rejected (and skipped without being held in memory).
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE)]
     pub(crate) max_line_bytes: usize,
+    /// The column names of header-less delimited inputs, from this file's first line (BoT-IoT's
+    /// feature-names file for its full CSVs; its separator may differ from the data's).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) header_from: Option<PathBuf>,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
+}
+
+/// Parses a pacing factor (`--rate`, `--speedup`): a finite number from 0.001 to 1e9. Outside
+/// that range waits overflow or last for ages: `--rate 1e-300` made the first wait 1e300 s.
+pub(crate) fn parse_pace(s: &str) -> Result<f64, String> {
+    const MIN: f64 = 1e-3;
+    const MAX: f64 = 1e9;
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && (MIN..=MAX).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s} is not between {MIN} and {MAX:e}"))
+    }
 }
 
 /// How many rejected records are printed before the rest are only counted.
@@ -114,11 +134,20 @@ impl InputArgs {
         let threads = self
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let header = match &self.header_from {
+            Some(path) => {
+                Some(Arc::from(std::fs::read(path).with_context(|| {
+                    format!("--header-from {}", path.display())
+                })?))
+            }
+            None => None,
+        };
         let config = BatchConfig {
             options: ReadOptions {
                 format: self.format,
                 sensor: self.sensor.as_deref().map(Arc::from),
                 max_line: self.max_line_bytes,
+                header,
             },
             threads,
             rejects: self.rejects.clone(),
@@ -179,6 +208,53 @@ impl ErrorPrinter {
     }
 }
 
+/// The `--features` option of the commands that build features from labeled inputs.
+#[derive(clap::Args, Debug)]
+pub(crate) struct FeaturesArg {
+    /// The feature set: `default` (the common Zeek-like set), `native` (plus the inputs' own
+    /// columns: BoT-IoT's Argus statistics, TON_IoT's dns/ssl/http/weird fields; refused for
+    /// inputs without them), or `auto` (native when every input carries one family's columns).
+    #[arg(long = "features", value_name = "SET", default_value = "auto", value_parser = ["auto", "default", "native"])]
+    features: String,
+}
+
+impl FeaturesArg {
+    /// The feature configuration for these inputs, saying which native set `auto` chose.
+    pub(crate) fn resolve(
+        &self,
+        inputs: &[Input],
+        config: &BatchConfig,
+    ) -> anyhow::Result<iotguard_features::FeatureConfig> {
+        let mut features = iotguard_features::FeatureConfig::default();
+        if self.features == "default" {
+            return Ok(features);
+        }
+        let family = iotguard_runtime::dataset::native_family_of(inputs, config)?;
+        match (self.features.as_str(), family) {
+            ("native", None) => anyhow::bail!(
+                "--features native: the inputs do not all carry one dataset's own columns \
+                 (BoT-IoT: {}; TON_IoT: {})",
+                iotguard_flow::NativeFamily::BotIot
+                    .column_names()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                iotguard_flow::NativeFamily::TonIot
+                    .column_names()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            (_, Some(f)) => {
+                output::info(&format!(
+                    "features: the common set plus the {f} native columns"
+                ));
+                features.native = Some(f);
+            }
+            _ => {}
+        }
+        Ok(features)
+    }
+}
+
 /// The `--label-audit` option of the commands that learn from or measure against labels.
 #[derive(clap::Args, Debug)]
 pub(crate) struct AuditArg {
@@ -222,6 +298,9 @@ pub(crate) fn report_inputs(outcome: &BatchOutcome) {
     }
     for (_, why) in &outcome.failed_inputs {
         output::error(why);
+    }
+    for note in outcome.per_input.iter().flat_map(|c| c.notes()) {
+        output::warn(note);
     }
 }
 

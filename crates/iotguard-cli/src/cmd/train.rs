@@ -6,14 +6,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use iotguard_features::FeatureConfig;
 use iotguard_models::lab::{ModelKind, DEFAULT_OBJECTIVE, DEFAULT_RULE};
 use iotguard_models::metrics::BinaryMetrics;
 use iotguard_models::ooc::OutOfCapture;
 use iotguard_models::operating::{Objective, Rule};
 use iotguard_models::tune::{Choice, GbdtSetting};
 
-use super::{report_audit, report_inputs, AuditArg, ErrorPrinter, InputArgs};
+use super::{report_audit, report_inputs, AuditArg, ErrorPrinter, FeaturesArg, InputArgs};
 use crate::{exit, output};
 
 /// Arguments of `train`.
@@ -23,6 +22,8 @@ pub(crate) struct TrainArgs {
     input: InputArgs,
     #[command(flatten)]
     audit: AuditArg,
+    #[command(flatten)]
+    features: FeaturesArg,
     /// The model kind: logreg, svm, tree, forest, gbdt, iforest, autoencoder, ensemble
     /// [default: forest, the best kind on F1, false-alert rate and MCC across captures in
     /// BENCHMARKS.md].
@@ -85,6 +86,7 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
     );
     let (inputs, mut config) = args.input.prepare()?;
     args.audit.load(&mut config)?;
+    let features = args.features.resolve(&inputs, &config)?;
     let mut errors = ErrorPrinter::default();
     let objective = args.objective.unwrap_or(DEFAULT_OBJECTIVE);
     let rule = args.rule.unwrap_or(DEFAULT_RULE);
@@ -92,7 +94,7 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
         kind,
         &inputs,
         &config,
-        &FeatureConfig::default(),
+        &features,
         args.seed,
         &choice(args.tune, args.gbdt_setting),
         objective,

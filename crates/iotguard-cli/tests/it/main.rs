@@ -4,11 +4,13 @@ mod convert;
 mod demo;
 mod detect;
 mod explore;
+mod input_failures;
 mod inspect;
 mod kafka;
 mod lab;
 mod new_models;
 mod operating;
+mod seed_datasets;
 mod serve;
 mod simulate;
 

@@ -6,9 +6,11 @@
 //! Delivery is at least once: a document may be sent again (the next revision of an incident,
 //! or a replay after a crash), so receivers upsert by `event.id`.
 
+mod dead_letter;
 mod jsonl;
 mod webhook;
 
+pub use dead_letter::DeadLetterFile;
 pub use jsonl::{JsonlConfig, JsonlSink};
 pub use webhook::{WebhookConfig, WebhookSink};
 
@@ -58,12 +60,44 @@ pub enum SinkError {
         /// How many attempts were made.
         attempts: u32,
     },
+    /// Alerts the sink could not deliver were kept in its dead-letter file: counted and
+    /// reported, not lost (the source may commit past them).
+    #[error(
+        "{alerts} alerts could not be delivered ({reason}); kept in {path}{}",
+        if *unresolved > 0 { format!("; {unresolved} requests still being sent") } else { String::new() }
+    )]
+    DeadLettered {
+        /// How many documents went to the file.
+        alerts: u64,
+        /// The dead-letter file.
+        path: String,
+        /// The last failure.
+        reason: String,
+        /// Requests neither delivered nor dead-lettered yet (the flush did not wait for them:
+        /// the source must not commit).
+        unresolved: u64,
+    },
+    /// Alerts could be neither delivered nor kept (in memory for a retry, or in a dead-letter
+    /// file): the pipeline stops the run on this error, without committing its source.
+    #[error("alerts lost: {0}")]
+    Lost(String),
     /// Any other failure (for sinks in other crates).
     #[error("{0}")]
     Other(String),
 }
 
 impl SinkError {
+    /// Whether the failure lost alerts, so the run must stop (see [`SinkError::Lost`]).
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, SinkError::Lost(_))
+    }
+
+    /// Whether every alert concerned was set aside (dead-lettered): counted and reported, but
+    /// nothing is left to deliver, so the source may commit.
+    pub fn is_set_aside(&self) -> bool {
+        matches!(self, SinkError::DeadLettered { unresolved: 0, .. })
+    }
+
     /// Builds an I/O error for a path.
     pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> SinkError {
         SinkError::Io {

@@ -15,20 +15,32 @@
 //! crash, flows processed after the last commit are passed on again (at least once). If the
 //! checkpointed file is gone, a notice says so and `conn.log` is read from its start.
 //!
+//! **Same inode, other content.** The checkpoint also keeps the byte offset after the last
+//! line processed and a fingerprint of the file's first bytes ([`super::checkpoint`]). A file
+//! found by its identity that is shorter than that offset (truncated while the detector was
+//! down) or starts with other bytes (a new `conn.log` on the inode of a rotated file that was
+//! compressed away, or a log rewritten in place) is read from its start, with a notice and the
+//! `reread_from_start` counter. While the live log is followed, the same checks run at every
+//! poll, so a truncation followed by growth past the old offset is not mistaken for appended
+//! lines. A checkpoint that cannot be written is reported and counted; the follower goes on.
+//!
 //! The format is Zeek TSV or Zeek JSON, told by the file's first byte unless given. Linux and
 //! other Unix systems only (file identity is the device and inode numbers).
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use iotguard_flow::{FlowReader, Format, ReadOptions};
-use serde::{Deserialize, Serialize};
 
+use super::checkpoint::HEAD_BYTES;
+pub use super::checkpoint::{FilePosition, Fingerprint, FollowMetrics, Mismatch};
 use super::{Feeder, Source, SourceEvent, Threaded};
 use crate::error::{Error, Result};
 
@@ -60,48 +72,6 @@ impl FollowConfig {
     }
 }
 
-/// A position in a followed log: the file's identity and the last line processed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FilePosition {
-    /// Device number of the file.
-    pub dev: u64,
-    /// Inode number of the file.
-    pub ino: u64,
-    /// Its path when read (informative: rotation renames it).
-    pub path: String,
-    /// The last line processed (1-based; 0: none).
-    pub line: u64,
-}
-
-impl FilePosition {
-    /// Reads a checkpoint file; `None` if it does not exist.
-    pub fn load(path: &Path) -> Result<Option<FilePosition>> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::Config(format!("{}: not a checkpoint: {e}", path.display()))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(path.display(), e)),
-        }
-    }
-
-    /// Writes a checkpoint file atomically (a temporary file, synced, renamed over it).
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        let err = |e| Error::io(path.display(), e);
-        let body = serde_json::to_vec(self).map_err(|e| Error::Config(e.to_string()))?;
-        {
-            use std::io::Write;
-            let mut f = File::create(&tmp).map_err(err)?;
-            f.write_all(&body).map_err(err)?;
-            f.sync_all().map_err(err)?;
-        }
-        std::fs::rename(&tmp, path).map_err(err)
-    }
-}
-
 /// Follows a live Zeek log folder; see the module docs.
 pub struct FollowSource {
     name: String,
@@ -109,6 +79,11 @@ pub struct FollowSource {
     checkpoint: Option<PathBuf>,
     saved: Option<FilePosition>,
     stop: Arc<AtomicBool>,
+    metrics: Arc<FollowMetrics>,
+    /// Told before the next event (a checkpoint write that failed, or works again).
+    notices: VecDeque<String>,
+    /// Whether the last checkpoint write failed.
+    failing: bool,
 }
 
 impl FollowSource {
@@ -125,13 +100,16 @@ impl FollowSource {
             None => None,
         };
         let stop = Arc::new(AtomicBool::new(false));
+        let metrics = Arc::new(FollowMetrics::default());
         let name = config.dir.join(&config.file_name).display().to_string();
         let checkpoint = config.checkpoint.clone();
         let thread_stop = stop.clone();
+        let thread_metrics = metrics.clone();
         let inner = Threaded::spawn("iotguard-follow", move |feed| {
             Follower {
                 config,
                 stop: thread_stop,
+                metrics: thread_metrics,
             }
             .run(resume, feed);
         })?;
@@ -141,12 +119,21 @@ impl FollowSource {
             checkpoint,
             saved: None,
             stop,
+            metrics,
+            notices: VecDeque::new(),
+            failing: false,
         })
     }
 
     /// Returns the position after the last event returned.
     pub fn position(&self) -> Option<&FilePosition> {
         self.inner.position.as_ref()
+    }
+
+    /// Returns the follower's counters (attach them to the pipeline's stats with
+    /// [`crate::Stats::attach_source`]).
+    pub fn metrics(&self) -> Arc<FollowMetrics> {
+        self.metrics.clone()
     }
 }
 
@@ -156,14 +143,41 @@ impl Source for FollowSource {
     }
 
     fn next_event(&mut self) -> Result<SourceEvent> {
+        if let Some(text) = self.notices.pop_front() {
+            return Ok(SourceEvent::Notice(text));
+        }
         Ok(self.inner.next_event())
     }
 
+    /// Saves the position. A write that fails (a full disk) does not stop the follower: it
+    /// is counted, told once until a write works again, and retried at the next flush; a
+    /// restart before then resumes from the last position saved (flows after it are passed on
+    /// again, never lost).
     fn commit(&mut self) -> Result<()> {
         if let (Some(path), Some(pos)) = (&self.checkpoint, &self.inner.position) {
             if self.saved.as_ref() != Some(pos) {
-                pos.save(path)?;
-                self.saved = Some(pos.clone());
+                match pos.save(path) {
+                    Ok(()) => {
+                        self.saved = Some(pos.clone());
+                        if self.failing {
+                            self.failing = false;
+                            self.notices
+                                .push_back(format!("checkpoint {} written again", path.display()));
+                        }
+                    }
+                    Err(e) => {
+                        self.metrics
+                            .checkpoint_failures
+                            .fetch_add(1, Ordering::Relaxed);
+                        if !self.failing {
+                            self.failing = true;
+                            self.notices.push_back(format!(
+                                "cannot write the checkpoint: {e}; following goes on, the \
+                                 position is saved again at the next flush"
+                            ));
+                        }
+                    }
+                }
             }
         }
         Ok(())
@@ -184,6 +198,7 @@ fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
 struct Follower {
     config: FollowConfig,
     stop: Arc<AtomicBool>,
+    metrics: Arc<FollowMetrics>,
 }
 
 impl Follower {
@@ -260,6 +275,34 @@ impl Follower {
             );
         };
         let (_, path, _) = &siblings[index];
+        match pos.check(path) {
+            Ok(Ok(())) => {}
+            Ok(Err(mismatch)) => {
+                // Not the file the position was taken in (or no longer its lines): nothing of
+                // it was passed on, so all of it is read.
+                self.metrics
+                    .reread_from_start
+                    .fetch_add(1, Ordering::Relaxed);
+                let (what, from) = if *path == live {
+                    (path.display().to_string(), "its start".to_string())
+                } else {
+                    (
+                        path.display().to_string(),
+                        format!("{}'s start", live.display()),
+                    )
+                };
+                return feed.push(
+                    SourceEvent::Notice(format!(
+                        "checkpointed file {what} (inode {}) no longer holds the {} lines \
+                         processed: {mismatch}; reading from {from}",
+                        pos.ino, pos.line
+                    )),
+                    None,
+                );
+            }
+            // Gone between listing and checking: like a missing file.
+            Err(_) => {}
+        }
         if *path == live {
             // Still the live log: follow it from the saved line.
             return match File::open(path) {
@@ -298,6 +341,7 @@ impl Follower {
         };
         let (dev, ino) = identity(&meta);
         let path_text = path.display().to_string();
+        let shared = Arc::new(Mutex::new(TailShared::default()));
         let mut tail = Tail {
             file,
             live_path: self.live_path(),
@@ -308,6 +352,9 @@ impl Follower {
             poll: self.config.poll,
             done: false,
             feed: feed.clone(),
+            shared: shared.clone(),
+            rotated: false,
+            scratch: Vec::new(),
         };
         let format = match self.config.options.format {
             Some(f) => f,
@@ -323,6 +370,7 @@ impl Follower {
             format,
             &self.config.options,
         );
+        let mut head = Fingerprint::of(&[]);
         loop {
             let Some(item) = reader.next() else {
                 break;
@@ -339,11 +387,19 @@ impl Follower {
                 Ok(rec) => SourceEvent::Record(Box::new(rec)),
                 Err(e) => SourceEvent::Rejected(Box::new(e)),
             };
+            let offset = reader.byte_offset();
+            let head_len = offset.min(HEAD_BYTES as u64);
+            if head.len != head_len {
+                let shared = lock(&shared);
+                head = Fingerprint::of(&shared.head[..(head_len as usize).min(shared.head.len())]);
+            }
             let pos = FilePosition {
                 dev,
                 ino,
                 path: path_text.clone(),
                 line,
+                offset: Some(offset),
+                head: Some(head),
             };
             if !feed.push(event, Some(pos)) {
                 return false;
@@ -351,6 +407,17 @@ impl Follower {
         }
         if self.stopped() {
             return false;
+        }
+        if let Some(mismatch) = lock(&shared).truncated.take() {
+            self.metrics
+                .reread_from_start
+                .fetch_add(1, Ordering::Relaxed);
+            let text = format!(
+                "{path_text} changed in place after {} lines: {mismatch}; reading it again \
+                 from its start (lines written and truncated away between two polls are lost)",
+                reader.line_no()
+            );
+            return feed.push(SourceEvent::Notice(text), None) && feed.flush();
         }
         let done = if live {
             format!("{path_text} rotated; following the new file")
@@ -374,6 +441,34 @@ struct Tail {
     done: bool,
     /// Sent what it holds before each wait, so flows are not held back while Zeek is quiet.
     feed: Arc<Feeder<FilePosition>>,
+    /// What the reading side needs to know: the first bytes and why the file ended.
+    shared: Arc<Mutex<TailShared>>,
+    /// The live name was seen pointing to another file: read this one to its end.
+    rotated: bool,
+    /// The file's first bytes as they are now, compared with those read.
+    scratch: Vec<u8>,
+}
+
+/// What [`Tail`] tells the thread reading through it.
+#[derive(Default)]
+struct TailShared {
+    /// The file's first bytes read (up to [`HEAD_BYTES`]): its fingerprint, and what every
+    /// poll compares the file's start with.
+    head: Vec<u8>,
+    /// Set when the live file was found truncated or rewritten in place: it ended there.
+    truncated: Option<Mismatch>,
+}
+
+fn lock(shared: &Mutex<TailShared>) -> std::sync::MutexGuard<'_, TailShared> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a poll found about the live log.
+enum Change {
+    /// The live name points to another file: rotation by rename.
+    Rotated,
+    /// The same file no longer holds what was read: truncated or rewritten in place.
+    Truncated(Mismatch),
 }
 
 impl Tail {
@@ -391,7 +486,7 @@ impl Tail {
                 Ok(_) => {}
                 Err(_) => return None,
             }
-            if !self.live || self.stop.load(Ordering::Relaxed) || self.rotated() {
+            if !self.live || self.stop.load(Ordering::Relaxed) || self.change().is_some() {
                 return None;
             }
             self.feed.flush();
@@ -399,12 +494,36 @@ impl Tail {
         }
     }
 
-    fn rotated(&self) -> bool {
-        match std::fs::metadata(&self.live_path) {
-            Ok(m) => identity(&m) != self.id || m.len() < self.pos,
-            // Renamed away and no new file yet: wait for it.
-            Err(_) => false,
+    /// Looks at the live log: rotated away, truncated (shorter than what was read) or
+    /// rewritten (its first bytes are not those read; this catches a truncation followed by
+    /// growth past the old length between two polls).
+    fn change(&mut self) -> Option<Change> {
+        // Renamed away and no new file yet: wait for it.
+        let meta = std::fs::metadata(&self.live_path).ok()?;
+        if identity(&meta) != self.id {
+            return Some(Change::Rotated);
         }
+        if meta.len() < self.pos {
+            return Some(Change::Truncated(Mismatch::Shorter {
+                len: meta.len(),
+                offset: self.pos,
+            }));
+        }
+        let shared = lock(&self.shared);
+        self.scratch.resize(shared.head.len(), 0);
+        match self.file.read_exact_at(&mut self.scratch, 0) {
+            Ok(()) if self.scratch == shared.head => None,
+            _ => Some(Change::Truncated(Mismatch::OtherContent)),
+        }
+    }
+
+    /// Counts bytes read and keeps the file's first ones.
+    fn took(&mut self, bytes: &[u8]) {
+        if self.pos < HEAD_BYTES as u64 {
+            let want = (HEAD_BYTES - self.pos as usize).min(bytes.len());
+            lock(&self.shared).head.extend_from_slice(&bytes[..want]);
+        }
+        self.pos += bytes.len() as u64;
     }
 }
 
@@ -414,27 +533,35 @@ impl Read for Tail {
             if self.done {
                 return Ok(0);
             }
+            // Before every read of the live log (one per 64 KiB, or one per poll when idle):
+            // a truncation followed by growth past the old end would otherwise be read on from
+            // the old offset, in the middle of other content.
+            if self.live && !self.rotated {
+                match self.change() {
+                    Some(Change::Truncated(mismatch)) => {
+                        // Nothing past the old end belongs to what was read: end here, and let
+                        // the file be read again from its start.
+                        lock(&self.shared).truncated = Some(mismatch);
+                        self.done = true;
+                        return Ok(0);
+                    }
+                    // Read what was written before the rotation, then end this file.
+                    Some(Change::Rotated) => self.rotated = true,
+                    None => {}
+                }
+            }
             let n = self.file.read(buf)?;
             if n > 0 {
-                self.pos += n as u64;
+                self.took(&buf[..n]);
                 return Ok(n);
             }
-            if !self.live {
+            if !self.live || self.rotated {
                 self.done = true;
                 return Ok(0);
             }
             if self.stop.load(Ordering::Relaxed) {
                 self.done = true;
                 return Err(io::Error::other("stopped"));
-            }
-            if self.rotated() {
-                // Read what was written before the rotation, then end this file.
-                let n = self.file.read(buf)?;
-                self.pos += n as u64;
-                if n == 0 {
-                    self.done = true;
-                }
-                return Ok(n);
             }
             if !self.feed.flush() {
                 // The pipeline is gone: end like a stop.

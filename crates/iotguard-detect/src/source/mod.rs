@@ -7,7 +7,12 @@
 //! parsing overlaps detection, and [`Source::next_event`] can return
 //! [`SourceEvent::Idle`] when nothing came for a while (the pipeline then sends and flushes what
 //! it has, and checks for shutdown).
+//!
+//! A reader thread that dies (a panic in a reader) is not taken for the end of the source: what
+//! it had read is still delivered, then a `cannot read` notice names the failure (the CLI exits
+//! non-zero on it), then `End`.
 
+pub mod checkpoint;
 pub mod follow;
 pub mod replay;
 
@@ -106,6 +111,9 @@ pub(crate) struct Threaded<P> {
     /// The position after the last event returned.
     pub(crate) position: Option<P>,
     ended: bool,
+    /// The thread's name, and why it died if it did.
+    name: String,
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 impl<P: Send + 'static> Threaded<P> {
@@ -116,6 +124,8 @@ impl<P: Send + 'static> Threaded<P> {
         body: impl FnOnce(&Arc<Feeder<P>>) + Send + 'static,
     ) -> Result<Threaded<P>> {
         let (tx, rx) = bounded(8);
+        let failure = Arc::new(Mutex::new(None));
+        let thread_failure = failure.clone();
         let thread = std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
@@ -123,7 +133,15 @@ impl<P: Send + 'static> Threaded<P> {
                     tx,
                     batch: Mutex::new(Vec::with_capacity(BATCH)),
                 });
-                body(&feeder);
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&feeder)));
+                if let Err(payload) = run {
+                    // Deliver what was read, then end without `End`: the receiving side
+                    // reports the failure.
+                    *thread_failure.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(iotguard_flow::panic_message(payload.as_ref()));
+                    feeder.flush();
+                    return;
+                }
                 feeder.push(SourceEvent::End, None);
                 feeder.flush();
             })
@@ -134,6 +152,8 @@ impl<P: Send + 'static> Threaded<P> {
             thread: Some(thread),
             position: None,
             ended: false,
+            name: name.to_string(),
+            failure,
         })
     }
 
@@ -160,6 +180,17 @@ impl<P: Send + 'static> Threaded<P> {
                 Err(RecvTimeoutError::Timeout) => return SourceEvent::Idle,
                 Err(RecvTimeoutError::Disconnected) => {
                     self.ended = true;
+                    let failure = self
+                        .failure
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take();
+                    if let Some(why) = failure {
+                        return SourceEvent::Notice(format!(
+                            "cannot read: {} thread failed, nothing after this was read: {why}",
+                            self.name
+                        ));
+                    }
                     return SourceEvent::End;
                 }
             }
@@ -177,5 +208,36 @@ impl<P> Drop for Threaded<P> {
                 let _ = t.join();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reader_thread_that_dies_delivers_what_it_read_then_says_so() {
+        let mut source = Threaded::<()>::spawn("test-reader", |feed| {
+            for i in 0..3 {
+                feed.push(SourceEvent::Notice(format!("line {i}")), None);
+            }
+            panic!("reader bug");
+        })
+        .unwrap();
+        let mut events = Vec::new();
+        loop {
+            match source.next_event() {
+                SourceEvent::Idle => continue,
+                SourceEvent::End => break,
+                SourceEvent::Notice(text) => events.push(text),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(events.len(), 4, "{events:?}");
+        assert_eq!(events[2], "line 2");
+        assert_eq!(
+            events[3],
+            "cannot read: test-reader thread failed, nothing after this was read: reader bug"
+        );
     }
 }

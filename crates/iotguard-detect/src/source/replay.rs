@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iotguard_flow::{OpenError, ReadOptions, Timestamp};
+use iotguard_flow::{ErrorKind, OpenError, ReadOptions, Timestamp};
 use iotguard_runtime::input::{self, Input};
 
 use super::{Source, SourceEvent, Threaded};
@@ -68,31 +68,8 @@ impl ReplaySource {
                 }
             }
             for input in &inputs {
-                let reader = match input.open(&options, threads, Arc::new(AtomicU64::new(0))) {
-                    Ok(r) => r,
-                    Err(iotguard_runtime::Error::Open(e @ OpenError::UnknownFormat { .. }))
-                        if matches!(input, Input::InFolder(_)) =>
-                    {
-                        if !feed.push(SourceEvent::Notice(format!("skipped, {e}")), None) {
-                            return;
-                        }
-                        continue;
-                    }
-                    Err(e) => {
-                        if !feed.push(SourceEvent::Notice(format!("cannot read: {e}")), None) {
-                            return;
-                        }
-                        continue;
-                    }
-                };
-                for item in reader {
-                    let event = match item {
-                        Ok(rec) => SourceEvent::Record(Box::new(rec)),
-                        Err(e) => SourceEvent::Rejected(Box::new(e)),
-                    };
-                    if !feed.push(event, None) {
-                        return;
-                    }
+                if !replay_input(input, &options, threads, feed) {
+                    return;
                 }
             }
         })?;
@@ -112,12 +89,15 @@ impl ReplaySource {
         let started = *self.started.get_or_insert_with(Instant::now);
         let due = match self.pacing {
             Pacing::Fast => return Duration::ZERO,
-            Pacing::Rate(rate) if rate > 0.0 => Duration::from_secs_f64(self.sent as f64 / rate),
+            // Never a panic on overflow: a wait too long to represent is the longest one.
+            Pacing::Rate(rate) if rate > 0.0 => {
+                Duration::try_from_secs_f64(self.sent as f64 / rate).unwrap_or(Duration::MAX)
+            }
             Pacing::Speedup(speedup) if speedup > 0.0 => {
                 let first = *self.first_ts.get_or_insert(ts);
                 let secs =
                     ts.as_nanos().saturating_sub(first.as_nanos()).max(0) as f64 / 1e9 / speedup;
-                Duration::from_secs_f64(secs.min(1e9))
+                Duration::try_from_secs_f64(secs.min(1e9)).unwrap_or(Duration::MAX)
             }
             _ => return Duration::ZERO,
         };
@@ -147,5 +127,78 @@ impl Source for ReplaySource {
             self.sent += 1;
         }
         Ok(event)
+    }
+}
+
+/// Reads one input into the feed; returns false once the receiving side is gone. An input that
+/// cannot be opened, or cannot be read to its end (an I/O error, a truncated compressed stream,
+/// a reader that panics on a corrupt file), gets a `cannot read` notice (the CLI exits
+/// non-zero on it) and the next input is read.
+fn replay_input(
+    input: &Input,
+    options: &ReadOptions,
+    threads: usize,
+    feed: &Arc<super::Feeder<()>>,
+) -> bool {
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        input.open(options, threads, Arc::new(AtomicU64::new(0)))
+    }));
+    let mut reader = match opened {
+        Ok(Ok(r)) => r,
+        Ok(Err(iotguard_runtime::Error::Open(e @ OpenError::UnknownFormat { .. })))
+            if matches!(input, Input::InFolder(_)) =>
+        {
+            return feed.push(SourceEvent::Notice(format!("skipped, {e}")), None);
+        }
+        Ok(Err(e)) => {
+            // Name the input when the error does not (a corrupt Parquet file's does not).
+            let (name, e) = (input.name(), e.to_string());
+            let text = if e.contains(&name) {
+                format!("cannot read: {e}")
+            } else {
+                format!("cannot read: {name}: {e}")
+            };
+            return feed.push(SourceEvent::Notice(text), None);
+        }
+        Err(p) => {
+            let why = iotguard_flow::panic_message(p.as_ref());
+            let text = format!("cannot read: {}: the reader failed: {why}", input.name());
+            return feed.push(SourceEvent::Notice(text), None);
+        }
+    };
+    let mut records = 0u64;
+    loop {
+        let item = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next())) {
+            Ok(Some(item)) => item,
+            Ok(None) => return true,
+            Err(p) => {
+                let text = format!(
+                    "cannot read: {}: the reader failed after {records} records, input ends \
+                     here: {}",
+                    input.name(),
+                    iotguard_flow::panic_message(p.as_ref())
+                );
+                return feed.push(SourceEvent::Notice(text), None);
+            }
+        };
+        let cut_short = match &item {
+            Err(e) if e.kind == ErrorKind::Io => Some(format!("cannot read: {e}")),
+            _ => None,
+        };
+        let event = match item {
+            Ok(rec) => {
+                records += 1;
+                SourceEvent::Record(Box::new(rec))
+            }
+            Err(e) => SourceEvent::Rejected(Box::new(e)),
+        };
+        if !feed.push(event, None) {
+            return false;
+        }
+        if let Some(text) = cut_short {
+            if !feed.push(SourceEvent::Notice(text), None) {
+                return false;
+            }
+        }
     }
 }

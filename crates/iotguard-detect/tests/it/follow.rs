@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use iotguard_detect::source::follow::{FilePosition, FollowConfig, FollowSource};
@@ -250,4 +251,191 @@ fn a_zeek_json_log_is_told_by_its_first_byte_and_followed() {
         .unwrap()
         .unwrap();
     assert_eq!(saved.line, 300);
+}
+
+/// Takes events until `n` records came or the source stayed idle for about two seconds;
+/// returns the records' uids, the rejected lines and the notices.
+fn collect(source: &mut FollowSource, n: usize) -> (Vec<String>, usize, Vec<String>) {
+    let (mut uids, mut rejected, mut notices) = (Vec::new(), 0, Vec::new());
+    let mut idles = 0;
+    while uids.len() < n && idles < 20 {
+        match source.next_event().unwrap() {
+            SourceEvent::Record(rec) => {
+                idles = 0;
+                uids.push(rec.uid.unwrap().to_string());
+            }
+            SourceEvent::Rejected(_) => rejected += 1,
+            SourceEvent::Idle => idles += 1,
+            SourceEvent::Notice(text) => notices.push(text),
+            SourceEvent::End => panic!("a followed log never ends"),
+        }
+    }
+    (uids, rejected, notices)
+}
+
+fn inode(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().ino()
+}
+
+/// Rewrites `path` in place (same inode: opened for writing and truncated, as copytruncate
+/// leaves it) with `text`.
+fn rewrite_in_place(path: &Path, text: &str) {
+    let before = inode(path);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    drop(f);
+    assert_eq!(inode(path), before);
+}
+
+/// Runs a first follower over `dir/conn.log` holding `first` records, commits and stops.
+fn first_run(dir: &Path, checkpoint: &Path, header: &str, first: &[String]) {
+    let live = dir.join("conn.log");
+    append(&live, header);
+    append(&live, &first.concat());
+    let mut source = FollowSource::start(config(dir, checkpoint)).unwrap();
+    assert_eq!(take(&mut source, first.len()).len(), first.len());
+    source.commit().unwrap();
+    drop(source);
+    let saved = FilePosition::load(checkpoint).unwrap().unwrap();
+    let len = std::fs::metadata(&live).unwrap().len();
+    assert_eq!(saved.offset, Some(len), "the offset is after the last line");
+    assert_eq!(saved.head.unwrap().len, len.min(4096));
+}
+
+#[test]
+fn a_log_truncated_and_rewritten_shorter_while_stopped_is_read_from_its_start() {
+    let (header, lines) = log_lines();
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let checkpoint = state.path().join("position.json");
+    let live = dir.path().join("conn.log");
+    first_run(dir.path(), &checkpoint, &header, &lines[..2000]);
+    // copytruncate while the detector is down: the same inode now holds 500 other flows,
+    // fewer bytes than were read.
+    rewrite_in_place(&live, &(header.clone() + &lines[2000..2500].concat()));
+    let mut source = FollowSource::start(config(dir.path(), &checkpoint)).unwrap();
+    let (uids, rejected, notices) = collect(&mut source, 500);
+    let want: Vec<String> = lines[2000..2500]
+        .iter()
+        .map(|l| l.split('\t').nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!((uids.len(), rejected), (500, 0));
+    assert_eq!(uids, want);
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("no longer holds the 2008 lines processed")
+                && n.contains("shorter than the")),
+        "{notices:?}"
+    );
+    assert_eq!(source.metrics().reread_from_start.load(SeqCst), 1);
+}
+
+#[test]
+fn a_log_rewritten_longer_in_place_while_stopped_is_told_by_its_first_bytes() {
+    let (header, lines) = log_lines();
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let checkpoint = state.path().join("position.json");
+    let live = dir.path().join("conn.log");
+    first_run(dir.path(), &checkpoint, &header, &lines[..200]);
+    // The same inode, now longer than the saved offset: only its first bytes tell.
+    rewrite_in_place(&live, &(header.clone() + &lines[1000..1500].concat()));
+    let saved = FilePosition::load(&checkpoint).unwrap().unwrap();
+    assert!(std::fs::metadata(&live).unwrap().len() > saved.offset.unwrap());
+    let mut source = FollowSource::start(config(dir.path(), &checkpoint)).unwrap();
+    let (uids, rejected, notices) = collect(&mut source, 500);
+    assert_eq!((uids.len(), rejected), (500, 0));
+    assert_eq!(uids[0], lines[1000].split('\t').nth(1).unwrap());
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("its first bytes are not")),
+        "{notices:?}"
+    );
+}
+
+#[test]
+fn a_new_log_on_the_inode_of_a_rotated_log_compressed_away_is_read_whole() {
+    let (header, lines) = log_lines();
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let checkpoint = state.path().join("position.json");
+    let live = dir.path().join("conn.log");
+    first_run(dir.path(), &checkpoint, &header, &lines[..2000]);
+    let old_inode = inode(&live);
+    // While stopped: Zeek rotates, the rotated file is compressed away (removed), and the
+    // new conn.log gets an inode, often the freed one.
+    let rotated = dir.path().join("conn.2024-01-01-00-00-00.log");
+    std::fs::rename(&live, &rotated).unwrap();
+    std::fs::remove_file(&rotated).unwrap();
+    append(&live, &header);
+    append(&live, &lines[2000..2700].concat());
+    let reused = inode(&live) == old_inode;
+    let mut source = FollowSource::start(config(dir.path(), &checkpoint)).unwrap();
+    let (uids, rejected, notices) = collect(&mut source, 700);
+    assert_eq!((uids.len(), rejected), (700, 0), "inode reused: {reused}");
+    assert_eq!(uids[0], lines[2000].split('\t').nth(1).unwrap());
+    assert_eq!(notices.len(), 1, "{notices:?}");
+}
+
+#[test]
+fn a_log_truncated_and_regrown_between_two_polls_is_read_again_from_its_start() {
+    let (header, lines) = log_lines();
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let live = dir.path().join("conn.log");
+    append(&live, &header);
+    append(&live, &lines[..100].concat());
+    let mut source = FollowSource::start(FollowConfig {
+        // Long enough that the truncation and the regrowth both happen within one poll.
+        poll: Duration::from_millis(400),
+        ..config(dir.path(), &state.path().join("p.json"))
+    })
+    .unwrap();
+    assert_eq!(take(&mut source, 100).len(), 100);
+    // Truncated and written again, longer than before, before the next poll.
+    rewrite_in_place(&live, &(header.clone() + &lines[1000..1400].concat()));
+    let (uids, rejected, notices) = collect(&mut source, 400);
+    let want: Vec<String> = lines[1000..1400]
+        .iter()
+        .map(|l| l.split('\t').nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!((uids.len(), rejected), (400, 0));
+    assert_eq!(uids, want);
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("changed in place after 108 lines")),
+        "{notices:?}"
+    );
+    assert_eq!(source.metrics().reread_from_start.load(SeqCst), 1);
+}
+
+#[test]
+fn a_checkpoint_that_cannot_be_written_is_reported_and_following_goes_on() {
+    let (header, lines) = log_lines();
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("conn.log");
+    append(&live, &header);
+    append(&live, &lines[..100].concat());
+    // The checkpoint's folder does not exist: every write fails (as on a full disk).
+    let checkpoint = dir.path().join("no-such-folder/position.json");
+    let mut source = FollowSource::start(config(dir.path(), &checkpoint)).unwrap();
+    assert_eq!(take(&mut source, 100).len(), 100);
+    source.commit().unwrap();
+    append(&live, &lines[100..150].concat());
+    let (uids, _, notices) = collect(&mut source, 50);
+    assert_eq!(uids.len(), 50);
+    assert!(
+        notices[0].starts_with("cannot write the checkpoint"),
+        "{notices:?}"
+    );
+    source.commit().unwrap();
+    assert_eq!(source.metrics().checkpoint_failures.load(SeqCst), 2);
 }

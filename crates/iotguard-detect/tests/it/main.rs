@@ -7,6 +7,7 @@ mod follow;
 mod pipeline;
 mod sinks;
 mod store;
+mod typing;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

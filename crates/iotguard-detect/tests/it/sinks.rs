@@ -2,9 +2,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::path::Path;
 use std::time::Duration;
 
-use iotguard_detect::sink::{JsonlConfig, JsonlSink, SinkError, WebhookConfig, WebhookSink};
+use iotguard_detect::sink::{JsonlConfig, JsonlSink, WebhookConfig, WebhookSink};
 use iotguard_detect::{Alert, AlertSink, DetectConfig};
 
 use super::{detect_all, detector, fixture, read_log};
@@ -119,23 +120,37 @@ fn server(statuses: Vec<u16>) -> (String, std::thread::JoinHandle<Vec<String>>) 
     (url, handle)
 }
 
-fn quick(url: &str) -> WebhookConfig {
+fn quick(url: &str, dead_letter: &Path) -> WebhookConfig {
     WebhookConfig {
         backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(4),
         retries: 3,
         batch: 4,
-        ..WebhookConfig::new(url)
+        flush_wait: Duration::from_secs(10),
+        ..WebhookConfig::new(url, dead_letter)
+    }
+}
+
+/// The documents of a dead-letter file, in order.
+fn dead_letters(path: &Path) -> Vec<Alert> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+        Err(_) => Vec::new(),
     }
 }
 
 #[test]
 fn webhook_retries_server_errors_and_delivers_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead.jsonl");
     let all = alerts();
     let docs = &all[..6];
     // First request: 503, retried; then 200 for both batches (4 + 2 documents).
     let (url, handle) = server(vec![503, 200, 200]);
-    let mut sink = WebhookSink::new(quick(&url));
+    let mut sink = WebhookSink::new(quick(&url, &dead));
     sink.send(docs).unwrap();
     sink.flush().unwrap();
     let bodies = handle.join().unwrap();
@@ -147,24 +162,138 @@ fn webhook_retries_server_errors_and_delivers_in_batches() {
     assert_eq!(second, docs[4..]);
     // Nothing left to send.
     sink.flush().unwrap();
+    assert_eq!(sink.counts(), (2, 1, 0));
+    drop(sink);
+    assert!(!dead.exists());
+}
+
+/// A receiver answering 400 refuses the documents: each request is tried once, its documents
+/// go to the dead-letter file, the flush reports how many, and nothing is sent again (before:
+/// the same batch was re-sent at every flush, forever, while the buffer grew).
+#[test]
+fn webhook_dead_letters_client_errors_once_and_moves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead.jsonl");
+    let all = alerts();
+    let (url, handle) = server(vec![400, 400, 400, 200]);
+    let mut sink = WebhookSink::new(quick(&url, &dead));
+    sink.send(&all[..10]).unwrap();
+    let err = sink.flush().unwrap_err();
+    assert!(err.is_set_aside(), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "10 alerts could not be delivered (HTTP status 400 (after 1 attempts)); kept in {}",
+            dead.display()
+        )
+    );
+    assert_eq!(dead_letters(&dead), all[..10]);
+    // The next flush has nothing to re-send; new documents go out.
+    sink.flush().unwrap();
+    sink.send(&all[10..11]).unwrap();
+    sink.flush().unwrap();
+    let bodies = handle.join().unwrap();
+    assert_eq!(bodies.len(), 4);
+    let last: Vec<Alert> = serde_json::from_str(&bodies[3]).unwrap();
+    assert_eq!(last, all[10..11]);
+    assert_eq!(sink.counts(), (1, 3, 10));
 }
 
 #[test]
-fn webhook_gives_up_on_client_errors_and_after_its_retries() {
+fn webhook_dead_letters_after_its_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead.jsonl");
     let all = alerts();
-    let (url, handle) = server(vec![400]);
-    let mut sink = WebhookSink::new(quick(&url));
-    sink.send(&all[..1]).unwrap();
-    let err = sink.flush().unwrap_err();
-    assert!(matches!(err, SinkError::Http { attempts: 1, .. }), "{err}");
-    assert_eq!(handle.join().unwrap().len(), 1);
     let (url, handle) = server(vec![500, 500, 500, 500]);
-    let mut sink = WebhookSink::new(quick(&url));
+    let mut sink = WebhookSink::new(quick(&url, &dead));
     sink.send(&all[..1]).unwrap();
     let err = sink.flush().unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("webhook {url}: HTTP status 500 (after 4 attempts)")
+        format!(
+            "1 alerts could not be delivered (HTTP status 500 (after 4 attempts)); kept in {}",
+            dead.display()
+        )
     );
     assert_eq!(handle.join().unwrap().len(), 4);
+    assert_eq!(dead_letters(&dead), all[..1]);
+}
+
+/// A receiver that accepts connections and never answers: sends, flushes and the shutdown
+/// return within their stated waits (backpressure 100 ms once, flush 200 ms, shutdown 300 ms)
+/// instead of a request timeout times the retries each, and every document is in the
+/// dead-letter file when the sink is gone.
+#[test]
+fn a_hanging_webhook_never_blocks_for_longer_than_its_stated_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead.jsonl");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let all = alerts();
+    let docs: Vec<Alert> = all.iter().cycle().take(200).cloned().collect();
+    let mut sink = WebhookSink::new(WebhookConfig {
+        timeout: Duration::from_secs(60),
+        batch: 10,
+        queue: 2,
+        backpressure: Duration::from_millis(100),
+        flush_wait: Duration::from_millis(200),
+        shutdown: Duration::from_millis(300),
+        ..WebhookConfig::new(&url, &dead)
+    });
+    let t0 = std::time::Instant::now();
+    for chunk in docs.chunks(10) {
+        sink.send(chunk).unwrap();
+    }
+    let sent = t0.elapsed();
+    // One request in flight, two queued, one wait of 100 ms, the rest dead-lettered at once.
+    assert!(sent < Duration::from_millis(1000), "{sent:?}");
+    // The flush waits 200 ms for the three requests handed over, then reports the dead letters
+    // and that three requests are still being sent (so the source must not commit).
+    let t1 = std::time::Instant::now();
+    let err = sink.flush().unwrap_err();
+    let flushed = t1.elapsed();
+    assert!(!err.is_set_aside() && !err.is_fatal(), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "170 alerts could not be delivered (queue of 2 requests full for 100ms); kept in {}; \
+             3 requests still being sent",
+            dead.display()
+        )
+    );
+    assert!(
+        flushed >= Duration::from_millis(200) && flushed < Duration::from_millis(1200),
+        "{flushed:?}"
+    );
+    // Still nothing answered: the next flush says so after its wait.
+    let t2 = std::time::Instant::now();
+    let err = sink.flush().unwrap_err();
+    let waited = t2.elapsed();
+    assert!(!err.is_set_aside() && !err.is_fatal(), "{err}");
+    assert!(
+        err.to_string()
+            .contains("3 requests not answered within 200ms"),
+        "{err}"
+    );
+    assert!(
+        waited >= Duration::from_millis(200) && waited < Duration::from_millis(1200),
+        "{waited:?}"
+    );
+    let t3 = std::time::Instant::now();
+    drop(sink);
+    let shut = t3.elapsed();
+    assert!(shut < Duration::from_millis(1500), "{shut:?}");
+    let mut kept = dead_letters(&dead);
+    let mut want = docs.clone();
+    let key = |a: &Alert| (a.id().to_string(), a.iotguard.revision);
+    kept.sort_by_key(key);
+    want.sort_by_key(key);
+    assert_eq!(kept.len(), 200);
+    assert_eq!(kept, want);
 }

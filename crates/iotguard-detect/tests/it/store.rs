@@ -140,3 +140,128 @@ fn query_parameters_read_from_json() {
     assert_eq!(q.limit, 5);
     assert!(serde_json::from_str::<AlertQuery>(r#"{"since": "yesterday"}"#).is_err());
 }
+
+/// A tmpfs of `size` mounted on a fresh folder, unmounted on drop; `None` (after printing a
+/// visible SKIPPED line) where mounting is not permitted.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    #[allow(clippy::print_stderr)]
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(SmallDisk { dir }),
+            Ok(o) => {
+                eprintln!(
+                    "SKIPPED a_full_disk: cannot mount a tmpfs here: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIPPED a_full_disk: cannot run mount: {e}");
+                None
+            }
+        }
+    }
+
+    /// Fills the disk with a file until the write fails with "no space"; returns the file.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.dir.path().join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 4096];
+        loop {
+            match f.write_all(&block) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(28) => break,
+                Err(e) => panic!("filling the disk: {e}"),
+            }
+        }
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Distinct incidents (the fixture's alerts under new ids).
+fn many_alerts(n: usize) -> Vec<iotguard_detect::Alert> {
+    let base = last_revisions(&alerts());
+    (0..n)
+        .map(|i| {
+            let mut a = base[i % base.len()].clone();
+            a.event.id = format!("inc-full-{i:06}");
+            a
+        })
+        .collect()
+}
+
+/// A full disk (a real one: an 8 MiB tmpfs filled up) fails the store's writes or commit;
+/// once space is freed the next flush writes every alert of the rolled-back transaction again
+/// and commits, and later transactions work. Before the fix every later COMMIT failed with
+/// "cannot commit - no transaction is active".
+#[test]
+fn a_full_disk_rolls_back_and_the_store_recovers_when_space_returns() {
+    let Some(disk) = SmallDisk::mount("8m") else {
+        return;
+    };
+    let path = disk.dir.path().join("alerts.db");
+    let batch = many_alerts(600);
+    let mut store = AlertStore::open(&path).unwrap();
+    store.send(&batch[..10]).unwrap();
+    store.flush().unwrap();
+    let filler = disk.fill();
+    let mut failures = 0;
+    for chunk in batch[10..].chunks(50) {
+        if store.send(chunk).is_err() {
+            failures += 1;
+        }
+    }
+    if store.flush().is_err() {
+        failures += 1;
+    }
+    assert!(failures > 0, "the disk never filled up");
+    // Still full: flushing again fails, and keeps everything.
+    assert!(store.flush().is_err());
+    std::fs::remove_file(filler).unwrap();
+    store.flush().unwrap();
+    let reader = store.reader().unwrap();
+    let count = |r: &AlertStore| -> u64 {
+        r.counts_by_severity(None)
+            .unwrap()
+            .iter()
+            .map(|c| c.count)
+            .sum()
+    };
+    assert_eq!(count(&reader), 600);
+    for a in &batch {
+        assert_eq!(reader.get(a.id()).unwrap().as_ref(), Some(a));
+    }
+    // Later transactions work.
+    let mut more = many_alerts(601);
+    let last = more.pop().unwrap();
+    let last = iotguard_detect::Alert {
+        event: iotguard_detect::AlertEvent {
+            id: "inc-after".to_string(),
+            ..last.event
+        },
+        ..last
+    };
+    store.send(std::slice::from_ref(&last)).unwrap();
+    store.flush().unwrap();
+    assert_eq!(count(&reader), 601);
+    drop(reader);
+    drop(store);
+}

@@ -37,6 +37,7 @@ pub(super) static DIALECT: Dialect = Dialect {
     time_required: true,
     trim: true,
     headerless: None,
+    native: None,
 };
 
 /// Whether a header (normalised names) is `ra` output.

@@ -10,7 +10,9 @@
 //!
 //! Every dialect: `""` and `-` are unset; a blank line is skipped; a header-only file yields
 //! nothing; the header repeated further down (concatenated files) is skipped; a bad line is one
-//! error naming the column at fault, and reading goes on.
+//! error naming the column at fault, and reading goes on. A column the dialect does not use never
+//! rejects a line, whatever bytes it holds. A layout with no time column (where the dialect
+//! allows one) gives records marked [`untimed`](crate::FlowRecord::untimed).
 
 mod argus;
 mod bot_iot;
@@ -53,7 +55,8 @@ pub(crate) fn parser(format: Format) -> Box<dyn LineParser> {
 ///
 /// A header is recognised by names only its format uses (`id.orig_h`; `StartTime`; `pkSeqID`
 /// or `stime`+`saddr`; `src_ip`+`src_ip_bytes`; `sbytes`+`sttl`); a header-less line by the
-/// raw UNSW-NB15 shape (49 fields, the first an IP address).
+/// raw UNSW-NB15 shape (49 fields, the first an IP address) or the full BoT-IoT shape (35
+/// fields: a row number, an epoch time, addresses at `saddr` and `daddr`).
 pub(crate) fn detect(first_line: &[u8]) -> Option<Format> {
     let line = first_line.strip_prefix(table::BOM).unwrap_or(first_line);
     let sep = split::separator(line)?;
@@ -72,6 +75,8 @@ pub(crate) fn detect(first_line: &[u8]) -> Option<Format> {
         Some(Format::BotIot)
     } else if unsw_nb15::is_header(has) || unsw_nb15::is_raw_record(&fields) {
         Some(Format::UnswNb15)
+    } else if bot_iot::is_raw_record(&fields) {
+        Some(Format::BotIot)
     } else {
         None
     }

@@ -8,8 +8,9 @@
 //! here as in the Zeek TSV and JSON readers.
 //!
 //! Values `""` and `-` are unset in every dialect. Beyond what the dialect parses, a line is
-//! checked once for control characters and invalid UTF-8, so binary junk in a column nobody reads
-//! is still reported (naming that column) rather than passed on.
+//! checked once for control characters and invalid UTF-8; a bad byte in a column the dialect uses
+//! is reported (naming that column) rather than passed on, while a column nobody reads (BoT-IoT's
+//! `record`, which holds control bytes in every published row) never rejects a line.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::detect::Format;
 use crate::error::{ErrorKind, LineError};
 use crate::fields::{self, Field, PendingLabel};
 use crate::label::Label;
+use crate::native::NativeFamily;
 use crate::reader::{LineParser, Parsed};
 use crate::record::{ConnState, FlowRecord, Protocol};
 
@@ -82,8 +84,8 @@ pub(super) enum LabelRule {
 pub(super) struct Headerless {
     /// The column names, in file order.
     pub(super) names: &'static [&'static str],
-    /// Whether a line's first field fits the layout (a data line, not a bad header).
-    pub(super) first_field: fn(&[u8]) -> bool,
+    /// Whether a line (split into fields) fits the layout's shape: a data line, not a bad header.
+    pub(super) fits: fn(&[&[u8]]) -> bool,
 }
 
 /// One delimited dialect.
@@ -95,13 +97,16 @@ pub(super) struct Dialect {
     pub(super) column: fn(&str) -> Col,
     /// How label cells become labels.
     pub(super) labels: LabelRule,
-    /// Whether a record needs a time even when the header names no time column.
+    /// Whether a record needs a time even when the header names no time column. Where it does
+    /// not, a layout without a time column gives records marked [`FlowRecord::untimed`].
     pub(super) time_required: bool,
     /// Whether values are trimmed of surrounding spaces (`ra` pads `Dir`). Zeek CSV values are
     /// kept exact, as the TSV reader keeps them.
     pub(super) trim: bool,
-    /// The layout of header-less files, for the one format that has them (raw UNSW-NB15).
+    /// The layout of header-less files (raw UNSW-NB15, BoT-IoT's full files).
     pub(super) headerless: Option<Headerless>,
+    /// The dataset's own columns, kept on records (boxed) when a header has every one of them.
+    pub(super) native: Option<NativeFamily>,
 }
 
 /// The UTF-8 byte order mark some Windows tools write first.
@@ -119,6 +124,11 @@ struct Layout {
     header: Option<Box<[u8]>>,
     /// The index of the time column, if any.
     time: Option<usize>,
+    /// Whether any column is [`Col::Ignored`] (a bad byte there is then looked at again).
+    any_ignored: bool,
+    /// The native family and, per its column, the input column holding it: set when the
+    /// header has every column of the dialect's family.
+    native: Option<(NativeFamily, Box<[usize]>)>,
 }
 
 /// Normalises a header name for matching: trimmed, one pair of surrounding quotes removed
@@ -138,6 +148,8 @@ pub(super) fn normalise(name: &[u8]) -> String {
 pub(super) struct DelimitedParser {
     dialect: &'static Dialect,
     layout: Option<Arc<Layout>>,
+    /// Column names given apart from the data (`--header-from`), used from the first line on.
+    preset: Option<Arc<[Box<str>]>>,
     spans: Vec<Range<usize>>,
     scratch: Vec<u8>,
     caches: Caches,
@@ -148,14 +160,83 @@ impl DelimitedParser {
         DelimitedParser {
             dialect,
             layout: None,
+            preset: None,
             spans: Vec::new(),
             scratch: Vec::new(),
             caches: Caches::default(),
         }
     }
 
+    /// Takes the column names from a header line given apart from the data (BoT-IoT's
+    /// feature-names file, `;`-separated where the data is comma-separated). Returns false when
+    /// the line names none of the dialect's columns.
+    pub(super) fn preset_header(&mut self, header: &[u8]) -> bool {
+        let header = header.strip_prefix(BOM).unwrap_or(header);
+        let header = header
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .find(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .unwrap_or_default();
+        let sep = split::separator(header).unwrap_or(b',');
+        let Ok(buf) = split::split(header, sep, true, &mut self.spans, &mut self.scratch) else {
+            return false;
+        };
+        let names: Vec<Box<str>> = self
+            .spans
+            .iter()
+            .map(|r| String::from_utf8_lossy(&buf[r.clone()]).trim().into())
+            .collect();
+        if names
+            .iter()
+            .all(|n| (self.dialect.column)(&normalise(n.as_bytes())) == Col::Ignored)
+        {
+            return false;
+        }
+        self.preset = Some(names.into());
+        true
+    }
+
+    /// Reads the first non-blank line with preset column names: the data's own separator, and
+    /// the line itself is a record unless it repeats the names (a file that has its header).
+    fn start_preset(&mut self, names: Arc<[Box<str>]>, line: &[u8]) -> Parsed {
+        let sep = split::separator(line).unwrap_or(b',');
+        let quotes = sep != b'\t';
+        let is_header = match split::split(line, sep, quotes, &mut self.spans, &mut self.scratch) {
+            Ok(buf) => {
+                self.spans.len() == names.len()
+                    && self
+                        .spans
+                        .iter()
+                        .zip(names.iter())
+                        .all(|(r, n)| normalise(&buf[r.clone()]) == normalise(n.as_bytes()))
+            }
+            Err(_) => false,
+        };
+        let cols = names
+            .iter()
+            .map(|n| (self.dialect.column)(&normalise(n.as_bytes())))
+            .collect();
+        let header = is_header.then(|| line.into());
+        self.layout = Some(Arc::new(Layout::new(
+            sep,
+            quotes,
+            cols,
+            names.to_vec(),
+            header,
+            self.dialect.native,
+        )));
+        if is_header {
+            Parsed::Skip
+        } else {
+            self.data(line)
+        }
+    }
+
     /// Reads the first non-blank line: the header, or (raw UNSW-NB15) the first record.
     fn start(&mut self, line: &[u8]) -> Parsed {
+        if let Some(names) = self.preset.take() {
+            return self.start_preset(names, line);
+        }
         let sep = split::separator(line).unwrap_or(b',');
         let quotes = sep != b'\t';
         let buf = match split::split(line, sep, quotes, &mut self.spans, &mut self.scratch) {
@@ -178,11 +259,12 @@ impl DelimitedParser {
                 cols,
                 names,
                 Some(line.into()),
+                self.dialect.native,
             )));
             return Parsed::Skip;
         }
         if let Some(h) = &self.dialect.headerless {
-            if raw.len() == h.names.len() && (h.first_field)(raw[0]) {
+            if raw.len() == h.names.len() && (h.fits)(&raw) {
                 let cols = h
                     .names
                     .iter()
@@ -194,6 +276,7 @@ impl DelimitedParser {
                     cols.collect(),
                     names,
                     None,
+                    self.dialect.native,
                 )));
                 return self.data(line);
             }
@@ -233,10 +316,20 @@ impl Layout {
         cols: Vec<Col>,
         names: Vec<Box<str>>,
         header: Option<Box<[u8]>>,
+        family: Option<NativeFamily>,
     ) -> Self {
+        let native = family.and_then(|f| {
+            let normalised: Vec<String> = names.iter().map(|n| normalise(n.as_bytes())).collect();
+            let at: Option<Box<[usize]>> = f
+                .column_names()
+                .map(|want| normalised.iter().position(|n| n == want))
+                .collect();
+            at.map(|at| (f, at))
+        });
         let time = cols
             .iter()
             .position(|c| matches!(c, Col::Time | Col::Zeek(Field::Ts)));
+        let any_ignored = cols.contains(&Col::Ignored);
         Layout {
             sep,
             quotes,
@@ -244,6 +337,8 @@ impl Layout {
             names: names.into(),
             header,
             time,
+            any_ignored,
+            native,
         }
     }
 }
@@ -258,9 +353,14 @@ impl LineParser for DelimitedParser {
         self.data(line)
     }
 
+    fn preset_header(&mut self, header: &[u8]) -> bool {
+        DelimitedParser::preset_header(self, header)
+    }
+
     fn fork(&self) -> Box<dyn LineParser> {
         Box::new(DelimitedParser {
             layout: self.layout.clone(),
+            preset: self.preset.clone(),
             ..DelimitedParser::new(self.dialect)
         })
     }
@@ -314,17 +414,13 @@ impl Ctx<'_> {
             ));
         }
         if let Some(bad) = check_text(buf) {
-            let i = spans.iter().position(|r| r.contains(&bad)).unwrap_or(0);
-            let what = if buf[bad] < 0x80 {
-                "text (control character)"
-            } else {
-                "text (not UTF-8)"
-            };
-            return Err(LineError::bad_value(
-                &layout.names[i],
-                what,
-                &buf[spans[i].clone()],
-            ));
+            if let Some((i, what)) = bad_text(layout, buf, spans, bad) {
+                return Err(LineError::bad_value(
+                    &layout.names[i],
+                    what,
+                    &buf[spans[i].clone()],
+                ));
+            }
         }
         // Built in its box: the record is large, and is boxed on its way out anyway.
         let mut rec = Box::<FlowRecord>::default();
@@ -338,6 +434,16 @@ impl Ctx<'_> {
                 continue;
             }
             apply(&mut rec, &mut p, col, i, value).map_err(|e| name_column(e, &layout.names[i]))?;
+        }
+        if let Some((family, at)) = &layout.native {
+            let mut native = family.empty();
+            for (column, &i) in at.iter().enumerate() {
+                let value = buf[spans[i].clone()].trim_ascii();
+                if !value.is_empty() && value != b"-" {
+                    native.set(column, value);
+                }
+            }
+            rec.native = Some(Box::new(native));
         }
         self.finish(&mut rec, p)?;
         Ok(rec)
@@ -360,8 +466,9 @@ impl Ctx<'_> {
                     })
                 }
                 None if self.dialect.time_required => return Err(fields::missing_ts()),
-                // UNSW-NB15's train/test partitions have no time column: ts stays 0.
-                None => {}
+                // No time column (UNSW-NB15's partitions, TON_IoT's train_test file, BoT-IoT's
+                // 10-best files): ts stays 0, and the record says it has no time.
+                None => rec.untimed = true,
             }
         }
         if let Some((i, total)) = p.tot_pkts {
@@ -402,6 +509,40 @@ impl Ctx<'_> {
         }
         Ok(())
     }
+}
+
+/// Finds the column a bad byte (at `first`) makes unreadable, and what it is: the column of that
+/// byte if the dialect uses it, else the first used column holding a bad byte. A column nobody
+/// reads (BoT-IoT's `record`, which holds control bytes in every published row) never rejects a
+/// line; `None` when only such columns hold bad bytes. The whole line was checked in one pass
+/// first, so this slower look happens only on lines with a bad byte.
+fn bad_text(
+    layout: &Layout,
+    buf: &[u8],
+    spans: &[Range<usize>],
+    first: usize,
+) -> Option<(usize, &'static str)> {
+    let what = |b: u8| {
+        if b < 0x80 {
+            "text (control character)"
+        } else {
+            "text (not UTF-8)"
+        }
+    };
+    let i = spans.iter().position(|r| r.contains(&first)).unwrap_or(0);
+    if !layout.any_ignored || layout.cols.get(i) != Some(&Col::Ignored) {
+        return Some((i, what(buf[first])));
+    }
+    layout
+        .cols
+        .iter()
+        .zip(spans)
+        .enumerate()
+        .filter(|(_, (col, _))| **col != Col::Ignored)
+        .find_map(|(i, (_, span))| {
+            let cell = &buf[span.clone()];
+            check_text(cell).map(|at| (i, what(cell[at])))
+        })
 }
 
 /// Sets what one column's (set, non-empty) value says.

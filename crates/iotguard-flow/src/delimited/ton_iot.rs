@@ -9,20 +9,27 @@
 //! [`Label::from_flag`]. The protocol-specific columns are not kept; their values are often
 //! quoted (`http_uri`, `http_user_agent` hold commas), which the splitter handles.
 //!
+//! Both published layouts are read: `Network_dataset_N.csv` (with `ts` and `http_referrer`) and
+//! `train_test_network.csv` (UTF-8 byte order mark, CRLF, no `ts`: its records are
+//! [`untimed`](crate::FlowRecord::untimed), in file order, which groups them by `type`).
+//!
 //! [`Label::from_flag`]: crate::label::Label::from_flag
 
 use super::table::{Col, Dialect, LabelRule};
 use crate::detect::Format;
 use crate::fields::Field;
+use crate::native::NativeFamily;
 
 /// The TON_IoT dialect.
 pub(super) static DIALECT: Dialect = Dialect {
     format: Format::TonIot,
     column,
     labels: LabelRule::Flag,
-    time_required: true,
+    // `train_test_network.csv`, the file most studies use, has no `ts` column.
+    time_required: false,
     trim: true,
     headerless: None,
+    native: Some(NativeFamily::TonIot),
 };
 
 /// Whether a header (normalised names) is TON_IoT's network layout.
@@ -97,6 +104,71 @@ mod tests {
         let mdns = &recs[3];
         assert_eq!(mdns.ts.0, 1_556_000_001_500_000_000);
         assert_eq!(mdns.resp_h, Some("ff02::fb".parse().unwrap()));
+    }
+
+    #[test]
+    fn reads_the_train_test_file_without_time() {
+        // Byte order mark, CRLF, 44 columns, no `ts`.
+        let recs = fixture("ton-iot/ton_iot_train_test.csv", Format::TonIot);
+        assert_eq!(recs.len(), 6);
+        assert!(recs.iter().all(|r| r.untimed && r.ts.0 == 0));
+        let types: Vec<_> = recs
+            .iter()
+            .map(|r| {
+                let l = r.label.as_ref().unwrap();
+                format!(
+                    "{}:{}",
+                    l.class.as_str(),
+                    l.detailed.as_deref().unwrap_or("-")
+                )
+            })
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "malicious:backdoor",
+                "malicious:backdoor",
+                "benign:-",
+                "benign:-",
+                "malicious:xss",
+                "malicious:mitm"
+            ]
+        );
+        let a = &recs[0];
+        assert_eq!(a.orig_h, Some("192.168.1.33".parse().unwrap()));
+        assert_eq!((a.orig_p, a.resp_p), (Some(4444), Some(49201)));
+        assert_eq!(a.duration, Some(Interval(310_500_000_000)));
+        assert_eq!((a.orig_bytes, a.resp_bytes), (Some(98304), Some(2048)));
+        assert_eq!((a.orig_pkts, a.orig_ip_bytes), (Some(101), Some(102_344)));
+        assert_eq!((a.resp_pkts, a.resp_ip_bytes), (Some(30), Some(3248)));
+        assert_eq!(a.conn_state, Some(ConnState::OTH));
+        assert_eq!(recs[2].service.as_deref(), Some("dns"));
+        let dns = recs[2].native.as_ref().unwrap();
+        let names = dns.family.feature_names();
+        let get = |n: &str| dns.values[names.iter().position(|x| x == n).unwrap()];
+        assert_eq!(
+            (
+                get("native.dns_qtype"),
+                get("native.dns_rd"),
+                get("native.dns_aa")
+            ),
+            (1.0, 1.0, 0.0)
+        );
+        let http = recs[4].native.as_ref().unwrap();
+        let get = |n: &str| http.values[names.iter().position(|x| x == n).unwrap()];
+        assert_eq!(
+            (
+                get("native.http_method.GET"),
+                get("native.http_status_code")
+            ),
+            (1.0, 200.0)
+        );
+        assert_eq!(recs[4].service.as_deref(), Some("http"));
+        let icmp = &recs[5];
+        assert_eq!(
+            (icmp.proto.clone(), icmp.duration, icmp.orig_bytes),
+            (Protocol::Icmp, None, None)
+        );
     }
 
     #[test]

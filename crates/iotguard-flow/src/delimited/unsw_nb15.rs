@@ -88,8 +88,9 @@ pub(super) static DIALECT: Dialect = Dialect {
     trim: true,
     headerless: Some(Headerless {
         names: &RAW_COLUMNS,
-        first_field: starts_with_ip,
+        fits: is_raw_record,
     }),
+    native: None,
 };
 
 /// Whether a header (normalised names) is one of UNSW-NB15's.

@@ -21,6 +21,7 @@ pub(super) static DIALECT: Dialect = Dialect {
     time_required: true,
     trim: false,
     headerless: None,
+    native: None,
 };
 
 /// Whether a header (normalised names) names Zeek conn columns.

@@ -117,6 +117,8 @@ mod tests {
     pub(super) fn full_record() -> FlowRecord {
         FlowRecord {
             ts: Timestamp(1_547_150_790_793_723_000),
+            untimed: false,
+            native: None,
             uid: Some("CGEJbl3RNkmXzmkEd4".into()),
             orig_h: Some("192.168.1.199".parse().unwrap()),
             orig_p: Some(59224),

@@ -160,6 +160,8 @@ pub(crate) fn flow_record() -> impl Strategy<Value = FlowRecord> {
             (orig_l2_addr, resp_l2_addr, community_id, sensor, label),
         )| FlowRecord {
             ts: Timestamp(ts),
+            untimed: false,
+            native: None,
             uid,
             orig_h,
             orig_p,

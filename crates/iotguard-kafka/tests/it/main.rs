@@ -2,6 +2,7 @@
 //! each test makes its own topics. Without the variable every test prints `SKIPPED` and passes.
 
 mod consume;
+mod faults;
 mod rekey;
 
 use std::net::{IpAddr, Ipv4Addr};

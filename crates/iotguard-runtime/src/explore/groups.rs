@@ -281,7 +281,10 @@ impl Groups {
         group.states[state_slot].1[class] += 1;
         if class == 0 {
             let first = group.class[0] == 1;
-            group.timing.add(rec.ts.as_nanos(), first);
+            // An input without time gives no timing (no invented gaps, no invented beacons).
+            if !rec.untimed {
+                group.timing.add(rec.ts.as_nanos(), first);
+            }
             if unanswered(rec.conn_state.as_ref()) {
                 group.benign_unanswered += 1;
             }

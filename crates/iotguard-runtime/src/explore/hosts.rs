@@ -54,7 +54,7 @@ impl HostTable {
         };
         let class = class_index(rec);
         stat.flows[class] += 1;
-        if class == 1 {
+        if class == 1 && !rec.untimed {
             let t = rec.ts.as_nanos();
             stat.malicious_span = Some(
                 stat.malicious_span

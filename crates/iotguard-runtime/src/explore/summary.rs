@@ -145,8 +145,10 @@ fn port_name(key: u32) -> String {
 impl ClassCounter {
     pub(crate) fn record(&mut self, rec: &FlowRecord) {
         self.flows += 1;
-        self.first = Some(self.first.map_or(rec.ts, |t| t.min(rec.ts)));
-        self.last = Some(self.last.map_or(rec.ts, |t| t.max(rec.ts)));
+        if !rec.untimed {
+            self.first = Some(self.first.map_or(rec.ts, |t| t.min(rec.ts)));
+            self.last = Some(self.last.map_or(rec.ts, |t| t.max(rec.ts)));
+        }
         if let Some(l) = &rec.label {
             bump(
                 &mut self.detailed,

@@ -70,6 +70,12 @@ impl Split {
                         "a time-ordered split needs a time on every row".into(),
                     )));
                 }
+                let untimed = d.time.iter().filter(|t| t.is_nan()).count();
+                if untimed > 0 {
+                    return Err(Error::Model(iotguard_models::Error::InvalidData(format!(
+                        "a time-ordered split needs a time on every row; {untimed} rows come from inputs with no time column (TON_IoT's train_test file, BoT-IoT's 10-best files): use --split loco or kfold"
+                    ))));
+                }
                 cv::time_ordered_by_group(&d.time, &d.group, folds)
             }
         }

@@ -61,7 +61,12 @@ pub struct ParquetFlowReader {
 
 impl ParquetFlowReader {
     /// Opens a flow file, checking its schema version and columns before any row is read.
+    /// A corrupt file the Parquet library panics on is refused as [`Error::Corrupt`].
     pub fn new<R: ChunkReader + 'static>(reader: R, options: ReadOptions) -> Result<Self> {
+        super::guard(|| Self::open(reader, options))
+    }
+
+    fn open<R: ChunkReader + 'static>(reader: R, options: ReadOptions) -> Result<Self> {
         if options.batch_rows == 0 {
             return Err(Error::InvalidOptions("batch_rows must be at least 1"));
         }
@@ -116,11 +121,13 @@ impl ParquetFlowReader {
 
     /// Decodes the next record batch; returns `false` at the end of the file.
     fn next_batch(&mut self) -> Result<bool> {
-        let Some(batch) = self.batches.next().transpose()? else {
+        let batches = &mut self.batches;
+        let Some(batch) = super::guard(|| Ok(batches.next().transpose()?))? else {
             return Ok(false);
         };
         self.batch_start += self.next_in_batch as u64;
-        let decoded = decode_batch(&batch, self.batch_start, &mut self.last_sensor)?;
+        let (start, last_sensor) = (self.batch_start, &mut self.last_sensor);
+        let decoded = super::guard(|| decode_batch(&batch, start, last_sensor))?;
         self.current = decoded.records.into_iter();
         self.bad_rows = decoded.bad_rows.into_iter().peekable();
         self.next_in_batch = 0;

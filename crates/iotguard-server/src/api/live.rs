@@ -7,6 +7,12 @@
 //! coalesced: once a second, the latest version of each incident updated since (at most
 //! [`MAX_ALERTS_PER_TICK`]). A client too slow to keep up skips what it missed (counted in the
 //! next tick), so the detector never waits for a browser. Streams end when the server stops.
+//!
+//! The totals of a tick (alerts in the store by severity, the pipeline's counters) are the
+//! same for every client: one task computes them once a second on the blocking pool (the store
+//! query never runs on the server's async threads) and shares them through a `watch` channel;
+//! it skips the work while no stream is open. At most `max_live_streams` streams are served at
+//! once (64 by default); one more is answered 503.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -20,7 +26,8 @@ use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
 use crate::api::stats::severity_counts;
-use crate::state::AppState;
+use crate::error::ApiError;
+use crate::state::{AppState, LiveSlot};
 
 /// The most flows one connection receives per second.
 pub(crate) const FLOWS_PER_SEC: u32 = 40;
@@ -47,8 +54,61 @@ pub(crate) struct Tick {
     model_generation: u64,
 }
 
+/// The part of a tick shared by every stream.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// Whether it was computed (the first computation may still run).
+    ready: bool,
+    flows_total: u64,
+    alert_updates_total: u64,
+    severity: Option<std::collections::BTreeMap<String, u64>>,
+}
+
+/// Starts the task computing [`Shared`] once a second; returns its receiver.
+pub(crate) fn start_ticks(state: AppState) -> watch::Receiver<std::sync::Arc<Shared>> {
+    let (tx, rx) = watch::channel(std::sync::Arc::new(Shared::default()));
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_secs(1));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut shutdown = state.shutdown_signal();
+        loop {
+            tokio::select! {
+                _ = shutdown.wait_for(|stop| *stop) => return,
+                _ = interval.tick() => {}
+            }
+            // One receiver is the state's own: no stream open, nothing to compute.
+            if tx.receiver_count() <= 1 && tx.borrow().ready {
+                continue;
+            }
+            let st = state.clone();
+            let shared = tokio::task::spawn_blocking(move || {
+                let (flows_total, alert_updates_total) = st
+                    .stats()
+                    .map(|s| {
+                        let s = s.snapshot();
+                        (s.scored, s.alerts_out)
+                    })
+                    .unwrap_or_default();
+                Shared {
+                    ready: true,
+                    flows_total,
+                    alert_updates_total,
+                    severity: severity_counts(&st),
+                }
+            })
+            .await;
+            if let Ok(shared) = shared {
+                tx.send_replace(std::sync::Arc::new(shared));
+            }
+        }
+    });
+    rx
+}
+
 struct Live {
     state: AppState,
+    _slot: LiveSlot,
+    shared: watch::Receiver<std::sync::Arc<Shared>>,
     feed: Option<broadcast::Receiver<FeedEvent>>,
     shutdown: watch::Receiver<bool>,
     ticker: tokio::time::Interval,
@@ -83,6 +143,12 @@ impl Live {
                 msg = recv => Some(msg),
             };
             let Some(msg) = msg else {
+                // The first tick of a new stream may come before the first shared totals.
+                let mut shutdown = self.shutdown.clone();
+                tokio::select! {
+                    _ = shutdown.wait_for(|stop| *stop) => return None,
+                    _ = self.shared.wait_for(|s| s.ready) => {}
+                }
                 self.on_tick();
                 continue;
             };
@@ -149,14 +215,12 @@ impl Live {
             model_generation: self.generation.unwrap_or(0),
             ..Tick::default()
         };
-        if let Some(stats) = self.state.stats() {
-            let s = stats.snapshot();
-            tick.flows_total = s.scored;
-            tick.alert_updates_total = s.alerts_out;
-        }
-        if let Some(counts) = severity_counts(&self.state) {
+        let shared = self.shared.borrow().clone();
+        tick.flows_total = shared.flows_total;
+        tick.alert_updates_total = shared.alert_updates_total;
+        if let Some(counts) = &shared.severity {
             tick.alerts_total = counts.values().sum();
-            tick.severity = counts;
+            tick.severity = counts.clone();
         }
         json_event("stats", &tick)
     }
@@ -170,13 +234,16 @@ fn json_event(name: &'static str, value: &impl Serialize) -> Event {
     }
 }
 
-/// Streams the live feed.
+/// Streams the live feed (503 when `max_live_streams` are open).
 pub(crate) async fn live(
     State(state): State<AppState>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let slot = state.open_live_stream()?;
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let live = Live {
+        _slot: slot,
+        shared: state.ticks(),
         feed: state.feed().map(|f| f.subscribe()),
         shutdown: state.shutdown_signal(),
         generation: state.model().map(|m| m.generation()),
@@ -192,5 +259,5 @@ pub(crate) async fn live(
     let stream = futures_util::stream::unfold(live, |mut live| async move {
         live.next().await.map(|event| (Ok(event), live))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

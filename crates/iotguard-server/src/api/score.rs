@@ -105,6 +105,9 @@ pub(crate) async fn score(
     let model = state.require_model()?.clone();
     let mut config = state.detect_config().clone();
     config.explain &= explain;
+    // Every flow's uid kept with its incident: a flow may move from its source's untyped
+    // flows to a typed incident after it was scored, and is found again by its uid.
+    config.max_uids = config.max_uids.max(flows.len());
     let answer = tokio::task::spawn_blocking(move || score_flows(&flows, model, config, explain))
         .await
         .map_err(ApiError::internal)??;
@@ -198,13 +201,24 @@ fn score_flows(
         }
     }
     // An alerting flow joined an incident: its risk and attack type are the incident's, as the
-    // request's flows left it.
+    // request's flows left it (closed, so every incident has its document, untyped flows too).
     let mut alerts = Vec::new();
+    detector.close_all();
     detector.drain_alerts(&mut alerts);
     let by_incident: HashMap<&str, &iotguard_detect::Alert> =
         alerts.iter().map(|a| (a.id(), a)).collect();
+    let by_uid: HashMap<&str, &iotguard_detect::Alert> = alerts
+        .iter()
+        .flat_map(|a| a.iotguard.uids.iter().map(move |u| (u.as_str(), a)))
+        .collect();
     for (result, incident) in results.iter_mut().zip(&incidents) {
-        if let Some(alert) = incident.as_deref().and_then(|id| by_incident.get(id)) {
+        let found = result
+            .uid
+            .as_deref()
+            .filter(|_| incident.is_some())
+            .and_then(|u| by_uid.get(u))
+            .or_else(|| incident.as_deref().and_then(|id| by_incident.get(id)));
+        if let Some(alert) = found {
             result.risk_score = Some(alert.event.risk_score);
             result.attack_type = Some(alert.iotguard.attack_type.as_str().to_string());
             result.severity = Some(alert.iotguard.severity);

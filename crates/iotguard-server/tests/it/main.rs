@@ -5,6 +5,7 @@
 
 mod api;
 mod live;
+mod load;
 mod models;
 mod openapi;
 mod server;

@@ -110,6 +110,8 @@ pub(super) fn flow_record() -> impl Strategy<Value = FlowRecord> {
     );
     (addressing, counts, rest).prop_map(|(a, c, r)| FlowRecord {
         ts: Timestamp(a.0),
+        untimed: false,
+        native: None,
         uid: a.1,
         orig_h: a.2,
         orig_p: a.3,
