@@ -342,10 +342,25 @@ pub const DEFAULT_OBJECTIVE: Objective = Objective::Recall(0.9);
 /// The rule `iotguard train` uses unless told otherwise: held-out captures weigh the same.
 pub const DEFAULT_RULE: Rule = Rule::Balanced;
 
+/// The objective and rule for one training capture (time blocks, not out of capture): max F1
+/// over the pooled held-out blocks, the old row-holdout objective. A recall target averaged
+/// over blocks of one capture can sink to a threshold that flags every flow (a block with a
+/// few low-scoring attacks weighs as much as the others).
+pub const DEFAULT_SINGLE_INPUT: (Objective, Rule) = (Objective::F1, Rule::Pooled);
+
+/// Returns the default objective and rule for a split: [`DEFAULT_SINGLE_INPUT`] for time blocks
+/// of one capture, else ([`DEFAULT_OBJECTIVE`], [`DEFAULT_RULE`]).
+pub fn default_operating(split: ooc::OocSplit) -> (Objective, Rule) {
+    match split {
+        ooc::OocSplit::TimeBlocks { .. } => DEFAULT_SINGLE_INPUT,
+        _ => (DEFAULT_OBJECTIVE, DEFAULT_RULE),
+    }
+}
+
 /// Trains `kind` with its threshold chosen out of capture: every training capture (or time
 /// block, with one capture) is scored by a model fitted on the others ([`crate::ooc`]), the
-/// threshold is the one `objective` picks under `rule`, and the model itself is then fitted on
-/// every row. `validation` holds the pooled out-of-capture metrics at that threshold.
+/// threshold is the one `objective` picks under `rule` (each `None`: [`default_operating`]),
+/// and the model itself is then fitted on every row. `validation` holds the pooled out-of-capture metrics at that threshold.
 ///
 /// When no out-of-capture threshold can be chosen (no held-out row of the class the objective
 /// needs), falls back to [`train_setting`] (a stratified fifth of the rows) and returns `None`
@@ -355,11 +370,14 @@ pub fn train_out_of_capture(
     setting: &Setting,
     data: &Dataset,
     seed: u64,
-    objective: Objective,
-    rule: Rule,
+    objective: Option<Objective>,
+    rule: Option<Rule>,
 ) -> Result<(Trained, Option<OutOfCapture>)> {
     data.validate()?;
     let plan = ooc::plan(data)?;
+    let (default_objective, default_rule) = default_operating(plan.split);
+    let objective = objective.unwrap_or(default_objective);
+    let rule = rule.unwrap_or(default_rule);
     let scores = ooc::scores(kind, setting, data, &plan, seed)?;
     let Some(summary) = ooc::summarize(data, &plan, &scores, objective, rule) else {
         return Ok((train_setting(kind, setting, data, seed)?, None));
@@ -461,9 +479,15 @@ mod tests {
         d.group = (0..2_000).map(|i| u32::from(i >= 1_000)).collect();
         d.group_names = vec!["a".into(), "b".into()];
         let o = Objective::TargetFar(0.05);
-        let (t, s) =
-            train_out_of_capture(ModelKind::Logreg, &Setting::Default, &d, 1, o, Rule::Median)
-                .unwrap();
+        let (t, s) = train_out_of_capture(
+            ModelKind::Logreg,
+            &Setting::Default,
+            &d,
+            1,
+            Some(o),
+            Some(Rule::Median),
+        )
+        .unwrap();
         let s = s.unwrap();
         assert_eq!(t.fit_rows, 2_000);
         assert_eq!(
@@ -486,9 +510,15 @@ mod tests {
         for i in 0..1_000 {
             d.target[i] = false;
         }
-        let (_, s) =
-            train_out_of_capture(ModelKind::Logreg, &Setting::Default, &d, 1, o, Rule::Median)
-                .unwrap();
+        let (_, s) = train_out_of_capture(
+            ModelKind::Logreg,
+            &Setting::Default,
+            &d,
+            1,
+            Some(o),
+            Some(Rule::Median),
+        )
+        .unwrap();
         let s = s.unwrap();
         assert_eq!(
             s.skipped,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use iotguard_models::lab::{ModelKind, DEFAULT_OBJECTIVE, DEFAULT_RULE};
+use iotguard_models::lab::ModelKind;
 use iotguard_models::metrics::BinaryMetrics;
 use iotguard_models::ooc::OutOfCapture;
 use iotguard_models::operating::{Objective, Rule};
@@ -49,12 +49,13 @@ pub(crate) struct TrainArgs {
     /// flagged) or `recall:X`. Each training input is scored by a model fitted on the others
     /// (one input: by time blocks, and `train` says so) and the objective is met over those
     /// held-out scores as --rule says [default: recall:0.9, measured by leave-one-capture-out
-    /// in BENCHMARKS.md].
+    /// in BENCHMARKS.md; with one input, f1].
     #[arg(long, value_name = "OBJECTIVE", value_parser = |s: &str| s.parse::<Objective>())]
     objective: Option<Objective>,
     /// How the held-out inputs' thresholds are combined: `median` (robust to one odd capture),
     /// `pooled` (the objective over all their flows together) or `balanced` (together, each
-    /// input's benign and malicious flows weighing the same) [default: balanced].
+    /// input's benign and malicious flows weighing the same) [default: balanced; with one
+    /// input, pooled].
     #[arg(long, value_name = "RULE", value_parser = |s: &str| s.parse::<Rule>())]
     rule: Option<Rule>,
 }
@@ -88,8 +89,6 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
     args.audit.load(&mut config)?;
     let features = args.features.resolve(&inputs, &config)?;
     let mut errors = ErrorPrinter::default();
-    let objective = args.objective.unwrap_or(DEFAULT_OBJECTIVE);
-    let rule = args.rule.unwrap_or(DEFAULT_RULE);
     let (file, built, ooc) = iotguard_runtime::lab::train_model_out_of_capture(
         kind,
         &inputs,
@@ -97,8 +96,8 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
         &features,
         args.seed,
         &choice(args.tune, args.gbdt_setting),
-        objective,
-        rule,
+        args.objective,
+        args.rule,
         &mut |e| errors.print(e),
     )
     .with_context(|| format!("training a {kind} model"))?;
@@ -138,8 +137,8 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
         None => {
             let v = &file.metrics["validation"];
             output::warn(&format!(
-                "no out-of-capture threshold could be chosen ({objective} needs held-out flows of \
-                 the class it measures); threshold {} chosen on a random fifth of the training \
+                "no out-of-capture threshold could be chosen (the objective needs held-out flows \
+                 of the class it measures); threshold {} chosen on a random fifth of the training \
                  rows instead: precision {}, recall {}, f1 {} there, which says little about \
                  another network",
                 file.threshold["value"], v["precision"], v["recall"], v["f1"]

@@ -118,7 +118,8 @@ fn train_prints_the_out_of_capture_estimate_not_a_random_split() {
     assert_eq!(ooc["pooled"]["n"], json!(6_000));
     assert_eq!(file["training"]["rows"], json!(6_000));
 
-    // One input: time blocks, and the summary says it is not out of capture.
+    // One input: time blocks, the summary says it is not out of capture, and the objective is
+    // max F1 over the pooled blocks.
     let out = ok(&["train", "--model", "logreg", "--out", &m, &a]);
     assert!(
         out.starts_with(
@@ -126,6 +127,13 @@ fn train_prints_the_out_of_capture_estimate_not_a_random_split() {
              blocks, each scored by a model fitted on the others (hosts span blocks: optimistic, \
              not out of capture)): threshold "
         ),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .ends_with(" for f1, over every held-out flow together"),
         "{out}"
     );
     assert_eq!(

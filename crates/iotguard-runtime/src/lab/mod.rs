@@ -96,7 +96,8 @@ pub fn train_model(
 
 /// Trains a model of `kind` on labeled inputs with its threshold chosen out of capture
 /// ([`lab::train_out_of_capture`]: each input scored by a model fitted on the others, the
-/// threshold `objective` picks under `rule`, the model then fitted on every row). The summary
+/// threshold `objective` picks under `rule` (`None`: the defaults for the split, see
+/// [`lab::default_operating`]), the model then fitted on every row). The summary
 /// (per held-out input and pooled, with the benign-score sketches `--target-far` needs) is
 /// stored under `metrics.out_of_capture` and returned; `None` when no out-of-capture threshold
 /// could be chosen and the row holdout was used instead (the caller says so).
@@ -108,8 +109,8 @@ pub fn train_model_out_of_capture(
     features: &FeatureConfig,
     seed: u64,
     hyperparameters: &Choice,
-    objective: Objective,
-    rule: Rule,
+    objective: Option<Objective>,
+    rule: Option<Rule>,
     on_error: &mut dyn FnMut(&ParseError),
 ) -> Result<(ModelFile, BuiltDataset, Option<OutOfCapture>)> {
     train_built(
@@ -132,7 +133,7 @@ fn train_built(
     features: &FeatureConfig,
     seed: u64,
     hyperparameters: &Choice,
-    operating: Option<(Objective, Rule)>,
+    operating: Option<(Option<Objective>, Option<Rule>)>,
     on_error: &mut dyn FnMut(&ParseError),
 ) -> Result<(ModelFile, BuiltDataset, Option<OutOfCapture>)> {
     let built = dataset(inputs, batch, features, on_error)?;
