@@ -65,6 +65,18 @@ pub(crate) enum Promotion {
     VerticalScan(Option<IpAddr>),
 }
 
+impl Promotion {
+    /// Returns the attack type of the incident the flows move to.
+    pub(crate) fn attack(self) -> AttackType {
+        match self {
+            Promotion::Pair(t, _, _) => t,
+            Promotion::Flood(_) => AttackType::Flood,
+            Promotion::HorizontalScan(_) => AttackType::HorizontalScan,
+            Promotion::VerticalScan(_) => AttackType::VerticalScan,
+        }
+    }
+}
+
 /// A source's untyped flows.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {

@@ -28,8 +28,8 @@ use crate::risk::AttackType;
 pub(crate) enum Key {
     /// A source's flows that form no pattern yet (typed `anomaly`).
     Pending(Option<IpAddr>),
-    /// A beacon, brute force or exfiltration: source, type, destination, port.
-    Pair(Option<IpAddr>, AttackType, Option<IpAddr>, Option<u16>),
+    /// A beacon, brute force or exfiltration (one of them per pair): source, destination, port.
+    Pair(Option<IpAddr>, Option<IpAddr>, Option<u16>),
     /// A flood: source and target host.
     Flood(Option<IpAddr>, Option<IpAddr>),
     /// A source's horizontal scan (its port set decides which flows join).
@@ -39,20 +39,10 @@ pub(crate) enum Key {
 }
 
 impl Key {
-    fn attack(self) -> AttackType {
-        match self {
-            Key::Pending(_) => AttackType::Anomaly,
-            Key::Pair(_, t, _, _) => t,
-            Key::Flood(..) => AttackType::Flood,
-            Key::HorizontalScan(_) => AttackType::HorizontalScan,
-            Key::VerticalScan(_) => AttackType::VerticalScan,
-        }
-    }
-
     /// Bytes telling apart incidents of one source and type opening at the same time.
     fn salt(self) -> Vec<u8> {
         let (d, p) = match self {
-            Key::Pair(_, _, d, p) => (d, p),
+            Key::Pair(_, d, p) => (d, p),
             Key::Flood(_, d) => (d, None),
             _ => (None, None),
         };
@@ -64,7 +54,7 @@ impl Key {
 
     fn promoted(source: Option<IpAddr>, promo: Promotion) -> Key {
         match promo {
-            Promotion::Pair(t, d, p) => Key::Pair(source, t, d, p),
+            Promotion::Pair(_, d, p) => Key::Pair(source, d, p),
             Promotion::Flood(d) => Key::Flood(source, d),
             Promotion::HorizontalScan(_) => Key::HorizontalScan(source),
             Promotion::VerticalScan(_) => Key::VerticalScan(source),
@@ -91,15 +81,9 @@ impl Incidents {
     /// Returns the incident a flow joins.
     fn route(&self, rec: &FlowRecord) -> Key {
         let (s, d, p) = (rec.orig_h, rec.resp_h, rec.resp_p);
-        for t in [
-            AttackType::Beacon,
-            AttackType::BruteForce,
-            AttackType::Exfiltration,
-        ] {
-            let k = Key::Pair(s, t, d, p);
-            if self.open.contains_key(&k) {
-                return k;
-            }
+        let k = Key::Pair(s, d, p);
+        if self.open.contains_key(&k) {
+            return k;
         }
         let k = Key::Flood(s, d);
         if self.open.contains_key(&k) {
@@ -122,7 +106,7 @@ impl Incidents {
         if self.open.get(&key).is_some_and(|i| i.idle_at(now, config)) {
             self.close(key);
         }
-        if !self.open.contains_key(&key) && self.open.len() >= config.max_incidents {
+        if self.open.len() >= config.max_incidents && !self.open.contains_key(&key) {
             self.evict(config.max_incidents);
         }
     }
@@ -151,9 +135,11 @@ impl Incidents {
             // Its typed incident just closed: the flow has to earn a type again.
             key = self.route(rec);
         }
+        // Only a source's untyped flows open here: typed incidents open by promotion, and a
+        // flow whose typed incident closed was routed again.
         let inc = self.open.entry(key).or_insert_with(|| {
             Incident::open(
-                key.attack(),
+                AttackType::Anomaly,
                 rec.orig_h,
                 rec.sensor.clone(),
                 rec.ts,
@@ -163,7 +149,10 @@ impl Incidents {
             )
         });
         let promo = inc.add(rec, score, threshold, config);
-        self.enqueue(key);
+        if !inc.queued {
+            inc.queued = true;
+            self.queue.push(key);
+        }
         let key = match promo {
             Some(p) => self.promote(rec, p, threshold, config),
             None => key,
@@ -192,7 +181,7 @@ impl Incidents {
         self.prepare(key, rec.ts, config);
         let inc = self.open.entry(key).or_insert_with(|| {
             Incident::open(
-                key.attack(),
+                promo.attack(),
                 source,
                 rec.sensor.clone(),
                 first,
