@@ -532,8 +532,8 @@ mod tests {
             &Setting::Default,
             &d,
             1,
-            Objective::Recall(0.9),
-            Rule::Median,
+            Some(Objective::Recall(0.9)),
+            Some(Rule::Median),
         )
         .unwrap();
         assert!(s.is_none());

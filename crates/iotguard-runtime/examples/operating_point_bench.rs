@@ -14,7 +14,7 @@
 //! name contains SUBSTR; `--train-filter` trains only on captures whose name contains SUBSTR.
 
 // An example reports on stdout.
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::error::Error;
 use std::path::PathBuf;
