@@ -266,3 +266,54 @@ fn threshold_and_target_far_change_what_eval_and_detect_flag() {
         "{stderr}"
     );
 }
+
+#[test]
+fn serve_uses_the_threshold_the_operator_asks_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = simulated(dir.path(), 9, 2_000);
+    let b = simulated(dir.path(), 10, 2_000);
+    let model = dir.path().join("m.json");
+    let m = model.display().to_string();
+    ok(&[
+        "train",
+        "--model",
+        "logreg",
+        "--objective",
+        "target-far:0.01",
+        "--rule",
+        "median",
+        "--out",
+        &m,
+        &a,
+        &b,
+    ]);
+    let file = model_json(&model);
+    for (flag, value, want) in [
+        ("--threshold", "0.25", 0.25f32),
+        ("--target-far", "0.05", median_sketch_threshold(&file, 0.05)),
+    ] {
+        let mut server = crate::serve::start(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--model",
+            &m,
+            flag,
+            value,
+        ]);
+        server.stderr_until("serving the API and the dashboard");
+        let models = crate::serve::get_json(&server.addr, "/api/v1/models");
+        assert_eq!(
+            models["active"]["threshold"].as_f64().unwrap() as f32,
+            want,
+            "{flag} {value}"
+        );
+        // The panel's estimate stays the one recorded at training.
+        assert_eq!(
+            models["active"]["metrics"]["out_of_capture"]["threshold"],
+            file["threshold"]["value"]
+        );
+        let (code, _) = server.interrupt();
+        assert_eq!(code, Some(0));
+    }
+}
