@@ -4,6 +4,7 @@
 // the model panel is filled, and nothing fails in the page. Saves a screenshot.
 //
 // Usage: IOTGUARD_URL=http://127.0.0.1:PORT/ node dashboard.test.mjs [SCREENSHOT.png]
+// (against a server that wants its token for reads: IOTGUARD_URL=http://127.0.0.1:PORT/?token=T)
 // CHROMIUM overrides the browser (default /usr/bin/chromium, Debian's package).
 import { chromium } from 'playwright-core';
 
@@ -33,7 +34,7 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
   page.on('requestfailed', (r) => {
     // The event stream is cut when the page closes; anything else failing is a defect.
-    if (!r.url().endsWith('/api/v1/live')) pageErrors.push(`request failed: ${r.url()}`);
+    if (new URL(r.url()).pathname !== '/api/v1/live') pageErrors.push(`request failed: ${r.url()}`);
   });
 
   await page.goto(url);

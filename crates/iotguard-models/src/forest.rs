@@ -279,6 +279,32 @@ mod tests {
     }
 
     #[test]
+    fn identical_rows_with_conflicting_labels_are_a_leaf_not_a_panic() {
+        // Rows whose features are all equal but whose labels differ (a dataset with no time
+        // has every per-host feature missing, and many flows then look alike): a node of them
+        // has no feature left to scan, which once divided by zero.
+        let mut d = Dataset {
+            feature_names: (0..4).map(|i| format!("f{i}")).collect(),
+            ..Dataset::default()
+        };
+        for i in 0..600 {
+            let x = if i < 300 { 1.0 } else { (i % 7) as f32 };
+            d.features.extend([x, f32::NAN, 0.0, f32::NAN]);
+            d.target.push(i % 3 == 0);
+        }
+        for threads in [1, 2] {
+            let m = RandomForestParams::default()
+                .n_trees(10)
+                .n_threads(threads)
+                .seed(5)
+                .fit(&d)
+                .unwrap();
+            let s = m.score(&[1.0, f32::NAN, 0.0, f32::NAN]);
+            assert!(s.is_finite() && (0.0..=1.0).contains(&s), "{s}");
+        }
+    }
+
+    #[test]
     fn features_constant_in_a_node_do_not_use_up_its_draws() {
         // One informative column among 99 that never vary (one-hot columns of values absent
         // here): 10 features per node. Drawing 10 of all 100 would miss the informative one in

@@ -23,6 +23,46 @@ const state = {
 };
 
 const $ = (id) => document.getElementById(id);
+
+// ---- the API token ----
+// Off loopback the server wants its token on every API read. The page takes it once, from
+// ?token= on first load (then removed from the address bar) or from a prompt after a 401, and
+// keeps it in sessionStorage (this tab only, gone when it closes). Requests send it as a
+// bearer header; the live stream and the report iframe, which cannot, as ?token=.
+const TOKEN_KEY = 'iotguard-token';
+(function takeTokenFromUrl() {
+  const u = new URL(window.location.href);
+  const t = u.searchParams.get('token');
+  if (t === null) return;
+  if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  u.searchParams.delete('token');
+  window.history.replaceState(null, '', u.pathname + u.search + u.hash);
+}());
+const apiToken = () => sessionStorage.getItem(TOKEN_KEY);
+let asking = null;
+// Asks for the token once for all the requests refused at the same time; true when given.
+function askToken() {
+  if (!asking) {
+    asking = new Promise((resolve) => setTimeout(() => {
+      const t = (window.prompt('This iotguard server needs its API token:') ?? '').trim();
+      if (t) sessionStorage.setItem(TOKEN_KEY, t);
+      asking = null;
+      resolve(Boolean(t));
+    }, 0));
+  }
+  return asking;
+}
+async function api(path) {
+  const t = apiToken();
+  const r = await fetch(path, t ? { headers: { Authorization: `Bearer ${t}` } } : {});
+  if (r.status === 401 && await askToken()) return api(path);
+  return r;
+}
+// A same-origin URL with the token as a query parameter, for what cannot send headers.
+function withToken(url) {
+  const t = apiToken();
+  return t ? `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(t)}` : url;
+}
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 const num = (v, d = 0) => (v == null || Number.isNaN(v) ? '' : Number(v).toLocaleString(undefined, { maximumFractionDigits: d, minimumFractionDigits: 0 }));
 const fix = (v, d = 3) => (v == null || !Number.isFinite(v) ? '' : Number(v).toFixed(d));
@@ -237,7 +277,7 @@ async function showDetail(id) {
   let a = state.alerts.get(id);
   if (!a) {
     try {
-      const r = await fetch(`/api/v1/alerts/${encodeURIComponent(id)}`);
+      const r = await api(`/api/v1/alerts/${encodeURIComponent(id)}`);
       if (r.ok) a = await r.json();
     } catch (_) { /* nothing to show */ }
   }
@@ -291,7 +331,7 @@ function explanationSvg(items) {
 
 async function loadModel() {
   try {
-    const r = await fetch('/api/v1/models');
+    const r = await api('/api/v1/models');
     if (!r.ok) { $('model').innerHTML = `<p class="muted">no model information (${r.status})</p>`; return; }
     const m = await r.json();
     const act = m.active ?? {};
@@ -344,7 +384,7 @@ function explorationHtml(ex, trained) {
   const want = trained.map(base).sort().join('\n');
   const same = want !== '' && want === [...ex.inputs].sort().join('\n');
   const note = same ? `its ${num(ex.inputs.length)} training input(s)` : `explored: ${ex.inputs.map(esc).join(', ') || '?'}; not the inputs the model was trained on`;
-  return `<p><a id="model-explore" href="${esc(ex.html)}" target="_blank" rel="noopener">the exploration of its training data</a> <span class="muted">(${note})</span></p>`;
+  return `<p><a id="model-explore" href="${esc(withToken(ex.html))}" target="_blank" rel="noopener">the exploration of its training data</a> <span class="muted">(${note})</span></p>`;
 }
 
 function comparisonHtml(report, htmlUrl) {
@@ -357,7 +397,7 @@ function comparisonHtml(report, htmlUrl) {
   // report.json holds the baseline as {pooled, per_class}; older reports held the metrics.
   const base = report.baseline?.pooled ?? report.baseline;
   if (base) rows.push(`<tr class="muted"><td>majority baseline</td>${keys.map((k) => `<td class="num">${fix(base[k])}</td>`).join('')}<td></td></tr>`);
-  const plots = htmlUrl ? `<p><a href="${esc(htmlUrl)}" target="_blank" rel="noopener">the full report with its plots</a></p><iframe title="comparison report" src="${esc(htmlUrl)}" style="width:100%;height:520px;border:0;background:#fff"></iframe>` : '';
+  const plots = htmlUrl ? `<p><a href="${esc(withToken(htmlUrl))}" target="_blank" rel="noopener">the full report with its plots</a></p><iframe title="comparison report" src="${esc(withToken(htmlUrl))}" style="width:100%;height:520px;border:0;background:#fff"></iframe>` : '';
   const split = { loco: 'leave one capture out', kfold: 'stratified k-fold', time: 'time-ordered' }[report.split?.mode ?? 'loco'] ?? report.split?.mode;
   return `<h3>Comparison (${esc(split)}) over ${num((report.inputs ?? []).length)} captures, ${num(report.rows)} flows</h3>`
     + `<table class="compact"><thead><tr><th>model</th>${keys.map((k) => `<th class="num">${k}</th>`).join('')}<th class="num">train s</th></tr></thead><tbody>${rows.join('')}</tbody></table>${plots}`;
@@ -379,10 +419,10 @@ async function start() {
   });
   loadModel();
   try {
-    const r = await fetch('/api/v1/alerts?limit=200');
+    const r = await api('/api/v1/alerts?limit=200');
     if (r.ok) { const page = await r.json(); for (const a of (page.alerts ?? []).reverse()) addAlert(a); }
   } catch (_) { /* the stream will bring them */ }
-  const es = new EventSource('/api/v1/live');
+  const es = new EventSource(withToken('/api/v1/live'));
   es.onopen = () => { $('conn').textContent = 'live'; $('conn').className = 'pill on'; };
   es.onerror = () => { $('conn').textContent = 'reconnecting'; $('conn').className = 'pill off'; };
   es.addEventListener('flow', (e) => addFlow(JSON.parse(e.data)));

@@ -1,6 +1,7 @@
-//! Bearer-token checking for the write endpoints. Read endpoints are open (the server listens
-//! on loopback unless a token is set); anything that changes the running system needs
-//! `Authorization: Bearer TOKEN`.
+//! Bearer-token checking. Anything that changes the running system needs
+//! `Authorization: Bearer TOKEN`; reads need it too off loopback (unless `--public-read`),
+//! checked by [`crate::guard`], which also takes `?token=` there (an `EventSource` or an
+//! iframe cannot send headers).
 
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
@@ -31,14 +32,18 @@ pub(crate) async fn require_token(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
+    check(given, expected)?;
+    Ok(next.run(request).await)
+}
+
+/// Checks a given token against the expected one.
+pub(crate) fn check(given: Option<&str>, expected: &str) -> Result<(), ApiError> {
     match given {
         None => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing bearer token: send `Authorization: Bearer TOKEN`",
         )),
-        Some(t) if constant_time_eq(t.trim().as_bytes(), expected.as_bytes()) => {
-            Ok(next.run(request).await)
-        }
+        Some(t) if constant_time_eq(t.trim().as_bytes(), expected.as_bytes()) => Ok(()),
         Some(_) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "wrong bearer token",

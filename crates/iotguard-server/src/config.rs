@@ -19,6 +19,13 @@ pub struct ServerConfig {
     /// The bearer token write endpoints require. Without one, write endpoints refuse every
     /// request, and only loopback addresses may be listened on.
     pub token: Option<String>,
+    /// Host names (without port) the `Host` header may carry besides the listen address's
+    /// own host (and `localhost`, `127.0.0.1`, `[::1]` on loopback). Empty on an unspecified
+    /// address (`0.0.0.0`, `[::]`) means any host is accepted.
+    pub allowed_hosts: Vec<String>,
+    /// Off a loopback address, reads need the token too unless this is set (`--public-read`):
+    /// then reads are open and only writes need the token. No effect on loopback.
+    pub public_read: bool,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -26,6 +33,8 @@ impl std::fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("listen", &self.listen)
             .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("public_read", &self.public_read)
             .finish()
     }
 }
@@ -35,6 +44,8 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: DEFAULT_LISTEN,
             token: None,
+            allowed_hosts: Vec::new(),
+            public_read: false,
         }
     }
 }
@@ -57,7 +68,42 @@ impl ServerConfig {
                 self.listen
             )));
         }
+        for h in &self.allowed_hosts {
+            if h.is_empty()
+                || !h
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'/' && b != b',')
+            {
+                return Err(Error::Config(format!(
+                    "--allowed-host takes a host name without scheme or path, not {h:?}"
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// Whether every `Host` header is accepted: an unspecified address (`0.0.0.0`, `[::]`)
+    /// without `allowed_hosts`. Say so at startup ([`ServerConfig::any_host_warning`]).
+    pub fn accepts_any_host(&self) -> bool {
+        self.listen.ip().is_unspecified() && self.allowed_hosts.is_empty()
+    }
+
+    /// The startup warning when [`ServerConfig::accepts_any_host`], else `None`.
+    pub fn any_host_warning(&self) -> Option<String> {
+        self.accepts_any_host().then(|| {
+            format!(
+                "listening on {} without --allowed-host: any Host header is accepted \
+                 (add --allowed-host NAME for each name this server is reached by to refuse \
+                 the others)",
+                self.listen
+            )
+        })
+    }
+
+    /// Whether reads (every route but `/health` and the dashboard's static files) need the
+    /// token: off loopback, unless `public_read`.
+    pub fn reads_need_token(&self) -> bool {
+        !self.listen.ip().is_loopback() && !self.public_read
     }
 }
 
@@ -69,6 +115,7 @@ mod tests {
         ServerConfig {
             listen: listen.parse().unwrap(),
             token: token.map(str::to_string),
+            ..ServerConfig::default()
         }
     }
 

@@ -10,7 +10,10 @@
 //!
 //! Invariants: read-mostly (the only write is the model hot swap, behind a bearer token);
 //! never parses flows or scores them outside `score` (which uses the detection crate's code
-//! path); listens on loopback unless a token is configured; every error answer is JSON; no
+//! path); listens on loopback unless a token is configured, and off loopback every read needs
+//! the token too unless `public_read`; answers only requests whose `Host` names this server
+//! (421 otherwise); every answer carries a Content-Security-Policy and the other security
+//! headers; every error answer is JSON (but the 421, plain text); no
 //! request makes it panic; the dashboard is our own files embedded in the binary, and what it
 //! receives is sampled by the server, never the whole stream.
 
@@ -20,6 +23,7 @@ mod config;
 mod dashboard;
 mod error;
 mod extract;
+mod guard;
 mod openapi;
 mod routes;
 mod server;

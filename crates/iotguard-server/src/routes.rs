@@ -134,7 +134,8 @@ fn table(state: &AppState) -> RouteTable {
 }
 
 /// Builds the application: the API, the dashboard and JSON answers for unknown paths and
-/// methods. Serve it with [`crate::Server`], or call it directly in tests:
+/// methods, security headers on every answer. The `Host` check and the read token are the
+/// real server's ([`crate::Server`]), which knows where it listens. Serve it with [`crate::Server`], or call it directly in tests:
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -151,6 +152,9 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(
+            crate::guard::security_headers,
+        ))
         .with_state(state)
 }
 

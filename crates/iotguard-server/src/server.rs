@@ -22,7 +22,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Checks the configuration, binds the socket and starts serving `state`.
+    /// Checks the configuration, binds the socket and starts serving `state` behind the
+    /// `Host` check and, off loopback, the read token (see the `guard` module).
     pub fn start(config: &ServerConfig, state: AppState) -> Result<Server> {
         config.validate()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -43,7 +44,11 @@ impl Server {
             tokio::net::TcpListener::from_std(std_listener).map_err(bind)?
         };
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = crate::app(state.clone());
+        let guard = crate::guard::Guard::new(config);
+        let app = crate::app(state.clone()).layer(axum::middleware::from_fn_with_state(
+            guard,
+            crate::guard::check,
+        ));
         let thread = std::thread::Builder::new()
             .name("iotguard-http-main".into())
             .spawn(move || {

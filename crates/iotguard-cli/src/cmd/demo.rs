@@ -219,7 +219,11 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
         .stats(stats.clone())
         .feed(feed.clone())
         .build();
-    let server = Server::start(&args.server.config(), state)?;
+    let config = args.server.config();
+    if let Some(w) = config.any_host_warning() {
+        output::warn(&w);
+    }
+    let server = Server::start(&config, state)?;
     output::out(&server.url());
     output::info(&format!(
         "dashboard at {} ({}; Ctrl-C stops)",

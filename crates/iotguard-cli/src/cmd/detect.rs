@@ -110,6 +110,13 @@ pub(crate) struct DetectArgs {
     /// With --serve: the bearer token write endpoints require. Prefer the environment variable.
     #[arg(long, value_name = "TOKEN", env = TOKEN_ENV, hide_env_values = true, requires = "serve")]
     token: Option<String>,
+    /// With --serve: a host name the server answers for besides its listen address (and
+    /// localhost on loopback); repeatable. Others get 421 [default: on 0.0.0.0, any].
+    #[arg(long = "allowed-host", value_name = "NAME", requires = "serve")]
+    allowed_hosts: Vec<String>,
+    /// With --serve off loopback: leave reads open (only writes need the token).
+    #[arg(long, requires = "serve")]
+    public_read: bool,
     #[command(flatten)]
     kafka: Box<super::replay::KafkaDetectArgs>,
     #[command(flatten)]
@@ -168,7 +175,12 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             let config = ServerConfig {
                 listen,
                 token: args.token.clone().filter(|t| !t.is_empty()),
+                allowed_hosts: args.allowed_hosts.clone(),
+                public_read: args.public_read,
             };
+            if let Some(w) = config.any_host_warning() {
+                output::warn(&w);
+            }
             let server = Server::start(&config, state.build())?;
             output::out(&server.url());
             output::info(&format!(

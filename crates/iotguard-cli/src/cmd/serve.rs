@@ -25,6 +25,14 @@ pub(crate) struct ServerArgs {
     /// refused]. Prefer the environment variable: command lines are visible to other users.
     #[arg(long, value_name = "TOKEN", env = TOKEN_ENV, hide_env_values = true)]
     pub(crate) token: Option<String>,
+    /// A host name the server answers for besides its listen address (and localhost on
+    /// loopback); repeatable. Requests naming another host get 421 [default: on 0.0.0.0, any].
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub(crate) allowed_hosts: Vec<String>,
+    /// Off loopback, leave reads open (only writes need the token). Without it every route but
+    /// /health and the dashboard's files needs the token there.
+    #[arg(long)]
+    pub(crate) public_read: bool,
     /// A folder written by `iotguard compare`: the dashboard shows its table and plots.
     #[arg(long, value_name = "DIR")]
     pub(crate) report: Option<PathBuf>,
@@ -54,6 +62,8 @@ impl ServerArgs {
         ServerConfig {
             listen: self.listen,
             token: self.token(),
+            allowed_hosts: self.allowed_hosts.clone(),
+            public_read: self.public_read,
         }
     }
 }
@@ -111,7 +121,11 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
         state = state.store(store);
     }
     let stop = stop_flag()?;
-    let server = Server::start(&args.server.config(), state.build())?;
+    let config = args.server.config();
+    if let Some(w) = config.any_host_warning() {
+        output::warn(&w);
+    }
+    let server = Server::start(&config, state.build())?;
     output::out(&server.url());
     output::info(&format!(
         "serving the API and the dashboard at {} (Ctrl-C stops)",

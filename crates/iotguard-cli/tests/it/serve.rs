@@ -216,3 +216,54 @@ fn detect_serves_the_api_while_it_detects() {
     let (code, rest) = detect.interrupt();
     assert_eq!(code, Some(0), "{rest}");
 }
+
+/// Off loopback reads need the token unless `--public-read`; `--allowed-host` limits the
+/// names answered (the helper sends the printed address, 0.0.0.0:PORT, as the host); without
+/// it the start says any name is accepted.
+#[test]
+fn serve_off_loopback_guards_reads_and_hosts() {
+    let mut server = start(&["serve", "--listen", "0.0.0.0:0", "--token", "s3cret"]);
+    let lines = server.stderr_until("serving the API and the dashboard");
+    assert!(
+        lines.iter().any(|l| l.contains(
+            "listening on 0.0.0.0:0 without --allowed-host: any Host header is accepted"
+        )),
+        "{lines:?}"
+    );
+    let (status, body) = http(&server.addr, "GET", "/api/v1/stats", None);
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(http(&server.addr, "GET", "/health", None).0, 200);
+    let (code, rest) = server.interrupt();
+    assert_eq!(code, Some(0), "{rest}");
+
+    let mut server = start(&[
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--token",
+        "s3cret",
+        "--public-read",
+    ]);
+    server.stderr_until("serving the API and the dashboard");
+    let (status, body) = http(&server.addr, "GET", "/api/v1/stats", None);
+    assert_eq!(status, 200, "{body}");
+    let (code, rest) = server.interrupt();
+    assert_eq!(code, Some(0), "{rest}");
+
+    let mut server = start(&[
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--token",
+        "s3cret",
+        "--public-read",
+        "--allowed-host",
+        "sensor.lan",
+    ]);
+    let lines = server.stderr_until("serving the API and the dashboard");
+    assert!(!lines.iter().any(|l| l.contains("any Host")), "{lines:?}");
+    let (status, body) = http(&server.addr, "GET", "/health", None);
+    assert_eq!(status, 421, "{body}");
+    let (code, rest) = server.interrupt();
+    assert_eq!(code, Some(0), "{rest}");
+}

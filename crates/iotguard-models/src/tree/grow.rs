@@ -436,7 +436,9 @@ impl<'a, R: Rng> Grower<'a, R> {
             gathered = gather(self.g, self.h, rows, parallel);
             (&gathered.0, &gathered.1)
         };
-        let chunk = (CHUNK_WORK / per_row).max(256);
+        // A node whose every feature is constant (identical rows, conflicting labels) has no
+        // feature to scan: `per_row` is then 0.
+        let chunk = (CHUNK_WORK / per_row.max(1)).max(256);
         let (sib_total, sib_want) = sibling.as_ref().map_or((total, false), |s| (s.1, s.2));
         let p = self.params;
         let run = |feats_in: Range<usize>, out: &mut [BinStat], sib: Option<&mut [BinStat]>| {

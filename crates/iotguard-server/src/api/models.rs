@@ -126,7 +126,15 @@ pub(crate) async fn report(State(state): State<AppState>) -> Result<Response, Ap
     })
     .await
     .map_err(ApiError::internal)??;
-    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, crate::guard::REPORT_CSP),
+            (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
+        ],
+        html,
+    )
+        .into_response())
 }
 
 /// Serves the exploration's HTML page.
@@ -142,7 +150,15 @@ pub(crate) async fn explore(State(state): State<AppState>) -> Result<Response, A
     })
     .await
     .map_err(ApiError::internal)??;
-    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, crate::guard::REPORT_CSP),
+            (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
+        ],
+        html,
+    )
+        .into_response())
 }
 
 /// Loads another model file and makes it the active model between two flows.

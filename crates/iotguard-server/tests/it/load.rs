@@ -14,16 +14,17 @@ fn loopback() -> ServerConfig {
     ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         token: None,
+        ..ServerConfig::default()
     }
 }
 
 /// Opens a live stream and reads its status line.
 fn open_live(addr: SocketAddr) -> (TcpStream, String) {
     let mut s = TcpStream::connect(addr).unwrap();
-    s.write_all(b"GET /api/v1/live HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.write_all(b"GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut first = [0u8; 512];
+    let mut first = [0u8; 2048];
     let n = s.read(&mut first).unwrap();
     (s, String::from_utf8_lossy(&first[..n]).into_owned())
 }
@@ -74,7 +75,7 @@ fn idle_live_clients_do_not_slow_other_requests() {
     while started.elapsed() < Duration::from_secs(3) {
         let t0 = Instant::now();
         let mut s = TcpStream::connect(addr).unwrap();
-        s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             .unwrap();
         let mut answer = String::new();
         s.read_to_string(&mut answer).unwrap();

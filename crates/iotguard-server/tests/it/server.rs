@@ -19,6 +19,7 @@ fn loopback() -> ServerConfig {
     ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         token: None,
+        ..ServerConfig::default()
     }
 }
 
@@ -30,14 +31,14 @@ fn serves_over_tcp_and_stops_with_a_stream_open() {
     assert_eq!(server.url(), format!("http://{addr}/"));
     let answer = http(
         addr,
-        "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
     );
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
     assert!(answer.contains("\"status\":\"ok\""), "{answer}");
 
     // A live stream is open when the server stops: stop ends it and returns.
     let mut live = TcpStream::connect(addr).unwrap();
-    live.write_all(b"GET /api/v1/live HTTP/1.1\r\nHost: x\r\n\r\n")
+    live.write_all(b"GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .unwrap();
     let mut first = [0u8; 64];
     let n = live.read(&mut first).unwrap();
@@ -56,6 +57,7 @@ fn refuses_other_addresses_without_a_token() {
     let config = ServerConfig {
         listen: "0.0.0.0:0".parse().unwrap(),
         token: None,
+        ..ServerConfig::default()
     };
     let err = Server::start(&config, AppState::builder().build())
         .err()
@@ -74,6 +76,7 @@ fn a_busy_port_is_an_error_at_start() {
     let config = ServerConfig {
         listen: first.local_addr(),
         token: None,
+        ..ServerConfig::default()
     };
     let err = Server::start(&config, AppState::builder().build())
         .err()
