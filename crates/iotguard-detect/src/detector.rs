@@ -167,7 +167,8 @@ fn top_features(
 ) -> Vec<FeatureContribution> {
     let mut up: Vec<&iotguard_models::Contribution> = contributions
         .iter()
-        .filter(|c| c.contribution > 0.0 && c.contribution.is_finite())
+        // Reported to 1e-6: a contribution that rounds to 0 pushed nothing up.
+        .filter(|c| (c.contribution * 1e6).round() > 0.0 && c.contribution.is_finite())
         .filter(|c| {
             c.value.is_finite()
                 || names

@@ -16,6 +16,8 @@ pub mod isolation;
 pub mod lab;
 pub mod model;
 pub mod multiclass;
+pub mod ooc;
+pub mod operating;
 pub mod persist;
 pub mod shap;
 pub mod synthetic;

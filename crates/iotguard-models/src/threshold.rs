@@ -30,6 +30,14 @@ pub enum ThresholdMethod {
         /// The quantile in `[0, 1]`.
         q: f64,
     },
+    /// Chosen from out-of-capture scores of the training data ([`crate::ooc`]): the objective
+    /// applied under the rule; the model file's `out_of_capture` section has the details.
+    OutOfCapture {
+        /// The objective (`f1`, `target-far:X`, `recall:X`).
+        objective: crate::operating::Objective,
+        /// How the held-out units were combined.
+        rule: crate::operating::Rule,
+    },
     /// Set by hand.
     Fixed,
 }

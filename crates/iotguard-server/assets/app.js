@@ -336,19 +336,34 @@ async function loadModel() {
     const m = await r.json();
     const act = m.active ?? {};
     $('model-kind').textContent = act.kind ?? '-';
-    const metrics = act.metrics?.validation ?? {};
+    const ooc = act.metrics?.out_of_capture;
+    const metrics = ooc?.pooled ?? act.metrics?.validation ?? {};
     const keys = ['precision', 'recall', 'f1', 'false_alert_rate', 'mcc', 'pr_auc'];
     $('model').innerHTML = `<p><b>${esc(act.kind)}</b> from <code>${esc(act.path ?? '')}</code>, threshold ${fix(act.threshold)}, `
       + `trained on ${num(act.training?.rows)} flows (${num(act.training?.malicious)} malicious).</p>`
       + `<table class="compact"><thead><tr>${keys.map((k) => `<th class="num">${k}</th>`).join('')}</tr></thead>`
       + `<tbody><tr>${keys.map((k) => `<td class="num">${fix(metrics[k])}</td>`).join('')}</tr></tbody></table>`
       + confusionHtml(metrics)
-      + '<p class="muted">metrics on the held-out share of the training data</p>'
+      + (ooc ? oocHtml(ooc, act.threshold)
+        : '<p class="muted">metrics on a random share of the training captures\' own rows: they say little about another network (retrain with this version for an out-of-capture estimate)</p>')
       + explorationHtml(m.exploration, act.training?.inputs ?? []);
     $('comparison').innerHTML = comparisonHtml(m.comparison, m.comparison_html);
   } catch (e) {
     $('model').innerHTML = `<p class="muted">model information unavailable: ${esc(e)}</p>`;
   }
+}
+
+// The out-of-capture estimate the model file records: how the held-out scores were made, the
+// objective, and each held-out capture at the model's threshold.
+function oocHtml(o, threshold) {
+  const rows = (o.units ?? []).map((u) => `<tr><td>${esc(String(u.unit).split(/[\\/]/).pop())}</td>`
+    + `<td class="num">${num(u.metrics?.n)}</td><td class="num">${fix(u.metrics?.recall)}</td>`
+    + `<td class="num">${fix(u.metrics?.false_alert_rate)}</td></tr>`).join('');
+  const note = Math.abs(Number(threshold) - Number(o.threshold)) > 1e-9
+    ? ` The threshold in use (${fix(threshold)}) was set by the operator; these figures are at the chosen ${fix(o.threshold)}.` : '';
+  return `<p class="muted" id="model-ooc">out-of-capture estimate, pooled over held-out captures: ${esc(o.description)}; `
+    + `threshold chosen for ${esc(o.objective)} (${esc(o.rule)} of the held-out captures).${note}</p>`
+    + `<table class="compact" id="model-ooc-units"><thead><tr><th>held out</th><th class="num">flows</th><th class="num">recall</th><th class="num">false_alert_rate</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 // The active model's confusion matrix on its validation rows (counts from the model file).

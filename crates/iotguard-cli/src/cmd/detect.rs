@@ -119,6 +119,8 @@ pub(crate) struct DetectArgs {
     public_read: bool,
     #[command(flatten)]
     kafka: Box<super::replay::KafkaDetectArgs>,
+    #[command(flatten)]
+    operating: super::ThresholdArgs,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -131,6 +133,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
     if let Some(n) = args.max_hosts {
         loaded.features.max_hosts = n;
     }
+    args.operating.apply(&mut loaded)?;
     let model = ModelHandle::new(ActiveModel::new(loaded, Some(&args.model)));
     let config = DetectConfig {
         sensor: args

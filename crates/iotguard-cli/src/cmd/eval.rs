@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::{report_audit, report_inputs, AuditArg, ErrorPrinter, InputArgs};
+use super::{report_audit, report_inputs, AuditArg, ErrorPrinter, InputArgs, ThresholdArgs};
 use crate::{exit, output};
 
 /// Arguments of `eval`.
@@ -22,11 +22,14 @@ pub(crate) struct EvalArgs {
     /// and the counts behind them).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    operating: ThresholdArgs,
 }
 
 pub(crate) fn run(args: EvalArgs) -> anyhow::Result<u8> {
-    let loaded = iotguard_runtime::lab::load_model(&args.model)
+    let mut loaded = iotguard_runtime::lab::load_model(&args.model)
         .with_context(|| format!("loading {}", args.model.display()))?;
+    args.operating.apply(&mut loaded)?;
     let (inputs, mut config) = args.input.prepare()?;
     args.audit.load(&mut config)?;
     let mut errors = ErrorPrinter::default();
@@ -59,6 +62,19 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<u8> {
                 fmt(r.mcc),
                 fmt(r.pr_auc),
                 r.input
+            ));
+        }
+        output::out("operating points (pooled):");
+        output::out("threshold  alerts  precision  recall  false_alerts  setting");
+        for p in &report.operating_points {
+            output::out(&format!(
+                "{:.4}  {}  {}  {}  {}  {}",
+                p.threshold,
+                p.alerts,
+                fmt(p.precision),
+                fmt(p.recall),
+                fmt(p.false_alert_rate),
+                p.setting
             ));
         }
     }

@@ -303,3 +303,46 @@ pub(crate) fn report_inputs(outcome: &BatchOutcome) {
         output::warn(note);
     }
 }
+
+/// `--threshold` and `--target-far`: the operating point the operator asks for instead of the
+/// model's (detect, eval, serve).
+#[derive(clap::Args, Debug, Default)]
+pub(crate) struct ThresholdArgs {
+    /// Alert on flows scoring at or above this, instead of the model's threshold.
+    #[arg(long, value_name = "SCORE", conflicts_with = "target_far")]
+    pub(crate) threshold: Option<f32>,
+    /// Alert at the threshold whose false-alert rate on benign flows of the captures held out
+    /// in training is at most this (e.g. 0.01), read from the model file's out-of-capture
+    /// benign-score sketches under the rule its threshold was chosen with.
+    #[arg(long, value_name = "RATE")]
+    pub(crate) target_far: Option<f64>,
+}
+
+impl ThresholdArgs {
+    /// Applies the override, if any, to a loaded model and says what it is.
+    pub(crate) fn apply(
+        &self,
+        loaded: &mut iotguard_runtime::lab::LoadedModel,
+    ) -> anyhow::Result<()> {
+        use iotguard_runtime::lab::ThresholdOverride;
+        let o = match (self.threshold, self.target_far) {
+            (Some(t), _) => ThresholdOverride::Score(t),
+            (None, Some(r)) => ThresholdOverride::TargetFar(r),
+            (None, None) => return Ok(()),
+        };
+        let before = loaded.threshold.value;
+        loaded.override_threshold(o)?;
+        if let ThresholdOverride::TargetFar(r) = o {
+            output::info(&format!(
+                "threshold {} for a false-alert rate of at most {r} on held-out benign flows (the model's is {before})",
+                loaded.threshold.value
+            ));
+        } else {
+            output::info(&format!(
+                "threshold {} (the model's is {before})",
+                loaded.threshold.value
+            ));
+        }
+        Ok(())
+    }
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use iotguard_detect::{AlertStore, ModelHandle};
+use iotguard_detect::{ActiveModel, AlertStore, ModelHandle};
 use iotguard_server::{AppState, Server, ServerConfig, DEFAULT_LISTEN, TOKEN_ENV};
 
 use crate::{exit, output};
@@ -79,6 +79,8 @@ pub(crate) struct ServeArgs {
     /// The SQLite alert store `detect` or `demo` write: enables the alert endpoints.
     #[arg(long, value_name = "FILE")]
     alerts_db: Option<PathBuf>,
+    #[command(flatten)]
+    operating: super::ThresholdArgs,
 }
 
 /// Returns a flag that turns true on Ctrl-C or SIGTERM.
@@ -103,9 +105,12 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
         .report_dir(args.server.report.clone())
         .explore_dir(args.server.explore_dir(args.model.as_deref()));
     if let Some(path) = &args.model {
-        let handle =
-            ModelHandle::load(path).with_context(|| format!("loading model {}", path.display()))?;
-        state = state.model(handle);
+        let mut loaded = iotguard_runtime::lab::load_model(path)
+            .with_context(|| format!("loading model {}", path.display()))?;
+        args.operating.apply(&mut loaded)?;
+        state = state.model(ModelHandle::new(ActiveModel::new(loaded, Some(path))));
+    } else if args.operating.threshold.is_some() || args.operating.target_far.is_some() {
+        anyhow::bail!("--threshold and --target-far need --model");
     }
     if let Some(path) = &args.alerts_db {
         if !path.is_file() {

@@ -9,6 +9,7 @@ mod inspect;
 mod kafka;
 mod lab;
 mod new_models;
+mod operating;
 mod seed_datasets;
 mod serve;
 mod simulate;

@@ -12,6 +12,8 @@ use iotguard_features::{FeatureConfig, FeatureExtractor, FeatureSchema};
 use iotguard_flow::ParseError;
 use iotguard_models::lab::{self, ModelKind, TrainedModel};
 use iotguard_models::metrics::{average_precision, BinaryMetrics};
+use iotguard_models::ooc::OutOfCapture;
+use iotguard_models::operating::{Objective, Rule};
 use iotguard_models::persist::{
     FeatureSpec, ModelFile, TrainingSummary, MODEL_FILE_VERSION, MODEL_FORMAT,
 };
@@ -27,6 +29,7 @@ use crate::input::Input;
 mod compare;
 mod curves;
 mod evaluate;
+mod operating;
 mod split;
 
 pub use compare::{compare, compare_dataset, Baseline, CompareConfig, CompareReport, FeatureSet};
@@ -35,6 +38,7 @@ pub use evaluate::{
     TOP_FEATURES,
 };
 pub use iotguard_models::tune::Choice;
+pub use operating::{OperatingPoint, ThresholdOverride, OPERATING_FARS, OPERATING_THRESHOLDS};
 pub use split::Split;
 
 /// Builds the labeled dataset of `inputs` (no progress reporting: the lab commands are short).
@@ -63,10 +67,11 @@ pub fn feature_spec(schema: &FeatureSchema, config: &FeatureConfig) -> FeatureSp
     }
 }
 
-/// Trains a model of `kind` on labeled inputs and returns its model file. With
-/// [`Choice::Tune`], the hyperparameters are first chosen by nested leave-one-capture-out over
-/// the inputs ([`iotguard_models::tune`]; at least two labeled inputs), recorded under
-/// `metrics.tuning`.
+/// Trains a model of `kind` on labeled inputs and returns its model file, the threshold chosen
+/// on a stratified fifth of the training rows (quick: `demo` and tests). `iotguard train` uses
+/// [`train_model_out_of_capture`]. With [`Choice::Tune`], the hyperparameters are first chosen
+/// by nested leave-one-capture-out over the inputs ([`iotguard_models::tune`]; at least two
+/// labeled inputs), recorded under `metrics.tuning`.
 pub fn train_model(
     kind: ModelKind,
     inputs: &[Input],
@@ -76,13 +81,80 @@ pub fn train_model(
     hyperparameters: &Choice,
     on_error: &mut dyn FnMut(&ParseError),
 ) -> Result<(ModelFile, BuiltDataset)> {
+    let (file, built, _) = train_built(
+        kind,
+        inputs,
+        batch,
+        features,
+        seed,
+        hyperparameters,
+        None,
+        on_error,
+    )?;
+    Ok((file, built))
+}
+
+/// Trains a model of `kind` on labeled inputs with its threshold chosen out of capture
+/// ([`lab::train_out_of_capture`]: each input scored by a model fitted on the others, the
+/// threshold `objective` picks under `rule` (`None`: the defaults for the split, see
+/// [`lab::default_operating`]), the model then fitted on every row). The summary
+/// (per held-out input and pooled, with the benign-score sketches `--target-far` needs) is
+/// stored under `metrics.out_of_capture` and returned; `None` when no out-of-capture threshold
+/// could be chosen and the row holdout was used instead (the caller says so).
+#[allow(clippy::too_many_arguments)]
+pub fn train_model_out_of_capture(
+    kind: ModelKind,
+    inputs: &[Input],
+    batch: &BatchConfig,
+    features: &FeatureConfig,
+    seed: u64,
+    hyperparameters: &Choice,
+    objective: Option<Objective>,
+    rule: Option<Rule>,
+    on_error: &mut dyn FnMut(&ParseError),
+) -> Result<(ModelFile, BuiltDataset, Option<OutOfCapture>)> {
+    train_built(
+        kind,
+        inputs,
+        batch,
+        features,
+        seed,
+        hyperparameters,
+        Some((objective, rule)),
+        on_error,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_built(
+    kind: ModelKind,
+    inputs: &[Input],
+    batch: &BatchConfig,
+    features: &FeatureConfig,
+    seed: u64,
+    hyperparameters: &Choice,
+    operating: Option<(Option<Objective>, Option<Rule>)>,
+    on_error: &mut dyn FnMut(&ParseError),
+) -> Result<(ModelFile, BuiltDataset, Option<OutOfCapture>)> {
     let built = dataset(inputs, batch, features, on_error)?;
     let d = &built.dataset;
     let (setting, tuned) = hyperparameters
         .resolve(kind, d, seed)
         .map_err(Error::Model)?;
-    let trained = lab::train_setting(kind, &setting, d, seed).map_err(Error::Model)?;
-    let mut metrics = serde_json::json!({ "validation": trained.validation });
+    let (trained, ooc) = match operating {
+        Some((objective, rule)) => {
+            lab::train_out_of_capture(kind, &setting, d, seed, objective, rule)
+                .map_err(Error::Model)?
+        }
+        None => (
+            lab::train_setting(kind, &setting, d, seed).map_err(Error::Model)?,
+            None,
+        ),
+    };
+    let mut metrics = match &ooc {
+        Some(o) => serde_json::json!({ "out_of_capture": o }),
+        None => serde_json::json!({ "validation": trained.validation }),
+    };
     if let Some(t) = &tuned {
         metrics["tuning"] = serde_json::to_value(t).unwrap_or_default();
     }
@@ -105,7 +177,7 @@ pub fn train_model(
         model: serde_json::to_value(&trained.model)
             .map_err(|e| Error::Model(iotguard_models::Error::ModelFile(e.to_string())))?,
     };
-    Ok((file, built))
+    Ok((file, built, ooc))
 }
 
 /// A model file loaded and checked against this build's feature extractor.
@@ -213,6 +285,9 @@ pub struct EvalReport {
     pub inputs: Vec<EvalRow>,
     /// All inputs together.
     pub pooled: EvalRow,
+    /// Pooled precision, recall and false-alert rate at a few other thresholds: those
+    /// `--target-far` would give (from the model's out-of-capture sketches) and fixed scores.
+    pub operating_points: Vec<OperatingPoint>,
     /// Flows left out: Background/Unknown.
     pub excluded_other: u64,
     /// Flows left out: unlabeled.
@@ -249,6 +324,7 @@ pub fn evaluate(
         threshold: t,
         inputs: per_input,
         pooled: eval_row("pooled".to_string(), &scores, &d.target, t),
+        operating_points: operating::points(loaded, &scores, &d.target),
         excluded_other: built.excluded_other,
         excluded_unlabeled: built.excluded_unlabeled,
         label_audit: built.audited.clone(),

@@ -1,0 +1,427 @@
+//! Out-of-capture scores over the training data, and the operating point chosen from them.
+//!
+//! A threshold chosen on rows of the training captures does not transfer to another network:
+//! those rows share hosts and sessions with the rows the model was fitted on, so their scores
+//! are more confident than a new capture's. [`plan`] splits the training rows into held-out
+//! units: each capture when there are several (leave one capture out, or grouped folds of
+//! captures past [`MAX_FOLDS`] captures), or [`TIME_BLOCKS`] contiguous time blocks when there
+//! is one capture only (optimistic: hosts span blocks, and the summary says so). [`scores`]
+//! scores every unit with a model fitted on the other units only; [`summarize`] chooses the
+//! threshold with an [`Objective`] and a [`Rule`] and measures every unit and the pool at it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cv::{distinct_groups, Fold};
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use crate::lab::{fit_setting, ModelKind};
+use crate::metrics::BinaryMetrics;
+use crate::model::Scorer;
+use crate::operating::{self, BenignSketch, Objective, Rule, Unit};
+use crate::tune::Setting;
+
+/// At most this many folds: with more captures, captures are grouped into this many folds.
+pub const MAX_FOLDS: usize = 10;
+
+/// Time blocks one capture is cut into when it is the only one.
+pub const TIME_BLOCKS: usize = 5;
+
+/// How the training rows were split into held-out units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum OocSplit {
+    /// Each capture held out in turn.
+    LeaveOneCaptureOut {
+        /// Captures (units).
+        captures: usize,
+    },
+    /// Captures grouped into folds, each fold held out in turn.
+    CaptureFolds {
+        /// Captures (units).
+        captures: usize,
+        /// Folds.
+        folds: usize,
+    },
+    /// One capture cut into contiguous time blocks, each held out in turn.
+    TimeBlocks {
+        /// Blocks (units).
+        blocks: usize,
+    },
+}
+
+impl OocSplit {
+    /// One sentence saying how the out-of-capture scores were made.
+    pub fn describe(&self) -> String {
+        match self {
+            OocSplit::LeaveOneCaptureOut { captures } => format!(
+                "leave one capture out over the {captures} training captures: each scored by a model fitted on the others"
+            ),
+            OocSplit::CaptureFolds { captures, folds } => format!(
+                "{captures} training captures grouped into {folds} folds: each capture scored by a model fitted on the other folds"
+            ),
+            OocSplit::TimeBlocks { blocks } => format!(
+                "one training capture only, so it was cut into {blocks} time blocks, each scored by a model fitted on the others (hosts span blocks: optimistic, not out of capture)"
+            ),
+        }
+    }
+}
+
+/// The held-out units of a dataset and the folds that score them.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// How the units were made.
+    pub split: OocSplit,
+    /// The folds; each tests whole units.
+    pub folds: Vec<Fold>,
+    /// The unit of every row.
+    pub unit: Vec<u32>,
+    /// The units' names.
+    pub names: Vec<String>,
+}
+
+/// Splits `d`'s rows into held-out units (see the module docs).
+pub fn plan(d: &Dataset) -> Result<Plan> {
+    d.validate()?;
+    let n = d.n_rows();
+    if n == 0 {
+        return Err(Error::InvalidData("no rows".into()));
+    }
+    let groups = if d.group.len() == n {
+        distinct_groups(&d.group)
+    } else {
+        Vec::new()
+    };
+    if groups.len() >= 2 {
+        let name = |g: u32| {
+            d.group_names
+                .get(g as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("group {g}"))
+        };
+        let index: std::collections::HashMap<u32, u32> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, &g)| (g, i as u32))
+            .collect();
+        let unit: Vec<u32> = d.group.iter().map(|g| index[g]).collect();
+        let names = groups.iter().map(|&g| name(g)).collect();
+        let n_units = groups.len();
+        // Units per fold: one each up to MAX_FOLDS, else the largest first, dealt round-robin.
+        let (fold_of_unit, split) = if n_units <= MAX_FOLDS {
+            (
+                (0..n_units).collect::<Vec<_>>(),
+                OocSplit::LeaveOneCaptureOut { captures: n_units },
+            )
+        } else {
+            let mut sizes = vec![0usize; n_units];
+            for &u in &unit {
+                sizes[u as usize] += 1;
+            }
+            let mut order: Vec<usize> = (0..n_units).collect();
+            order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
+            let mut fold_of = vec![0; n_units];
+            for (k, &u) in order.iter().enumerate() {
+                fold_of[u] = k % MAX_FOLDS;
+            }
+            (
+                fold_of,
+                OocSplit::CaptureFolds {
+                    captures: n_units,
+                    folds: MAX_FOLDS,
+                },
+            )
+        };
+        let n_folds = fold_of_unit.iter().max().map_or(0, |m| m + 1);
+        let folds = folds_of(&unit, |u| fold_of_unit[u as usize], n_folds);
+        return Ok(Plan {
+            split,
+            folds,
+            unit,
+            names,
+        });
+    }
+    // One capture: contiguous blocks in time order (row order without times).
+    let blocks = TIME_BLOCKS.min(n);
+    let mut order: Vec<usize> = (0..n).collect();
+    if d.time.len() == n {
+        order.sort_by(|&a, &b| d.time[a].total_cmp(&d.time[b]).then(a.cmp(&b)));
+    }
+    let mut unit = vec![0u32; n];
+    for (k, &i) in order.iter().enumerate() {
+        unit[i] = (k * blocks / n) as u32;
+    }
+    let folds = folds_of(&unit, |u| u as usize, blocks);
+    Ok(Plan {
+        split: OocSplit::TimeBlocks { blocks },
+        folds,
+        unit,
+        names: (1..=blocks)
+            .map(|b| format!("time block {b} of {blocks}"))
+            .collect(),
+    })
+}
+
+fn folds_of(unit: &[u32], fold_of: impl Fn(u32) -> usize, n_folds: usize) -> Vec<Fold> {
+    let mut folds: Vec<Fold> = (0..n_folds)
+        .map(|_| Fold {
+            train: Vec::new(),
+            test: Vec::new(),
+        })
+        .collect();
+    for (i, &u) in unit.iter().enumerate() {
+        let f = fold_of(u);
+        for (k, fold) in folds.iter_mut().enumerate() {
+            if k == f {
+                fold.test.push(i);
+            } else {
+                fold.train.push(i);
+            }
+        }
+    }
+    folds
+}
+
+/// Every row's out-of-capture score (NaN for rows of folds that could not be fitted) and the
+/// folds skipped, with why.
+#[derive(Clone, Debug)]
+pub struct Scores {
+    /// One score per row of the dataset.
+    pub scores: Vec<f32>,
+    /// Skipped folds, with the reason.
+    pub skipped: Vec<String>,
+}
+
+/// Scores every unit of `plan` with a model of `kind` at `setting` fitted on the other units.
+/// A fold whose training rows cannot fit the kind (one class only for a classifier, no benign
+/// row for an unsupervised kind) is skipped and said so; any other fitting error is returned.
+pub fn scores(
+    kind: ModelKind,
+    setting: &Setting,
+    d: &Dataset,
+    plan: &Plan,
+    seed: u64,
+) -> Result<Scores> {
+    let mut out = vec![f32::NAN; d.n_rows()];
+    let mut skipped = Vec::new();
+    for fold in &plan.folds {
+        let held: Vec<&str> = {
+            let mut u: Vec<u32> = fold.test.iter().map(|&i| plan.unit[i]).collect();
+            u.sort_unstable();
+            u.dedup();
+            u.iter().map(|&u| plan.names[u as usize].as_str()).collect()
+        };
+        let train = d.subset(&fold.train);
+        let malicious = train.target.iter().filter(|t| **t).count();
+        let fit_needs = if kind.supervised() {
+            (malicious == 0 || malicious == train.n_rows()).then_some("one class only")
+        } else {
+            (malicious == train.n_rows()).then_some("no benign row")
+        };
+        if let Some(why) = fit_needs {
+            skipped.push(format!(
+                "{}: the other units' rows hold {why}",
+                held.join(", ")
+            ));
+            continue;
+        }
+        let (model, _) = fit_setting(kind, setting, &train, seed)?;
+        let test = d.subset(&fold.test);
+        let s = model.score_batch(&test.features, test.n_features());
+        for (k, &i) in fold.test.iter().enumerate() {
+            out[i] = s[k];
+        }
+    }
+    Ok(Scores {
+        scores: out,
+        skipped,
+    })
+}
+
+/// One held-out unit at the chosen threshold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnitResult {
+    /// The unit (capture or time block).
+    pub unit: String,
+    /// The threshold the objective picks on this unit alone (none where undefined).
+    pub alone: Option<f32>,
+    /// Its rows at the chosen threshold.
+    pub metrics: BinaryMetrics,
+}
+
+/// How a model's threshold was chosen out of capture, and what it expects there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutOfCapture {
+    /// How the held-out units were made.
+    pub split: OocSplit,
+    /// [`OocSplit::describe`], for readers of the file.
+    pub description: String,
+    /// The objective.
+    pub objective: Objective,
+    /// How the units were combined.
+    pub rule: Rule,
+    /// The chosen threshold.
+    pub threshold: f32,
+    /// Every scored unit at the threshold.
+    pub units: Vec<UnitResult>,
+    /// Every scored row at the threshold.
+    pub pooled: BinaryMetrics,
+    /// Folds that could not be fitted.
+    #[serde(default)]
+    pub skipped: Vec<String>,
+    /// Per unit with benign rows: a sketch of its benign scores (for `--target-far`).
+    #[serde(default)]
+    pub benign_sketches: Vec<BenignSketch>,
+    /// The same over every unit's benign rows.
+    #[serde(default)]
+    pub pooled_benign_sketch: Option<BenignSketch>,
+}
+
+impl OutOfCapture {
+    /// Returns the threshold for a false-alert rate of `rate` on held-out benign rows under the
+    /// model's rule, from the stored sketches.
+    pub fn threshold_for_rate(&self, rate: f64) -> Option<f32> {
+        operating::threshold_for_rate(
+            &self.benign_sketches,
+            self.pooled_benign_sketch.as_ref(),
+            rate,
+            self.rule,
+        )
+    }
+}
+
+/// Chooses the threshold from out-of-capture `scores` and measures every unit and the pool at
+/// it; `None` when the objective is defined on no unit (no scored row of the class it needs).
+pub fn summarize(
+    d: &Dataset,
+    plan: &Plan,
+    scores: &Scores,
+    objective: Objective,
+    rule: Rule,
+) -> Option<OutOfCapture> {
+    let n_units = plan.names.len();
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); n_units];
+    for (i, &u) in plan.unit.iter().enumerate() {
+        if !scores.scores[i].is_nan() {
+            rows[u as usize].push(i);
+        }
+    }
+    let per: Vec<(Vec<f32>, Vec<bool>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.iter().map(|&i| scores.scores[i]).collect(),
+                r.iter().map(|&i| d.target[i]).collect(),
+            )
+        })
+        .collect();
+    let units: Vec<Unit<'_>> = per
+        .iter()
+        .filter(|(s, _)| !s.is_empty())
+        .map(|(s, t)| Unit {
+            scores: s,
+            target: t,
+        })
+        .collect();
+    let threshold = operating::choose(&units, objective, rule)?;
+    let alone = operating::per_unit(&units, objective);
+    let mut results = Vec::new();
+    let mut sketches = Vec::new();
+    let (mut all_s, mut all_t, mut all_benign) = (Vec::new(), Vec::new(), Vec::new());
+    let mut k = 0;
+    for (u, (s, t)) in per.iter().enumerate() {
+        if s.is_empty() {
+            continue;
+        }
+        results.push(UnitResult {
+            unit: plan.names[u].clone(),
+            alone: alone[k],
+            metrics: BinaryMetrics::compute(s, t, threshold),
+        });
+        k += 1;
+        let benign: Vec<f32> = s.iter().zip(t).filter(|p| !*p.1).map(|p| *p.0).collect();
+        sketches.extend(BenignSketch::new(plan.names[u].clone(), &benign));
+        all_benign.extend(benign);
+        all_s.extend_from_slice(s);
+        all_t.extend_from_slice(t);
+    }
+    Some(OutOfCapture {
+        split: plan.split,
+        description: plan.split.describe(),
+        objective,
+        rule,
+        threshold,
+        units: results,
+        pooled: BinaryMetrics::compute(&all_s, &all_t, threshold),
+        skipped: scores.skipped.clone(),
+        benign_sketches: sketches,
+        pooled_benign_sketch: BenignSketch::new("pooled".into(), &all_benign),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grouped(groups: &[u32], times: bool) -> Dataset {
+        let n = groups.len();
+        Dataset {
+            feature_names: vec!["x".into()],
+            features: (0..n).map(|i| i as f32).collect(),
+            target: (0..n).map(|i| i % 2 == 0).collect(),
+            group: groups.to_vec(),
+            group_names: vec!["a".into(), "b".into(), "c".into()],
+            time: if times {
+                (0..n).map(|i| (n - i) as f64).collect()
+            } else {
+                Vec::new()
+            },
+            ..Dataset::default()
+        }
+    }
+
+    #[test]
+    fn captures_are_held_out_whole() {
+        let d = grouped(&[0, 0, 1, 1, 2, 2, 2], false);
+        let p = plan(&d).unwrap();
+        assert_eq!(p.split, OocSplit::LeaveOneCaptureOut { captures: 3 });
+        assert_eq!(p.folds.len(), 3);
+        assert_eq!(p.folds[2].test, vec![4, 5, 6]);
+        assert_eq!(p.folds[2].train, vec![0, 1, 2, 3]);
+        assert_eq!(p.names, vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn many_captures_are_grouped_into_folds() {
+        let groups: Vec<u32> = (0..24).map(|i| i / 2).collect();
+        let mut d = grouped(&groups, false);
+        d.group_names = (0..12).map(|g| format!("c{g}")).collect();
+        let p = plan(&d).unwrap();
+        assert_eq!(
+            p.split,
+            OocSplit::CaptureFolds {
+                captures: 12,
+                folds: MAX_FOLDS
+            }
+        );
+        assert_eq!(p.folds.len(), MAX_FOLDS);
+        // Every row is tested once, and a capture never lands on both sides.
+        let mut tested: Vec<usize> = p.folds.iter().flat_map(|f| f.test.clone()).collect();
+        tested.sort_unstable();
+        assert_eq!(tested, (0..24).collect::<Vec<_>>());
+        for f in &p.folds {
+            for &i in &f.test {
+                assert!(f.train.iter().all(|&j| d.group[j] != d.group[i]));
+            }
+        }
+    }
+
+    #[test]
+    fn one_capture_is_cut_in_time_order() {
+        let d = grouped(&[0; 10], true);
+        let p = plan(&d).unwrap();
+        assert_eq!(p.split, OocSplit::TimeBlocks { blocks: 5 });
+        // Times run backwards, so the last two rows are the first block.
+        assert_eq!(p.folds[0].test, vec![8, 9]);
+        assert!(p.split.describe().contains("not out of capture"));
+    }
+}
