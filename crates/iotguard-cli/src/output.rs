@@ -11,17 +11,24 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Prints an error message to standard error.
 pub(crate) fn error(msg: &str) {
-    eprintln!("iotguard: error: {msg}");
+    err_line(format_args!("iotguard: error: {msg}"));
 }
 
 /// Prints a warning to standard error.
 pub(crate) fn warn(msg: &str) {
-    eprintln!("iotguard: warning: {msg}");
+    err_line(format_args!("iotguard: warning: {msg}"));
 }
 
 /// Prints an informational message to standard error.
 pub(crate) fn info(msg: &str) {
-    eprintln!("iotguard: {msg}");
+    err_line(format_args!("iotguard: {msg}"));
+}
+
+/// Writes a line to standard error. Unlike `eprintln!`, a closed standard error
+/// (`iotguard ... 2>&1 | head -1`) is not a panic: there is nobody left to tell.
+fn err_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Prints a line to standard output.
@@ -87,5 +94,76 @@ impl Progress {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
+    }
+}
+
+/// Whether an output path is `-`, the usual spelling of standard output.
+pub(crate) fn is_stdout(path: &std::path::Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// An alert sink that prints one JSON alert document per line on standard output
+/// (`detect --print-alerts`, `--alerts-jsonl -`).
+///
+/// A reader that closes the pipe (`| head -1`) has seen what it wanted: the sink then sets the
+/// shutdown flag so the run stops as after Ctrl-C, drops what follows, and reports no error.
+pub(crate) struct StdoutAlerts {
+    line: Vec<u8>,
+    shutdown: Arc<std::sync::atomic::AtomicBool>,
+    closed: bool,
+}
+
+impl StdoutAlerts {
+    pub(crate) fn new(shutdown: Arc<std::sync::atomic::AtomicBool>) -> StdoutAlerts {
+        StdoutAlerts {
+            line: Vec::new(),
+            shutdown,
+            closed: false,
+        }
+    }
+
+    /// Maps a write result: a closed pipe stops the run quietly, anything else is an error.
+    fn check(&mut self, r: std::io::Result<()>) -> Result<(), iotguard_detect::sink::SinkError> {
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                self.shutdown.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => Err(iotguard_detect::sink::SinkError::io("standard output", e)),
+        }
+    }
+}
+
+impl iotguard_detect::AlertSink for StdoutAlerts {
+    fn name(&self) -> &str {
+        "stdout"
+    }
+
+    fn send(
+        &mut self,
+        alerts: &[iotguard_detect::Alert],
+    ) -> Result<(), iotguard_detect::sink::SinkError> {
+        use std::io::Write;
+        if self.closed {
+            return Ok(());
+        }
+        self.line.clear();
+        for alert in alerts {
+            serde_json::to_writer(&mut self.line, alert)?;
+            self.line.push(b'\n');
+        }
+        let r = std::io::stdout().lock().write_all(&self.line);
+        self.check(r)
+    }
+
+    fn flush(&mut self) -> Result<(), iotguard_detect::sink::SinkError> {
+        use std::io::Write;
+        if self.closed {
+            return Ok(());
+        }
+        let r = std::io::stdout().lock().flush();
+        self.check(r)
     }
 }

@@ -34,7 +34,7 @@ pub(crate) struct ConvertArgs {
     /// The output format.
     #[arg(long, value_enum)]
     to: Target,
-    /// The output file; standard output when absent (not for Parquet).
+    /// The output file; standard output when absent or `-` (not for Parquet).
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
 }
@@ -70,7 +70,10 @@ impl Writer {
     }
 }
 
-pub(crate) fn run(args: ConvertArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(mut args: ConvertArgs) -> anyhow::Result<u8> {
+    if args.out.as_deref().is_some_and(output::is_stdout) {
+        args.out = None;
+    }
     let text_out = || -> anyhow::Result<Box<dyn Write>> {
         Ok(match &args.out {
             Some(path) => Box::new(BufWriter::with_capacity(

@@ -51,9 +51,13 @@ pub(crate) struct DetectArgs {
     /// a commit, at most once a minute) [default: keep all].
     #[arg(long, value_name = "DAYS")]
     retention_days: Option<f64>,
-    /// Also write alerts as JSON lines to this file (appended; rotated by size).
+    /// Also write alerts as JSON lines to this file (appended; rotated by size); `-` prints
+    /// them on standard output, one per line (the summary then goes to standard error).
     #[arg(long, value_name = "FILE")]
     alerts_jsonl: Option<PathBuf>,
+    /// Print alerts as JSON lines on standard output: the same as `--alerts-jsonl -`.
+    #[arg(long, conflicts_with = "alerts_jsonl")]
+    print_alerts: bool,
     /// Rotate the JSON-lines file past this many MiB.
     #[arg(long, value_name = "MIB", default_value_t = 100)]
     jsonl_max_mib: u64,
@@ -97,10 +101,11 @@ pub(crate) struct DetectArgs {
     /// Threads for parsing each replayed input.
     #[arg(long, value_name = "N", default_value_t = 1)]
     threads: usize,
-    /// Keep every rejected line verbatim in this file, one per line.
+    /// Keep every rejected line verbatim in this file, one per line (a file: `-` is refused).
     #[arg(long, value_name = "FILE")]
     rejects: Option<PathBuf>,
-    /// Print the final statistics as JSON (counters and latency per stage).
+    /// Print the final statistics as JSON (counters and latency per stage); not with alerts on
+    /// standard output.
     #[arg(long)]
     json: bool,
     /// Also serve the API and the live dashboard on this address while detecting (loopback
@@ -128,6 +133,25 @@ fn parse_format(s: &str) -> Result<Format, String> {
 }
 
 pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
+    let alerts_to_stdout =
+        args.print_alerts || args.alerts_jsonl.as_deref().is_some_and(output::is_stdout);
+    if alerts_to_stdout && args.json {
+        anyhow::bail!(
+            "--json and alerts on standard output (--print-alerts, --alerts-jsonl -) would mix \
+             on standard output; write the alerts to a file or drop --json"
+        );
+    }
+    if args.rejects.as_deref().is_some_and(output::is_stdout) {
+        anyhow::bail!("--rejects needs a file: `-` (standard output) is not supported by detect");
+    }
+    // What detect says on standard output goes to standard error when the alerts are there.
+    let say = |line: &str| {
+        if alerts_to_stdout {
+            output::info(line)
+        } else {
+            output::out(line)
+        }
+    };
     let mut loaded = iotguard_runtime::lab::load_model(&args.model)
         .with_context(|| format!("loading {}", args.model.display()))?;
     if let Some(n) = args.max_hosts {
@@ -182,7 +206,9 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
                 output::warn(&w);
             }
             let server = Server::start(&config, state.build())?;
-            output::out(&server.url());
+            if !alerts_to_stdout {
+                output::out(&server.url());
+            }
             output::info(&format!(
                 "serving the API and the dashboard at {}",
                 server.url()
@@ -191,7 +217,10 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         }
         None => None,
     };
-    if let Some(path) = &args.alerts_jsonl {
+    let shutdown = Arc::new(AtomicBool::new(false));
+    if alerts_to_stdout {
+        sinks.push(Box::new(output::StdoutAlerts::new(shutdown.clone())));
+    } else if let Some(path) = &args.alerts_jsonl {
         let jsonl = JsonlSink::open(JsonlConfig {
             max_bytes: args.jsonl_max_mib << 20,
             ..JsonlConfig::new(path)
@@ -210,7 +239,6 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         max_line: DEFAULT_MAX_LINE,
         header: None,
     };
-    let shutdown = Arc::new(AtomicBool::new(false));
     let mut kafka = None;
     let mut source: Box<dyn Source> = match &args.follow {
         _ if args.kafka.kafka.is_some() => {
@@ -296,7 +324,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             "kafka": kafka_stats,
         }))?);
     } else {
-        output::out(&format!(
+        say(&format!(
             "{} flows in {:.2} s ({:.0} flows/s), {} alerting, {} incidents, {} alert documents \
              sent, {} rejected lines{}{}",
             report.flows,

@@ -1,0 +1,140 @@
+//! The command-line habits of the ecosystem: `-` for standard output, a closed pipe is not an
+//! error, each cause of an error said once, rounded numbers for people, case-insensitive values.
+
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+
+use crate::{iotguard, ok, simulated};
+
+/// A simulated capture and a tree model trained on it, in `dir`.
+fn model_and_capture(dir: &std::path::Path, flows: u64) -> (String, String) {
+    let capture = simulated(dir, 4, flows);
+    let model = dir.join("m.json").display().to_string();
+    ok(&["train", "--model", "tree", "--out", &model, &capture]);
+    (model, capture)
+}
+
+/// JSON lines parsed, each without its wall-clock `event.created`.
+fn without_created(lines: &str) -> Vec<serde_json::Value> {
+    lines
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["event"].as_object_mut().unwrap().remove("created");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn alerts_jsonl_dash_prints_the_alerts_on_stdout_and_the_summary_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, capture) = model_and_capture(dir.path(), 3_000);
+    let file = dir.path().join("alerts.jsonl");
+    ok(&[
+        "detect",
+        "--model",
+        &model,
+        "--no-alerts-db",
+        "--alerts-jsonl",
+        &file.display().to_string(),
+        &capture,
+    ]);
+    let want = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(want.lines().count(), 10);
+    for flag in [&["--alerts-jsonl", "-"][..], &["--print-alerts"][..]] {
+        let mut args = vec!["detect", "--model", &model, "--no-alerts-db"];
+        args.extend_from_slice(flag);
+        args.push(&capture);
+        let out = iotguard(&args, None);
+        assert_eq!(out.status.code(), Some(0), "{flag:?}");
+        // Exactly the documents the file sink writes (but the wall-clock event.created), one
+        // JSON alert per line, nothing else.
+        assert_eq!(
+            without_created(&String::from_utf8(out.stdout).unwrap()),
+            without_created(&want),
+            "{flag:?}"
+        );
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.starts_with("iotguard: 3000 flows in "), "{stderr}");
+        assert!(
+            stderr.ends_with(
+                ", 594 alerting, 5 incidents, 10 alert documents sent, 0 rejected lines\n"
+            ),
+            "{stderr}"
+        );
+    }
+    assert!(!std::path::Path::new("-").exists(), "no file named -");
+}
+
+#[test]
+fn print_alerts_with_json_stats_is_refused_rather_than_mixed() {
+    let out = iotguard(
+        &[
+            "detect",
+            "--model",
+            "m.json",
+            "--print-alerts",
+            "--json",
+            "x.log",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "iotguard: error: --json and alerts on standard output (--print-alerts, --alerts-jsonl -) \
+         would mix on standard output; write the alerts to a file or drop --json\n"
+    );
+}
+
+#[test]
+fn print_alerts_into_head_1_stops_quietly_with_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, _) = model_and_capture(dir.path(), 3_000);
+    // 20 000 flows give 55 alert documents, 118 228 bytes: more than a pipe holds.
+    let capture = simulated(dir.path(), 5, 20_000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iotguard"))
+        .args([
+            "detect",
+            "--model",
+            &model,
+            "--no-alerts-db",
+            "--print-alerts",
+            &capture,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    {
+        let stdout = child.stdout.take().unwrap();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .unwrap();
+        // Dropping the reader closes the pipe, as `head -1` does.
+    }
+    let out = child.wait_with_output().unwrap();
+    let alert: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(alert["event"]["kind"], "alert");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn convert_out_dash_writes_standard_output() {
+    let fixture = iotguard_testkit::testdata("zeek/conn_small.log")
+        .display()
+        .to_string();
+    let to_stdout = ok(&["convert", &fixture, "--to", "zeek-json"]);
+    assert!(!to_stdout.is_empty());
+    assert_eq!(
+        ok(&["convert", &fixture, "--to", "zeek-json", "--out", "-"]),
+        to_stdout
+    );
+}
