@@ -40,7 +40,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::from(exit::OK);
             }
-            output::error(&format!("{e:#}"));
+            output::error(&output::causes(e.as_ref()));
             ExitCode::from(exit::ERROR)
         }
     }

@@ -14,6 +14,25 @@ pub(crate) fn error(msg: &str) {
     err_line(format_args!("iotguard: error: {msg}"));
 }
 
+/// An error and its causes on one line, `outer: cause: root`, each said once.
+///
+/// Many errors already write their source into their own message (`{path}: {source}`), so
+/// printing the whole chain would repeat it ("No such file or directory (os error 2): No such
+/// file or directory (os error 2)"): a cause whose text the line already holds is left out.
+pub(crate) fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !text.is_empty() && !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}
+
 /// Prints a warning to standard error.
 pub(crate) fn warn(msg: &str) {
     err_line(format_args!("iotguard: warning: {msg}"));

@@ -138,3 +138,19 @@ fn convert_out_dash_writes_standard_output() {
         to_stdout
     );
 }
+
+#[test]
+fn a_missing_input_is_said_once() {
+    for args in [
+        &["inspect", "testdata/no-such-file.log"][..],
+        &["convert", "testdata/no-such-file.log", "--to", "zeek-json"][..],
+    ] {
+        let out = iotguard(args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            String::from_utf8(out.stderr).unwrap(),
+            "iotguard: error: testdata/no-such-file.log: No such file or directory (os error 2)\n",
+            "{args:?}"
+        );
+    }
+}
