@@ -33,6 +33,33 @@ pub(crate) fn causes(e: &(dyn std::error::Error + 'static)) -> String {
     line
 }
 
+/// A score or threshold for people: four significant digits, trailing zeros dropped (0.48,
+/// not 0.47999998927116394; 0.0004359, not 0.0000; 1.401e-45 below 0.0001). JSON output keeps
+/// full precision.
+pub(crate) fn num(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    if magnitude < -4 {
+        let text = format!("{x:.3e}");
+        return match text.split_once('e') {
+            Some((m, e)) if m.contains('.') => {
+                format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
+            }
+            _ => text,
+        };
+    }
+    // Digits after the point that give four significant ones (none for 1000 and above).
+    let decimals = usize::try_from(3 - magnitude).unwrap_or(0);
+    let text = format!("{x:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 /// Prints a warning to standard error.
 pub(crate) fn warn(msg: &str) {
     err_line(format_args!("iotguard: warning: {msg}"));

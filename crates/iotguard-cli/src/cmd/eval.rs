@@ -44,7 +44,8 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<u8> {
         let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.3}"));
         output::out(&format!(
             "model {} at threshold {}",
-            report.model, report.threshold
+            report.model,
+            output::num(f64::from(report.threshold))
         ));
         output::out(
             "flows  malicious  alerts  precision  recall  f1  false_alerts  mcc  pr_auc  input",
@@ -68,8 +69,8 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<u8> {
         output::out("threshold  alerts  precision  recall  false_alerts  setting");
         for p in &report.operating_points {
             output::out(&format!(
-                "{:.4}  {}  {}  {}  {}  {}",
-                p.threshold,
+                "{}  {}  {}  {}  {}  {}",
+                output::num(f64::from(p.threshold)),
                 p.alerts,
                 fmt(p.precision),
                 fmt(p.recall),

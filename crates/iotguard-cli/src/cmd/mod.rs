@@ -330,17 +330,17 @@ impl ThresholdArgs {
             (None, Some(r)) => ThresholdOverride::TargetFar(r),
             (None, None) => return Ok(()),
         };
-        let before = loaded.threshold.value;
+        let before = output::num(f64::from(loaded.threshold.value));
         loaded.override_threshold(o)?;
         if let ThresholdOverride::TargetFar(r) = o {
             output::info(&format!(
                 "threshold {} for a false-alert rate of at most {r} on held-out benign flows (the model's is {before})",
-                loaded.threshold.value
+                output::num(f64::from(loaded.threshold.value))
             ));
         } else {
             output::info(&format!(
                 "threshold {} (the model's is {before})",
-                loaded.threshold.value
+                output::num(f64::from(loaded.threshold.value))
             ));
         }
         Ok(())

@@ -141,7 +141,12 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
                  of the class it measures); threshold {} chosen on a random fifth of the training \
                  rows instead: precision {}, recall {}, f1 {} there, which says little about \
                  another network",
-                file.threshold["value"], v["precision"], v["recall"], v["f1"]
+                file.threshold["value"]
+                    .as_f64()
+                    .map_or_else(|| file.threshold["value"].to_string(), output::num),
+                v["precision"],
+                v["recall"],
+                v["f1"]
             ));
         }
     }
@@ -172,7 +177,7 @@ pub(crate) fn summary_lines(o: &OutOfCapture) -> Vec<String> {
         format!(
             "out-of-capture estimate ({}): threshold {} for {}, {}",
             o.description,
-            o.threshold,
+            output::num(f64::from(o.threshold)),
             o.objective,
             o.rule.describe()
         ),

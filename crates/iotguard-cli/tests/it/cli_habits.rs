@@ -154,3 +154,49 @@ fn a_missing_input_is_said_once() {
         );
     }
 }
+
+#[test]
+fn thresholds_print_rounded_for_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, capture) = model_and_capture(dir.path(), 3_000);
+    let out = iotguard(
+        &[
+            "detect",
+            "--model",
+            &model,
+            "--no-alerts-db",
+            "--threshold",
+            "0.48",
+            &capture,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    // 0.48 as f32 is 0.47999998927116394 as f64.
+    assert_eq!(
+        stderr.lines().next(),
+        Some("iotguard: threshold 0.48 (the model's is 1)"),
+        "{stderr}"
+    );
+    let eval = ok(&["eval", "--model", &model, "--threshold", "0.48", &capture]);
+    assert_eq!(
+        eval.lines().next(),
+        Some("model tree at threshold 0.48"),
+        "{eval}"
+    );
+    let points: Vec<&str> = eval
+        .lines()
+        .skip_while(|l| !l.starts_with("threshold  alerts"))
+        .collect();
+    assert_eq!(points[1], "0.48  594  1.000  1.000  0.000  model", "{eval}");
+    assert_eq!(
+        points[2], "1  0  -  0.000  0.000  --target-far 0.005",
+        "{eval}"
+    );
+    // The smallest f32 above zero, not 0.000000000000000000000000000000000000000000001401.
+    assert_eq!(
+        points[6], "1.401e-45  594  1.000  1.000  0.000  --target-far 0.1",
+        "{eval}"
+    );
+}
