@@ -26,12 +26,12 @@ pub(crate) struct CompareArgs {
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// The model kinds to compare [default: all].
-    #[arg(long = "models", value_delimiter = ',', value_parser = |s: &str| s.parse::<ModelKind>())]
+    #[arg(long = "models", value_delimiter = ',', ignore_case = true, value_parser = super::model_kind_parser())]
     kinds: Vec<ModelKind>,
     /// How flows are split into training and test folds: `loco` (leave one capture out),
     /// `kfold` (stratified over the pooled flows; optimistic) or `time` (each capture cut in its
     /// own time order; train on the earlier blocks, test on the next).
-    #[arg(long, value_enum, default_value_t = SplitArg::Loco)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = SplitArg::Loco)]
     split: SplitArg,
     /// Folds for `--split kfold` and `--split time`.
     #[arg(long, value_name = "K", default_value_t = 5)]

@@ -32,7 +32,7 @@ pub(crate) struct ConvertArgs {
     #[command(flatten)]
     input: InputArgs,
     /// The output format.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     to: Target,
     /// The output file; standard output when absent or `-` (not for Parquet).
     #[arg(long, short, value_name = "FILE")]

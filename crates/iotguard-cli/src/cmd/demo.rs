@@ -35,7 +35,7 @@ pub(crate) struct DemoArgs {
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
     /// The model kind trained when no model is given.
-    #[arg(long, default_value = "gbdt", value_parser = |s: &str| s.parse::<ModelKind>())]
+    #[arg(long, default_value = "gbdt", ignore_case = true, value_parser = super::model_kind_parser())]
     train_kind: ModelKind,
     /// Flows of the simulated capture the model is trained on when none is given.
     #[arg(long, value_name = "N", default_value_t = 40_000)]

@@ -96,7 +96,7 @@ pub(crate) struct DetectArgs {
     #[arg(long, value_name = "NAME")]
     sensor: Option<String>,
     /// The input format, when detection from the content should not decide.
-    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    #[arg(long, value_name = "FORMAT", ignore_case = true, value_parser = super::format_parser())]
     format: Option<Format>,
     /// Threads for parsing each replayed input.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -126,10 +126,6 @@ pub(crate) struct DetectArgs {
     kafka: Box<super::replay::KafkaDetectArgs>,
     #[command(flatten)]
     operating: super::ThresholdArgs,
-}
-
-fn parse_format(s: &str) -> Result<Format, String> {
-    s.parse()
 }
 
 pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use iotguard_flow::{Format, ParseError, ReadOptions, DEFAULT_MAX_LINE};
+use iotguard_models::lab::ModelKind;
 use iotguard_runtime::batch::{run_batch, BatchConfig, BatchOutcome};
 use iotguard_runtime::input::{self, Input};
 
@@ -80,7 +81,7 @@ pub(crate) struct InputArgs {
     #[arg(required = true, value_name = "PATH")]
     pub(crate) paths: Vec<PathBuf>,
     /// The input format, when detection from the content should not decide.
-    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    #[arg(long, value_name = "FORMAT", ignore_case = true, value_parser = format_parser())]
     pub(crate) format: Option<Format>,
     /// Threads for parsing each input [default: all cores].
     #[arg(long, value_name = "N")]
@@ -100,8 +101,19 @@ pub(crate) struct InputArgs {
     pub(crate) header_from: Option<PathBuf>,
 }
 
-fn parse_format(s: &str) -> Result<Format, String> {
-    s.parse()
+/// `--format`: one of the flow formats, any case, listed in `--help`.
+pub(crate) fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
+    use clap::builder::TypedValueParser as _;
+    // The possible-values parser hands back the value as typed: parse it in lower case.
+    clap::builder::PossibleValuesParser::new(Format::NAMES)
+        .try_map(|s| s.to_ascii_lowercase().parse::<Format>())
+}
+
+/// `--model` kinds: any case, listed in `--help`.
+pub(crate) fn model_kind_parser() -> impl clap::builder::TypedValueParser<Value = ModelKind> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(ModelKind::ALL.map(ModelKind::name))
+        .try_map(|s| s.to_ascii_lowercase().parse::<ModelKind>())
 }
 
 /// Parses a pacing factor (`--rate`, `--speedup`): a finite number from 0.001 to 1e9. Outside
@@ -214,7 +226,7 @@ pub(crate) struct FeaturesArg {
     /// The feature set: `default` (the common Zeek-like set), `native` (plus the inputs' own
     /// columns: BoT-IoT's Argus statistics, TON_IoT's dns/ssl/http/weird fields; refused for
     /// inputs without them), or `auto` (native when every input carries one family's columns).
-    #[arg(long = "features", value_name = "SET", default_value = "auto", value_parser = ["auto", "default", "native"])]
+    #[arg(long = "features", value_name = "SET", default_value = "auto", ignore_case = true, value_parser = ["auto", "default", "native"])]
     features: String,
 }
 

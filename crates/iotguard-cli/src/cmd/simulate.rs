@@ -53,7 +53,7 @@ pub(crate) struct SimulateArgs {
     #[arg(long, default_value = "iotguard-sim")]
     sensor: String,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = SimFormat::ZeekTsv)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = SimFormat::ZeekTsv)]
     format: SimFormat,
     /// The output file; standard output when absent.
     #[arg(long, short, value_name = "FILE")]

@@ -24,10 +24,9 @@ pub(crate) struct TrainArgs {
     audit: AuditArg,
     #[command(flatten)]
     features: FeaturesArg,
-    /// The model kind: logreg, svm, tree, forest, gbdt, iforest, autoencoder, ensemble
-    /// [default: forest, the best kind on F1, false-alert rate and MCC across captures in
+    /// The model kind (any case) [default: forest, the best kind on F1, false-alert rate and MCC across captures in
     /// BENCHMARKS.md].
-    #[arg(long = "model", value_parser = |s: &str| s.parse::<ModelKind>())]
+    #[arg(long = "model", ignore_case = true, value_parser = super::model_kind_parser())]
     kind: Option<ModelKind>,
     /// Where to write the model file.
     #[arg(long, short, value_name = "FILE")]

@@ -200,3 +200,63 @@ fn thresholds_print_rounded_for_people() {
         "{eval}"
     );
 }
+
+#[test]
+fn enum_values_take_any_case_and_formats_are_listed_in_help() {
+    let fixture = iotguard_testkit::testdata("zeek/conn_small.log")
+        .display()
+        .to_string();
+    assert_eq!(
+        ok(&["inspect", "--format", "ZEEK-TSV", "--json", &fixture]),
+        ok(&["inspect", "--format", "zeek-tsv", "--json", &fixture])
+    );
+    assert_eq!(
+        ok(&["convert", &fixture, "--to", "Zeek-Json"]),
+        ok(&["convert", &fixture, "--to", "zeek-json"])
+    );
+    let values =
+        "[possible values: zeek-tsv, zeek-json, zeek-csv, argus, bot-iot, unsw-nb15, ton-iot]";
+    for command in ["inspect", "detect", "convert", "train", "eval"] {
+        let help = ok(&[command, "--help"]);
+        // The values close the option's help, on its line or (long help) a line of their own.
+        let after = &help[help.find("--format <FORMAT>").unwrap()..];
+        let own: Vec<&str> = std::iter::once(after.lines().next().unwrap())
+            .chain(
+                after
+                    .lines()
+                    .skip(1)
+                    .take_while(|l| !l.trim_start().starts_with('-')),
+            )
+            .collect();
+        assert!(
+            own.join("\n").trim_end().ends_with(values),
+            "{command}: {after}"
+        );
+    }
+    let out = iotguard(&["inspect", "--format", "csv", &fixture], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with(&format!(
+            "error: invalid value 'csv' for '--format <FORMAT>'\n  {values}\n"
+        )),
+        "{stderr}"
+    );
+    let help = ok(&["train", "--help"]);
+    assert!(help.contains(
+        "[possible values: logreg, svm, tree, forest, gbdt, iforest, autoencoder, ensemble]"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let capture = simulated(dir.path(), 4, 1_000);
+    let model = dir.path().join("m.json");
+    ok(&[
+        "train",
+        "--model",
+        "TREE",
+        "--out",
+        &model.display().to_string(),
+        &capture,
+    ]);
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+    assert_eq!(file["kind"], "tree", "{}", file["kind"]);
+}
