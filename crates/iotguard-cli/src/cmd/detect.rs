@@ -42,7 +42,7 @@ pub(crate) struct DetectArgs {
     #[arg(long, value_name = "FILE", requires = "follow")]
     checkpoint: Option<PathBuf>,
     /// The SQLite alert store (the default sink).
-    #[arg(long, value_name = "FILE", default_value = "iotguard-alerts.db")]
+    #[arg(long, value_name = "FILE", default_value = super::serve::DEFAULT_ALERTS_DB)]
     alerts_db: PathBuf,
     /// Do not write the SQLite alert store.
     #[arg(long)]

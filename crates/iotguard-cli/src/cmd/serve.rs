@@ -76,12 +76,16 @@ pub(crate) struct ServeArgs {
     /// A model file: enables `POST /api/v1/score` and the model endpoints.
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
-    /// The SQLite alert store `detect` or `demo` write: enables the alert endpoints.
+    /// The SQLite alert store `detect` or `demo` write: enables the alert endpoints [default:
+    /// `iotguard-alerts.db` in the current folder, detect's default, when it exists].
     #[arg(long, value_name = "FILE")]
     alerts_db: Option<PathBuf>,
     #[command(flatten)]
     operating: super::ThresholdArgs,
 }
+
+/// The store `detect` writes when not given `--alerts-db`, and `serve` reads when it exists.
+pub(crate) const DEFAULT_ALERTS_DB: &str = "iotguard-alerts.db";
 
 /// Returns a flag that turns true on Ctrl-C or SIGTERM.
 pub(crate) fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
@@ -112,7 +116,18 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
     } else if args.operating.threshold.is_some() || args.operating.target_far.is_some() {
         anyhow::bail!("--threshold and --target-far need --model");
     }
-    if let Some(path) = &args.alerts_db {
+    let alerts_db = args.alerts_db.clone().or_else(|| {
+        // detect writes its store here unless told otherwise: serve what it wrote.
+        let default = PathBuf::from(DEFAULT_ALERTS_DB);
+        default.is_file().then(|| {
+            output::info(&format!(
+                "using the alert store {DEFAULT_ALERTS_DB} found in the current folder \
+                 (--alerts-db FILE for another)"
+            ));
+            default
+        })
+    });
+    if let Some(path) = &alerts_db {
         if !path.is_file() {
             anyhow::bail!("{}: no such alert store", path.display());
         }

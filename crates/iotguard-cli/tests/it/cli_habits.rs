@@ -260,3 +260,56 @@ fn enum_values_take_any_case_and_formats_are_listed_in_help() {
     let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
     assert_eq!(file["kind"], "tree", "{}", file["kind"]);
 }
+
+#[test]
+fn serve_finds_the_default_alert_store_in_the_current_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, capture) = model_and_capture(dir.path(), 3_000);
+    let store = dir.path().join("iotguard-alerts.db");
+    ok(&[
+        "detect",
+        "--model",
+        &model,
+        "--alerts-db",
+        &store.display().to_string(),
+        &capture,
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iotguard"))
+        .current_dir(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert_eq!(
+        first,
+        "iotguard: using the alert store iotguard-alerts.db found in the current folder \
+         (--alerts-db FILE for another)\n"
+    );
+    let addr = url
+        .trim()
+        .strip_prefix("http://")
+        .and_then(|a| a.strip_suffix('/'))
+        .unwrap()
+        .to_string();
+    let health = crate::serve::get_json(&addr, "/health");
+    assert_eq!(health["alert_store"], serde_json::json!(true), "{health}");
+    let alerts = crate::serve::get_json(&addr, "/api/v1/alerts");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    // The 5 incidents detect stored, one document each (updates upserted).
+    assert_eq!(alerts["alerts"].as_array().unwrap().len(), 5, "{alerts}");
+}
