@@ -86,7 +86,7 @@ pub(crate) struct InputArgs {
     /// Threads for parsing each input [default: all cores].
     #[arg(long, value_name = "N")]
     pub(crate) threads: Option<usize>,
-    /// Keep every rejected line verbatim in this file, one per line.
+    /// Keep every rejected line verbatim in this file, one per line (a file, not `-`).
     #[arg(long, value_name = "FILE")]
     pub(crate) rejects: Option<PathBuf>,
     /// The sensor name given to records whose input names none.
@@ -154,6 +154,11 @@ impl InputArgs {
             }
             None => None,
         };
+        if self.rejects.as_deref().is_some_and(output::is_stdout) {
+            anyhow::bail!(
+                "--rejects needs a file: standard output (`-`) carries this command's output"
+            );
+        }
         let config = BatchConfig {
             options: ReadOptions {
                 format: self.format,

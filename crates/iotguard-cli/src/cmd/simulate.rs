@@ -55,7 +55,7 @@ pub(crate) struct SimulateArgs {
     /// Output format.
     #[arg(long, value_enum, ignore_case = true, default_value_t = SimFormat::ZeekTsv)]
     format: SimFormat,
-    /// The output file; standard output when absent.
+    /// The output file; standard output when absent or `-`.
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Generator threads (the writing thread comes on top) [default: cores - 1, at least 1].
@@ -116,7 +116,7 @@ pub(crate) fn run(args: SimulateArgs) -> anyhow::Result<u8> {
     }
     let sim = Simulator::new(config)?;
 
-    let out: Box<dyn Write> = match &args.out {
+    let out: Box<dyn Write> = match args.out.as_deref().filter(|p| !output::is_stdout(p)) {
         Some(path) => Box::new(BufWriter::with_capacity(
             1 << 20,
             File::create(path).with_context(|| format!("creating {}", path.display()))?,

@@ -313,3 +313,27 @@ fn serve_finds_the_default_alert_store_in_the_current_folder() {
     // The 5 incidents detect stored, one document each (updates upserted).
     assert_eq!(alerts["alerts"].as_array().unwrap().len(), 5, "{alerts}");
 }
+
+#[test]
+fn simulate_out_dash_is_stdout_and_rejects_dash_is_refused() {
+    let args = ["simulate", "--seed", "3", "--flows", "50"];
+    let mut dash = args.to_vec();
+    dash.extend(["--out", "-"]);
+    assert_eq!(ok(&dash), ok(&args));
+    assert_eq!(
+        ok(&args).lines().filter(|l| !l.starts_with('#')).count(),
+        50
+    );
+    let fixture = iotguard_testkit::testdata("zeek/conn_small.log")
+        .display()
+        .to_string();
+    let out = iotguard(&["inspect", "--rejects", "-", &fixture], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "iotguard: error: --rejects needs a file: standard output (`-`) carries this \
+         command's output\n"
+    );
+    assert!(!std::path::Path::new("-").exists());
+}
