@@ -187,7 +187,11 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
                 output::warn(&w);
             }
             let server = Server::start(&config, state.build())?;
-            output::out(&server.url());
+            // With --json, standard output is the JSON statistics alone: the URL is on the
+            // standard error line below.
+            if !args.json {
+                output::out(&server.url());
+            }
             output::info(&format!(
                 "serving the API and the dashboard at {}",
                 server.url()

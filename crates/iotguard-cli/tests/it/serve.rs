@@ -267,3 +267,40 @@ fn serve_off_loopback_guards_reads_and_hosts() {
     let (code, rest) = server.interrupt();
     assert_eq!(code, Some(0), "{rest}");
 }
+
+/// With `--json`, standard output is the JSON statistics alone even while serving: the URL is
+/// only on standard error.
+#[test]
+fn detect_json_with_serve_keeps_standard_output_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.json");
+    let db = dir.path().join("alerts.db");
+    let p = |p: &std::path::Path| p.display().to_string();
+    let train = crate::simulated(dir.path(), 1, 3000);
+    let live = crate::simulated(dir.path(), 2, 500);
+    ok(&["train", "--model", "logreg", "--out", &p(&model), &train]);
+    let out = crate::iotguard(
+        &[
+            "detect",
+            "--json",
+            "--serve",
+            "127.0.0.1:0",
+            "--model",
+            &p(&model),
+            "--alerts-db",
+            &p(&db),
+            &live,
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stats: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}"));
+    assert_eq!(stats["report"]["flows"], json!(500), "{stats}");
+    assert!(
+        stderr.contains("serving the API and the dashboard at http://127.0.0.1:"),
+        "{stderr}"
+    );
+}
