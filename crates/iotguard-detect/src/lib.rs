@@ -73,6 +73,7 @@ mod risk;
 mod scored;
 pub mod sink;
 pub mod source;
+mod source_health;
 mod stats;
 mod store;
 mod table;
@@ -92,6 +93,7 @@ pub use pipeline::{run_pipeline, Notice, PipelineConfig, PipelineParts, Pipeline
 pub use risk::{AttackType, Severity};
 pub use scored::ScoredFlow;
 pub use sink::{AlertSink, SinkError};
+pub use source_health::{SourceHealth, SourceState};
 pub use stats::{HistogramSnapshot, SourceMetrics, Stage, Stats, StatsSnapshot};
 pub use store::{AlertPage, AlertQuery, AlertStore, SeverityCount};
 pub use table::IncidentTracker;

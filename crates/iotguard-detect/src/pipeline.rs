@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::feed::LiveFeed;
 use crate::sink::{AlertSink, SinkError};
 use crate::source::{Source, SourceEvent};
+use crate::source_health::SourceState;
 use crate::stats::{new_histogram, record, Stage, Stats};
 
 /// How the pipeline batches and flushes.
@@ -143,15 +144,37 @@ pub fn run_pipeline(
     let mut last_flush = Instant::now();
     let mut last_flow_at: Option<Instant> = None;
     let mut in_batch = 0usize;
+    // The source's state as last told to `stats` (told only when it changes).
+    let mut told = SourceState::Starting;
+    let mut tell = |state: SourceState| {
+        if told != state {
+            told = state;
+            stats.set_source_state(state);
+        }
+    };
     loop {
         if run.fatal.is_some() {
+            tell(SourceState::Stopped);
             break;
         }
         if shutdown.load(Ordering::Relaxed) {
             run.report.interrupted = true;
+            tell(SourceState::Stopped);
             break;
         }
-        match source.next_event()? {
+        let event = match source.next_event() {
+            Ok(event) => event,
+            Err(e) => {
+                stats.set_source_failed(&e.to_string());
+                return Err(e);
+            }
+        };
+        tell(match event {
+            SourceEvent::Idle => SourceState::Waiting,
+            SourceEvent::End => SourceState::Ended,
+            _ => SourceState::Reading,
+        });
+        match event {
             SourceEvent::Record(rec) => {
                 let t0 = Instant::now();
                 last_flow_at = Some(t0);
@@ -183,7 +206,12 @@ pub fn run_pipeline(
                         .map_err(|err| Error::io(&*name, err))?;
                 }
             }
-            SourceEvent::Notice(text) => on_notice(Notice::Source(&text)),
+            SourceEvent::Notice(text) => {
+                if text.starts_with("cannot read") {
+                    stats.add_source_error(&text);
+                }
+                on_notice(Notice::Source(&text));
+            }
             SourceEvent::Idle => {
                 // A live source gone quiet: event time moves on with the wall clock, so
                 // finished incidents close (and their last documents go out) without waiting

@@ -74,6 +74,8 @@ struct Inner {
     histograms: Mutex<Vec<Histogram<u64>>>,
     /// The source's own counters (the Kafka consumer's), if it has any.
     source: Mutex<Option<Arc<dyn SourceMetrics>>>,
+    /// What the pipeline last saw of its source, for `/health`.
+    source_health: Mutex<crate::SourceHealth>,
 }
 
 /// Counters a source keeps itself (the Kafka consumer: consumed, committed, dead-lettered, lag
@@ -180,6 +182,7 @@ impl Stats {
                 lag_nanos: AtomicI64::new(i64::MIN),
                 histograms: Mutex::new(Stage::ALL.iter().map(|_| new_histogram()).collect()),
                 source: Mutex::new(None),
+                source_health: Mutex::new(crate::SourceHealth::default()),
             }),
         }
     }
@@ -228,6 +231,46 @@ impl Stats {
     pub fn sink_failure(&self) -> Option<String> {
         self.inner
             .sink_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Records the source's state (the pipeline calls this when it changes).
+    pub fn set_source_state(&self, state: crate::SourceState) {
+        self.inner
+            .source_health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .state = state;
+    }
+
+    /// Records an input the source could not read (counted; the last one is kept).
+    pub fn add_source_error(&self, error: &str) {
+        let mut h = self
+            .inner
+            .source_health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        h.unreadable += 1;
+        h.last_error = Some(error.to_string());
+    }
+
+    /// Records the error the source failed with (the pipeline stops on it).
+    pub fn set_source_failed(&self, error: &str) {
+        let mut h = self
+            .inner
+            .source_health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        h.state = crate::SourceState::Failed;
+        h.last_error = Some(error.to_string());
+    }
+
+    /// Returns what the pipeline last saw of its source.
+    pub fn source_health(&self) -> crate::SourceHealth {
+        self.inner
+            .source_health
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()

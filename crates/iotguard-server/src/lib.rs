@@ -12,7 +12,7 @@
 //! never parses flows or scores them outside `score` (which uses the detection crate's code
 //! path); listens on loopback unless a token is configured, and off loopback every read needs
 //! the token too unless `public_read`; answers only requests whose `Host` names this server
-//! (421 otherwise); every answer carries a Content-Security-Policy and the other security
+//! (421 otherwise); the hot swap loads only regular files inside the models directory; every answer carries a Content-Security-Policy and the other security
 //! headers; every error answer is JSON (but the 421, plain text); no
 //! request makes it panic; the dashboard is our own files embedded in the binary, and what it
 //! receives is sampled by the server, never the whole stream.
@@ -24,6 +24,7 @@ mod dashboard;
 mod error;
 mod extract;
 mod guard;
+mod models_dir;
 mod openapi;
 mod routes;
 mod server;
@@ -31,6 +32,7 @@ mod state;
 
 pub use config::{ServerConfig, DEFAULT_LISTEN, TOKEN_ENV};
 pub use error::{ApiError, Error, Result};
+pub use models_dir::MAX_MODEL_BYTES;
 pub use openapi::OPENAPI_JSON;
 pub use routes::{app, routes, RouteKind, MAX_BODY_BYTES};
 pub use server::Server;

@@ -28,6 +28,7 @@ struct Inner {
     feed: Option<LiveFeed>,
     report_dir: Option<PathBuf>,
     explore_dir: Option<PathBuf>,
+    models_dir: Option<PathBuf>,
     started: Instant,
     shutdown: watch::Sender<bool>,
     /// Live streams open now, and the most allowed.
@@ -58,6 +59,7 @@ pub struct AppStateBuilder {
     feed: Option<LiveFeed>,
     report_dir: Option<PathBuf>,
     explore_dir: Option<PathBuf>,
+    models_dir: Option<PathBuf>,
     max_live_streams: Option<usize>,
     max_scorers: Option<usize>,
 }
@@ -128,9 +130,25 @@ impl AppStateBuilder {
         self
     }
 
+    /// Sets the folder model activation may load from [default: the folder of the model
+    /// given to [`AppStateBuilder::model`]].
+    pub fn models_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.models_dir = dir;
+        self
+    }
+
     /// Returns the state.
     pub fn build(self) -> AppState {
         let (shutdown, _) = watch::channel(false);
+        let models_dir = self.models_dir.or_else(|| {
+            let path = PathBuf::from(self.model.as_ref()?.info().path.clone()?);
+            let parent = path.parent()?;
+            Some(if parent.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                parent.to_path_buf()
+            })
+        });
         AppState {
             inner: Arc::new(Inner {
                 token: self.token,
@@ -141,6 +159,7 @@ impl AppStateBuilder {
                 feed: self.feed,
                 report_dir: self.report_dir,
                 explore_dir: self.explore_dir,
+                models_dir,
                 started: Instant::now(),
                 shutdown,
                 live_streams: AtomicUsize::new(0),
@@ -205,6 +224,11 @@ impl AppState {
 
     pub(crate) fn explore_dir(&self) -> Option<&std::path::Path> {
         self.inner.explore_dir.as_deref()
+    }
+
+    /// The folder model activation may load from (`None`: activation is refused).
+    pub(crate) fn models_dir(&self) -> Option<&std::path::Path> {
+        self.inner.models_dir.as_deref()
     }
 
     pub(crate) fn uptime_secs(&self) -> f64 {

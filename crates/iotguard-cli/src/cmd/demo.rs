@@ -213,6 +213,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
         .token(args.server.token())
         .report_dir(args.server.report.clone())
         .explore_dir(args.server.explore_dir(Some(&model_path)))
+        .models_dir(args.server.models_dir.clone())
         .model(model.clone())
         .detect_config(detect.clone())
         .store(store.reader()?)

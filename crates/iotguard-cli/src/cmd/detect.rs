@@ -122,6 +122,10 @@ pub(crate) struct DetectArgs {
     /// With --serve off loopback: leave reads open (only writes need the token).
     #[arg(long, requires = "serve")]
     public_read: bool,
+    /// With --serve: the folder model activation may load model files from; anything else is
+    /// refused [default: the folder of --model].
+    #[arg(long, value_name = "DIR", requires = "serve")]
+    models_dir: Option<PathBuf>,
     #[command(flatten)]
     kafka: Box<super::replay::KafkaDetectArgs>,
     #[command(flatten)]
@@ -171,6 +175,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
     let mut state = AppState::builder()
         .token(args.token.clone().filter(|t| !t.is_empty()))
         .model(model)
+        .models_dir(args.models_dir.clone())
         .detect_config(config)
         .stats(stats.clone());
     if !args.no_alerts_db {
@@ -202,7 +207,9 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
                 output::warn(&w);
             }
             let server = Server::start(&config, state.build())?;
-            if !alerts_to_stdout {
+            // With --json or alerts on standard output, standard output carries those alone:
+            // the URL is on the standard error line below.
+            if !alerts_to_stdout && !args.json {
                 output::out(&server.url());
             }
             output::info(&format!(

@@ -40,6 +40,10 @@ pub(crate) struct ServerArgs {
     /// links its page [default: the `explore` folder beside the model file, if it has one].
     #[arg(long, value_name = "DIR")]
     pub(crate) explore: Option<PathBuf>,
+    /// The folder `POST /api/v1/models/activate` may load model files from; anything else is
+    /// refused [default: the folder of the model being served].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) models_dir: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -107,7 +111,8 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let mut state = AppState::builder()
         .token(args.server.token())
         .report_dir(args.server.report.clone())
-        .explore_dir(args.server.explore_dir(args.model.as_deref()));
+        .explore_dir(args.server.explore_dir(args.model.as_deref()))
+        .models_dir(args.server.models_dir.clone());
     if let Some(path) = &args.model {
         let mut loaded = iotguard_runtime::lab::load_model(path)
             .with_context(|| format!("loading model {}", path.display()))?;

@@ -267,3 +267,100 @@ fn serve_off_loopback_guards_reads_and_hosts() {
     let (code, rest) = server.interrupt();
     assert_eq!(code, Some(0), "{rest}");
 }
+
+/// With `--json`, standard output is the JSON statistics alone even while serving: the URL is
+/// only on standard error.
+#[test]
+fn detect_json_with_serve_keeps_standard_output_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.json");
+    let db = dir.path().join("alerts.db");
+    let p = |p: &std::path::Path| p.display().to_string();
+    let train = crate::simulated(dir.path(), 1, 3000);
+    let live = crate::simulated(dir.path(), 2, 500);
+    ok(&["train", "--model", "logreg", "--out", &p(&model), &train]);
+    let out = crate::iotguard(
+        &[
+            "detect",
+            "--json",
+            "--serve",
+            "127.0.0.1:0",
+            "--model",
+            &p(&model),
+            "--alerts-db",
+            &p(&db),
+            &live,
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stats: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}"));
+    assert_eq!(stats["report"]["flows"], json!(500), "{stats}");
+    assert!(
+        stderr.contains("serving the API and the dashboard at http://127.0.0.1:"),
+        "{stderr}"
+    );
+}
+
+/// POSTs with the bearer token; returns the status and the body.
+fn post_with_token(addr: &str, path: &str, body: &str, token: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    (
+        head.split(' ').nth(1).unwrap().parse().unwrap(),
+        body.to_string(),
+    )
+}
+
+/// `serve --models-dir DIR`: activation loads a model named inside DIR, and refuses the served
+/// model's own path outside it with the generic message.
+#[test]
+fn serve_activates_only_models_inside_models_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    let model = dir.path().join("model.json");
+    let train = crate::simulated(dir.path(), 1, 3000);
+    let p = |p: &std::path::Path| p.display().to_string();
+    ok(&["train", "--model", "logreg", "--out", &p(&model), &train]);
+    std::fs::copy(&model, models.join("other.json")).unwrap();
+    let mut server = start(&[
+        "serve",
+        "--model",
+        &p(&model),
+        "--models-dir",
+        &p(&models),
+        "--token",
+        "s3cret",
+    ]);
+    server.stderr_until("serving the API and the dashboard");
+    let outside = json!({ "path": p(&model) }).to_string();
+    let (status, body) =
+        post_with_token(&server.addr, "/api/v1/models/activate", &outside, "s3cret");
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("refused: the path must name a regular model file"),
+        "{body}"
+    );
+    let inside = json!({ "path": "other.json" }).to_string();
+    let (status, body) =
+        post_with_token(&server.addr, "/api/v1/models/activate", &inside, "s3cret");
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["active"]["generation"], json!(1));
+    let (code, rest) = server.interrupt();
+    assert_eq!(code, Some(0), "{rest}");
+}

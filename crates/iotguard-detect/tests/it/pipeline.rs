@@ -227,3 +227,95 @@ fn a_sink_that_loses_alerts_stops_the_run_loudly() {
         .unwrap()
         .starts_with("sink losing: alerts lost"));
 }
+
+/// Runs the pipeline over `source` without sinks; returns the stats it kept.
+fn run_bare(source: &mut dyn iotguard_detect::source::Source, stop: bool) -> (Stats, bool) {
+    let stats = Stats::new();
+    let ok = run_pipeline(
+        source,
+        &mut detector(DetectConfig::default()),
+        &mut [],
+        &PipelineConfig::default(),
+        PipelineParts {
+            stats: &stats,
+            feed: None,
+            shutdown: &AtomicBool::new(stop),
+            on_notice: &mut |_| {},
+        },
+    )
+    .is_ok();
+    (stats, ok)
+}
+
+/// The pipeline keeps the source's state in the stats `/health` reads: ended with the input it
+/// could not read, stopped when interrupted, failed with the source's error.
+#[test]
+fn the_source_state_is_kept_for_health() {
+    let dir = tempfile::tempdir().unwrap();
+    // A truncated gzip stream: opened, then cut short.
+    let missing = dir.path().join("cut.log.gz");
+    std::fs::write(&missing, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage").unwrap();
+    let mut source = ReplaySource::open(
+        &[fixture().test_log.clone(), missing.clone()],
+        ReadOptions::default(),
+        1,
+        Pacing::Fast,
+    )
+    .unwrap();
+    let (stats, ok) = run_bare(&mut source, false);
+    assert!(ok);
+    let health = stats.source_health();
+    assert_eq!(health.state, iotguard_detect::SourceState::Ended);
+    assert_eq!(health.unreadable, 1);
+    let error = health.last_error.unwrap();
+    assert!(
+        error.starts_with("cannot read: ") && error.contains("cut.log.gz"),
+        "{error}"
+    );
+
+    let mut source = ReplaySource::open(
+        &[fixture().test_log.clone()],
+        ReadOptions::default(),
+        1,
+        Pacing::Fast,
+    )
+    .unwrap();
+    let (stats, _) = run_bare(&mut source, true);
+    assert_eq!(
+        stats.source_health(),
+        iotguard_detect::SourceHealth {
+            state: iotguard_detect::SourceState::Stopped,
+            unreadable: 0,
+            last_error: None,
+        }
+    );
+
+    let (stats, ok) = run_bare(&mut Broken, false);
+    assert!(!ok);
+    let health = stats.source_health();
+    assert_eq!(health.state, iotguard_detect::SourceState::Failed);
+    assert!(
+        health
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("broker gone"),
+        "{health:?}"
+    );
+}
+
+/// A source whose every read fails.
+struct Broken;
+
+impl iotguard_detect::source::Source for Broken {
+    fn name(&self) -> &str {
+        "broken"
+    }
+
+    fn next_event(&mut self) -> iotguard_detect::Result<iotguard_detect::source::SourceEvent> {
+        Err(iotguard_detect::Error::io(
+            "broken",
+            std::io::Error::other("broker gone"),
+        ))
+    }
+}

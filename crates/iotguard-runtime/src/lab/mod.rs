@@ -196,7 +196,13 @@ pub struct LoadedModel {
 pub fn load_model(path: &Path) -> Result<LoadedModel> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| Error::io(&name, e))?;
-    let model_file = ModelFile::load(BufReader::new(file)).map_err(Error::Model)?;
+    load_model_from(&name, BufReader::new(file))
+}
+
+/// Loads a model file from a reader (`name` names it in errors), refusing one whose features
+/// this build does not compute.
+pub fn load_model_from(name: &str, reader: impl std::io::Read) -> Result<LoadedModel> {
+    let model_file = ModelFile::load(reader).map_err(Error::Model)?;
     let bad =
         |what: String| Error::Model(iotguard_models::Error::ModelFile(format!("{name}: {what}")));
     let features: FeatureConfig = serde_json::from_value(model_file.features.config.clone())

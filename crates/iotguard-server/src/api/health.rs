@@ -17,6 +17,9 @@ pub(crate) struct Health {
     model: bool,
     alert_store: bool,
     pipeline: bool,
+    /// The pipeline's source (absent without a pipeline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<iotguard_detect::SourceHealth>,
     /// What does not work, in words (empty when the status is `ok`).
     problems: Vec<String>,
 }
@@ -30,6 +33,18 @@ pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
             problems.push(format!(
                 "the last flush of the alert sinks failed: {failure}"
             ));
+        }
+        if let Some(source) = st.stats().map(iotguard_detect::Stats::source_health) {
+            match (source.state, &source.last_error) {
+                (iotguard_detect::SourceState::Failed, Some(e)) => {
+                    problems.push(format!("the source failed: {e}"));
+                }
+                (_, Some(e)) => problems.push(format!(
+                    "the source could not read {} input(s), flows were lost; the last: {e}",
+                    source.unreadable
+                )),
+                (_, None) => {}
+            }
         }
         if let Some(Err(e)) = st.store().map(iotguard_detect::AlertStore::check) {
             problems.push(format!("the alert store does not answer: {e}"));
@@ -55,6 +70,7 @@ pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
             model: state.model().is_some(),
             alert_store: state.store().is_some(),
             pipeline: state.stats().is_some(),
+            source: state.stats().map(iotguard_detect::Stats::source_health),
             problems,
         }),
     )

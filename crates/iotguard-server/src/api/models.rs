@@ -161,19 +161,27 @@ pub(crate) async fn explore(State(state): State<AppState>) -> Result<Response, A
         .into_response())
 }
 
-/// Loads another model file and makes it the active model between two flows.
+/// Loads another model file from the models directory and makes it the active model between
+/// two flows. A path that is not a regular file inside that directory is refused with one
+/// message whatever the reason (see [`crate::models_dir`]).
 pub(crate) async fn activate(
     State(state): State<AppState>,
     Json(body): Json<Activate>,
 ) -> Result<JsonResponse<Models>, ApiError> {
     let handle = state.require_model()?.clone();
-    let path = body.path;
+    let dir = state
+        .models_dir()
+        .ok_or_else(|| ApiError::unprocessable(crate::models_dir::REFUSED))?
+        .to_path_buf();
+    let requested = body.path;
     tokio::task::spawn_blocking(move || {
-        let loaded = iotguard_runtime::lab::load_model(&path).map_err(|e| {
-            ApiError::unprocessable(format!("loading model {}: {e}", path.display()))
-        })?;
+        let real = crate::models_dir::resolve(&dir, &requested)?;
+        let bytes = crate::models_dir::read_capped(&real)?;
+        let name = requested.display().to_string();
+        let loaded = iotguard_runtime::lab::load_model_from(&name, bytes.as_slice())
+            .map_err(|e| ApiError::unprocessable(format!("loading model {name}: {e}")))?;
         handle
-            .swap(ActiveModel::new(loaded, Some(&path)))
+            .swap(ActiveModel::new(loaded, Some(&real)))
             .map_err(|e| ApiError::unprocessable(e.to_string()))?;
         Ok::<_, ApiError>(())
     })

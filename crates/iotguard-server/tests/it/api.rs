@@ -61,6 +61,45 @@ async fn health_is_degraded_while_the_sinks_fail() {
     assert_eq!(body["status"], "ok");
 }
 
+/// `/health` reports the pipeline's source: its state, and degraded once it could not read an
+/// input or failed (before: only the sinks and the store were checked).
+#[tokio::test]
+async fn health_reports_the_source() {
+    let stats = iotguard_detect::Stats::new();
+    let app = app(AppState::builder().stats(stats.clone()).build());
+    stats.set_source_state(iotguard_detect::SourceState::Waiting);
+    let (status, body) = call(&app, get("/health")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["source"],
+        json!({"state": "waiting", "unreadable": 0, "last_error": null})
+    );
+    stats.add_source_error("cannot read: b.log: Permission denied (os error 13)");
+    stats.set_source_state(iotguard_detect::SourceState::Ended);
+    let (status, body) = call(&app, get("/health")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        body["source"],
+        json!({"state": "ended", "unreadable": 1,
+               "last_error": "cannot read: b.log: Permission denied (os error 13)"})
+    );
+    assert_eq!(
+        body["problems"],
+        json!([
+            "the source could not read 1 input(s), flows were lost; the last: \
+                cannot read: b.log: Permission denied (os error 13)"
+        ])
+    );
+    stats.set_source_failed("kafka: broker transport failure");
+    let (status, body) = call(&app, get("/health")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["source"]["state"], json!("failed"));
+    assert_eq!(
+        body["problems"],
+        json!(["the source failed: kafka: broker transport failure"])
+    );
+}
+
 #[tokio::test]
 async fn score_batch_matches_the_detector_and_lists_rejects() {
     let mut flows = json_flows(4, 300);

@@ -8,6 +8,10 @@ use serde_json::json;
 
 use crate::{call, get, models, post_json};
 
+/// The one answer to a path that is not a regular file inside the models directory.
+const REFUSED: &str = "refused: the path must name a regular model file inside the server's \
+    models directory (a name relative to it, or an absolute path inside it)";
+
 fn app_with(
     token: Option<&str>,
     report: Option<std::path::PathBuf>,
@@ -155,13 +159,7 @@ async fn activation_swaps_the_model_the_detector_uses() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("loading model /no/such/model.json: "),
-        "{answer}"
-    );
+    assert_eq!(answer["message"], json!(REFUSED), "{answer}");
     assert_eq!(handle.generation(), 1, "a failed load changes nothing");
 
     let (status, answer) = call(
@@ -181,4 +179,105 @@ async fn activation_swaps_the_model_the_detector_uses() {
             .contains("unknown field `file`"),
         "{answer}"
     );
+}
+
+/// Activates `path` on a server whose models directory is `dir`; returns the answer.
+async fn activate_in(
+    dir: &std::path::Path,
+    path: &str,
+) -> (StatusCode, serde_json::Value, ModelHandle) {
+    let handle = ModelHandle::load(&models().a).unwrap();
+    let app = app(AppState::builder()
+        .model(handle.clone())
+        .token(Some("s3cret".into()))
+        .models_dir(Some(dir.to_path_buf()))
+        .build());
+    let body = json!({ "path": path }).to_string();
+    let (status, answer) = call(
+        &app,
+        post_json("/api/v1/models/activate", &body, Some("s3cret")),
+    )
+    .await;
+    (status, answer, handle)
+}
+
+#[tokio::test]
+async fn activation_loads_a_model_by_its_name_in_the_models_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&models().b, dir.path().join("b.json")).unwrap();
+    let (status, answer, handle) = activate_in(dir.path(), "b.json").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(handle.generation(), 1);
+    let real = std::fs::canonicalize(dir.path().join("b.json")).unwrap();
+    assert_eq!(answer["active"]["path"], json!(real.display().to_string()));
+    // An absolute path inside the directory is accepted too.
+    let (status, answer, _) = activate_in(dir.path(), &real.display().to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+#[tokio::test]
+async fn activation_refuses_paths_outside_the_models_directory_alike() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("models");
+    std::fs::create_dir(&dir).unwrap();
+    // A JSON file outside the directory whose `format` an error would echo.
+    let outside = root.path().join("secret.json");
+    std::fs::write(&outside, r#"{"format": "top-secret-value"}"#).unwrap();
+    std::fs::copy(&models().b, root.path().join("b.json")).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("link.json")).unwrap();
+    std::os::unix::fs::symlink(root.path().join("b.json"), dir.join("b-link.json")).unwrap();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    for path in [
+        outside.display().to_string(),
+        root.path().join("missing.json").display().to_string(),
+        "../secret.json".to_string(),
+        "../b.json".to_string(),
+        "sub/../../b.json".to_string(),
+        "link.json".to_string(),
+        "b-link.json".to_string(),
+        "sub".to_string(),
+        "missing.json".to_string(),
+        "/etc/passwd".to_string(),
+        String::new(),
+    ] {
+        let (status, answer, handle) = activate_in(&dir, &path).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {answer}");
+        assert_eq!(
+            answer,
+            json!({"error": "unprocessable", "message": REFUSED}),
+            "{path}"
+        );
+        assert_eq!(handle.generation(), 0, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn activation_refuses_a_fifo_promptly() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("model.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let started = std::time::Instant::now();
+    let Ok(answer) = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        activate_in(dir.path(), "model.json"),
+    )
+    .await
+    else {
+        // Release the blocked open (read+write does not block on Linux) so the runtime can
+        // end, then fail.
+        drop(
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&fifo),
+        );
+        panic!("a FIFO blocked activation");
+    };
+    assert_eq!(answer.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.1);
+    assert_eq!(answer.1["message"], json!(REFUSED));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
