@@ -5,15 +5,17 @@
 //! the detector's incidents are expired by event time and the due alert documents are sent to
 //! every sink and published to the feed; every `flush_every` (and at the end) every sink is
 //! flushed and, when all succeeded, the source commits its position. Rejected lines are
-//! counted, given to the caller to report, and kept verbatim in the rejects file; they never
-//! stop the stream. A sink failure is counted and reported; the source's position is not
+//! counted, given to the caller to report, and kept verbatim in the rejects file (appended, so
+//! a restart from a checkpoint keeps the lines of the runs before; written out and synced
+//! before every commit of the source, so a kill -9 after a commit cannot lose a rejected line
+//! the resumed run will not read again); they never stop the stream. A sink failure is counted and reported; the source's position is not
 //! committed until every sink flushes again. A sink that kept neither delivered nor set aside
 //! what it was given ([`SinkError::is_fatal`]) stops the run: the other sinks are flushed, the
 //! source is not committed, and `run_pipeline` returns the error (an alert is delivered, kept
 //! in a dead-letter file or retry buffer with a count, or the run fails loudly). The shutdown flag is checked between events; the
 //! final flush happens whatever stopped the loop.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -124,7 +126,13 @@ pub fn run_pipeline(
     } = parts;
     let mut rejects = match &config.rejects {
         Some(path) => Some((
-            BufWriter::new(File::create(path).map_err(|e| Error::io(path.display(), e))?),
+            BufWriter::new(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| Error::io(path.display(), e))?,
+            ),
             path.display().to_string(),
         )),
         None => None,
@@ -233,6 +241,7 @@ pub fn run_pipeline(
             run.send(detector, sinks, stats, feed.as_deref_mut(), on_notice);
             in_batch = 0;
             if run.flush(sinks, stats, on_notice) {
+                sync_rejects(&mut rejects)?;
                 source.commit()?;
             }
             last_flush = Instant::now();
@@ -242,9 +251,7 @@ pub fn run_pipeline(
         detector.close_all();
     }
     run.send(detector, sinks, stats, feed, on_notice);
-    if let Some((mut w, name)) = rejects {
-        w.flush().map_err(|e| Error::io(name, e))?;
-    }
+    sync_rejects(&mut rejects)?;
     if run.flush(sinks, stats, on_notice) && run.fatal.is_none() {
         source.commit()?;
     }
@@ -254,6 +261,17 @@ pub fn run_pipeline(
     run.report.incidents = run.incidents;
     run.report.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(run.report)
+}
+
+/// Writes out and syncs the rejects file: a rejected line is on disk before the position past
+/// it is committed.
+fn sync_rejects(rejects: &mut Option<(BufWriter<File>, String)>) -> Result<()> {
+    if let Some((w, name)) = rejects.as_mut() {
+        w.flush()
+            .and_then(|()| w.get_ref().sync_data())
+            .map_err(|e| Error::io(&*name, e))?;
+    }
+    Ok(())
 }
 
 /// The loop's state between batches.

@@ -319,3 +319,88 @@ impl iotguard_detect::source::Source for Broken {
         ))
     }
 }
+
+/// A source of one rejected line that records, at its first commit, what the rejects file
+/// holds, then ends.
+struct OneReject {
+    raw: &'static str,
+    rejects: std::path::PathBuf,
+    sent: bool,
+    seen_at_commit: Option<String>,
+}
+
+impl iotguard_detect::source::Source for OneReject {
+    fn name(&self) -> &str {
+        "one-reject"
+    }
+
+    fn next_event(&mut self) -> iotguard_detect::Result<iotguard_detect::source::SourceEvent> {
+        use iotguard_detect::source::SourceEvent;
+        if !self.sent {
+            self.sent = true;
+            return Ok(SourceEvent::Rejected(Box::new(iotguard_flow::ParseError {
+                input: "one-reject".into(),
+                line: 1,
+                kind: iotguard_flow::ErrorKind::Malformed,
+                field: None,
+                reason: "junk".into(),
+                raw: self.raw.as_bytes().to_vec(),
+            })));
+        }
+        Ok(if self.seen_at_commit.is_some() {
+            SourceEvent::End
+        } else {
+            SourceEvent::Idle
+        })
+    }
+
+    fn commit(&mut self) -> iotguard_detect::Result<()> {
+        if self.seen_at_commit.is_none() {
+            self.seen_at_commit = Some(std::fs::read_to_string(&self.rejects).unwrap());
+        }
+        Ok(())
+    }
+}
+
+/// A rejected line is in the rejects file before the source commits the position past it (a
+/// kill -9 after the commit would lose it: the resumed run starts after it), and a second run
+/// with the same rejects file (a restart from a checkpoint) appends to it (before: the line
+/// sat in a buffer until the run's end, and a restart truncated the file).
+#[test]
+fn rejected_lines_are_on_disk_before_the_commit_and_kept_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let rejects = dir.path().join("rejects.txt");
+    let mut seen = Vec::new();
+    for raw in ["first junk", "second junk"] {
+        let mut source = OneReject {
+            raw,
+            rejects: rejects.clone(),
+            sent: false,
+            seen_at_commit: None,
+        };
+        let report = run_pipeline(
+            &mut source,
+            &mut detector(DetectConfig::default()),
+            &mut [],
+            &PipelineConfig {
+                rejects: Some(rejects.clone()),
+                flush_every: std::time::Duration::ZERO,
+                ..PipelineConfig::default()
+            },
+            PipelineParts {
+                stats: &Stats::new(),
+                feed: None,
+                shutdown: &AtomicBool::new(false),
+                on_notice: &mut |_| {},
+            },
+        )
+        .unwrap();
+        assert_eq!(report.rejected, 1);
+        seen.push(source.seen_at_commit.unwrap());
+    }
+    assert_eq!(seen, ["first junk\n", "first junk\nsecond junk\n"]);
+    assert_eq!(
+        std::fs::read_to_string(&rejects).unwrap(),
+        "first junk\nsecond junk\n"
+    );
+}
