@@ -32,9 +32,12 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let capture =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/zeek/explore_a.conn.log.labeled");
-        let batch = BatchConfig { threads: 1, ..Default::default() };
+        let capture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/zeek/explore_a.conn.log.labeled");
+        let batch = BatchConfig {
+            threads: 1,
+            ..Default::default()
+        };
         let (file, _) = iotguard_runtime::lab::train_model(
             ModelKind::Logreg,
             &[Input::File(capture)],
@@ -48,7 +51,8 @@ fn fixture() -> &'static Fixture {
         let models = dir.path().join("models");
         std::fs::create_dir(&models).expect("models folder");
         let path = models.join("model.json");
-        file.save(std::fs::File::create(&path).expect("model file")).expect("model saved");
+        file.save(std::fs::File::create(&path).expect("model file"))
+            .expect("model saved");
         let store = AlertStore::open(&dir.path().join("alerts.db")).expect("alert store");
         let state = AppState::builder()
             .model(ModelHandle::load(&path).expect("model loads"))
@@ -59,7 +63,11 @@ fn fixture() -> &'static Fixture {
             .enable_all()
             .build()
             .expect("runtime");
-        Fixture { _dir: dir, runtime, router: app(state) }
+        Fixture {
+            _dir: dir,
+            runtime,
+            router: app(state),
+        }
     })
 }
 
@@ -87,7 +95,9 @@ fn request(data: &[u8]) -> Request<Body> {
                     .all(|b| b.is_ascii_alphanumeric() || b"-._~=&%+,:".contains(&b))
             });
             let query = raw.map_or_else(|| encode(rest), str::to_string);
-            Request::get(format!("/api/v1/alerts?{query}")).body(Body::empty()).expect("request")
+            Request::get(format!("/api/v1/alerts?{query}"))
+                .body(Body::empty())
+                .expect("request")
         }
         _ => Request::get(format!("/api/v1/alerts/{}", encode(rest)))
             .body(Body::empty())
