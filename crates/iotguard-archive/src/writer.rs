@@ -93,6 +93,8 @@ pub struct ArchiveWriter {
     counts: ArchiveCounts,
     latest_day: Option<i64>,
     retained_through: Option<i64>,
+    /// The latest failure, cleared when a file is finished after it.
+    failure: Option<String>,
 }
 
 struct OpenFile {
@@ -131,6 +133,7 @@ impl ArchiveWriter {
             counts: ArchiveCounts::default(),
             latest_day: None,
             retained_through: None,
+            failure: None,
         };
         w.counts.stale_temp_removed = remove_temp_files(&w.config.root)?;
         Ok(w)
@@ -139,6 +142,11 @@ impl ArchiveWriter {
     /// Returns the counters.
     pub fn counts(&self) -> ArchiveCounts {
         self.counts
+    }
+
+    /// Returns the latest failure, until a file is finished after it.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
     }
 
     /// Returns the archive's root folder.
@@ -150,6 +158,18 @@ impl ArchiveWriter {
     /// removed) and its flows, this one included, are counted in
     /// [`ArchiveCounts::flows_failed`]; the next call starts a new file.
     pub fn append(&mut self, rec: &FlowRecord, row: &ArchiveRow<'_>) -> Result<()> {
+        let result = self.append_inner(rec, row);
+        self.note(result)
+    }
+
+    fn note(&mut self, result: Result<()>) -> Result<()> {
+        if let Err(e) = &result {
+            self.failure = Some(e.to_string());
+        }
+        result
+    }
+
+    fn append_inner(&mut self, rec: &FlowRecord, row: &ArchiveRow<'_>) -> Result<()> {
         let partition = partition_of(rec.ts);
         let day = partition.day();
         if self.latest_day.is_none_or(|d| day > d) {
@@ -166,7 +186,10 @@ impl ArchiveWriter {
             }
         }
         if self.open.is_none() {
-            self.apply_retention()?;
+            if let Err(e) = self.apply_retention() {
+                self.fail(1);
+                return Err(e);
+            }
             match self.start(partition) {
                 Ok(f) => self.open = Some(f),
                 Err(e) => {
@@ -213,14 +236,16 @@ impl ArchiveWriter {
             .as_ref()
             .is_some_and(|f| f.opened.elapsed() >= self.config.max_file_age)
         {
-            return self.finish_open();
+            let result = self.finish_open();
+            return self.note(result);
         }
         Ok(())
     }
 
     /// Finishes the open file (footer, fsync, rename): everything appended so far is readable.
     pub fn finish(&mut self) -> Result<ArchiveCounts> {
-        self.finish_open()?;
+        let result = self.finish_open();
+        self.note(result)?;
         Ok(self.counts)
     }
 
@@ -247,6 +272,7 @@ impl ArchiveWriter {
             Ok(()) => {
                 self.counts.flows_archived += rows;
                 self.counts.files += 1;
+                self.failure = None;
                 Ok(())
             }
             Err(e) => {

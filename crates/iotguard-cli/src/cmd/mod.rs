@@ -46,7 +46,7 @@ pub(crate) enum Command {
     Compare(compare::CompareArgs),
     /// Detect attacks in flows (replayed files, standard input, a live Zeek log folder) and
     /// write explained, graded ECS alerts.
-    Detect(detect::DetectArgs),
+    Detect(Box<detect::DetectArgs>),
     /// Serve the API and the dashboard over a model file, an alert store and a compare report.
     Serve(serve::ServeArgs),
     /// The whole system in one command: a simulated IoT network under attack, a model, live
@@ -66,7 +66,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<u8> {
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Explore(args) => explore::run(args),
-        Command::Detect(args) => detect::run(args),
+        Command::Detect(args) => detect::run(*args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Replay(args) => replay::run(args),
