@@ -158,3 +158,91 @@ fn an_archive_that_cannot_be_written_is_counted_and_detection_goes_on() {
     assert_eq!(v["stats"]["archive_failed_flows"], 3_000);
     assert_eq!(v["stats"]["archive_errors"], 3_000);
 }
+
+#[test]
+fn a_killed_detect_leaves_only_complete_files_and_a_temp_file_the_next_run_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let train_on = simulated(dir.path(), 4, 5_000);
+    let model = dir.path().join("tree.json").display().to_string();
+    ok(&["train", "--model", "tree", "--out", &model, &train_on]);
+    let live = simulated(dir.path(), 6, 60_000);
+    let archive = dir.path().join("archive");
+    let archive_s = archive.display().to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_iotguard"))
+        .args([
+            "detect",
+            "--model",
+            &model,
+            "--no-alerts-db",
+            "--rate",
+            "4000",
+            "--archive",
+            &archive_s,
+            "--archive-roll-secs",
+            "1",
+            &live,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let hidden = |files: &[PathBuf]| {
+        files
+            .iter()
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let files = if archive.exists() {
+            all_files(&archive)
+        } else {
+            Vec::new()
+        };
+        if files.len() > hidden(&files) && hidden(&files) > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no file rolled in 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL: no shutdown, no final flush
+    child.wait().unwrap();
+
+    // Every visible file is complete: read to its end without a bad row or a failed input.
+    let files = all_files(&archive);
+    let complete = files.len() - hidden(&files);
+    assert!(complete >= 1);
+    let inspected = super::inspect_json(&[&archive]);
+    assert_eq!(inspected["bad_records"], 0);
+    assert_eq!(inspected["failed_inputs"].as_array().unwrap().len(), 0);
+    let records = inspected["records"].as_u64().unwrap();
+    assert!(records > 0 && records < 60_000, "{records}");
+
+    // The next run removes what the killed one left unfinished, and says so.
+    let small = simulated(dir.path(), 7, 100);
+    let out = iotguard(
+        &[
+            "detect",
+            "--model",
+            &model,
+            "--no-alerts-db",
+            "--archive",
+            &archive_s,
+            &small,
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let left = hidden(&files);
+    assert!(
+        left == 0 || stderr.contains(&format!("removed {left} unfinished temporary file(s)")),
+        "{left}: {stderr}"
+    );
+    assert_eq!(hidden(&all_files(&archive)), 0);
+    let after = super::inspect_json(&[&archive]);
+    assert_eq!(after["records"].as_u64().unwrap(), records + 100);
+}
