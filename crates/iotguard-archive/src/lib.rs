@@ -16,11 +16,12 @@
 //! - **no flow is dropped silently**: a flow is in a finished file, in the open one (finished on
 //!   [`ArchiveWriter::finish`] and on drop), or counted in [`ArchiveCounts::flows_failed`] with
 //!   the error returned to the caller;
-//! - files roll at [`ArchiveConfig::max_file_bytes`], after [`ArchiveConfig::max_file_age`], and
-//!   when a flow belongs to another hour partition;
+//! - files roll at [`ArchiveConfig::max_file_bytes`] and after [`ArchiveConfig::max_file_age`];
+//!   up to four hour partitions have a file open at once (flows near an hour's end arrive late,
+//!   as Zeek writes a flow when it ends), the oldest finished when a fifth is needed;
 //! - retention ([`ArchiveConfig::retention_days`]) removes whole date partitions older than the
 //!   latest archived flow's date minus the retention, so replaying an old capture does not
-//!   delete what it just wrote.
+//!   delete what it just wrote (files still open in such a day are finished first).
 //!
 //! This crate knows nothing of detection: the detector hands it a record and an [`ArchiveRow`].
 

@@ -1,5 +1,6 @@
 //! [`ArchiveWriter`]: scored flows into partitioned, rolled, atomically renamed Parquet files.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,9 @@ use parquet::arrow::ArrowWriter;
 use crate::partition::{parse_date_dir, partition_of, Partition};
 use crate::schema::archive_schema;
 use crate::{Error, Result};
+
+/// Hour partitions with a file open at once.
+const MAX_OPEN: usize = 4;
 
 /// Where and how the archive is written.
 #[derive(Clone, Debug)]
@@ -89,7 +93,7 @@ pub struct ArchiveWriter {
     config: ArchiveConfig,
     run: String,
     seq: u64,
-    open: Option<OpenFile>,
+    open: BTreeMap<Partition, OpenFile>,
     counts: ArchiveCounts,
     latest_day: Option<i64>,
     retained_through: Option<i64>,
@@ -98,7 +102,6 @@ pub struct ArchiveWriter {
 }
 
 struct OpenFile {
-    partition: Partition,
     tmp: PathBuf,
     dest: PathBuf,
     writer: ArrowWriter<BufWriter<File>>,
@@ -129,7 +132,7 @@ impl ArchiveWriter {
             run: format!("{nanos:x}-{}", std::process::id()),
             config,
             seq: 0,
-            open: None,
+            open: BTreeMap::new(),
             counts: ArchiveCounts::default(),
             latest_day: None,
             retained_through: None,
@@ -175,23 +178,34 @@ impl ArchiveWriter {
         if self.latest_day.is_none_or(|d| day > d) {
             self.latest_day = Some(day);
         }
-        let due = match &self.open {
-            Some(f) => f.partition != partition || f.opened.elapsed() >= self.config.max_file_age,
-            None => false,
-        };
-        if due {
-            if let Err(e) = self.finish_open() {
+        let aged = self
+            .open
+            .get(&partition)
+            .is_some_and(|f| f.opened.elapsed() >= self.config.max_file_age);
+        if aged {
+            if let Err(e) = self.finish_open(partition) {
                 self.fail(1);
                 return Err(e);
             }
         }
-        if self.open.is_none() {
+        if !self.open.contains_key(&partition) {
+            // Flows near an hour's end arrive late (Zeek writes a flow when it ends): a few
+            // partitions stay open, the oldest is finished when one more is needed.
+            if self.open.len() >= MAX_OPEN {
+                let oldest = *self.open.keys().next().unwrap_or(&partition);
+                if let Err(e) = self.finish_open(oldest) {
+                    self.fail(1);
+                    return Err(e);
+                }
+            }
             if let Err(e) = self.apply_retention() {
                 self.fail(1);
                 return Err(e);
             }
             match self.start(partition) {
-                Ok(f) => self.open = Some(f),
+                Ok(f) => {
+                    self.open.insert(partition, f);
+                }
                 Err(e) => {
                     self.fail(1);
                     return Err(e);
@@ -200,7 +214,7 @@ impl ArchiveWriter {
         }
         let batch_rows = self.config.batch_rows.max(1);
         let max_bytes = self.config.max_file_bytes;
-        let Some(f) = self.open.as_mut() else {
+        let Some(f) = self.open.get_mut(&partition) else {
             return Ok(());
         };
         let result = (|| {
@@ -219,34 +233,47 @@ impl ArchiveWriter {
             }
         })();
         match result {
-            Ok(true) => self.finish_open(),
+            Ok(true) => self.finish_open(partition),
             Ok(false) => Ok(()),
             Err(e) => {
-                self.abandon();
+                self.abandon(partition);
                 Err(e)
             }
         }
     }
 
-    /// Finishes the open file if it has been open longer than the configured age (call it
+    /// Finishes the open files that have been open longer than the configured age (call it
     /// when the stream is idle, so files do not stay open without new flows).
     pub fn roll_if_due(&mut self) -> Result<()> {
-        if self
+        let due: Vec<Partition> = self
             .open
-            .as_ref()
-            .is_some_and(|f| f.opened.elapsed() >= self.config.max_file_age)
-        {
-            let result = self.finish_open();
-            return self.note(result);
-        }
-        Ok(())
+            .iter()
+            .filter(|(_, f)| f.opened.elapsed() >= self.config.max_file_age)
+            .map(|(p, _)| *p)
+            .collect();
+        let result = self.finish_all(due);
+        self.note(result)
     }
 
-    /// Finishes the open file (footer, fsync, rename): everything appended so far is readable.
+    /// Finishes every open file (footer, fsync, rename): everything appended so far is
+    /// readable. On failures, every file is still tried; the first error is returned.
     pub fn finish(&mut self) -> Result<ArchiveCounts> {
-        let result = self.finish_open();
+        let all: Vec<Partition> = self.open.keys().copied().collect();
+        let result = self.finish_all(all);
         self.note(result)?;
         Ok(self.counts)
+    }
+
+    fn finish_all(&mut self, partitions: Vec<Partition>) -> Result<()> {
+        let mut first = Ok(());
+        for p in partitions {
+            if let Err(e) = self.finish_open(p) {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
     }
 
     fn fail(&mut self, flows: u64) {
@@ -254,16 +281,16 @@ impl ArchiveWriter {
         self.counts.flows_failed += flows;
     }
 
-    /// Drops the open file after a failure, counting its flows as failed.
-    fn abandon(&mut self) {
-        if let Some(f) = self.open.take() {
+    /// Drops an open file after a failure, counting its flows as failed.
+    fn abandon(&mut self, partition: Partition) {
+        if let Some(f) = self.open.remove(&partition) {
             let _ = fs::remove_file(&f.tmp);
             self.fail(f.rows.max(1));
         }
     }
 
-    fn finish_open(&mut self) -> Result<()> {
-        let Some(f) = self.open.take() else {
+    fn finish_open(&mut self, partition: Partition) -> Result<()> {
+        let Some(f) = self.open.remove(&partition) else {
             return Ok(());
         };
         let rows = f.rows;
@@ -301,7 +328,6 @@ impl ArchiveWriter {
         )
         .map_err(|e| Error::parquet(&tmp, e))?;
         Ok(OpenFile {
-            partition,
             tmp,
             dest,
             writer,
@@ -321,6 +347,15 @@ impl ArchiveWriter {
         }
         self.retained_through = Some(latest);
         let oldest_kept = latest - i64::from(days);
+        // Files still open in expired days are finished first (their flows were archived, then
+        // aged out), so no writer is left pointing into a removed folder.
+        let expired: Vec<Partition> = self
+            .open
+            .keys()
+            .filter(|p| p.day() < oldest_kept)
+            .copied()
+            .collect();
+        self.finish_all(expired)?;
         let root = &self.config.root;
         let entries = fs::read_dir(root).map_err(|e| Error::io(root, e))?;
         for entry in entries {
@@ -343,7 +378,7 @@ impl Drop for ArchiveWriter {
     /// Finishes the open file, so a shutdown that did not call [`ArchiveWriter::finish`] still
     /// leaves only complete files.
     fn drop(&mut self) {
-        let _ = self.finish_open();
+        let _ = self.finish();
     }
 }
 

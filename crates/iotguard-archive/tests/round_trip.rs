@@ -227,3 +227,24 @@ fn a_write_failure_is_counted_and_returned_and_the_next_flow_starts_over() {
     let counts = w.finish().unwrap();
     assert_eq!((counts.flows_archived, counts.flows_failed), (1, 1));
 }
+
+#[test]
+fn late_flows_of_the_previous_hour_do_not_fragment_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = ArchiveWriter::open(ArchiveConfig::new(dir.path())).unwrap();
+    // Around 01:00, flows of 00:59 (written when they ended) interleave with flows of 01:00.
+    for i in 0..1000u64 {
+        let ts = if i % 2 == 0 {
+            DAY0 + HOUR - 1
+        } else {
+            DAY0 + HOUR
+        };
+        w.append(&flow(i, ts), &row(i)).unwrap();
+    }
+    let counts = w.finish().unwrap();
+    assert_eq!((counts.files, counts.flows_archived), (2, 1000));
+    let found = visible(dir.path());
+    assert_eq!(found.len(), 2);
+    assert!(found[0].starts_with("date=2019-01-10/hour=00"));
+    assert!(found[1].starts_with("date=2019-01-10/hour=01"));
+}
