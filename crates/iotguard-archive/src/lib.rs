@@ -25,10 +25,12 @@
 //!
 //! This crate knows nothing of detection: the detector hands it a record and an [`ArchiveRow`].
 
+mod background;
 mod partition;
 mod schema;
 mod writer;
 
+pub use background::BackgroundArchive;
 pub use partition::{partition_of, Partition};
 pub use schema::archive_schema;
 pub use writer::{ArchiveConfig, ArchiveCounts, ArchiveRow, ArchiveWriter};

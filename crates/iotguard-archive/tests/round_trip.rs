@@ -248,3 +248,37 @@ fn late_flows_of_the_previous_hour_do_not_fragment_files() {
     assert!(found[0].starts_with("date=2019-01-10/hour=00"));
     assert!(found[1].starts_with("date=2019-01-10/hour=01"));
 }
+
+#[test]
+fn the_background_archive_writes_every_flow_and_returns_failures_later() {
+    use iotguard_archive::BackgroundArchive;
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = BackgroundArchive::open(ArchiveConfig::new(dir.path())).unwrap();
+    for i in 0..10_000u64 {
+        w.append(&flow(i, DAY0 + (i as i64 / 5_000) * HOUR), &row(i))
+            .unwrap();
+    }
+    let counts = w.finish().unwrap();
+    assert_eq!((counts.flows_archived, counts.files), (10_000, 2));
+    let mut n = 0;
+    for p in visible(dir.path()) {
+        n += read_parquet_flows(File::open(dir.path().join(p)).unwrap())
+            .unwrap()
+            .count();
+    }
+    assert_eq!(n, 10_000);
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("archive");
+    let mut w = BackgroundArchive::open(ArchiveConfig::new(&root)).unwrap();
+    std::fs::write(root.join("date=2019-01-10"), b"x").unwrap();
+    let mut errors = 0;
+    for i in 0..3_000u64 {
+        errors += usize::from(w.append(&flow(i, DAY0), &row(i)).is_err());
+    }
+    errors += usize::from(w.finish().is_err());
+    assert!(errors >= 1);
+    let counts = w.counts();
+    assert_eq!((counts.flows_archived, counts.flows_failed), (0, 3_000));
+    assert!(w.failure().is_some());
+}

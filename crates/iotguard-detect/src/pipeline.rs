@@ -111,7 +111,7 @@ pub struct PipelineParts<'a> {
     /// The flow archive every scored flow is written to, if any. Its failures are counted,
     /// reported and shown by `/health`; they never stop detection. Its open file is finished
     /// when the run ends.
-    pub archive: Option<&'a mut iotguard_archive::ArchiveWriter>,
+    pub archive: Option<&'a mut iotguard_archive::BackgroundArchive>,
     /// Told about rejected lines, sink failures and source notices.
     pub on_notice: &'a mut dyn FnMut(Notice<'_>),
 }
@@ -298,7 +298,7 @@ pub fn run_pipeline(
 /// A success publishes nothing (the flush tick does), so the per-flow path takes no lock.
 fn archive_result(
     result: std::result::Result<(), iotguard_archive::Error>,
-    archive: &iotguard_archive::ArchiveWriter,
+    archive: &iotguard_archive::BackgroundArchive,
     stats: &Stats,
     failing: &mut bool,
     on_notice: &mut dyn FnMut(Notice<'_>),
@@ -313,9 +313,13 @@ fn archive_result(
 }
 
 /// Publishes the archive's counters and current failure to `stats`.
-fn publish_archive(archive: &iotguard_archive::ArchiveWriter, stats: &Stats, failing: &mut bool) {
+fn publish_archive(
+    archive: &iotguard_archive::BackgroundArchive,
+    stats: &Stats,
+    failing: &mut bool,
+) {
     let counts = archive.counts();
-    let failure = archive.failure().map(str::to_owned);
+    let failure = archive.failure();
     *failing = failure.is_some();
     stats.set_archive(
         counts.flows_archived,

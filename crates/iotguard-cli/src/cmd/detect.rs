@@ -299,7 +299,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
     }
     let mut archive = match &args.archive {
         Some(root) => Some(
-            iotguard_archive::ArchiveWriter::open(iotguard_archive::ArchiveConfig {
+            iotguard_archive::BackgroundArchive::open(iotguard_archive::ArchiveConfig {
                 max_file_bytes: args.archive_max_mib.max(1) << 20,
                 max_file_age: Duration::from_secs(args.archive_roll_secs),
                 retention_days: args.archive_retention_days,
@@ -311,7 +311,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
     };
     if let Some(removed) = archive
         .as_ref()
-        .map(|a| a.counts().stale_temp_removed)
+        .map(iotguard_archive::BackgroundArchive::stale_temp_removed)
         .filter(|&n| n > 0)
     {
         output::info(&format!(
