@@ -163,6 +163,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             stats: &stats,
             feed: None,
             shutdown: &AtomicBool::new(false),
+            archive: None,
             on_notice: &mut |_| {},
         },
     )?;

@@ -48,6 +48,7 @@
 //!         stats: &stats,
 //!         feed: None,
 //!         shutdown: &AtomicBool::new(false),
+//!         archive: None,
 //!         on_notice: &mut |notice| eprintln!("{notice:?}"),
 //!     },
 //! )?;

@@ -79,6 +79,10 @@ pub struct PipelineReport {
     pub sink_errors: u64,
     /// Alert documents sinks could not deliver and kept in their dead-letter files.
     pub dead_lettered: u64,
+    /// Flows written to the flow archive (in finished files), if one was given.
+    pub archived: u64,
+    /// Flows the archive could not write (each failure reported as a notice).
+    pub archive_failed: u64,
     /// Whether the shutdown flag stopped the run (rather than the source ending).
     pub interrupted: bool,
     /// Seconds the run took.
@@ -94,6 +98,8 @@ pub enum Notice<'a> {
     SinkFailed(&'a str, &'a SinkError),
     /// The source said something (an input skipped, a log rotated).
     Source(&'a str),
+    /// The flow archive failed to write (said once per run of failures, every flow counted).
+    ArchiveFailed(&'a iotguard_archive::Error),
 }
 
 /// Where the pipeline's optional parts go.
@@ -104,6 +110,10 @@ pub struct PipelineParts<'a> {
     pub feed: Option<&'a mut LiveFeed>,
     /// Set to stop (SIGTERM, Ctrl-C); checked between events.
     pub shutdown: &'a AtomicBool,
+    /// The flow archive every scored flow is written to, if any. Its failures are counted,
+    /// reported and shown by `/health`; they never stop detection. Its open file is finished
+    /// when the run ends.
+    pub archive: Option<&'a mut iotguard_archive::BackgroundArchive>,
     /// Told about rejected lines, sink failures and source notices.
     pub on_notice: &'a mut dyn FnMut(Notice<'_>),
 }
@@ -122,8 +132,10 @@ pub fn run_pipeline(
         stats,
         mut feed,
         shutdown,
+        mut archive,
         on_notice,
     } = parts;
+    let mut archive_failing = false;
     let mut rejects = match &config.rejects {
         Some(path) => Some((
             BufWriter::new(
@@ -187,6 +199,20 @@ pub fn run_pipeline(
                 let t0 = Instant::now();
                 last_flow_at = Some(t0);
                 let scored = detector.process(&rec);
+                if let Some(archive) = archive.as_deref_mut() {
+                    let info = &detector.model().info;
+                    let row = iotguard_archive::ArchiveRow {
+                        score: scored.score,
+                        threshold: scored.threshold,
+                        is_alert: scored.is_alert,
+                        alert_id: scored.incident_id.as_deref(),
+                        model_id: &info.id,
+                        model_version: &info.version,
+                    };
+                    if let Err(e) = archive.append(&rec, &row) {
+                        archive_result(Err(e), archive, stats, &mut archive_failing, on_notice);
+                    }
+                }
                 record(&mut run.detect, t0.elapsed().as_nanos() as u64);
                 run.received.push(t0);
                 run.report.flows += 1;
@@ -240,6 +266,10 @@ pub fn run_pipeline(
         if last_flush.elapsed() >= config.flush_every {
             run.send(detector, sinks, stats, feed.as_deref_mut(), on_notice);
             in_batch = 0;
+            if let Some(archive) = archive.as_deref_mut() {
+                let result = archive.roll_if_due();
+                archive_result(result, archive, stats, &mut archive_failing, on_notice);
+            }
             if run.flush(sinks, stats, on_notice) {
                 sync_rejects(&mut rejects)?;
                 source.commit()?;
@@ -251,6 +281,13 @@ pub fn run_pipeline(
         detector.close_all();
     }
     run.send(detector, sinks, stats, feed, on_notice);
+    if let Some(archive) = archive {
+        let result = archive.finish().map(|_| ());
+        archive_result(result, archive, stats, &mut archive_failing, on_notice);
+        let counts = archive.counts();
+        run.report.archived = counts.flows_archived;
+        run.report.archive_failed = counts.flows_failed;
+    }
     sync_rejects(&mut rejects)?;
     if run.flush(sinks, stats, on_notice) && run.fatal.is_none() {
         source.commit()?;
@@ -272,6 +309,42 @@ fn sync_rejects(rejects: &mut Option<(BufWriter<File>, String)>) -> Result<()> {
             .map_err(|e| Error::io(&*name, e))?;
     }
     Ok(())
+}
+
+/// Reports an archive failure (once per run of failures; every flow is counted) and publishes
+/// the archive's counters and its failure, which `/health` shows until a file is finished again.
+/// A success publishes nothing (the flush tick does), so the per-flow path takes no lock.
+fn archive_result(
+    result: std::result::Result<(), iotguard_archive::Error>,
+    archive: &iotguard_archive::BackgroundArchive,
+    stats: &Stats,
+    failing: &mut bool,
+    on_notice: &mut dyn FnMut(Notice<'_>),
+) {
+    if let Err(e) = &result {
+        if !*failing {
+            on_notice(Notice::ArchiveFailed(e));
+        }
+        *failing = true;
+    }
+    publish_archive(archive, stats, failing);
+}
+
+/// Publishes the archive's counters and current failure to `stats`.
+fn publish_archive(
+    archive: &iotguard_archive::BackgroundArchive,
+    stats: &Stats,
+    failing: &mut bool,
+) {
+    let counts = archive.counts();
+    let failure = archive.failure();
+    *failing = failure.is_some();
+    stats.set_archive(
+        counts.flows_archived,
+        counts.flows_failed,
+        counts.errors,
+        failure,
+    );
 }
 
 /// The loop's state between batches.

@@ -66,6 +66,12 @@ struct Inner {
     sink_errors: AtomicU64,
     /// The last flush round's failure (`None`: every sink flushed), for `/health`.
     sink_failure: Mutex<Option<String>>,
+    archived_flows: AtomicU64,
+    archive_failed_flows: AtomicU64,
+    archive_errors: AtomicU64,
+    /// The flow archive's last failure (`None`: none, or a file was finished since), for
+    /// `/health`.
+    archive_failure: Mutex<Option<String>>,
     feed_sent: AtomicU64,
     open_incidents: AtomicU64,
     hosts: AtomicU64,
@@ -145,6 +151,12 @@ pub struct StatsSnapshot {
     pub alerts_out: u64,
     /// Sink failures.
     pub sink_errors: u64,
+    /// Flows written to the flow archive (in finished files).
+    pub archived_flows: u64,
+    /// Flows the flow archive failed to write (counted, never silently dropped).
+    pub archive_failed_flows: u64,
+    /// Flow archive write failures.
+    pub archive_errors: u64,
     /// Events published to the live feed.
     pub feed_sent: u64,
     /// Incidents open now.
@@ -176,6 +188,10 @@ impl Stats {
                 alerts_out: AtomicU64::new(0),
                 sink_errors: AtomicU64::new(0),
                 sink_failure: Mutex::new(None),
+                archived_flows: AtomicU64::new(0),
+                archive_failed_flows: AtomicU64::new(0),
+                archive_errors: AtomicU64::new(0),
+                archive_failure: Mutex::new(None),
                 feed_sent: AtomicU64::new(0),
                 open_incidents: AtomicU64::new(0),
                 hosts: AtomicU64::new(0),
@@ -234,6 +250,29 @@ impl Stats {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Records the flow archive's counters (totals) and its latest failure, `None` once a
+    /// file was finished after it.
+    pub fn set_archive(&self, archived: u64, failed: u64, errors: u64, failure: Option<String>) {
+        let i = &self.inner;
+        i.archived_flows.store(archived, Ordering::Relaxed);
+        i.archive_failed_flows.store(failed, Ordering::Relaxed);
+        i.archive_errors.store(errors, Ordering::Relaxed);
+        *i.archive_failure.lock().unwrap_or_else(|e| e.into_inner()) = failure;
+    }
+
+    /// Returns the flow archive's latest failure with how many flows it could not write, if
+    /// it is failing.
+    pub fn archive_failure(&self) -> Option<String> {
+        let failure = self
+            .inner
+            .archive_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        let failed = self.inner.archive_failed_flows.load(Ordering::Relaxed);
+        Some(format!("{failure} ({failed} flows not archived so far)"))
     }
 
     /// Records the source's state (the pipeline calls this when it changes).
@@ -352,6 +391,9 @@ impl Stats {
             alert_flows: load(&i.alert_flows),
             alerts_out: load(&i.alerts_out),
             sink_errors: load(&i.sink_errors),
+            archived_flows: load(&i.archived_flows),
+            archive_failed_flows: load(&i.archive_failed_flows),
+            archive_errors: load(&i.archive_errors),
             feed_sent: load(&i.feed_sent),
             open_incidents: load(&i.open_incidents),
             hosts: load(&i.hosts),
@@ -417,6 +459,21 @@ impl StatsSnapshot {
                 self.alerts_out,
             ),
             ("sink_errors", "Sink failures.", self.sink_errors),
+            (
+                "archived_flows",
+                "Flows written to the flow archive.",
+                self.archived_flows,
+            ),
+            (
+                "archive_failed_flows",
+                "Flows the flow archive failed to write.",
+                self.archive_failed_flows,
+            ),
+            (
+                "archive_errors",
+                "Flow archive write failures.",
+                self.archive_errors,
+            ),
             (
                 "feed_sent",
                 "Events published to the live feed.",

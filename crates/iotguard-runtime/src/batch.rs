@@ -26,6 +26,8 @@ pub struct BatchConfig {
     /// Corrections to the inputs' labels, applied when a dataset is built from them
     /// ([`crate::audit`]); empty by default.
     pub label_audit: LabelAudit,
+    /// `--since/--until`: records outside it are left out (and counted in the window).
+    pub window: crate::window::TimeWindow,
 }
 
 /// What reading the inputs gave.
@@ -40,6 +42,8 @@ pub struct BatchOutcome {
     /// Files found in folders that hold no flow records (README files, checksum lists), with
     /// the reason; reported, not failures.
     pub skipped_inputs: Vec<(String, String)>,
+    /// Records left out for being outside [`BatchConfig::window`] (`--since/--until`).
+    pub outside_window: u64,
 }
 
 impl BatchOutcome {
@@ -75,10 +79,12 @@ pub fn run_batch(
         )),
         None => None,
     };
+    let outside_before = config.window.outside_count();
     let mut outcome = BatchOutcome {
         per_input: Vec::new(),
         failed_inputs: Vec::new(),
         skipped_inputs: Vec::new(),
+        outside_window: 0,
     };
     for (index, input) in inputs.iter().enumerate() {
         // A reader that panics (a library's bug on a corrupt file) fails its input, not the
@@ -96,7 +102,7 @@ pub fn run_batch(
             ))
         });
         let mut reader = match opened {
-            Ok(r) => r,
+            Ok(r) => config.window.wrap(r),
             Err(e @ Error::Open(iotguard_flow::OpenError::UnknownFormat { .. }))
                 if matches!(input, Input::InFolder(_)) =>
             {
@@ -157,5 +163,6 @@ pub fn run_batch(
     if let Some((mut w, name)) = rejects {
         w.flush().map_err(|e| Error::io(&name, e))?;
     }
+    outcome.outside_window = config.window.outside_count() - outside_before;
     Ok(outcome)
 }

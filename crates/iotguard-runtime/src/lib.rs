@@ -19,5 +19,6 @@ pub mod parquet;
 mod parquet_input;
 pub mod report;
 pub mod topk;
+pub mod window;
 
 pub use error::{Error, Result};

@@ -48,7 +48,7 @@ mod write;
 
 pub use dataset::write_dataset;
 pub use read::{read_parquet_flows, ParquetFlowReader, ReadOptions};
-pub use write::{ParquetFlowWriter, WriteOptions};
+pub use write::{writer_properties, FlowColumns, ParquetFlowWriter, WriteOptions};
 
 use std::sync::{Arc, OnceLock};
 

@@ -271,6 +271,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let mut on_notice = |n: Notice<'_>| match n {
         Notice::Rejected(e) => errors.print(e),
         Notice::SinkFailed(sink, e) => output::warn(&format!("alert sink {sink}: {e}")),
+        Notice::ArchiveFailed(e) => output::warn(&e.to_string()),
         Notice::Source(text) => output::info(text),
     };
     let report = run_pipeline(
@@ -282,6 +283,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
             stats: &stats,
             feed: Some(&mut feed),
             shutdown: &stop,
+            archive: None,
             on_notice: &mut on_notice,
         },
     )?;

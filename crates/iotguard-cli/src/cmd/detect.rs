@@ -101,6 +101,22 @@ pub(crate) struct DetectArgs {
     /// Threads for parsing each replayed input.
     #[arg(long, value_name = "N", default_value_t = 1)]
     threads: usize,
+    /// Also write every scored flow (the record, its score, threshold, alert id, model id and
+    /// version) to this folder as Parquet, partitioned `date=YYYY-MM-DD/hour=HH/` by the flow's
+    /// time; files appear only when complete. The folder is an input like any other (`inspect`,
+    /// `train`, `eval`, `detect`).
+    #[arg(long, value_name = "DIR")]
+    archive: Option<PathBuf>,
+    /// Remove archive date partitions older than the latest archived flow's date minus this
+    /// many days [default: keep all].
+    #[arg(long, value_name = "DAYS", requires = "archive")]
+    archive_retention_days: Option<u32>,
+    /// Finish an archive file once it holds this many MiB (compressed).
+    #[arg(long, value_name = "MIB", default_value_t = 128, requires = "archive")]
+    archive_max_mib: u64,
+    /// Finish an archive file after this many seconds open.
+    #[arg(long, value_name = "SECS", default_value_t = 300, requires = "archive")]
+    archive_roll_secs: u64,
     /// Keep every rejected line verbatim in this file, one per line (a file: `-` is refused).
     #[arg(long, value_name = "FILE")]
     rejects: Option<PathBuf>,
@@ -281,11 +297,35 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
     if let Some(side) = &kafka {
         stats.attach_source(side.stats.clone());
     }
+    let mut archive = match &args.archive {
+        Some(root) => Some(
+            iotguard_archive::BackgroundArchive::open(iotguard_archive::ArchiveConfig {
+                max_file_bytes: args.archive_max_mib.max(1) << 20,
+                max_file_age: Duration::from_secs(args.archive_roll_secs),
+                retention_days: args.archive_retention_days,
+                ..iotguard_archive::ArchiveConfig::new(root)
+            })
+            .with_context(|| format!("opening the flow archive {}", root.display()))?,
+        ),
+        None => None,
+    };
+    if let Some(removed) = archive
+        .as_ref()
+        .map(iotguard_archive::BackgroundArchive::stale_temp_removed)
+        .filter(|&n| n > 0)
+    {
+        output::info(&format!(
+            "archive: removed {removed} unfinished temporary file(s) an interrupted run left"
+        ));
+    }
     let mut errors = ErrorPrinter::default();
     let mut failed_inputs = 0usize;
     let mut on_notice = |n: Notice<'_>| match n {
         Notice::Rejected(e) => errors.print(e),
         Notice::SinkFailed(sink, e) => output::error(&format!("{sink}: {e}")),
+        Notice::ArchiveFailed(e) => output::error(&format!(
+            "{e} (detection goes on; the flows not archived are counted)"
+        )),
         Notice::Source(text) => {
             if text.starts_with("cannot read") {
                 failed_inputs += 1;
@@ -309,6 +349,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             stats: &stats,
             feed: feed.as_mut(),
             shutdown: &shutdown,
+            archive: archive.as_mut(),
             on_notice: &mut on_notice,
         },
     )?;
@@ -329,7 +370,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
     } else {
         say(&format!(
             "{} flows in {:.2} s ({:.0} flows/s), {} alerting, {} incidents, {} alert documents \
-             sent, {} rejected lines{}{}",
+             sent, {} rejected lines{}{}{}",
             report.flows,
             report.elapsed_secs,
             report.flows as f64 / report.elapsed_secs.max(1e-9),
@@ -342,6 +383,16 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             } else {
                 String::new()
             },
+            match &args.archive {
+                Some(dir) if report.archive_failed > 0 => format!(
+                    ", {} flows archived to {}, {} NOT archived",
+                    report.archived,
+                    dir.display(),
+                    report.archive_failed
+                ),
+                Some(dir) => format!(", {} flows archived to {}", report.archived, dir.display()),
+                None => String::new(),
+            },
             if report.interrupted {
                 " (interrupted)"
             } else {
@@ -349,9 +400,11 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             }
         ));
     }
-    Ok(if failed_inputs == 0 && report.sink_errors == 0 {
-        exit::OK
-    } else {
-        exit::ERROR
-    })
+    Ok(
+        if failed_inputs == 0 && report.sink_errors == 0 && report.archive_failed == 0 {
+            exit::OK
+        } else {
+            exit::ERROR
+        },
+    )
 }

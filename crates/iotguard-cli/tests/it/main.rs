@@ -1,5 +1,6 @@
 //! End-to-end tests of the `iotguard` binary: real files in temporary folders, real processes.
 
+mod archive;
 mod cli_habits;
 mod convert;
 mod demo;

@@ -186,6 +186,7 @@ fn a_quiet_live_log_closes_its_incidents_with_the_wall_clock() {
                     stats: &stats,
                     feed: None,
                     shutdown: &shutdown,
+                    archive: None,
                     on_notice: &mut |_| {},
                 },
             )

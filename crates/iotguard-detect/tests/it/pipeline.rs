@@ -52,6 +52,7 @@ fn replay_to_store_and_jsonl_with_rejects_stats_and_feed() {
             stats: &stats,
             feed: Some(&mut feed),
             shutdown: &AtomicBool::new(false),
+            archive: None,
             on_notice: &mut |n| {
                 if let Notice::Rejected(e) = n {
                     rejected.push((e.line, e.to_string()));
@@ -155,6 +156,7 @@ fn a_set_shutdown_flag_stops_before_the_first_flow_and_still_flushes() {
             stats: &Stats::new(),
             feed: None,
             shutdown: &AtomicBool::new(true),
+            archive: None,
             on_notice: &mut |_| {},
         },
     )
@@ -211,6 +213,7 @@ fn a_sink_that_loses_alerts_stops_the_run_loudly() {
             stats: &stats,
             feed: None,
             shutdown: &AtomicBool::new(false),
+            archive: None,
             on_notice: &mut |_| {},
         },
     )
@@ -240,6 +243,7 @@ fn run_bare(source: &mut dyn iotguard_detect::source::Source, stop: bool) -> (St
             stats: &stats,
             feed: None,
             shutdown: &AtomicBool::new(stop),
+            archive: None,
             on_notice: &mut |_| {},
         },
     )

@@ -92,14 +92,35 @@ impl ParquetFlowReader {
         let num_rows = u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
         // Reading with the schema as a hint gives exactly its types, even from a file rewritten
         // by a tool that kept the columns but dropped the embedded Arrow schema.
+        // A file may carry more columns after the flow schema's (the flow archive's scores):
+        // they keep the types the file gives them and are not read.
+        let flow = flow_schema();
+        let n_flow = flow.fields().len();
+        let file_fields = meta.schema().fields().clone();
+        let hint = if file_fields.len() > n_flow {
+            let fields: Vec<_> = flow
+                .fields()
+                .iter()
+                .chain(file_fields.iter().skip(n_flow))
+                .cloned()
+                .collect();
+            Arc::new(arrow_schema::Schema::new_with_metadata(
+                fields,
+                flow.metadata().clone(),
+            ))
+        } else {
+            flow
+        };
         let meta = ArrowReaderMetadata::try_new(
             meta.metadata().clone(),
-            ArrowReaderOptions::new().with_schema(flow_schema()),
+            ArrowReaderOptions::new().with_schema(hint),
         )
         .map_err(|e| Error::SchemaMismatch {
             reason: e.to_string(),
         })?;
+        let mask = ::parquet::arrow::ProjectionMask::roots(meta.parquet_schema(), 0..n_flow);
         let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, meta)
+            .with_projection(mask)
             .with_batch_size(options.batch_rows)
             .build()?;
         Ok(ParquetFlowReader {

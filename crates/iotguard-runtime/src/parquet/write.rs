@@ -49,7 +49,7 @@ impl Default for WriteOptions {
 /// leaves an incomplete file with no footer. After an error the file is not usable.
 pub struct ParquetFlowWriter<W: Write + Send> {
     writer: ArrowWriter<W>,
-    columns: Columns,
+    columns: FlowColumns,
     batch_rows: usize,
     rows_written: u64,
 }
@@ -67,24 +67,11 @@ impl<W: Write + Send> ParquetFlowWriter<W> {
         if options.row_group_rows == 0 {
             return Err(Error::InvalidOptions("row_group_rows must be at least 1"));
         }
-        let level = ZstdLevel::try_new(options.zstd_level)
-            .map_err(|_| Error::InvalidOptions("zstd_level must be between 1 and 22"))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(level))
-            .set_max_row_group_size(options.row_group_rows)
-            // Nearly every value of these is distinct, so a dictionary is built only to be dropped.
-            .set_column_dictionary_enabled("ts".into(), false)
-            .set_column_dictionary_enabled("uid".into(), false)
-            .set_column_dictionary_enabled("community_id".into(), false)
-            .set_key_value_metadata(Some(vec![KeyValue::new(
-                SCHEMA_VERSION_KEY.to_owned(),
-                SCHEMA_VERSION.to_owned(),
-            )]))
-            .build();
+        let props = writer_properties(&options)?;
         let writer = ArrowWriter::try_new(w, flow_schema(), Some(props))?;
         Ok(ParquetFlowWriter {
             writer,
-            columns: Columns::with_capacity(options.batch_rows.min(64 * 1024)),
+            columns: FlowColumns::with_capacity(options.batch_rows.min(64 * 1024)),
             batch_rows: options.batch_rows,
             rows_written: 0,
         })
@@ -132,8 +119,31 @@ impl<W: Write + Send> fmt::Debug for ParquetFlowWriter<W> {
     }
 }
 
-/// One Arrow builder per column, in schema order.
-struct Columns {
+/// The writer properties of flow files for `options` (zstd, row group size, the schema
+/// version in the key-value metadata): for writers of files whose first columns are the flow
+/// schema's (the flow archive adds score columns after them).
+pub fn writer_properties(options: &WriteOptions) -> Result<WriterProperties> {
+    if options.row_group_rows == 0 {
+        return Err(Error::InvalidOptions("row_group_rows must be at least 1"));
+    }
+    let level = ZstdLevel::try_new(options.zstd_level)
+        .map_err(|_| Error::InvalidOptions("zstd_level must be between 1 and 22"))?;
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_max_row_group_size(options.row_group_rows)
+        // Nearly every value of these is distinct, so a dictionary is built only to be dropped.
+        .set_column_dictionary_enabled("ts".into(), false)
+        .set_column_dictionary_enabled("uid".into(), false)
+        .set_column_dictionary_enabled("community_id".into(), false)
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            SCHEMA_VERSION_KEY.to_owned(),
+            SCHEMA_VERSION.to_owned(),
+        )]))
+        .build())
+}
+
+/// One Arrow builder per column of the flow schema, in schema order: records in, arrays out.
+pub struct FlowColumns {
     len: usize,
     scratch: String,
     ts: TimestampNanosecondBuilder,
@@ -166,12 +176,13 @@ struct Columns {
     detailed_label: StringDictionaryBuilder<Int32Type>,
 }
 
-impl Columns {
-    fn with_capacity(rows: usize) -> Columns {
+impl FlowColumns {
+    /// Empty builders with room for `rows` records.
+    pub fn with_capacity(rows: usize) -> FlowColumns {
         let string = || StringBuilder::with_capacity(rows, rows * 8);
         let u64s = || UInt64Builder::with_capacity(rows);
         let dict = StringDictionaryBuilder::<Int32Type>::new;
-        Columns {
+        FlowColumns {
             len: 0,
             scratch: String::new(),
             ts: TimestampNanosecondBuilder::with_capacity(rows).with_timezone(UTC),
@@ -205,7 +216,18 @@ impl Columns {
         }
     }
 
-    fn append(&mut self, r: &FlowRecord) -> Result<()> {
+    /// Returns the number of buffered records.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Returns whether no record is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends one record to every column.
+    pub fn append(&mut self, r: &FlowRecord) -> Result<()> {
         // Only the dictionary appends return errors (on key overflow, which the batch size
         // rules out); they go first so that even then no other column has changed.
         self.proto.append(r.proto.as_str())?;
@@ -259,6 +281,12 @@ impl Columns {
     /// Takes the buffered rows as one record batch and empties the builders (dictionaries too,
     /// so each batch carries only the values it uses).
     fn finish(&mut self) -> Result<RecordBatch> {
+        Ok(RecordBatch::try_new(flow_schema(), self.finish_arrays())?)
+    }
+
+    /// Takes the buffered rows as one array per flow-schema column, in schema order, and
+    /// empties the builders.
+    pub fn finish_arrays(&mut self) -> Vec<ArrayRef> {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.ts.finish()),
             Arc::new(self.uid.finish()),
@@ -290,7 +318,7 @@ impl Columns {
             Arc::new(self.detailed_label.finish()),
         ];
         self.len = 0;
-        Ok(RecordBatch::try_new(flow_schema(), columns)?)
+        columns
     }
 }
 

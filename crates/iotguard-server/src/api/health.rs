@@ -34,6 +34,9 @@ pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
                 "the last flush of the alert sinks failed: {failure}"
             ));
         }
+        if let Some(failure) = st.stats().and_then(iotguard_detect::Stats::archive_failure) {
+            problems.push(format!("the flow archive failed: {failure}"));
+        }
         if let Some(source) = st.stats().map(iotguard_detect::Stats::source_health) {
             match (source.state, &source.last_error) {
                 (iotguard_detect::SourceState::Failed, Some(e)) => {
