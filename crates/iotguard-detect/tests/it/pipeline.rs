@@ -396,6 +396,7 @@ fn rejected_lines_are_on_disk_before_the_commit_and_kept_across_restarts() {
                 feed: None,
                 shutdown: &AtomicBool::new(false),
                 on_notice: &mut |_| {},
+                archive: None,
             },
         )
         .unwrap();
