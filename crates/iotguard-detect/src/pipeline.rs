@@ -289,7 +289,7 @@ pub fn run_pipeline(
         run.report.archive_failed = counts.flows_failed;
     }
     sync_rejects(&mut rejects)?;
-    if run.flush(sinks, stats, on_notice) && run.fatal.is_none() {
+    if run.close(sinks, stats, on_notice) && run.fatal.is_none() {
         source.commit()?;
     }
     if let Some(e) = run.fatal {
@@ -432,10 +432,31 @@ impl Run {
         stats: &Stats,
         on_notice: &mut dyn FnMut(Notice<'_>),
     ) -> bool {
+        self.flush_with(sinks, stats, on_notice, |sink| sink.flush())
+    }
+
+    /// The run's last flush: every sink closes, so what sinks that deliver in the background
+    /// set aside at the end is counted in the report too.
+    fn close(
+        &mut self,
+        sinks: &mut [Box<dyn AlertSink>],
+        stats: &Stats,
+        on_notice: &mut dyn FnMut(Notice<'_>),
+    ) -> bool {
+        self.flush_with(sinks, stats, on_notice, |sink| sink.close())
+    }
+
+    fn flush_with(
+        &mut self,
+        sinks: &mut [Box<dyn AlertSink>],
+        stats: &Stats,
+        on_notice: &mut dyn FnMut(Notice<'_>),
+        flush: impl Fn(&mut dyn AlertSink) -> Result<(), SinkError>,
+    ) -> bool {
         let t0 = Instant::now();
         let mut ok = self.sinks_healthy;
         for sink in sinks.iter_mut() {
-            if let Err(e) = sink.flush() {
+            if let Err(e) = flush(sink.as_mut()) {
                 self.sink_failed(sink.name(), &e, stats, on_notice);
                 ok &= e.is_set_aside();
             }

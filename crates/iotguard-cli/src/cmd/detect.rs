@@ -117,7 +117,9 @@ pub(crate) struct DetectArgs {
     /// Finish an archive file after this many seconds open.
     #[arg(long, value_name = "SECS", default_value_t = 300, requires = "archive")]
     archive_roll_secs: u64,
-    /// Keep every rejected line verbatim in this file, one per line (a file: `-` is refused).
+    /// Keep every rejected line verbatim in this file, one per line, appended (so a restart
+    /// keeps what earlier runs set aside) and synced before each checkpoint commit (a file: `-`
+    /// is refused).
     #[arg(long, value_name = "FILE")]
     rejects: Option<PathBuf>,
     /// Print the final statistics as JSON (counters and latency per stage); not with alerts on

@@ -30,6 +30,13 @@ pub trait AlertSink: Send {
 
     /// Returns once everything sent is durable or acknowledged.
     fn flush(&mut self) -> Result<(), SinkError>;
+
+    /// The last flush of a run: like [`flush`](AlertSink::flush), but a sink that delivers in
+    /// the background (the webhook) waits for its deliveries to finish or be set aside, so that
+    /// what it reports covers every alert it was sent. The sink takes no more alerts after it.
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.flush()
+    }
 }
 
 /// A sink failure.

@@ -190,7 +190,11 @@ impl WebhookSink {
         while self.pending.len() >= batch || (all && !self.pending.is_empty()) {
             let n = self.pending.len().min(batch);
             let request: Vec<Alert> = self.pending.drain(..n).collect();
-            let Some(tx) = &self.tx else { return };
+            let Some(tx) = &self.tx else {
+                let reason = "sent after the sink was closed".to_string();
+                self.shared.lock().dead_letter(&request, reason);
+                continue;
+            };
             let outcome = if self.congested {
                 tx.try_send(request).map_err(|e| match e {
                     TrySendError::Full(r) | TrySendError::Disconnected(r) => r,
@@ -351,11 +355,25 @@ impl AlertSink for WebhookSink {
         }
         self.report(&mut st, 0)
     }
+
+    /// Waits up to `shutdown` for every request to be delivered or dead-lettered, then
+    /// reports all that was dead-lettered (at shutdown too) or lost.
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.shut_down();
+        let mut st = self.shared.lock();
+        self.report(&mut st, 0)
+    }
 }
 
-impl Drop for WebhookSink {
-    fn drop(&mut self) {
+impl WebhookSink {
+    /// Hands everything over, closes the queue and gives the sender `shutdown` to finish;
+    /// what it has not delivered by then is dead-lettered. Idempotent.
+    fn shut_down(&mut self) {
+        // Once closed, this dead-letters what was sent since.
         self.hand_over(true);
+        if self.tx.is_none() {
+            return;
+        }
         // Closing the queue ends the sender once it has taken everything.
         self.tx = None;
         if self.done.recv_timeout(self.shared.config.shutdown).is_err() {
@@ -370,5 +388,11 @@ impl Drop for WebhookSink {
             // A request the sender took just before the stop is dead-lettered by it at once.
             let _ = self.done.recv_timeout(Duration::from_millis(100));
         }
+    }
+}
+
+impl Drop for WebhookSink {
+    fn drop(&mut self) {
+        self.shut_down();
     }
 }

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
-use iotguard_detect::sink::{JsonlConfig, JsonlSink, WebhookConfig, WebhookSink};
+use iotguard_detect::sink::{JsonlConfig, JsonlSink, SinkError, WebhookConfig, WebhookSink};
 use iotguard_detect::{Alert, AlertSink, DetectConfig};
 
 use super::{detect_all, detector, fixture, read_log};
@@ -296,4 +296,58 @@ fn a_hanging_webhook_never_blocks_for_longer_than_its_stated_waits() {
     want.sort_by_key(key);
     assert_eq!(kept.len(), 200);
     assert_eq!(kept, want);
+}
+
+/// What the webhook dead-letters when it shuts down is reported by `close` (the run's last
+/// flush), so the run's count matches the dead-letter file. Before: the shutdown's dead letters
+/// were written but never counted (the harness saw a report of 56 for a file of 453).
+#[test]
+fn webhook_close_reports_what_it_dead_letters_at_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead.jsonl");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let all = alerts();
+    let docs: Vec<Alert> = all.iter().cycle().take(30).cloned().collect();
+    let mut sink = WebhookSink::new(WebhookConfig {
+        timeout: Duration::from_secs(60),
+        batch: 10,
+        queue: 2,
+        flush_wait: Duration::from_millis(50),
+        shutdown: Duration::from_millis(200),
+        ..WebhookConfig::new(&url, &dead)
+    });
+    sink.send(&docs).unwrap();
+    // Three requests handed over, none answered: nothing dead-lettered yet.
+    let err = sink.flush().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("3 requests not answered within 50ms"),
+        "{err}"
+    );
+    let err = sink.close().unwrap_err();
+    assert!(err.is_set_aside(), "{err}");
+    let SinkError::DeadLettered { alerts, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*alerts, 30);
+    assert_eq!(dead_letters(&dead).len(), 30);
+    // Alerts sent after the close are dead-lettered and reported, never dropped.
+    sink.send(&docs[..4]).unwrap();
+    let err = sink.close().unwrap_err();
+    let SinkError::DeadLettered { alerts, reason, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (*alerts, reason.as_str()),
+        (4, "sent after the sink was closed")
+    );
+    assert_eq!(dead_letters(&dead).len(), 34);
+    assert_eq!(sink.counts(), (0, 0, 34));
 }
