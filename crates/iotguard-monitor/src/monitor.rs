@@ -1,0 +1,359 @@
+//! [`Monitor`]: scored flows counted into windows and compared with the reference profile.
+//!
+//! The per-flow path ([`Monitor::observe`]) only counts: each feature's value goes to its bin
+//! (a binary search over at most nine precomputed cut points) or its missing cell, the score
+//! likewise, the alert and the score are summed. Every [`MonitorConfig::window`] flows the
+//! caller closes the window ([`Monitor::close_window`]): PSI per feature and for the score,
+//! missing shares, the alert rate and mean score fed to two Page-Hinkley tests, statuses
+//! updated, and a [`DriftEvent`] returned when something newly drifted.
+
+use std::sync::Arc;
+
+use iotguard_models::reference::{bin, ReferenceProfile};
+use serde::{Deserialize, Serialize};
+
+use crate::page_hinkley::{Change, PageHinkley};
+use crate::psi::{psi, Status};
+use crate::status::{DetectorState, DriftStatus, FeatureState, ScoreState};
+
+/// How the monitors window and judge.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// Scored flows per window. Default 10,000.
+    pub window: u64,
+    /// PSI at or above which a feature (or the score) is `warn`. Default 0.1.
+    pub warn_psi: f64,
+    /// PSI at or above which it is `drift`. Default 0.25.
+    pub drift_psi: f64,
+    /// Page-Hinkley tolerance, in reference standard deviations of one flow's value. Default
+    /// 0.05.
+    pub ph_delta: f64,
+    /// Page-Hinkley threshold, in the same units. Default 1.0.
+    pub ph_lambda: f64,
+    /// Windows a Page-Hinkley test sees before it may detect. Default 3.
+    pub ph_min_windows: u64,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            window: 10_000,
+            warn_psi: 0.1,
+            drift_psi: 0.25,
+            ph_delta: 0.05,
+            ph_lambda: 1.0,
+            ph_min_windows: 3,
+        }
+    }
+}
+
+impl MonitorConfig {
+    /// Checks the values, naming every problem.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut why = Vec::new();
+        if self.window < 100 {
+            why.push(format!("window {} is under 100 flows", self.window));
+        }
+        if !(self.warn_psi > 0.0 && self.warn_psi <= self.drift_psi) {
+            why.push(format!(
+                "PSI levels must satisfy 0 < warn ({}) <= drift ({})",
+                self.warn_psi, self.drift_psi
+            ));
+        }
+        if !(self.ph_delta >= 0.0 && self.ph_lambda > 0.0) {
+            why.push("Page-Hinkley delta must be >= 0 and lambda > 0".to_string());
+        }
+        if why.is_empty() {
+            Ok(())
+        } else {
+            Err(why.join("; "))
+        }
+    }
+}
+
+/// One feature (or the score) that moved, in a drift event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MovedFeature {
+    /// The feature's name (`score` for the model's score).
+    pub name: String,
+    /// Its PSI in the window.
+    pub psi: f64,
+    /// Its status.
+    pub status: Status,
+    /// Share of missing values in the window.
+    pub missing: f64,
+    /// Share of missing values in the reference.
+    pub reference_missing: f64,
+    /// Whether it entered this status in this window.
+    pub new: bool,
+}
+
+/// What a window found that was worth an event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriftEvent {
+    /// The window's number (from 0).
+    pub window: u64,
+    /// Flows scored before the window began.
+    pub first_flow: u64,
+    /// Flows scored when it closed.
+    pub last_flow: u64,
+    /// Event time at which it closed, in nanoseconds since the epoch.
+    pub end_time_ns: i64,
+    /// Features at `drift` (and at `warn`), largest PSI first.
+    pub features: Vec<MovedFeature>,
+    /// The score, when it is at `drift` or `warn`.
+    pub score: Option<MovedFeature>,
+    /// Alert rate in the window, and expected at training.
+    pub alert_rate: f64,
+    /// The expected alert rate (the reference's).
+    pub expected_alert_rate: f64,
+    /// Mean score in the window.
+    pub mean_score: f64,
+    /// A change the alert-rate Page-Hinkley test detected in this window.
+    pub alert_rate_change: Option<Change>,
+    /// A change the mean-score Page-Hinkley test detected in this window.
+    pub score_change: Option<Change>,
+}
+
+/// A feature's cells: where its cut points and counts are.
+#[derive(Clone, Debug)]
+struct Layout {
+    cuts: std::ops::Range<usize>,
+    counts: usize,
+}
+
+/// Counts scored flows into windows and compares each window with the reference.
+pub struct Monitor {
+    reference: Arc<ReferenceProfile>,
+    config: MonitorConfig,
+    layout: Vec<Layout>,
+    cuts: Vec<f32>,
+    /// Per feature: its bins then its missing cell.
+    counts: Vec<u32>,
+    score_counts: Vec<u32>,
+    n: u64,
+    alerts: u64,
+    score_sum: f64,
+    flows: u64,
+    status: DriftStatus,
+    ph_alert: PageHinkley,
+    ph_score: PageHinkley,
+    alert_sd: f64,
+    score_sd: f64,
+}
+
+impl Monitor {
+    /// Returns a monitor for a model's reference profile.
+    pub fn new(reference: Arc<ReferenceProfile>, config: MonitorConfig) -> Monitor {
+        let mut cuts = Vec::new();
+        let mut layout = Vec::with_capacity(reference.features.len());
+        let mut n_counts = 0;
+        for f in &reference.features {
+            let start = cuts.len();
+            cuts.extend_from_slice(&f.histogram.cuts);
+            layout.push(Layout {
+                cuts: start..cuts.len(),
+                counts: n_counts,
+            });
+            n_counts += f.histogram.cuts.len() + 2;
+        }
+        let p = reference.expected_alert_rate;
+        let ph = || PageHinkley::new(config.ph_delta, config.ph_lambda, config.ph_min_windows);
+        let status = DriftStatus {
+            window_flows: config.window,
+            windows: 0,
+            flows: 0,
+            drift_detected: false,
+            features: reference
+                .features
+                .iter()
+                .map(|f| FeatureState::new(&f.name, f.histogram.missing))
+                .collect(),
+            score: ScoreState::new(reference.score_mean, reference.score.missing),
+            alert_rate: DetectorState::new(p),
+            mean_score: DetectorState::new(reference.score_mean),
+            events: 0,
+        };
+        Monitor {
+            counts: vec![0; n_counts],
+            score_counts: vec![0; reference.score.cuts.len() + 2],
+            layout,
+            cuts,
+            n: 0,
+            alerts: 0,
+            score_sum: 0.0,
+            flows: 0,
+            status,
+            ph_alert: ph(),
+            ph_score: ph(),
+            // The standard deviation of one flow's alert (a Bernoulli) and score, floored so
+            // a model that never alerted in training still gives a finite scale.
+            alert_sd: (p * (1.0 - p)).sqrt().max(0.01),
+            score_sd: reference.score_std.max(1e-6),
+            reference,
+            config,
+        }
+    }
+
+    /// Returns the configuration.
+    pub fn config(&self) -> &MonitorConfig {
+        &self.config
+    }
+
+    /// Counts one scored flow (`row` in the reference's feature order); returns whether the
+    /// window is full (the caller then calls [`Monitor::close_window`]).
+    #[inline]
+    pub fn observe(&mut self, row: &[f32], score: f32, alert: bool) -> bool {
+        for (l, &v) in self.layout.iter().zip(row) {
+            let cuts = &self.cuts[l.cuts.clone()];
+            let cell = if v.is_finite() {
+                bin(cuts, v)
+            } else {
+                cuts.len() + 1
+            };
+            self.counts[l.counts + cell] += 1;
+        }
+        let cuts = &self.reference.score.cuts;
+        let cell = if score.is_finite() {
+            bin(cuts, score)
+        } else {
+            cuts.len() + 1
+        };
+        self.score_counts[cell] += 1;
+        self.n += 1;
+        self.alerts += u64::from(alert);
+        if score.is_finite() {
+            self.score_sum += f64::from(score);
+        }
+        self.n >= self.config.window
+    }
+
+    /// Closes the window (event time `end_time_ns`): compares it with the reference, updates
+    /// the status and starts the next window. Returns an event when a feature or the score
+    /// newly reached `drift`, or a Page-Hinkley test detected a change. Does nothing on an
+    /// empty window.
+    pub fn close_window(&mut self, end_time_ns: i64) -> Option<DriftEvent> {
+        if self.n == 0 {
+            return None;
+        }
+        let n = self.n as f64;
+        let first_flow = self.flows;
+        self.flows += self.n;
+        let window = self.status.windows;
+        let (warn, drift) = (self.config.warn_psi, self.config.drift_psi);
+        let mut moved = Vec::new();
+        let mut expected = Vec::new();
+        let mut actual = Vec::new();
+        for (i, (l, f)) in self.layout.iter().zip(&self.reference.features).enumerate() {
+            let cells = &self.counts[l.counts..l.counts + l.cuts.len() + 2];
+            let h = &f.histogram;
+            shares(&h.shares, h.missing, &mut expected);
+            actual.clear();
+            actual.extend(cells.iter().map(|&c| f64::from(c) / n));
+            let value = psi(&expected, &actual);
+            let missing = actual[actual.len() - 1];
+            let state = &mut self.status.features[i];
+            let new = state.update(value, Status::of(value, warn, drift), missing, first_flow);
+            state.since_time_ns = if new {
+                Some(end_time_ns)
+            } else {
+                state.since_time_ns
+            };
+            if state.status != Status::Ok {
+                moved.push(MovedFeature {
+                    name: f.name.clone(),
+                    psi: value,
+                    status: state.status,
+                    missing,
+                    reference_missing: h.missing,
+                    new,
+                });
+            }
+        }
+        moved.sort_by(|a, b| b.status.cmp(&a.status).then(b.psi.total_cmp(&a.psi)));
+        let h = &self.reference.score;
+        shares(&h.shares, h.missing, &mut expected);
+        actual.clear();
+        actual.extend(self.score_counts.iter().map(|&c| f64::from(c) / n));
+        let score_psi = psi(&expected, &actual);
+        let mean_score = self.score_sum / n;
+        let alert_rate = self.alerts as f64 / n;
+        let s = &mut self.status.score;
+        let score_new = s.state.update(
+            score_psi,
+            Status::of(score_psi, warn, drift),
+            actual[actual.len() - 1],
+            first_flow,
+        );
+        if score_new {
+            s.state.since_time_ns = Some(end_time_ns);
+        }
+        s.mean = mean_score;
+        let score = (s.state.status != Status::Ok).then(|| MovedFeature {
+            name: "score".to_string(),
+            psi: score_psi,
+            status: s.state.status,
+            missing: s.state.missing,
+            reference_missing: h.missing,
+            new: score_new,
+        });
+        let alert_change = self.ph_alert.update(alert_rate / self.alert_sd);
+        let score_change = self.ph_score.update(mean_score / self.score_sd);
+        self.status
+            .alert_rate
+            .update(alert_rate, alert_change, &self.ph_alert, window);
+        self.status
+            .mean_score
+            .update(mean_score, score_change, &self.ph_score, window);
+        self.status.windows += 1;
+        self.status.flows = self.flows;
+        let newly_drifted = moved.iter().any(|m| m.new && m.status == Status::Drift)
+            || score
+                .as_ref()
+                .is_some_and(|m| m.new && m.status == Status::Drift);
+        self.status.drift_detected = moved.iter().any(|m| m.status == Status::Drift)
+            || score.as_ref().is_some_and(|m| m.status == Status::Drift)
+            || alert_change.is_some()
+            || score_change.is_some();
+        self.counts.fill(0);
+        self.score_counts.fill(0);
+        self.n = 0;
+        self.alerts = 0;
+        self.score_sum = 0.0;
+        if !(newly_drifted || alert_change.is_some() || score_change.is_some()) {
+            return None;
+        }
+        self.status.events += 1;
+        Some(DriftEvent {
+            window,
+            first_flow,
+            last_flow: self.flows,
+            end_time_ns,
+            features: moved,
+            score,
+            alert_rate,
+            expected_alert_rate: self.reference.expected_alert_rate,
+            mean_score,
+            alert_rate_change: alert_change,
+            score_change,
+        })
+    }
+
+    /// Returns the status as of the last closed window.
+    pub fn status(&self) -> &DriftStatus {
+        &self.status
+    }
+
+    /// Returns the flows counted in the open window.
+    pub fn pending(&self) -> u64 {
+        self.n
+    }
+}
+
+/// Writes a histogram's cells (bins, then missing) into `out`.
+fn shares(bins: &[f64], missing: f64, out: &mut Vec<f64>) {
+    out.clear();
+    out.extend_from_slice(bins);
+    out.push(missing);
+}

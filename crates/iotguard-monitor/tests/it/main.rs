@@ -1,0 +1,187 @@
+//! The monitor through its public API: exact PSI on hand-computed windows, statuses and since
+//! when, events only when something newly drifted, the Page-Hinkley tests on a step of the
+//! alert rate.
+
+use std::sync::Arc;
+
+use iotguard_models::reference::{FeatureProfile, Histogram, ReferenceProfile};
+use iotguard_monitor::{Change, Monitor, MonitorConfig, Status, PSI_FLOOR};
+
+/// Two features: `x` uniform on 1..=100 (deciles 10, 20, ..., 90), `y` half 0, half 1 with a
+/// fifth missing; scores uniform on 1..=100 too, threshold 91 (10 % alerts).
+fn reference() -> ReferenceProfile {
+    let x: Vec<f32> = (1..=100).map(|v| v as f32).collect();
+    let y: Vec<f32> = (0..100)
+        .map(|i| match i % 5 {
+            0 => f32::NAN,
+            1 | 2 => 0.0,
+            _ => 1.0,
+        })
+        .collect();
+    let hx = Histogram::from_values(&x);
+    ReferenceProfile {
+        version: 1,
+        rows: 100,
+        features: vec![
+            FeatureProfile {
+                name: "x".into(),
+                histogram: hx.clone(),
+            },
+            FeatureProfile {
+                name: "y".into(),
+                histogram: Histogram::from_values(&y),
+            },
+        ],
+        score: hx,
+        score_mean: 50.5,
+        score_std: 28.866,
+        threshold: 91.0,
+        expected_alert_rate: 0.1,
+    }
+}
+
+fn monitor(window: u64) -> Monitor {
+    let config = MonitorConfig {
+        window,
+        ..MonitorConfig::default()
+    };
+    Monitor::new(Arc::new(reference()), config)
+}
+
+/// Feeds one window of 100 flows: `x` and the score from `xs`, `y` in its reference mix.
+fn window(
+    m: &mut Monitor,
+    xs: impl Fn(usize) -> f32,
+    end: i64,
+) -> Option<iotguard_monitor::DriftEvent> {
+    for i in 0..100 {
+        let y = match i % 5 {
+            0 => f32::NAN,
+            1 | 2 => 0.0,
+            _ => 1.0,
+        };
+        let x = xs(i);
+        let full = m.observe(&[x, y], x, x >= 91.0);
+        assert_eq!(full, i == 99);
+    }
+    m.close_window(end)
+}
+
+#[test]
+fn the_reference_itself_is_stable_and_gives_no_event() {
+    let r = reference();
+    assert_eq!(r.features[1].histogram.cuts, vec![0.0]);
+    assert_eq!(r.features[1].histogram.shares, vec![0.4, 0.4]);
+    assert_eq!(r.features[1].histogram.missing, 0.2);
+    let mut m = monitor(100);
+    assert_eq!(window(&mut m, |i| (i + 1) as f32, 1), None);
+    let s = m.status();
+    assert_eq!(s.windows, 1);
+    assert_eq!(s.flows, 100);
+    assert_eq!(s.features[0].psi, Some(0.0));
+    assert_eq!(s.features[1].psi, Some(0.0));
+    assert_eq!(s.features[1].missing, 0.2);
+    assert_eq!(s.features[0].status, Status::Ok);
+    assert_eq!(s.score.state.psi, Some(0.0));
+    assert_eq!(s.score.mean, 50.5);
+    assert_eq!(s.alert_rate.observed, Some(0.1));
+    assert!(!s.drift_detected);
+}
+
+#[test]
+fn a_hand_computed_shift_drifts_x_and_the_score_but_not_y() {
+    let mut m = monitor(100);
+    assert_eq!(window(&mut m, |i| (i + 1) as f32, 1_000), None);
+    // Half the flows at 5 (bin 0), half at 95 (bin 9): two cells at 0.5 against 0.1, eight
+    // empty ones (the floor) against 0.1, the missing cell empty in both.
+    let e = window(&mut m, |i| if i % 2 == 0 { 5.0 } else { 95.0 }, 2_000).expect("an event");
+    let want = 2.0 * (0.5 - 0.1) * (5f64).ln() + 8.0 * (PSI_FLOOR - 0.1) * (PSI_FLOOR / 0.1).ln();
+    assert!((want - 6.808_228_348_909_805).abs() < 1e-9, "{want}");
+    assert_eq!(e.window, 1);
+    assert_eq!((e.first_flow, e.last_flow), (100, 200));
+    assert_eq!(e.end_time_ns, 2_000);
+    assert_eq!(e.features.len(), 1, "y did not move: {:?}", e.features);
+    let x = &e.features[0];
+    assert_eq!(x.name, "x");
+    assert!((x.psi - want).abs() < 1e-12, "{}", x.psi);
+    assert_eq!(x.status, Status::Drift);
+    assert!(x.new);
+    let score = e.score.as_ref().expect("the score moved");
+    assert!((score.psi - want).abs() < 1e-12);
+    assert_eq!(e.alert_rate, 0.5);
+    assert_eq!(e.expected_alert_rate, 0.1);
+    assert_eq!(e.mean_score, 50.0);
+    let s = m.status();
+    assert_eq!(s.features[0].since_flow, 100);
+    assert_eq!(s.features[0].since_time_ns, Some(2_000));
+    assert_eq!(s.features[1].status, Status::Ok);
+    assert_eq!(s.features[1].since_time_ns, None);
+    assert!(s.drift_detected);
+    assert_eq!(s.events, 1);
+    // Still drifting: x is not new, and the since stays; the event this time is the
+    // alert-rate test's (0.1, 0.5, 0.5 standardised by 0.3: up - min up = 1.01 > 1 at the third window).
+    let again = window(&mut m, |i| if i % 2 == 0 { 5.0 } else { 95.0 }, 3_000).unwrap();
+    assert!(!again.features[0].new);
+    assert_eq!(again.alert_rate_change, Some(Change::Increase));
+    assert_eq!(m.status().features[0].since_flow, 100);
+    assert!(m.status().drift_detected);
+    // Back to normal: ok again, since the window that began at flow 300.
+    assert_eq!(window(&mut m, |i| (i + 1) as f32, 4_000), None);
+    assert_eq!(m.status().features[0].status, Status::Ok);
+    assert_eq!(m.status().features[0].since_flow, 300);
+    assert!(!m.status().drift_detected);
+}
+
+#[test]
+fn missing_values_move_the_psi_through_their_own_cell() {
+    let mut m = monitor(100);
+    // Every x missing: the missing cell holds 1 against 0 (floored), each bin 0 against 0.1.
+    let e = window(&mut m, |_| f32::NAN, 1).expect("an event");
+    let x = &e.features[0];
+    assert_eq!(x.missing, 1.0);
+    assert_eq!(x.reference_missing, 0.0);
+    let want = 10.0 * (PSI_FLOOR - 0.1) * (PSI_FLOOR / 0.1).ln()
+        + (1.0 - PSI_FLOOR) * (1.0 / PSI_FLOOR).ln();
+    assert!((x.psi - want).abs() < 1e-12, "{} {want}", x.psi);
+}
+
+#[test]
+fn page_hinkley_on_the_alert_rate_fires_on_a_step() {
+    // A distribution-preserving change is invisible to PSI; here only the alert flag changes
+    // (scores and features as in the reference), from 10 % to 60 % of flows.
+    let mut m = monitor(100);
+    let mut fired = None;
+    for w in 0..10u64 {
+        for i in 0..100 {
+            let x = (i + 1) as f32;
+            let alert = if w < 5 { x >= 91.0 } else { x >= 41.0 };
+            let y = [f32::NAN, 0.0, 0.0, 1.0, 1.0][i % 5];
+            m.observe(&[x, y], x, alert);
+        }
+        if let Some(e) = m.close_window(w as i64) {
+            fired = Some((w, e.alert_rate_change, e.features.len()));
+            break;
+        }
+    }
+    // Standardised by sqrt(0.1 * 0.9) = 0.3: 0.333 before, 2 after. At window 5 the running
+    // mean is 0.611 and up = 2 - 0.611 - 0.05 = 1.34 > 1: detected in the first window after.
+    let (w, change, _) = fired.expect("a change");
+    assert_eq!(w, 5);
+    assert_eq!(change, Some(Change::Increase));
+    assert_eq!(m.status().alert_rate.state, "increase");
+    assert_eq!(m.status().alert_rate.last_change_window, Some(5));
+    assert_eq!(m.status().alert_rate.changes, 1);
+}
+
+#[test]
+fn bad_configs_are_named() {
+    let c = MonitorConfig {
+        window: 10,
+        warn_psi: 0.3,
+        ..MonitorConfig::default()
+    };
+    let err = c.validate().unwrap_err();
+    assert!(err.contains("window 10 is under 100"), "{err}");
+    assert!(err.contains("warn (0.3) <= drift (0.25)"), "{err}");
+    MonitorConfig::default().validate().unwrap();
+}
