@@ -213,6 +213,7 @@ mod tests {
         with.reference = Some(ReferenceProfile {
             version: crate::reference::PROFILE_VERSION,
             rows: 3,
+            benign_rows: 3,
             features: vec![crate::reference::FeatureProfile {
                 name: "a".into(),
                 histogram: h.clone(),

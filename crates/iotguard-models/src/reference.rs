@@ -8,6 +8,12 @@
 //! model's threshold and the mean and standard deviation of the score. Profiled on at most
 //! [`PROFILE_ROWS`] training rows, taken at an even stride (deterministic, no RNG).
 //!
+//! The histograms describe the rows the model calls benign (score under its threshold): the
+//! population whose drift makes false alerts. Attacks come and go in bursts (a flood is
+//! thousands of flows in a minute); a profile of every row would call each burst drift, and
+//! the detector already reports those flows as alerts. The alert rate and the score's mean
+//! and standard deviation are over every profiled row.
+//!
 //! Bins: a value `x` falls in bin `i`, the number of cut points strictly below `x`, so bin 0
 //! is `(-inf, c0]`, bin `i` is `(c(i-1), c(i)]` and the last bin `(c(last), +inf)`. Missing
 //! (non-finite) values have a cell of their own. Shares are of all rows, so the bins' shares
@@ -100,9 +106,11 @@ pub struct ReferenceProfile {
     pub version: u32,
     /// Training rows profiled.
     pub rows: u64,
-    /// One per feature, in column order.
+    /// Among them, rows scoring under the threshold (what the histograms describe).
+    pub benign_rows: u64,
+    /// One per feature, in column order, over the rows under the threshold.
     pub features: Vec<FeatureProfile>,
-    /// The training scores' distribution.
+    /// The distribution of the scores under the threshold.
     pub score: Histogram,
     /// Mean training score.
     pub score_mean: f64,
@@ -131,11 +139,19 @@ impl ReferenceProfile {
         } else {
             model.score_batch(&matrix, dim)
         };
+        // What the detector does not alert on (a NaN score never alerts).
+        let benign: Vec<bool> = scores.iter().map(|&s| s < threshold || s.is_nan()).collect();
         let mut column = Vec::with_capacity(rows.len());
         let features = (0..dim)
             .map(|f| {
                 column.clear();
-                column.extend(matrix.chunks_exact(dim.max(1)).map(|row| row[f]));
+                column.extend(
+                    matrix
+                        .chunks_exact(dim.max(1))
+                        .zip(&benign)
+                        .filter(|(_, &b)| b)
+                        .map(|(row, _)| row[f]),
+                );
                 FeatureProfile {
                     name: data.feature_names[f].clone(),
                     histogram: Histogram::from_values(&column),
@@ -151,11 +167,18 @@ impl ReferenceProfile {
         let mean = finite.iter().sum::<f64>() / count;
         let var = finite.iter().map(|s| (s - mean) * (s - mean)).sum::<f64>() / count;
         let alerts = scores.iter().filter(|&&s| s >= threshold).count();
+        let benign_scores: Vec<f32> = scores
+            .iter()
+            .zip(&benign)
+            .filter(|(_, &b)| b)
+            .map(|(&s, _)| s)
+            .collect();
         ReferenceProfile {
             version: PROFILE_VERSION,
             rows: rows.len() as u64,
+            benign_rows: benign_scores.len() as u64,
             features,
-            score: Histogram::from_values(&scores),
+            score: Histogram::from_values(&benign_scores),
             score_mean: mean,
             score_std: var.sqrt(),
             threshold,
@@ -214,6 +237,14 @@ mod tests {
         let t = crate::lab::train(crate::lab::ModelKind::Logreg, &d, 1).unwrap();
         let p = ReferenceProfile::build(&d, &t.model, t.threshold.value);
         assert_eq!(p.rows, 1_000);
+        let scores = t.model.score_batch(&d.features, 3);
+        let under: Vec<f32> = scores
+            .iter()
+            .copied()
+            .filter(|&s| s < t.threshold.value)
+            .collect();
+        assert_eq!(p.benign_rows, under.len() as u64);
+        assert_eq!(p.score, Histogram::from_values(&under));
         assert_eq!(p.features.len(), 3);
         assert_eq!(p.features[0].name, d.feature_names[0]);
         let sum: f64 = p.features[1].histogram.shares.iter().sum();

@@ -6,12 +6,16 @@
 //!
 //! - the population stability index ([`psi()`]) per feature and for the score, over the
 //!   reference's decile bins plus a missing-value cell, with a status per feature (`ok` under
-//!   0.1, `warn`, `drift` from 0.25) and since when it holds;
-//! - the share of missing values per feature;
-//! - two [`PageHinkley`] tests, on the window's alert rate and on its mean score.
+//!   0.1, `warn`, `drift` from 0.25 held for [`MonitorConfig::persist`] windows in a row) and
+//!   since when it holds. Like the reference, the histograms count the flows under the
+//!   threshold: attack bursts are the alerts' business, and a window of 10,000 flows holding a
+//!   flood would otherwise always look drifted;
+//! - the share of missing values per feature (same flows);
+//! - two [`PageHinkley`] tests, on the window's alert rate and on its mean score (all flows).
 //!
-//! A window where a feature or the score newly reached `drift`, or a test detected a change,
-//! gives a [`DriftEvent`]; the detector turns it into an ECS document for the alert sinks.
+//! A window where a feature or the score newly reached `drift` (or, with
+//! [`MonitorConfig::rate_events`], a test detected a change) gives a [`DriftEvent`]; the
+//! detector turns it into an ECS document for the alert sinks.
 //! [`DriftBoard`] shares the latest [`DriftStatus`] with the server (`GET /api/v1/drift`,
 //! `/metrics`).
 //!
@@ -23,17 +27,17 @@
 //! let train: Vec<f32> = (0..1000).map(|i| (i % 100) as f32).collect();
 //! let h = Histogram::from_values(&train);
 //! let reference = ReferenceProfile {
-//!     version: 1, rows: 1000,
+//!     version: 1, rows: 1000, benign_rows: 1000,
 //!     features: vec![FeatureProfile { name: "x".into(), histogram: h.clone() }],
-//!     score: h, score_mean: 49.5, score_std: 28.9, threshold: 90.0, expected_alert_rate: 0.1,
+//!     score: h, score_mean: 49.5, score_std: 28.9, threshold: 100.0, expected_alert_rate: 0.0,
 //! };
-//! let config = MonitorConfig { window: 1000, ..MonitorConfig::default() };
+//! let config = MonitorConfig { window: 1000, persist: 1, ..MonitorConfig::default() };
 //! let mut monitor = Monitor::new(Arc::new(reference), config);
-//! // Live values all above the training range: every flow in the top bin.
+//! // Live values all above the training range (and no alert): every flow in the top bin.
 //! for _ in 0..999 {
-//!     assert!(!monitor.observe(&[500.0], 500.0, true));
+//!     assert!(!monitor.observe(&[500.0], 50.0, false));
 //! }
-//! assert!(monitor.observe(&[500.0], 500.0, true));
+//! assert!(monitor.observe(&[500.0], 50.0, false));
 //! let event = monitor.close_window(0).expect("drift");
 //! assert_eq!(event.features[0].name, "x");
 //! assert_eq!(event.features[0].status, Status::Drift);

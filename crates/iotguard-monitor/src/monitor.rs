@@ -33,6 +33,13 @@ pub struct MonitorConfig {
     pub ph_lambda: f64,
     /// Windows a Page-Hinkley test sees before it may detect. Default 3.
     pub ph_min_windows: u64,
+    /// Consecutive windows a PSI must stay at the drift level before the feature is called
+    /// `drift` (a burst of a window or two is `warn`). Default 3.
+    pub persist: u64,
+    /// Whether a Page-Hinkley change alone raises a drift event. Default false: attacks
+    /// change the alert rate (the alerts say so); the tests' state is on `/api/v1/drift` and
+    /// in every event.
+    pub rate_events: bool,
 }
 
 impl Default for MonitorConfig {
@@ -44,6 +51,8 @@ impl Default for MonitorConfig {
             ph_delta: 0.05,
             ph_lambda: 1.0,
             ph_min_windows: 3,
+            persist: 3,
+            rate_events: false,
         }
     }
 }
@@ -133,6 +142,8 @@ pub struct Monitor {
     counts: Vec<u32>,
     score_counts: Vec<u32>,
     n: u64,
+    /// Flows under the threshold in the window (the ones the histograms count).
+    benign: u64,
     alerts: u64,
     score_sum: f64,
     flows: u64,
@@ -181,6 +192,7 @@ impl Monitor {
             layout,
             cuts,
             n: 0,
+            benign: 0,
             alerts: 0,
             score_sum: 0.0,
             flows: 0,
@@ -205,6 +217,16 @@ impl Monitor {
     /// window is full (the caller then calls [`Monitor::close_window`]).
     #[inline]
     pub fn observe(&mut self, row: &[f32], score: f32, alert: bool) -> bool {
+        self.n += 1;
+        if score.is_finite() {
+            self.score_sum += f64::from(score);
+        }
+        if alert {
+            // Alerts are the detector's business; the histograms describe the rest.
+            self.alerts += 1;
+            return self.n >= self.config.window;
+        }
+        self.benign += 1;
         for (l, &v) in self.layout.iter().zip(row) {
             let cuts = &self.cuts[l.cuts.clone()];
             let cell = if v.is_finite() {
@@ -221,83 +243,57 @@ impl Monitor {
             cuts.len() + 1
         };
         self.score_counts[cell] += 1;
-        self.n += 1;
-        self.alerts += u64::from(alert);
-        if score.is_finite() {
-            self.score_sum += f64::from(score);
-        }
         self.n >= self.config.window
     }
 
     /// Closes the window (event time `end_time_ns`): compares it with the reference, updates
     /// the status and starts the next window. Returns an event when a feature or the score
-    /// newly reached `drift`, or a Page-Hinkley test detected a change. Does nothing on an
-    /// empty window.
+    /// newly reached `drift` (its PSI at the drift level for [`MonitorConfig::persist`]
+    /// windows in a row), or, with [`MonitorConfig::rate_events`], when a Page-Hinkley test
+    /// detected a change. Does nothing on an empty window; a window without a flow under the
+    /// threshold leaves the PSIs as they were.
     pub fn close_window(&mut self, end_time_ns: i64) -> Option<DriftEvent> {
         if self.n == 0 {
             return None;
         }
-        let n = self.n as f64;
         let first_flow = self.flows;
         self.flows += self.n;
         let window = self.status.windows;
-        let (warn, drift) = (self.config.warn_psi, self.config.drift_psi);
+        let judge = Judge {
+            warn: self.config.warn_psi,
+            drift: self.config.drift_psi,
+            persist: self.config.persist.max(1),
+            first_flow,
+            end_time_ns,
+        };
         let mut moved = Vec::new();
-        let mut expected = Vec::new();
-        let mut actual = Vec::new();
-        for (i, (l, f)) in self.layout.iter().zip(&self.reference.features).enumerate() {
-            let cells = &self.counts[l.counts..l.counts + l.cuts.len() + 2];
-            let h = &f.histogram;
+        let mut score = None;
+        if self.benign > 0 {
+            let n = self.benign as f64;
+            let mut expected = Vec::new();
+            let mut actual = Vec::new();
+            for (i, (l, f)) in self.layout.iter().zip(&self.reference.features).enumerate() {
+                let cells = &self.counts[l.counts..l.counts + l.cuts.len() + 2];
+                let h = &f.histogram;
+                shares(&h.shares, h.missing, &mut expected);
+                actual.clear();
+                actual.extend(cells.iter().map(|&c| f64::from(c) / n));
+                let state = &mut self.status.features[i];
+                if let Some(m) = judge.window(state, &expected, &actual) {
+                    moved.push(m);
+                }
+            }
+            moved.sort_by(|a, b| b.status.cmp(&a.status).then(b.psi.total_cmp(&a.psi)));
+            let h = &self.reference.score;
             shares(&h.shares, h.missing, &mut expected);
             actual.clear();
-            actual.extend(cells.iter().map(|&c| f64::from(c) / n));
-            let value = psi(&expected, &actual);
-            let missing = actual[actual.len() - 1];
-            let state = &mut self.status.features[i];
-            let new = state.update(value, Status::of(value, warn, drift), missing, first_flow);
-            state.since_time_ns = if new {
-                Some(end_time_ns)
-            } else {
-                state.since_time_ns
-            };
-            if state.status != Status::Ok {
-                moved.push(MovedFeature {
-                    name: f.name.clone(),
-                    psi: value,
-                    status: state.status,
-                    missing,
-                    reference_missing: h.missing,
-                    new,
-                });
-            }
+            actual.extend(self.score_counts.iter().map(|&c| f64::from(c) / n));
+            score = judge.window(&mut self.status.score.state, &expected, &actual);
         }
-        moved.sort_by(|a, b| b.status.cmp(&a.status).then(b.psi.total_cmp(&a.psi)));
-        let h = &self.reference.score;
-        shares(&h.shares, h.missing, &mut expected);
-        actual.clear();
-        actual.extend(self.score_counts.iter().map(|&c| f64::from(c) / n));
-        let score_psi = psi(&expected, &actual);
+        let n = self.n as f64;
         let mean_score = self.score_sum / n;
         let alert_rate = self.alerts as f64 / n;
-        let s = &mut self.status.score;
-        let score_new = s.state.update(
-            score_psi,
-            Status::of(score_psi, warn, drift),
-            actual[actual.len() - 1],
-            first_flow,
-        );
-        if score_new {
-            s.state.since_time_ns = Some(end_time_ns);
-        }
-        s.mean = mean_score;
-        let score = (s.state.status != Status::Ok).then(|| MovedFeature {
-            name: "score".to_string(),
-            psi: score_psi,
-            status: s.state.status,
-            missing: s.state.missing,
-            reference_missing: h.missing,
-            new: score_new,
-        });
+        self.status.score.mean = mean_score;
         let alert_change = self.ph_alert.update(alert_rate / self.alert_sd);
         let score_change = self.ph_score.update(mean_score / self.score_sd);
         self.status
@@ -308,20 +304,23 @@ impl Monitor {
             .update(mean_score, score_change, &self.ph_score, window);
         self.status.windows += 1;
         self.status.flows = self.flows;
-        let newly_drifted = moved.iter().any(|m| m.new && m.status == Status::Drift)
-            || score
-                .as_ref()
-                .is_some_and(|m| m.new && m.status == Status::Drift);
-        self.status.drift_detected = moved.iter().any(|m| m.status == Status::Drift)
-            || score.as_ref().is_some_and(|m| m.status == Status::Drift)
-            || alert_change.is_some()
-            || score_change.is_some();
+        let drifting = |m: &MovedFeature| m.status == Status::Drift;
+        let newly_drifted = moved.iter().chain(&score).any(|m| m.new && drifting(m));
+        self.status.drift_detected = self
+            .status
+            .features
+            .iter()
+            .chain(std::iter::once(&self.status.score.state))
+            .any(|f| f.status == Status::Drift);
+        let rate_event =
+            self.config.rate_events && (alert_change.is_some() || score_change.is_some());
         self.counts.fill(0);
         self.score_counts.fill(0);
         self.n = 0;
+        self.benign = 0;
         self.alerts = 0;
         self.score_sum = 0.0;
-        if !(newly_drifted || alert_change.is_some() || score_change.is_some()) {
+        if !(newly_drifted || rate_event) {
             return None;
         }
         self.status.events += 1;
@@ -348,6 +347,74 @@ impl Monitor {
     /// Returns the flows counted in the open window.
     pub fn pending(&self) -> u64 {
         self.n
+    }
+}
+
+/// The levels a window is judged by.
+struct Judge {
+    warn: f64,
+    drift: f64,
+    persist: u64,
+    first_flow: u64,
+    end_time_ns: i64,
+}
+
+impl Judge {
+    /// Updates one feature's state with a window's shares; returns it when it moved (status
+    /// `warn` or `drift`).
+    fn window(
+        &self,
+        state: &mut FeatureState,
+        expected: &[f64],
+        actual: &[f64],
+    ) -> Option<MovedFeature> {
+        let value = psi(expected, actual);
+        let missing = actual[actual.len() - 1];
+        let raw = Status::of(value, self.warn, self.drift);
+        let new = state.update(value, raw, missing, self.persist, self);
+        (state.status != Status::Ok).then(|| MovedFeature {
+            name: state.name.clone(),
+            psi: value,
+            status: state.status,
+            missing,
+            reference_missing: state.reference_missing,
+            new,
+        })
+    }
+}
+
+impl FeatureState {
+    /// Records a window's PSI: `drift` once the PSI was at the drift level for `persist`
+    /// windows in a row (`warn` until then), since the first of them. Returns whether the
+    /// status changed.
+    fn update(&mut self, psi: f64, raw: Status, missing: f64, persist: u64, j: &Judge) -> bool {
+        self.psi = Some(psi);
+        self.missing = missing;
+        if raw == Status::Drift {
+            if self.drift_windows == 0 {
+                self.streak_start = (j.first_flow, j.end_time_ns);
+            }
+            self.drift_windows += 1;
+        } else {
+            self.drift_windows = 0;
+        }
+        let status = if raw == Status::Drift && self.drift_windows < persist {
+            Status::Warn
+        } else {
+            raw
+        };
+        if status == self.status {
+            return false;
+        }
+        let (flow, time) = if status == Status::Drift {
+            self.streak_start
+        } else {
+            (j.first_flow, j.end_time_ns)
+        };
+        self.status = status;
+        self.since_flow = flow;
+        self.since_time_ns = Some(time);
+        true
     }
 }
 

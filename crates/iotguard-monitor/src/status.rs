@@ -25,6 +25,11 @@ pub struct FeatureState {
     pub since_flow: u64,
     /// Event time (ns since the epoch) of the end of that window; `None`: since the start.
     pub since_time_ns: Option<i64>,
+    /// Consecutive windows (up to the last) with the PSI at the drift level.
+    pub drift_windows: u64,
+    /// Where the current run of such windows began (flows before it, its end time).
+    #[serde(skip)]
+    pub(crate) streak_start: (u64, i64),
 }
 
 impl FeatureState {
@@ -37,19 +42,9 @@ impl FeatureState {
             reference_missing,
             since_flow: 0,
             since_time_ns: None,
+            drift_windows: 0,
+            streak_start: (0, 0),
         }
-    }
-
-    /// Records a window's PSI; returns whether the status changed.
-    pub(crate) fn update(&mut self, psi: f64, status: Status, missing: f64, first: u64) -> bool {
-        self.psi = Some(psi);
-        self.missing = missing;
-        if status == self.status {
-            return false;
-        }
-        self.status = status;
-        self.since_flow = first;
-        true
     }
 }
 
@@ -143,8 +138,7 @@ pub struct DriftStatus {
     pub windows: u64,
     /// Flows in closed windows.
     pub flows: u64,
-    /// Whether the last window found drift: a feature or the score at `drift`, or a change
-    /// detected by a Page-Hinkley test.
+    /// Whether a feature or the score is at `drift` as of the last window.
     pub drift_detected: bool,
     /// Per feature, in the schema's order.
     pub features: Vec<FeatureState>,

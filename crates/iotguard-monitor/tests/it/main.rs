@@ -22,6 +22,7 @@ fn reference() -> ReferenceProfile {
     ReferenceProfile {
         version: 1,
         rows: 100,
+        benign_rows: 100,
         features: vec![
             FeatureProfile {
                 name: "x".into(),
@@ -40,15 +41,18 @@ fn reference() -> ReferenceProfile {
     }
 }
 
+/// A monitor judging each window on its own (`persist` 1).
 fn monitor(window: u64) -> Monitor {
     let config = MonitorConfig {
         window,
+        persist: 1,
         ..MonitorConfig::default()
     };
     Monitor::new(Arc::new(reference()), config)
 }
 
-/// Feeds one window of 100 flows: `x` and the score from `xs`, `y` in its reference mix.
+/// Feeds one window of 100 flows, none alerting: `x` and the score from `xs`, `y` in its
+/// reference mix.
 fn window(
     m: &mut Monitor,
     xs: impl Fn(usize) -> f32,
@@ -61,7 +65,7 @@ fn window(
             _ => 1.0,
         };
         let x = xs(i);
-        let full = m.observe(&[x, y], x, x >= 91.0);
+        let full = m.observe(&[x, y], x, false);
         assert_eq!(full, i == 99);
     }
     m.close_window(end)
@@ -84,7 +88,7 @@ fn the_reference_itself_is_stable_and_gives_no_event() {
     assert_eq!(s.features[0].status, Status::Ok);
     assert_eq!(s.score.state.psi, Some(0.0));
     assert_eq!(s.score.mean, 50.5);
-    assert_eq!(s.alert_rate.observed, Some(0.1));
+    assert_eq!(s.alert_rate.observed, Some(0.0));
     assert!(!s.drift_detected);
 }
 
@@ -108,7 +112,7 @@ fn a_hand_computed_shift_drifts_x_and_the_score_but_not_y() {
     assert!(x.new);
     let score = e.score.as_ref().expect("the score moved");
     assert!((score.psi - want).abs() < 1e-12);
-    assert_eq!(e.alert_rate, 0.5);
+    assert_eq!(e.alert_rate, 0.0);
     assert_eq!(e.expected_alert_rate, 0.1);
     assert_eq!(e.mean_score, 50.0);
     let s = m.status();
@@ -118,11 +122,9 @@ fn a_hand_computed_shift_drifts_x_and_the_score_but_not_y() {
     assert_eq!(s.features[1].since_time_ns, None);
     assert!(s.drift_detected);
     assert_eq!(s.events, 1);
-    // Still drifting: x is not new, and the since stays; the event this time is the
-    // alert-rate test's (0.1, 0.5, 0.5 standardised by 0.3: up - min up = 1.01 > 1 at the third window).
-    let again = window(&mut m, |i| if i % 2 == 0 { 5.0 } else { 95.0 }, 3_000).unwrap();
-    assert!(!again.features[0].new);
-    assert_eq!(again.alert_rate_change, Some(Change::Increase));
+    // Still drifting: no new event, the same since.
+    let again = window(&mut m, |i| if i % 2 == 0 { 5.0 } else { 95.0 }, 3_000);
+    assert_eq!(again, None);
     assert_eq!(m.status().features[0].since_flow, 100);
     assert!(m.status().drift_detected);
     // Back to normal: ok again, since the window that began at flow 300.
@@ -146,15 +148,50 @@ fn missing_values_move_the_psi_through_their_own_cell() {
 }
 
 #[test]
-fn page_hinkley_on_the_alert_rate_fires_on_a_step() {
-    // A distribution-preserving change is invisible to PSI; here only the alert flag changes
-    // (scores and features as in the reference), from 10 % to 60 % of flows.
-    let mut m = monitor(100);
+fn a_drift_needs_persist_windows_in_a_row_and_dates_from_the_first() {
+    let config = MonitorConfig {
+        window: 100,
+        ..MonitorConfig::default()
+    };
+    assert_eq!(config.persist, 3);
+    let mut m = Monitor::new(Arc::new(reference()), config);
+    let shifted = |i: usize| if i % 2 == 0 { 5.0 } else { 95.0 };
+    // One shifted window (a burst), then normal: `warn`, never `drift`, no event.
+    assert_eq!(window(&mut m, shifted, 1), None);
+    assert_eq!(m.status().features[0].status, Status::Warn);
+    assert_eq!(m.status().features[0].drift_windows, 1);
+    assert_eq!(window(&mut m, |i| (i + 1) as f32, 2), None);
+    assert_eq!(m.status().features[0].status, Status::Ok);
+    // Three in a row: `drift` at the third, since the first of them (flows 200 on, time 3).
+    assert_eq!(window(&mut m, shifted, 3), None);
+    assert_eq!(window(&mut m, shifted, 4), None);
+    let e = window(&mut m, shifted, 5).expect("drift at the third window");
+    assert_eq!(e.window, 4);
+    assert_eq!(e.features[0].name, "x");
+    assert!(e.features[0].new);
+    let x = &m.status().features[0];
+    assert_eq!(
+        (x.status, x.since_flow, x.since_time_ns),
+        (Status::Drift, 200, Some(3))
+    );
+}
+
+#[test]
+fn alerting_flows_stay_out_of_the_histograms_and_page_hinkley_watches_the_alert_rate() {
+    // Only the alert flag changes, from 10 % to 60 % of flows; the flows under the threshold
+    // keep the reference's mix (x and y drawn from the same lists), so no PSI moves.
+    let config = MonitorConfig {
+        window: 100,
+        rate_events: true,
+        ..MonitorConfig::default()
+    };
+    let mut m = Monitor::new(Arc::new(reference()), config);
     let mut fired = None;
     for w in 0..10u64 {
+        let alerts = if w < 5 { 10 } else { 60 };
         for i in 0..100 {
-            let x = (i + 1) as f32;
-            let alert = if w < 5 { x >= 91.0 } else { x >= 41.0 };
+            let alert = i < alerts;
+            let x = ((i % 10) * 10 + 5) as f32;
             let y = [f32::NAN, 0.0, 0.0, 1.0, 1.0][i % 5];
             m.observe(&[x, y], x, alert);
         }
@@ -165,12 +202,29 @@ fn page_hinkley_on_the_alert_rate_fires_on_a_step() {
     }
     // Standardised by sqrt(0.1 * 0.9) = 0.3: 0.333 before, 2 after. At window 5 the running
     // mean is 0.611 and up = 2 - 0.611 - 0.05 = 1.34 > 1: detected in the first window after.
-    let (w, change, _) = fired.expect("a change");
-    assert_eq!(w, 5);
-    assert_eq!(change, Some(Change::Increase));
-    assert_eq!(m.status().alert_rate.state, "increase");
-    assert_eq!(m.status().alert_rate.last_change_window, Some(5));
-    assert_eq!(m.status().alert_rate.changes, 1);
+    assert_eq!(fired, Some((5, Some(Change::Increase), 0)));
+    let s = m.status();
+    assert_eq!(s.alert_rate.state, "increase");
+    assert_eq!(s.alert_rate.last_change_window, Some(5));
+    assert_eq!(s.alert_rate.observed, Some(0.6));
+    assert!(!s.drift_detected, "a rate change alone is not drift");
+    // Without `rate_events` the same change raises no event but is on the status.
+    let mut quiet = Monitor::new(
+        Arc::new(reference()),
+        MonitorConfig {
+            window: 100,
+            ..MonitorConfig::default()
+        },
+    );
+    for w in 0..6u64 {
+        for i in 0..100 {
+            let x = ((i % 10) * 10 + 5) as f32;
+            let y = [f32::NAN, 0.0, 0.0, 1.0, 1.0][i % 5];
+            quiet.observe(&[x, y], x, i < if w < 5 { 10 } else { 60 });
+        }
+        assert_eq!(quiet.close_window(w as i64), None);
+    }
+    assert_eq!(quiet.status().alert_rate.changes, 1);
 }
 
 #[test]
