@@ -140,7 +140,10 @@ impl ReferenceProfile {
             model.score_batch(&matrix, dim)
         };
         // What the detector does not alert on (a NaN score never alerts).
-        let benign: Vec<bool> = scores.iter().map(|&s| s < threshold || s.is_nan()).collect();
+        let benign: Vec<bool> = scores
+            .iter()
+            .map(|&s| s < threshold || s.is_nan())
+            .collect();
         let mut column = Vec::with_capacity(rows.len());
         let features = (0..dim)
             .map(|f| {
