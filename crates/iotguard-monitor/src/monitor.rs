@@ -36,6 +36,9 @@ pub struct MonitorConfig {
     /// Consecutive windows a PSI must stay at the drift level before the feature is called
     /// `drift` (a burst of a window or two is `warn`). Default 3.
     pub persist: u64,
+    /// Count the features of one flow under the threshold in this many (the score, alert rate
+    /// and mean score count every flow). Default 1: every flow.
+    pub feature_every: u64,
     /// Whether a Page-Hinkley change alone raises a drift event. Default false: attacks
     /// change the alert rate (the alerts say so); the tests' state is on `/api/v1/drift` and
     /// in every event.
@@ -52,6 +55,7 @@ impl Default for MonitorConfig {
             ph_lambda: 1.0,
             ph_min_windows: 3,
             persist: 3,
+            feature_every: 1,
             rate_events: false,
         }
     }
@@ -142,8 +146,12 @@ pub struct Monitor {
     counts: Vec<u32>,
     score_counts: Vec<u32>,
     n: u64,
-    /// Flows under the threshold in the window (the ones the histograms count).
+    /// Flows under the threshold in the window (the score histogram counts them).
     benign: u64,
+    /// Among them, flows whose features were counted (one in `feature_every`).
+    sampled: u64,
+    /// Flows under the threshold to pass over before the next one whose features count.
+    skip: u64,
     alerts: u64,
     score_sum: f64,
     flows: u64,
@@ -193,6 +201,8 @@ impl Monitor {
             cuts,
             n: 0,
             benign: 0,
+            sampled: 0,
+            skip: 0,
             alerts: 0,
             score_sum: 0.0,
             flows: 0,
@@ -227,6 +237,19 @@ impl Monitor {
             return self.n >= self.config.window;
         }
         self.benign += 1;
+        let cuts = &self.reference.score.cuts;
+        let cell = if score.is_finite() {
+            bin(cuts, score)
+        } else {
+            cuts.len() + 1
+        };
+        self.score_counts[cell] += 1;
+        if self.skip > 0 {
+            self.skip -= 1;
+            return self.n >= self.config.window;
+        }
+        self.skip = self.config.feature_every.max(1) - 1;
+        self.sampled += 1;
         for (l, &v) in self.layout.iter().zip(row) {
             let cuts = &self.cuts[l.cuts.clone()];
             let cell = if v.is_finite() {
@@ -236,13 +259,6 @@ impl Monitor {
             };
             self.counts[l.counts + cell] += 1;
         }
-        let cuts = &self.reference.score.cuts;
-        let cell = if score.is_finite() {
-            bin(cuts, score)
-        } else {
-            cuts.len() + 1
-        };
-        self.score_counts[cell] += 1;
         self.n >= self.config.window
     }
 
@@ -268,10 +284,10 @@ impl Monitor {
         };
         let mut moved = Vec::new();
         let mut score = None;
-        if self.benign > 0 {
-            let n = self.benign as f64;
-            let mut expected = Vec::new();
-            let mut actual = Vec::new();
+        let mut expected = Vec::new();
+        let mut actual = Vec::new();
+        if self.sampled > 0 {
+            let n = self.sampled as f64;
             for (i, (l, f)) in self.layout.iter().zip(&self.reference.features).enumerate() {
                 let cells = &self.counts[l.counts..l.counts + l.cuts.len() + 2];
                 let h = &f.histogram;
@@ -284,6 +300,9 @@ impl Monitor {
                 }
             }
             moved.sort_by(|a, b| b.status.cmp(&a.status).then(b.psi.total_cmp(&a.psi)));
+        }
+        if self.benign > 0 {
+            let n = self.benign as f64;
             let h = &self.reference.score;
             shares(&h.shares, h.missing, &mut expected);
             actual.clear();
@@ -318,6 +337,7 @@ impl Monitor {
         self.score_counts.fill(0);
         self.n = 0;
         self.benign = 0;
+        self.sampled = 0;
         self.alerts = 0;
         self.score_sum = 0.0;
         if !(newly_drifted || rate_event) {

@@ -239,3 +239,33 @@ fn bad_configs_are_named() {
     assert!(err.contains("warn (0.3) <= drift (0.25)"), "{err}");
     MonitorConfig::default().validate().unwrap();
 }
+
+#[test]
+fn feature_sampling_counts_one_flow_in_n() {
+    let sampled = MonitorConfig {
+        window: 200,
+        feature_every: 2,
+        persist: 1,
+        ..MonitorConfig::default()
+    };
+    let mut a = Monitor::new(Arc::new(reference()), sampled);
+    let mut b = monitor(100);
+    // Flow i has x = i + 1 (1..=200 over the window); every other one is counted by `a`.
+    for i in 0..200usize {
+        let x = (i % 100 + 1) as f32;
+        let y = [f32::NAN, 0.0, 0.0, 1.0, 1.0][(i / 2) % 5];
+        a.observe(&[x, y], x, false);
+        if i % 2 == 0 {
+            b.observe(&[x, y], x, false);
+        }
+    }
+    a.close_window(1);
+    b.close_window(1);
+    for (fa, fb) in a.status().features.iter().zip(&b.status().features) {
+        assert_eq!(fa.psi, fb.psi, "{}", fa.name);
+        assert_eq!(fa.missing, fb.missing, "{}", fa.name);
+    }
+    // The odd values 1, 3, ..., 99 twice: 10 % in each decile bin, as in the reference.
+    assert_eq!(a.status().features[0].psi, Some(0.0));
+    assert_eq!(a.status().features[1].missing, 0.2);
+}
