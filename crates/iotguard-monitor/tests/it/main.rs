@@ -269,3 +269,28 @@ fn feature_sampling_counts_one_flow_in_n() {
     assert_eq!(a.status().features[0].psi, Some(0.0));
     assert_eq!(a.status().features[1].missing, 0.2);
 }
+
+#[test]
+fn a_profile_with_more_cut_points_than_the_fast_path_holds_still_counts_right() {
+    // 19 cut points (a hand-made profile): the binary search path; 20 equal bins.
+    let cuts: Vec<f32> = (1..20).map(|c| c as f32 * 5.0).collect();
+    let values: Vec<f32> = (0..100).map(|v| v as f32 + 0.5).collect();
+    let h = Histogram::with_cuts(cuts, &values);
+    assert_eq!(h.shares, vec![0.05; 20]);
+    let mut r = reference();
+    r.features[0].histogram = h;
+    let mut m = Monitor::new(
+        Arc::new(r),
+        MonitorConfig {
+            window: 100,
+            persist: 1,
+            ..MonitorConfig::default()
+        },
+    );
+    for i in 0..100 {
+        let y = [f32::NAN, 0.0, 0.0, 1.0, 1.0][i % 5];
+        m.observe(&[i as f32 + 0.5, y], 1.0, false);
+    }
+    m.close_window(1);
+    assert_eq!(m.status().features[0].psi, Some(0.0));
+}
