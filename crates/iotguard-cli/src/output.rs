@@ -204,6 +204,23 @@ impl iotguard_detect::AlertSink for StdoutAlerts {
         self.check(r)
     }
 
+    fn send_events(
+        &mut self,
+        events: &[iotguard_detect::EventDocument],
+    ) -> Result<(), iotguard_detect::sink::SinkError> {
+        use std::io::Write;
+        if self.closed {
+            return Ok(());
+        }
+        self.line.clear();
+        for event in events {
+            serde_json::to_writer(&mut self.line, event)?;
+            self.line.push(b'\n');
+        }
+        let r = std::io::stdout().lock().write_all(&self.line);
+        self.check(r)
+    }
+
     fn flush(&mut self) -> Result<(), iotguard_detect::sink::SinkError> {
         use std::io::Write;
         if self.closed {

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use iotguard_features::FeatureExtractor;
 use iotguard_flow::{FlowRecord, Timestamp};
 use iotguard_models::Scorer;
+use iotguard_monitor::{DriftBoard, MonitorConfig};
 
 use crate::alert::{Alert, FeatureContribution};
 use crate::config::DetectConfig;
+use crate::drift::{Drift, EventDocument};
 use crate::error::{Error, Result};
 use crate::model::{ActiveModel, ModelHandle};
 use crate::reasons::may_be_reason;
@@ -31,6 +33,7 @@ pub struct Detector {
     alert_flows: u64,
     explanations: u64,
     latest: Option<Timestamp>,
+    drift: Option<Drift>,
 }
 
 impl Detector {
@@ -61,7 +64,31 @@ impl Detector {
             alert_flows: 0,
             explanations: 0,
             latest: None,
+            drift: None,
         })
+    }
+
+    /// Turns the drift monitors on: every scored flow is counted against the model's reference
+    /// profile in windows of `config.window` flows, each window's status is published to
+    /// `board`, and drift events come out of [`Detector::drain_events`]. A model file without
+    /// a profile gets no monitors ([`Detector::monitoring`] says so, and so does the board).
+    pub fn with_monitor(mut self, config: MonitorConfig, board: DriftBoard) -> Result<Detector> {
+        config.validate().map_err(Error::Config)?;
+        self.drift = Some(Drift::new(config, board, &self.active));
+        Ok(self)
+    }
+
+    /// Returns whether drift monitors run: `None` when they were not asked for, `Some(false)`
+    /// when the model has no reference profile ([`NO_PROFILE`](crate::NO_PROFILE) says why).
+    pub fn monitoring(&self) -> Option<bool> {
+        self.drift.as_ref().map(Drift::enabled)
+    }
+
+    /// Appends the drift events raised since the last drain to `out`, as ECS documents.
+    pub fn drain_events(&mut self, out: &mut Vec<EventDocument>) {
+        if let Some(d) = self.drift.as_mut() {
+            d.drain(out, self.config.clock.now());
+        }
     }
 
     /// Scores one flow, folds it into its incident if it alerts, and returns its scored view.
@@ -72,6 +99,9 @@ impl Detector {
             // its host state stay valid.
             self.active = self.model.current();
             self.generation = generation;
+            if let Some(d) = self.drift.as_mut() {
+                d.start(&self.active);
+            }
         }
         self.flows += 1;
         self.latest = Some(self.latest.map_or(rec.ts, |t| t.max(rec.ts)));
@@ -80,6 +110,10 @@ impl Detector {
         let score = model.model.score(&self.row);
         let threshold = model.threshold.value;
         let mut scored = ScoredFlow::new(rec, score, threshold);
+        if let Some(d) = self.drift.as_mut() {
+            let now = self.latest.unwrap_or(rec.ts);
+            d.observe(&self.row, score, scored.is_alert, now, &self.active);
+        }
         if scored.is_alert {
             self.alert_flows += 1;
             let Some(inc) = self.incidents.add(rec, score, threshold, &self.config) else {

@@ -63,6 +63,7 @@
 mod alert;
 mod config;
 mod detector;
+mod drift;
 mod error;
 mod feed;
 mod incident;
@@ -87,8 +88,10 @@ pub use alert::{
 };
 pub use config::{AssetRule, Cidr, Clock, Criticality, DetectConfig};
 pub use detector::Detector;
+pub use drift::{EventDocument, EventFields, EventIotguard, NO_PROFILE};
 pub use error::{Error, Result};
 pub use feed::{FeedConfig, FeedEvent, LiveFeed};
+pub use iotguard_monitor as monitor;
 pub use model::{ActiveModel, ModelHandle, ModelInfo};
 pub use pipeline::{run_pipeline, Notice, PipelineConfig, PipelineParts, PipelineReport};
 pub use risk::{AttackType, Severity};

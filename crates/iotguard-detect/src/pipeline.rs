@@ -25,6 +25,7 @@ use iotguard_flow::{ParseError, Timestamp};
 
 use crate::alert::Alert;
 use crate::detector::Detector;
+use crate::drift::EventDocument;
 use crate::error::{Error, Result};
 use crate::feed::LiveFeed;
 use crate::sink::{AlertSink, SinkError};
@@ -79,6 +80,8 @@ pub struct PipelineReport {
     pub sink_errors: u64,
     /// Alert documents sinks could not deliver and kept in their dead-letter files.
     pub dead_lettered: u64,
+    /// Drift events sent (ECS `event.kind: "event"` documents, see `Detector::with_monitor`).
+    pub drift_events: u64,
     /// Flows written to the flow archive (in finished files), if one was given.
     pub archived: u64,
     /// Flows the archive could not write (each failure reported as a notice).
@@ -152,6 +155,7 @@ pub fn run_pipeline(
     let mut run = Run {
         report: PipelineReport::default(),
         alerts: Vec::new(),
+        events: Vec::new(),
         received: Vec::with_capacity(config.batch),
         detect: new_histogram(),
         end_to_end: new_histogram(),
@@ -351,6 +355,7 @@ fn publish_archive(
 struct Run {
     report: PipelineReport,
     alerts: Vec<Alert>,
+    events: Vec<EventDocument>,
     received: Vec<Instant>,
     detect: hdrhistogram::Histogram<u64>,
     end_to_end: hdrhistogram::Histogram<u64>,
@@ -399,6 +404,16 @@ impl Run {
                 let published = self.alerts.iter().filter(|a| feed.publish_alert(a)).count();
                 stats.add_feed_sent(published as u64);
             }
+        }
+        self.events.clear();
+        detector.drain_events(&mut self.events);
+        if !self.events.is_empty() {
+            for sink in sinks.iter_mut() {
+                if let Err(e) = sink.send_events(&self.events) {
+                    self.sink_failed(sink.name(), &e, stats, on_notice);
+                }
+            }
+            self.report.drift_events += self.events.len() as u64;
         }
         let done = Instant::now();
         stats.add_parsed(self.received.len() as u64);

@@ -32,10 +32,13 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::Alert;
+use crate::drift::EventDocument;
 use crate::error::{Error, Result};
 use crate::risk::Severity;
 use crate::sink::{AlertSink, SinkError};
 use crate::time::parse_time;
+
+mod events;
 
 const SCHEMA_VERSION: i64 = 1;
 
@@ -123,6 +126,8 @@ pub struct AlertStore {
     inner: Mutex<Conn>,
     max_unsaved: usize,
     retention: Option<std::time::Duration>,
+    /// Event documents waiting for the next flush (`events.rs`).
+    pending_events: Vec<EventDocument>,
 }
 
 /// How often the retention is applied (at a commit).
@@ -167,6 +172,7 @@ impl AlertStore {
             }),
             max_unsaved: DEFAULT_MAX_UNSAVED,
             retention: None,
+            pending_events: Vec::new(),
         })
     }
 
@@ -482,7 +488,13 @@ impl AlertSink for AlertStore {
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.commit().map_err(sink_error)
+        self.commit().map_err(sink_error)?;
+        self.write_events().map_err(sink_error)
+    }
+
+    fn send_events(&mut self, events: &[EventDocument]) -> Result<(), SinkError> {
+        self.pending_events.extend_from_slice(events);
+        Ok(())
     }
 }
 
@@ -490,6 +502,7 @@ impl Drop for AlertStore {
     fn drop(&mut self) {
         // Whatever was sent is kept even without a final flush.
         let _ = self.commit();
+        let _ = self.write_events();
     }
 }
 

@@ -3,7 +3,7 @@
 //! and a compacted topic keeps the latest. `flush` returns only when the broker acknowledged
 //! every document sent, which is what lets the source commit its offsets.
 
-use iotguard_detect::{Alert, AlertSink, SinkError};
+use iotguard_detect::{Alert, AlertSink, EventDocument, SinkError};
 
 use crate::config::KafkaConfig;
 use crate::producer::{KafkaProducer, Outgoing};
@@ -43,6 +43,25 @@ impl AlertSink for KafkaAlertSink {
                     Outgoing {
                         topic: &self.topic,
                         key: Some(alert.id().as_bytes()),
+                        payload: &self.buf,
+                        timestamp_ms: None,
+                    },
+                    None,
+                )
+                .map_err(|e| SinkError::Other(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn send_events(&mut self, events: &[EventDocument]) -> Result<(), SinkError> {
+        for event in events {
+            self.buf.clear();
+            serde_json::to_writer(&mut self.buf, event)?;
+            self.producer
+                .send(
+                    Outgoing {
+                        topic: &self.topic,
+                        key: Some(event.id().as_bytes()),
                         payload: &self.buf,
                         timestamp_ms: None,
                     },

@@ -19,6 +19,7 @@ pub mod multiclass;
 pub mod ooc;
 pub mod operating;
 pub mod persist;
+pub mod reference;
 pub mod shap;
 pub mod synthetic;
 pub mod tree;

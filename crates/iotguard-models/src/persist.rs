@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::reference::ReferenceProfile;
 
 /// The `format` field of every model file.
 pub const MODEL_FORMAT: &str = "iotguard-model";
@@ -65,6 +66,10 @@ pub struct ModelFile {
     pub created_unix_secs: i64,
     /// The fitted model itself (the kind's own serialised form).
     pub model: serde_json::Value,
+    /// What the training input and scores looked like, for the drift monitors. Absent from
+    /// files written before it existed: they load, and detection runs without monitors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceProfile>,
 }
 
 impl ModelFile {
@@ -190,6 +195,7 @@ mod tests {
             metrics: serde_json::json!({"f1": 0.9}),
             created_unix_secs: 1_700_000_000,
             model: serde_json::json!({"w": [1.0, 2.0, 3.0]}),
+            reference: None,
         }
     }
 
@@ -198,6 +204,34 @@ mod tests {
         let mut bytes = Vec::new();
         file().save(&mut bytes).unwrap();
         assert_eq!(ModelFile::load(&bytes[..]).unwrap(), file());
+    }
+
+    #[test]
+    fn a_file_with_a_reference_profile_round_trips_and_one_without_still_loads() {
+        let mut with = file();
+        let h = crate::reference::Histogram::from_values(&[1.0, 2.0, f32::NAN]);
+        with.reference = Some(ReferenceProfile {
+            version: crate::reference::PROFILE_VERSION,
+            rows: 3,
+            benign_rows: 3,
+            features: vec![crate::reference::FeatureProfile {
+                name: "a".into(),
+                histogram: h.clone(),
+            }],
+            score: h,
+            score_mean: 0.5,
+            score_std: 0.25,
+            threshold: 0.42,
+            expected_alert_rate: 0.125,
+        });
+        let mut bytes = Vec::new();
+        with.save(&mut bytes).unwrap();
+        assert_eq!(ModelFile::load(&bytes[..]).unwrap(), with);
+        // A file written before profiles existed has no `reference` key at all.
+        let mut old = Vec::new();
+        file().save(&mut old).unwrap();
+        assert!(!String::from_utf8_lossy(&old).contains("reference"));
+        assert_eq!(ModelFile::load(&old[..]).unwrap().reference, None);
     }
 
     #[test]

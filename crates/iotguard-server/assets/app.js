@@ -403,6 +403,40 @@ function comparisonHtml(report, htmlUrl) {
     + `<table class="compact"><thead><tr><th>model</th>${keys.map((k) => `<th class="num">${k}</th>`).join('')}<th class="num">train s</th></tr></thead><tbody>${rows.join('')}</tbody></table>${plots}`;
 }
 
+// ---- the drift panel: /api/v1/drift, polled (a window closes every few thousand flows) ----
+
+const DRIFT_SHOWN = 12;     // features shown, largest PSI first
+function driftBadge(status) {
+  const cls = { ok: 'low', warn: 'medium', drift: 'critical' }[status] ?? 'info';
+  return `<span class="sev ${cls}">${esc(status)}</span>`;
+}
+function driftSince(f) { return f.since ? timeOf(f.since) : 'start'; }
+async function loadDrift() {
+  try {
+    const r = await api('/api/v1/drift');
+    if (r.status === 503) { $('drift').innerHTML = '<p class="muted">no drift monitors here (they run inside iotguard detect --serve)</p>'; return; }
+    if (!r.ok) return;
+    const d = await r.json();
+    if (!d.enabled) { $('drift').innerHTML = `<p class="muted">${esc(d.reason ?? 'drift monitors off')}</p>`; return; }
+    if (!d.windows) { $('drift').innerHTML = '<p class="muted">waiting for the first window</p>'; return; }
+    const feats = [...(d.features ?? [])].sort((a, b) => (b.psi ?? 0) - (a.psi ?? 0));
+    const moved = feats.filter((f) => f.status !== 'ok').length;
+    const row = (f) => `<tr><td>${esc(f.name)}</td><td>${driftBadge(f.status)}</td><td class="num">${fix(f.psi)}</td>`
+      + `<td class="num">${fix(f.missing, 3)}</td><td class="num">${fix(f.reference_missing, 3)}</td><td>${esc(driftSince(f))}</td></tr>`;
+    const det = (name, s) => `<tr><td>${name}</td><td>${driftBadge(s.state === 'stable' ? 'ok' : 'drift')} ${esc(s.state)}</td>`
+      + `<td class="num">${fix(s.observed, 4)}</td><td class="num">${fix(s.expected, 4)}</td><td class="num">${num(s.changes)}</td></tr>`;
+    $('drift-note').textContent = `${num(d.windows)} windows of ${num(d.window_flows)} flows, ${num(d.events)} drift events`;
+    $('drift').innerHTML = `<p>${d.drift_detected ? driftBadge('drift') + ' the last window drifted' : driftBadge('ok') + ' the last window looks like training'}; `
+      + `${num(moved)} of ${num(feats.length)} features moved; score PSI ${fix(d.score?.psi)} ${driftBadge(d.score?.status ?? 'ok')}</p>`
+      + '<div class="detail-grid"><div><table class="compact" id="drift-detectors"><thead><tr><th>Page-Hinkley</th><th>state</th><th class="num">last window</th><th class="num">training</th><th class="num">changes</th></tr></thead><tbody>'
+      + det('alert rate', d.alert_rate) + det('mean score', d.mean_score) + '</tbody></table></div>'
+      + '<div class="scroll short"><table class="compact" id="drift-features"><thead><tr><th>feature</th><th>status</th><th class="num">PSI</th><th class="num">missing</th><th class="num">training missing</th><th>since</th></tr></thead><tbody>'
+      + feats.slice(0, DRIFT_SHOWN).map(row).join('') + '</tbody></table></div></div>';
+  } catch (e) {
+    $('drift').innerHTML = `<p class="muted">drift state unavailable: ${esc(e)}</p>`;
+  }
+}
+
 // ---- start ----
 
 async function start() {
@@ -418,6 +452,8 @@ async function start() {
     state.dirty.alerts = true;
   });
   loadModel();
+  loadDrift();
+  setInterval(loadDrift, 5000);
   try {
     const r = await api('/api/v1/alerts?limit=200');
     if (r.ok) { const page = await r.json(); for (const a of (page.alerts ?? []).reverse()) addAlert(a); }

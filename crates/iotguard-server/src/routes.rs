@@ -91,6 +91,12 @@ fn table(state: &AppState) -> RouteTable {
     )
     .add(
         Method::GET,
+        "/api/v1/drift",
+        RouteKind::Api,
+        get(api::drift::drift),
+    )
+    .add(
+        Method::GET,
         "/api/v1/models",
         RouteKind::Api,
         get(api::models::models),

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use iotguard_detect::monitor::DriftBoard;
 use iotguard_detect::{AlertStore, DetectConfig, LiveFeed, ModelHandle, Stats};
 use tokio::sync::watch;
 
@@ -26,6 +27,7 @@ struct Inner {
     store: Option<AlertStore>,
     stats: Option<Stats>,
     feed: Option<LiveFeed>,
+    drift: Option<DriftBoard>,
     report_dir: Option<PathBuf>,
     explore_dir: Option<PathBuf>,
     models_dir: Option<PathBuf>,
@@ -57,6 +59,7 @@ pub struct AppStateBuilder {
     store: Option<AlertStore>,
     stats: Option<Stats>,
     feed: Option<LiveFeed>,
+    drift: Option<DriftBoard>,
     report_dir: Option<PathBuf>,
     explore_dir: Option<PathBuf>,
     models_dir: Option<PathBuf>,
@@ -111,6 +114,12 @@ impl AppStateBuilder {
         self
     }
 
+    /// Sets the drift monitors' board (`/api/v1/drift`, the drift gauges on `/metrics`).
+    pub fn drift(mut self, board: DriftBoard) -> Self {
+        self.drift = Some(board);
+        self
+    }
+
     /// Sets the live feed the dashboard's event stream forwards.
     pub fn feed(mut self, feed: LiveFeed) -> Self {
         self.feed = Some(feed);
@@ -157,6 +166,7 @@ impl AppStateBuilder {
                 store: self.store,
                 stats: self.stats,
                 feed: self.feed,
+                drift: self.drift,
                 report_dir: self.report_dir,
                 explore_dir: self.explore_dir,
                 models_dir,
@@ -216,6 +226,10 @@ impl AppState {
 
     pub(crate) fn feed(&self) -> Option<&LiveFeed> {
         self.inner.feed.as_ref()
+    }
+
+    pub(crate) fn drift(&self) -> Option<&DriftBoard> {
+        self.inner.drift.as_ref()
     }
 
     pub(crate) fn report_dir(&self) -> Option<&std::path::Path> {

@@ -176,7 +176,26 @@ pub(crate) fn build(net: &Network, ev: &Event, b: &mut Builder) -> FlowRecord {
     let tcp = |dst: IpAddr, port: u16| {
         Conn::new(Protocol::Tcp, src, sport, dst, port).headers(tcp_h, hdr::TCP_LINUX)
     };
+    let updated = net
+        .config
+        .camera_firmware_update_us
+        .is_some_and(|at| ev.t >= at);
     let conn = match ev.kind {
+        Kind::CameraStream | Kind::CameraClip if updated => {
+            // The new firmware: QUIC (UDP 443) to the same cloud, sessions a tenth as long,
+            // a thin acknowledgement stream back.
+            let secs = match ev.kind {
+                Kind::CameraStream => f64::from(ev.arg) * r.uniform(0.05, 0.12),
+                _ => r.uniform(2.0, 20.0),
+            };
+            let up = (tr.bitrate / 8.0 * secs * r.uniform(0.8, 1.2)) as u64 + 1_200;
+            let down = (up as f64 * r.uniform(0.03, 0.06)) as u64;
+            let pkts = (up.div_ceil(1_250), down.div_ceil(60).max(1));
+            Conn::new(Protocol::Udp, src, sport, cloud, 443)
+                .shape(ConnState::SF, "Dd", pkts, (up, down))
+                .service("quic")
+                .duration((secs * SEC as f64) as i64)
+        }
         Kind::Dns => dns(r, Conn::new(Protocol::Udp, src, sport, v4(net.gateway), 53)),
         Kind::Ntp => {
             let server = net.clouds.ntp[(ev.device as usize + r.below(2) as usize) % 6];

@@ -27,6 +27,10 @@ pub struct SimConfig {
     pub devices: DeviceCounts,
     /// Which devices are infected and how hard they attack.
     pub attacks: AttackConfig,
+    /// Microseconds after the start at which every camera gets a firmware update (the drift
+    /// scenario's change): from then on cameras stream and upload clips over QUIC (UDP 443)
+    /// in sessions a tenth as long. `None` (the default): never.
+    pub camera_firmware_update_us: Option<i64>,
 }
 
 /// How many devices of each kind the network has.
@@ -102,6 +106,7 @@ impl Default for SimConfig {
             local_network: "192.168.1.0/24".to_owned(),
             devices: DeviceCounts::default(),
             attacks: AttackConfig::default(),
+            camera_firmware_update_us: None,
         }
     }
 }

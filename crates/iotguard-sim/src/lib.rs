@@ -66,6 +66,7 @@ mod flow;
 mod network;
 mod parallel;
 mod rng;
+mod scenario;
 mod uid;
 
 use std::fmt;
@@ -76,6 +77,7 @@ use iotguard_flow::{FlowRecord, Interval, Timestamp};
 pub use config::{AttackConfig, AttackMix, DeviceCounts, Error, SimConfig};
 pub use network::{BotFamily, Device, DeviceKind, Infection};
 pub use parallel::ParChunks;
+pub use scenario::{DriftScenario, ScenarioFlows, NEWCOMER_NETWORK};
 
 use crate::flow::{Builder, Event, Kind, Sink, Window};
 use crate::network::{Network, SEC};

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
+use iotguard_detect::monitor::{DriftBoard, MonitorConfig};
 use iotguard_detect::source::replay::{Pacing, ReplaySource};
 use iotguard_detect::source::{Source, SourceEvent};
 use iotguard_detect::{
@@ -58,13 +59,30 @@ pub(crate) struct DemoArgs {
     /// Stop after this many seconds [default: run until Ctrl-C].
     #[arg(long, value_name = "SECS")]
     seconds: Option<f64>,
+    /// A scenario: `drift` simulates a network that changes at flow --change-at (new device
+    /// types appear, cameras change firmware); the model is trained on the network before the
+    /// change (its first --train-flows flows, the start of what is then detected) and the
+    /// dashboard's drift panel shows the monitors notice.
+    #[arg(long, value_enum, ignore_case = true, conflicts_with = "replay")]
+    scenario: Option<super::simulate::Scenario>,
+    /// With --scenario drift: the flow at which the network changes.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100_000,
+        requires = "scenario"
+    )]
+    change_at: u64,
+    /// Scored flows per drift-monitor window.
+    #[arg(long, value_name = "FLOWS", default_value_t = 10_000)]
+    drift_window: u64,
 }
 
 /// The simulator as a detection source, paced at a steady rate of flows per second. Flow
 /// times are the simulation's own (simulated time runs faster than the wall clock at demo
 /// rates), so per-host features see the same traffic shapes the model was trained on.
 struct SimSource {
-    flows: iotguard_sim::Flows,
+    flows: Box<dyn Iterator<Item = iotguard_flow::FlowRecord> + Send>,
     rate: f64,
     started: Option<Instant>,
     sent: u64,
@@ -96,26 +114,38 @@ impl Source for SimSource {
     }
 }
 
-fn simulation(seed: u64, devices: u32) -> anyhow::Result<Simulator> {
+fn sim_config(seed: u64, devices: u32) -> SimConfig {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    Ok(Simulator::new(SimConfig {
+    SimConfig {
         seed,
         start_unix_secs: now,
         sensor: Some("iotguard-demo".to_string()),
         devices: DeviceCounts::mix(devices),
         ..SimConfig::default()
-    })?)
+    }
+}
+
+/// The flows the demo detects (and, for the drift scenario, trains on: its start).
+fn flows(
+    seed: u64,
+    devices: u32,
+    drift: Option<u64>,
+) -> anyhow::Result<Box<dyn Iterator<Item = iotguard_flow::FlowRecord> + Send>> {
+    let config = sim_config(seed, devices);
+    Ok(match drift {
+        Some(at) => Box::new(iotguard_sim::DriftScenario::new(config, at)?.flows()),
+        None => Box::new(Simulator::new(config)?.flows()),
+    })
 }
 
 /// Trains a model of `kind` on a simulated capture written into `dir`; returns its path.
 fn train_on_simulation(
     dir: &Path,
     kind: ModelKind,
-    flows: usize,
-    seed: u64,
-    devices: u32,
+    n: usize,
+    simulated: impl Iterator<Item = iotguard_flow::FlowRecord>,
 ) -> anyhow::Result<PathBuf> {
     let capture = dir.join("train.conn.log");
     let out = BufWriter::new(
@@ -127,7 +157,7 @@ fn train_on_simulation(
         time: None,
     };
     let mut writer = ZeekTsvWriter::new(out, options)?;
-    for rec in simulation(seed, devices)?.flows().take(flows) {
+    for rec in simulated.take(n) {
         writer.write(&rec)?;
     }
     writer.finish()?;
@@ -142,7 +172,7 @@ fn train_on_simulation(
         &inputs,
         &batch,
         &Default::default(),
-        seed,
+        7,
         &iotguard_runtime::lab::Choice::Default,
         &mut |e| output::warn(&format!("rejected {e}")),
     )?;
@@ -175,16 +205,16 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
         Some(p) => p.clone(),
         None => {
             let t0 = Instant::now();
-            // Another seed than the detection's: the model never saw the flows it scores.
-            let seed = args.seed.wrapping_add(1000);
-            let path = train_on_simulation(
-                work.path(),
-                args.train_kind,
-                args.train_flows,
-                seed,
-                args.devices,
-            )
-            .context("training the demo model")?;
+            // Another seed than the detection's: the model never saw the flows it scores. The
+            // drift scenario trains on the network before its change: its first flows.
+            let drift = args.scenario.map(|_| args.change_at);
+            let training = match drift {
+                Some(_) => flows(args.seed, args.devices, drift)?,
+                None => flows(args.seed.wrapping_add(1000), args.devices, None)?,
+            };
+            let path =
+                train_on_simulation(work.path(), args.train_kind, args.train_flows, training)
+                    .context("training the demo model")?;
             output::info(&format!(
                 "trained a {} model on {} simulated flows in {:.1} s",
                 args.train_kind,
@@ -204,6 +234,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let store =
         AlertStore::open(&db).with_context(|| format!("opening alert store {}", db.display()))?;
     let stats = Stats::new();
+    let drift = DriftBoard::new();
     let mut feed = LiveFeed::new(FeedConfig::default());
     let detect = DetectConfig {
         sensor: "iotguard-demo".to_string(),
@@ -219,6 +250,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
         .store(store.reader()?)
         .stats(stats.clone())
         .feed(feed.clone())
+        .drift(drift.clone())
         .build();
     let config = args.server.config();
     if let Some(w) = config.any_host_warning() {
@@ -252,7 +284,11 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
 
     let mut source: Box<dyn Source> = if args.replay.is_empty() {
         Box::new(SimSource {
-            flows: simulation(args.seed, args.devices)?.flows(),
+            flows: flows(
+                args.seed,
+                args.devices,
+                args.scenario.map(|_| args.change_at),
+            )?,
             rate: args.rate,
             started: None,
             sent: 0,
@@ -265,7 +301,16 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
             Pacing::Rate(args.rate),
         )?)
     };
-    let mut detector = Detector::new(model, detect)?;
+    let mut detector = Detector::new(model, detect)?.with_monitor(
+        MonitorConfig {
+            window: args.drift_window,
+            ..MonitorConfig::default()
+        },
+        drift,
+    )?;
+    if detector.monitoring() == Some(false) {
+        output::info(iotguard_detect::NO_PROFILE);
+    }
     let mut sinks: Vec<Box<dyn AlertSink>> = vec![Box::new(store)];
     let mut errors = super::ErrorPrinter::default();
     let mut on_notice = |n: Notice<'_>| match n {
@@ -293,8 +338,8 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
     }
     server.stop()?;
     output::info(&format!(
-        "stopped: {} flows scored, {} alerting, {} rejected, {} incidents",
-        report.flows, report.alert_flows, report.rejected, report.incidents
+        "stopped: {} flows scored, {} alerting, {} rejected, {} incidents, {} drift events",
+        report.flows, report.alert_flows, report.rejected, report.incidents, report.drift_events
     ));
     Ok(exit::OK)
 }

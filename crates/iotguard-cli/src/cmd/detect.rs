@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use iotguard_detect::monitor::{DriftBoard, MonitorConfig};
 use iotguard_detect::sink::{JsonlConfig, JsonlSink, WebhookConfig, WebhookSink};
 use iotguard_detect::source::follow::{FollowConfig, FollowSource};
 use iotguard_detect::source::replay::{Pacing, ReplaySource};
@@ -144,6 +145,14 @@ pub(crate) struct DetectArgs {
     /// refused [default: the folder of --model].
     #[arg(long, value_name = "DIR", requires = "serve")]
     models_dir: Option<PathBuf>,
+    /// Scored flows per drift-monitor window: every window is compared with the model's
+    /// reference profile (PSI per feature and for the score, Page-Hinkley on the alert rate
+    /// and mean score).
+    #[arg(long, value_name = "FLOWS", default_value_t = 10_000)]
+    drift_window: u64,
+    /// Run without the drift monitors.
+    #[arg(long)]
+    no_drift: bool,
     #[command(flatten)]
     kafka: Box<super::replay::KafkaDetectArgs>,
     #[command(flatten)]
@@ -187,6 +196,19 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         ..DetectConfig::default()
     };
     let mut detector = Detector::new(model.clone(), config.clone())?;
+    let drift = DriftBoard::new();
+    if !args.no_drift {
+        let monitor = MonitorConfig {
+            window: args.drift_window,
+            ..MonitorConfig::default()
+        };
+        detector = detector
+            .with_monitor(monitor, drift.clone())
+            .context("--drift-window")?;
+        if detector.monitoring() == Some(false) {
+            output::info(iotguard_detect::NO_PROFILE);
+        }
+    }
     let stats = Stats::new();
     let mut feed = None;
     let mut sinks: Vec<Box<dyn AlertSink>> = Vec::new();
@@ -195,6 +217,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         .model(model)
         .models_dir(args.models_dir.clone())
         .detect_config(config)
+        .drift(drift)
         .stats(stats.clone());
     if !args.no_alerts_db {
         let retention = match args.retention_days {
@@ -372,7 +395,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
     } else {
         say(&format!(
             "{} flows in {:.2} s ({:.0} flows/s), {} alerting, {} incidents, {} alert documents \
-             sent, {} rejected lines{}{}{}",
+             sent, {} rejected lines{}{}{}{}",
             report.flows,
             report.elapsed_secs,
             report.flows as f64 / report.elapsed_secs.max(1e-9),
@@ -382,6 +405,11 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             report.rejected,
             if report.dead_lettered > 0 {
                 format!(", {} alerts dead-lettered", report.dead_lettered)
+            } else {
+                String::new()
+            },
+            if report.drift_events > 0 {
+                format!(", {} drift events", report.drift_events)
             } else {
                 String::new()
             },

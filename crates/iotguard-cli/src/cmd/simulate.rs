@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use iotguard_flow::{FlowRecord, TsvWriteOptions, ZeekJsonWriter, ZeekTsvWriter};
-use iotguard_sim::{DeviceCounts, SimConfig, Simulator};
+use iotguard_sim::{DeviceCounts, DriftScenario, SimConfig, Simulator};
 
 use crate::{exit, output};
 
@@ -61,6 +61,26 @@ pub(crate) struct SimulateArgs {
     /// Generator threads (the writing thread comes on top) [default: cores - 1, at least 1].
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// A scenario: `drift` is the network without voice assistants and hubs until flow
+    /// --change-at, then every camera's firmware changes its traffic and voice assistants and
+    /// hubs appear on 192.168.77.0/24 (generated on one thread).
+    #[arg(long, value_enum, ignore_case = true)]
+    scenario: Option<Scenario>,
+    /// With --scenario drift: the flow at which the network changes.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100_000,
+        requires = "scenario"
+    )]
+    change_at: u64,
+}
+
+/// What `simulate --scenario` plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Scenario {
+    /// A change point: new device types appear and cameras change firmware.
+    Drift,
 }
 
 enum Writer {
@@ -114,6 +134,10 @@ pub(crate) fn run(args: SimulateArgs) -> anyhow::Result<u8> {
     if let Some(i) = args.attack_intensity {
         config.attacks.intensity = i;
     }
+    let scenario = match args.scenario {
+        Some(Scenario::Drift) => Some(DriftScenario::new(config.clone(), args.change_at)?),
+        None => None,
+    };
     let sim = Simulator::new(config)?;
 
     let out: Box<dyn Write> = match args.out.as_deref().filter(|p| !output::is_stdout(p)) {
@@ -149,10 +173,18 @@ pub(crate) fn run(args: SimulateArgs) -> anyhow::Result<u8> {
         })
         .max(1);
     let threads = NonZeroUsize::new(threads).unwrap_or(NonZeroUsize::MIN);
-    let flows = sim
-        .par_chunks(0, threads)
-        .flatten()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX));
+    let flows: Box<dyn Iterator<Item = FlowRecord>> = match &scenario {
+        Some(s) => {
+            output::info(&format!(
+                "drift scenario: the network changes at flow {} ({})",
+                s.change_at(),
+                s.change_time().to_rfc3339()
+            ));
+            Box::new(s.flows())
+        }
+        None => Box::new(sim.par_chunks(0, threads).flatten()),
+    };
+    let flows = flows.take(usize::try_from(limit).unwrap_or(usize::MAX));
     let began = Instant::now();
     let mut written: u64 = 0;
     match args.rate {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::{AlertSink, SinkError};
 use crate::alert::Alert;
+use crate::drift::EventDocument;
 
 /// How the JSON-lines sink writes and rotates.
 #[derive(Clone, Debug, PartialEq)]
@@ -102,9 +103,26 @@ impl AlertSink for JsonlSink {
     }
 
     fn send(&mut self, alerts: &[Alert]) -> Result<(), SinkError> {
-        for alert in alerts {
+        self.write_docs(alerts)
+    }
+
+    fn send_events(&mut self, events: &[EventDocument]) -> Result<(), SinkError> {
+        self.write_docs(events)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        let err = |e| SinkError::io(self.config.path.display(), e);
+        self.out.flush().map_err(err)?;
+        self.out.get_ref().sync_data().map_err(err)
+    }
+}
+
+impl JsonlSink {
+    /// Writes documents one per line, rotating by size.
+    fn write_docs<T: serde::Serialize>(&mut self, docs: &[T]) -> Result<(), SinkError> {
+        for doc in docs {
             self.line.clear();
-            serde_json::to_writer(&mut self.line, alert)?;
+            serde_json::to_writer(&mut self.line, doc)?;
             self.line.push(b'\n');
             let len = self.line.len() as u64;
             if self.config.max_bytes > 0 && self.size > 0 && self.size + len > self.config.max_bytes
@@ -117,11 +135,5 @@ impl AlertSink for JsonlSink {
             self.size += len;
         }
         Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), SinkError> {
-        let err = |e| SinkError::io(self.config.path.display(), e);
-        self.out.flush().map_err(err)?;
-        self.out.get_ref().sync_data().map_err(err)
     }
 }

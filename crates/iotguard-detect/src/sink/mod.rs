@@ -15,6 +15,7 @@ pub use jsonl::{JsonlConfig, JsonlSink};
 pub use webhook::{WebhookConfig, WebhookSink};
 
 use crate::alert::Alert;
+use crate::drift::EventDocument;
 
 /// A destination for alert documents.
 ///
@@ -37,6 +38,12 @@ pub trait AlertSink: Send {
     fn close(&mut self) -> Result<(), SinkError> {
         self.flush()
     }
+
+    /// Sends event documents (drift events: ECS `event.kind: "event"`), which are not alerts:
+    /// each sink writes them where it writes alerts (a JSON-lines file or topic gets them
+    /// between the alerts, the store keeps them in a table of their own, a webhook gets them
+    /// in a request of their own). Rare: a few per run.
+    fn send_events(&mut self, events: &[EventDocument]) -> Result<(), SinkError>;
 }
 
 /// A sink failure.

@@ -3,6 +3,7 @@
 //! on the loopback address.
 
 mod detector;
+mod drift;
 mod follow;
 mod pipeline;
 mod sinks;

@@ -177,6 +177,10 @@ impl AlertSink for Losing {
         Err(SinkError::Lost(format!("{} alerts not kept", alerts.len())))
     }
 
+    fn send_events(&mut self, events: &[iotguard_detect::EventDocument]) -> Result<(), SinkError> {
+        Err(SinkError::Lost(format!("{} events not kept", events.len())))
+    }
+
     fn flush(&mut self) -> Result<(), SinkError> {
         Ok(())
     }

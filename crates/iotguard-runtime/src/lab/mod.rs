@@ -17,6 +17,7 @@ use iotguard_models::operating::{Objective, Rule};
 use iotguard_models::persist::{
     FeatureSpec, ModelFile, TrainingSummary, MODEL_FILE_VERSION, MODEL_FORMAT,
 };
+use iotguard_models::reference::ReferenceProfile;
 use iotguard_models::threshold::Threshold;
 use iotguard_models::Scorer;
 use serde::Serialize;
@@ -158,6 +159,8 @@ fn train_built(
     if let Some(t) = &tuned {
         metrics["tuning"] = serde_json::to_value(t).unwrap_or_default();
     }
+    // Profiled with the final model at its threshold: what the drift monitors compare with.
+    let reference = ReferenceProfile::build(d, &trained.model, trained.threshold.value);
     let file = ModelFile {
         format: MODEL_FORMAT.to_string(),
         version: MODEL_FILE_VERSION,
@@ -176,6 +179,7 @@ fn train_built(
             .map_or(0, |d| d.as_secs() as i64),
         model: serde_json::to_value(&trained.model)
             .map_err(|e| Error::Model(iotguard_models::Error::ModelFile(e.to_string())))?,
+        reference: Some(reference),
     };
     Ok((file, built, ooc))
 }

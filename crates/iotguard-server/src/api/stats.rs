@@ -55,6 +55,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         .stats()
         .map(|s| s.prometheus_text())
         .unwrap_or_default();
+    crate::api::drift::prometheus(&state, &mut text);
     text.push_str("# HELP iotguard_server_uptime_seconds Seconds since the server started.\n");
     text.push_str("# TYPE iotguard_server_uptime_seconds gauge\n");
     text.push_str(&format!(

@@ -4,6 +4,7 @@
 mod determinism;
 mod labels;
 mod records;
+mod scenario;
 
 use iotguard_flow::FlowRecord;
 use iotguard_sim::{SimConfig, Simulator};
