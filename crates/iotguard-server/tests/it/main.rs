@@ -4,6 +4,7 @@
 //! come from the real detector into a real SQLite store.
 
 mod api;
+mod feedback;
 mod guard;
 mod live;
 mod load;
