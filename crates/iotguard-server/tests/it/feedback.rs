@@ -231,3 +231,83 @@ fn a_verdict_over_real_tcp_reaches_the_detectors_store() {
         ("benign_activity", "weekly scan", "bob")
     );
 }
+
+#[tokio::test]
+async fn models_report_live_precision_per_version_and_attack_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_alerts(dir.path());
+    let alerts = store
+        .query(&AlertQuery {
+            limit: 3,
+            ..AlertQuery::default()
+        })
+        .unwrap()
+        .alerts;
+    assert_eq!(alerts.len(), 3);
+    let handle = iotguard_detect::ModelHandle::load(&crate::models().a).unwrap();
+    let info = handle.info();
+    let state = AppState::builder()
+        .store(store.reader().unwrap())
+        .model(handle.clone())
+        .token(Some("s3cret".to_string()))
+        .build();
+    let app = app(state);
+    // Before any verdict: no rows, and the active model has no live precision.
+    let (_, models) = call(&app, get("/api/v1/models")).await;
+    assert_eq!(
+        models["performance"],
+        json!({"by_model": [], "by_attack_type": []})
+    );
+    assert_eq!(models["active"]["live"], json!(null));
+    let verdicts = ["true_positive", "false_positive", "benign_activity"];
+    for (a, v) in alerts.iter().zip(verdicts) {
+        let uri = format!("/api/v1/alerts/{}/feedback", a.id());
+        let body = json!({"verdict": v}).to_string();
+        let (status, _) = call(&app, post_json(&uri, &body, Some("s3cret"))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (_, models) = call(&app, get("/api/v1/models")).await;
+    let row = json!({
+        "model_id": info.id,
+        "model_version": info.version,
+        "true_positive": 1,
+        "false_positive": 1,
+        "benign_activity": 1,
+        "precision": 0.5,
+        "precision_with_benign": 1.0 / 3.0,
+    });
+    assert_eq!(models["performance"]["by_model"], json!([row]));
+    assert_eq!(models["active"]["live"], row);
+    // Per attack type: the three verdicts spread over the alerts' attack types.
+    let mut expected: std::collections::BTreeMap<&str, [u64; 3]> = Default::default();
+    for (a, i) in alerts.iter().zip(0..) {
+        expected.entry(a.iotguard.attack_type.as_str()).or_default()[i] += 1;
+    }
+    let rows = models["performance"]["by_attack_type"].as_array().unwrap();
+    let got: Vec<(String, [u64; 3])> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["attack_type"].as_str().unwrap().to_string(),
+                [
+                    r["true_positive"].as_u64().unwrap(),
+                    r["false_positive"].as_u64().unwrap(),
+                    r["benign_activity"].as_u64().unwrap(),
+                ],
+            )
+        })
+        .collect();
+    let want: Vec<(String, [u64; 3])> = expected
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    assert_eq!(got, want);
+    // Without a store there is no performance at all.
+    let bare = app_without_store(handle);
+    let (_, models) = call(&bare, get("/api/v1/models")).await;
+    assert_eq!(models["performance"], json!(null));
+}
+
+fn app_without_store(handle: iotguard_detect::ModelHandle) -> axum::Router {
+    app(AppState::builder().model(handle).build())
+}
