@@ -60,8 +60,10 @@ async function api(path) {
   if (r.status === 401 && await askToken()) return api(path);
   return r;
 }
-// A write (an analyst's verdict): always needs the token, asked for after a 401 as for reads.
+// A write (an analyst's verdict): always needs the token, so it is asked for first when the
+// page has none (and again after a 401, a wrong one).
 async function apiPost(path, body) {
+  if (!apiToken() && !await askToken()) return new Response(JSON.stringify({ message: 'no API token given' }), { status: 401 });
   const t = apiToken();
   const headers = { 'Content-Type': 'application/json' };
   if (t) headers.Authorization = `Bearer ${t}`;
