@@ -399,6 +399,7 @@ async function loadModel() {
     const keys = ['precision', 'recall', 'f1', 'false_alert_rate', 'mcc', 'pr_auc'];
     $('model').innerHTML = `<p><b>${esc(act.kind)}</b> from <code>${esc(act.path ?? '')}</code>, threshold ${fix(act.threshold)}, `
       + `trained on ${num(act.training?.rows)} flows (${num(act.training?.malicious)} malicious).</p>`
+      + (act.lineage ? `<p id="model-lineage">retrained from ${esc(act.lineage.parent?.kind)} <code>${esc(act.lineage.parent?.id)}</code> (${esc(act.lineage.parent?.version)}) on analyst verdicts: ${esc(act.lineage.reason)}</p>` : '')
       + `<table class="compact"><thead><tr>${keys.map((k) => `<th class="num">${k}</th>`).join('')}</tr></thead>`
       + `<tbody><tr>${keys.map((k) => `<td class="num">${fix(metrics[k])}</td>`).join('')}</tr></tbody></table>`
       + confusionHtml(metrics)

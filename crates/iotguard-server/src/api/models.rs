@@ -79,8 +79,9 @@ pub(crate) struct Activate {
     path: PathBuf,
 }
 
-/// Describes the active model: names, threshold, training summary, metrics, and its live
-/// precision from verdicts (`live`: its row of `performance.by_model`, null without one).
+/// Describes the active model: names, threshold, training summary, metrics, its lineage when
+/// it was retrained (`iotguard retrain`), and its live precision from verdicts (`live`: its
+/// row of `performance.by_model`, null without one).
 fn describe(handle: &ModelHandle, performance: Option<&Performance>) -> Value {
     let active = handle.current();
     let file = &active.loaded.file;
@@ -102,6 +103,7 @@ fn describe(handle: &ModelHandle, performance: Option<&Performance>) -> Value {
         "training": file.training,
         "metrics": file.metrics,
         "params": file.params,
+        "lineage": file.lineage,
     })
 }
 
