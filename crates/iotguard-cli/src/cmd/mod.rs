@@ -13,6 +13,7 @@ use iotguard_runtime::input::{self, Input};
 
 use crate::output;
 
+mod auto_retrain;
 mod compare;
 mod convert;
 mod demo;

@@ -60,11 +60,15 @@ pub(crate) const NOT_BETTER: u8 = 1;
 
 /// The current model's training inputs: `--train-data`, or the paths its file records (as
 /// given, else beside the model file).
-fn original_inputs(args: &RetrainArgs, recorded: &[String]) -> anyhow::Result<Vec<Input>> {
-    if !args.train_data.is_empty() {
-        return Ok(input::expand(&args.train_data)?.inputs);
+fn original_inputs(
+    model: &Path,
+    train_data: &[PathBuf],
+    recorded: &[String],
+) -> anyhow::Result<Vec<Input>> {
+    if !train_data.is_empty() {
+        return Ok(input::expand(train_data)?.inputs);
     }
-    let beside = args.model.parent().unwrap_or(Path::new("."));
+    let beside = model.parent().unwrap_or(Path::new("."));
     recorded
         .iter()
         .map(|name| {
@@ -75,7 +79,7 @@ fn original_inputs(args: &RetrainArgs, recorded: &[String]) -> anyhow::Result<Ve
                 .with_context(|| {
                     format!(
                         "{name}: the current model's training input (recorded in {}) is gone; pass --train-data",
-                        args.model.display()
+                        model.display()
                     )
                 })?;
             Ok(Input::File(found))
@@ -127,20 +131,42 @@ fn row(name: &str, threshold: f32, r: &EvalRow) -> String {
     )
 }
 
-pub(crate) fn run(args: RetrainArgs) -> anyhow::Result<u8> {
-    let parent = iotguard_runtime::lab::load_model(&args.model)
-        .with_context(|| format!("loading {}", args.model.display()))?;
-    let original = original_inputs(&args, &parent.file.training.inputs)?;
+/// What one retraining reads and writes.
+pub(crate) struct RetrainJob<'a> {
+    /// The current model file.
+    pub(crate) model: &'a Path,
+    /// The flow archive.
+    pub(crate) archive: &'a Path,
+    /// The alert store with the verdicts.
+    pub(crate) alerts_db: &'a Path,
+    /// Where to write the retrained model.
+    pub(crate) out: &'a Path,
+    /// `--train-data` (empty: the inputs the model file records).
+    pub(crate) train_data: &'a [PathBuf],
+    /// The test window's share of the judged flows.
+    pub(crate) test_share: f64,
+    /// The shadow's seed.
+    pub(crate) seed: u64,
+}
+
+/// Joins archive and verdicts, retrains, and writes the new model file (`detect
+/// --auto-retrain` runs it too).
+pub(crate) fn retrain_once(
+    job: &RetrainJob<'_>,
+) -> anyhow::Result<iotguard_runtime::lab::Retrained> {
+    let parent = iotguard_runtime::lab::load_model(job.model)
+        .with_context(|| format!("loading {}", job.model.display()))?;
+    let original = original_inputs(job.model, job.train_data, &parent.file.training.inputs)?;
     anyhow::ensure!(
-        args.alerts_db.is_file(),
+        job.alerts_db.is_file(),
         "{}: no alert store there (detect --alerts-db writes one)",
-        args.alerts_db.display()
+        job.alerts_db.display()
     );
-    let verdicts = AlertStore::open(&args.alerts_db)
+    let verdicts = AlertStore::open(job.alerts_db)
         .and_then(|s| s.latest_verdicts())
-        .with_context(|| format!("reading verdicts from {}", args.alerts_db.display()))?;
-    let (archived, counts) = iotguard_archive::read_archive(&args.archive)
-        .with_context(|| format!("reading the archive {}", args.archive.display()))?;
+        .with_context(|| format!("reading verdicts from {}", job.alerts_db.display()))?;
+    let (archived, counts) = iotguard_archive::read_archive(job.archive)
+        .with_context(|| format!("reading the archive {}", job.archive.display()))?;
     if counts.bad_rows > 0 {
         output::warn(&format!(
             "{} archived rows could not be read as flows and are left out",
@@ -155,19 +181,19 @@ pub(crate) fn run(args: RetrainArgs) -> anyhow::Result<u8> {
         judged_flows,
         verdicts.len()
     ));
-    let mut data_dir = args.out.clone().into_os_string();
+    let mut data_dir = job.out.to_path_buf().into_os_string();
     data_dir.push(".data");
     let config = RetrainConfig {
-        test_share: args.test_share,
-        seed: args.seed,
+        test_share: job.test_share,
+        seed: job.seed,
         batch: BatchConfig {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             ..BatchConfig::default()
         },
         work_dir: PathBuf::from(data_dir),
-        archive: args.archive.display().to_string(),
-        alerts_db: args.alerts_db.display().to_string(),
-        parent_path: args.model.display().to_string(),
+        archive: job.archive.display().to_string(),
+        alerts_db: job.alerts_db.display().to_string(),
+        parent_path: job.model.display().to_string(),
     };
     let mut errors = ErrorPrinter::default();
     let retrained =
@@ -175,11 +201,24 @@ pub(crate) fn run(args: RetrainArgs) -> anyhow::Result<u8> {
             errors.print(e)
         })?;
     errors.finish(false);
-    let out = File::create(&args.out).with_context(|| format!("{}", args.out.display()))?;
+    let out = File::create(job.out).with_context(|| format!("{}", job.out.display()))?;
     retrained
         .file
         .save(BufWriter::new(out))
-        .with_context(|| format!("writing {}", args.out.display()))?;
+        .with_context(|| format!("writing {}", job.out.display()))?;
+    Ok(retrained)
+}
+
+pub(crate) fn run(args: RetrainArgs) -> anyhow::Result<u8> {
+    let retrained = retrain_once(&RetrainJob {
+        model: &args.model,
+        archive: &args.archive,
+        alerts_db: &args.alerts_db,
+        out: &args.out,
+        train_data: &args.train_data,
+        test_share: args.test_share,
+        seed: args.seed,
+    })?;
     let l = &retrained.lineage;
     if args.json {
         // The lineage as the model file records it.

@@ -74,11 +74,17 @@ fn judged(archive: &Path, verdicts: &HashMap<String, Verdict>) -> Vec<(Timestamp
         .collect()
 }
 
-#[test]
-fn retrain_on_verdicts_beats_the_current_model_on_the_later_window_and_records_its_lineage() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    // A model trained on a small network meets a bigger one: new devices, false alerts.
+/// The files of the scenario.
+struct Scenario {
+    train: std::path::PathBuf,
+    model: std::path::PathBuf,
+    archive: std::path::PathBuf,
+    db: std::path::PathBuf,
+}
+
+/// A model trained on a small network detects on a bigger one (new devices, false alerts),
+/// with the archive and the alert store.
+fn scenario(d: &Path) -> Scenario {
     let train = d.join("train.log");
     simulate(
         &train,
@@ -111,6 +117,25 @@ fn retrain_on_verdicts_beats_the_current_model_on_the_later_window_and_records_i
         "--json",
         &s(&live),
     ]);
+    Scenario {
+        train,
+        model,
+        archive,
+        db,
+    }
+}
+
+#[test]
+fn retrain_on_verdicts_beats_the_current_model_on_the_later_window_and_records_its_lineage() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Scenario {
+        train,
+        model,
+        archive,
+        db,
+    } = scenario(d);
+    let s = |p: &Path| p.display().to_string();
 
     // The analyst judges every alert over HTTP, by the simulator's truth.
     let truth = truth(&archive);
@@ -299,4 +324,99 @@ fn retrain_on_verdicts_beats_the_current_model_on_the_later_window_and_records_i
         .as_str()
         .unwrap()
         .starts_with("not promoted: shadow F1 "));
+}
+
+/// `detect --auto-retrain`: with the verdicts of the first run in the store, a second run
+/// (another day of the bigger network, paced) retrains at once, swaps the better model in
+/// between two flows, and detection goes on with it: every flow is scored and archived once,
+/// the earlier ones by the current model, the later ones by the retrained one.
+#[test]
+fn detect_auto_retrain_swaps_a_better_model_in_without_dropping_a_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sc = scenario(d);
+    let s = |p: &Path| p.display().to_string();
+    let truth = truth(&sc.archive);
+    let store = AlertStore::open(&sc.db).unwrap();
+    for (id, malicious) in &truth {
+        let v = if *malicious {
+            Verdict::TruePositive
+        } else {
+            Verdict::FalsePositive
+        };
+        // Ids of incidents never sent are not in the store: nothing to judge.
+        let _ = store
+            .record_feedback(id, v, "", "tester", Timestamp(0))
+            .unwrap();
+    }
+    drop(store);
+    // The next day: 16,000 flows at 400 flows/s, 40 s.
+    let day2 = d.join("day2.log");
+    simulate(
+        &day2,
+        &[
+            "--seed",
+            "7",
+            "--flows",
+            "16000",
+            "--devices",
+            "40",
+            "--start",
+            "1704153600",
+        ],
+    );
+    let out = iotguard(
+        &[
+            "detect",
+            "--model",
+            &s(&sc.model),
+            "--alerts-db",
+            &s(&sc.db),
+            "--archive",
+            &s(&sc.archive),
+            "--archive-roll-secs",
+            "1",
+            "--auto-retrain",
+            "10",
+            "--rate",
+            "400",
+            "--json",
+            &s(&day2),
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("auto-retrain 1: swapped in"), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["report"]["flows"], 16_000);
+    assert_eq!(report["report"]["archived"], 16_000);
+    let retrained = iotguard_runtime::lab::load_model(&d.join("current.retrained-1.json")).unwrap();
+    let lineage = retrained.file.lineage.clone().unwrap();
+    assert_eq!(lineage["promoted"], true);
+    let (old, new) = (
+        iotguard_runtime::lab::load_model(&sc.model)
+            .unwrap()
+            .file
+            .id(),
+        retrained.file.id(),
+    );
+    assert_eq!(lineage["parent"]["id"], old);
+    // Every flow of the second day scored and archived once: the first ones by the current
+    // model, the later ones by the retrained model.
+    let (flows, _) = iotguard_archive::read_archive(&sc.archive).unwrap();
+    let day2: Vec<&str> = flows
+        .iter()
+        .filter(|f| f.record.ts >= Timestamp::from_secs_nanos(1_704_153_600, 0))
+        .map(|f| f.model_id.as_str())
+        .collect();
+    assert_eq!(day2.len(), 16_000);
+    let by_old = day2.iter().filter(|m| **m == old).count();
+    let by_new = day2.iter().filter(|m| **m == new).count();
+    assert_eq!(by_old + by_new, 16_000);
+    assert!(
+        by_old > 0 && by_new > 0,
+        "{by_old} by the current, {by_new} by the retrained"
+    );
+    assert_eq!(day2.first(), Some(&old.as_str()));
 }

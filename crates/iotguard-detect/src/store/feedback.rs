@@ -232,6 +232,15 @@ impl AlertStore {
         }))
     }
 
+    /// Returns how many verdicts have been given in all (every row of the history).
+    pub fn verdicts_given(&self) -> Result<u64> {
+        let c = self.lock();
+        let n: i64 = c
+            .conn
+            .query_row("SELECT COUNT(*) FROM feedback", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
     /// Returns every verdict given on an alert, oldest first (the last one is its verdict).
     pub fn feedback_history(&self, alert_id: &str) -> Result<Vec<Feedback>> {
         let c = self.lock();
@@ -419,6 +428,7 @@ mod tests {
             store.feedback_history("inc-1").unwrap(),
             [first, second.clone()]
         );
+        assert_eq!(store.verdicts_given().unwrap(), 2);
         assert_eq!(
             store.get("inc-1").unwrap().unwrap().iotguard.feedback,
             Some(second)
