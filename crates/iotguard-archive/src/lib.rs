@@ -23,15 +23,20 @@
 //!   latest archived flow's date minus the retention, so replaying an old capture does not
 //!   delete what it just wrote (files still open in such a day are finished first).
 //!
+//! [`read_archive`] reads it back: every flow with its score, alert id and model, in flow time
+//! order (for `iotguard retrain`).
+//!
 //! This crate knows nothing of detection: the detector hands it a record and an [`ArchiveRow`].
 
 mod background;
 mod partition;
+mod reader;
 mod schema;
 mod writer;
 
 pub use background::BackgroundArchive;
 pub use partition::{partition_of, Partition};
+pub use reader::{read_archive, ArchivedFlow, ReadCounts};
 pub use schema::archive_schema;
 pub use writer::{ArchiveConfig, ArchiveCounts, ArchiveRow, ArchiveWriter};
 

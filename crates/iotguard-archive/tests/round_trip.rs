@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
-use iotguard_archive::{ArchiveConfig, ArchiveRow, ArchiveWriter};
+use iotguard_archive::{read_archive, ArchiveConfig, ArchiveRow, ArchiveWriter, ReadCounts};
 use iotguard_flow::{FlowRecord, Protocol, Timestamp};
 use iotguard_runtime::parquet::read_parquet_flows;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -123,6 +123,51 @@ fn flows_round_trip_with_scores_across_hour_partitions() {
     assert_eq!(scores.len(), 30_000);
     assert_eq!(scores[1234], 1234.0 / 1000.0);
     assert_eq!(alerts, 15_000);
+}
+
+/// `read_archive` gives every flow back once with its score, alert id and model, ordered by
+/// flow time even when written out of order across hours, and passes over an open file.
+#[test]
+fn the_archive_reads_back_in_time_order_with_alert_ids_and_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ArchiveConfig::new(dir.path());
+    config.batch_rows = 100;
+    let mut w = ArchiveWriter::open(config.clone()).unwrap();
+    // Hour 1 first, then hour 0: the reader orders by time.
+    for i in 0..3_000u64 {
+        let ts = DAY0 + if i < 1_500 { HOUR } else { 0 } + i as i64;
+        w.append(&flow(i, ts), &row(i)).unwrap();
+    }
+    w.finish().unwrap();
+    // A second writer's file still open: not read.
+    let mut open = ArchiveWriter::open(config).unwrap();
+    for i in 0..10 {
+        open.append(&flow(i, DAY0 + 2 * HOUR), &row(i)).unwrap();
+    }
+    let (flows, counts) = read_archive(dir.path()).unwrap();
+    assert_eq!(
+        counts,
+        ReadCounts {
+            files: 2,
+            bad_rows: 0
+        }
+    );
+    assert_eq!(flows.len(), 3_000);
+    let order: Vec<u64> = flows.iter().map(|f| f.record.orig_bytes.unwrap()).collect();
+    let expected: Vec<u64> = (1_500..3_000).chain(0..1_500).collect();
+    assert_eq!(order, expected);
+    let f = &flows[0]; // flow 1500
+    assert_eq!(f.score, 1.5);
+    assert_eq!(f.alert_id.as_deref(), Some("incident-1"));
+    assert_eq!(
+        (f.model_id.as_str(), f.model_version.as_str()),
+        ("00000000deadbeef", "2026-01-01T00:00:00Z")
+    );
+    let alerted = flows.iter().filter(|f| f.alert_id.is_some()).count();
+    assert_eq!(alerted, 1_500);
+    assert_eq!(flows[500].alert_id, None); // flow 2000
+    assert_eq!(flows[1_500].score, 0.0); // flow 0
+    drop(open);
 }
 
 #[test]

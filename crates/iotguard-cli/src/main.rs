@@ -21,7 +21,7 @@ pub(crate) mod exit {
     name = "iotguard",
     version,
     about = "Real-time anomaly and intrusion detection for IoT networks, from flow records",
-    after_help = "Exit codes: 0 success (rejected records are reported, not failures); 2 an input could not be read or the command failed."
+    after_help = "Exit codes: 0 success (rejected records are reported, not failures); 1 retrain: the shadow model is not better than the current one; 2 an input could not be read or the command failed."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -177,6 +177,10 @@ pub struct AlertIotguard {
     pub reasons: Vec<String>,
     /// Uids of the first alerting flows (at most the configured number).
     pub uids: Vec<String>,
+    /// The latest analyst verdict, filled in by the alert store when it reads the alert back
+    /// (never set by the detector, so never in the documents sinks receive).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub feedback: Option<crate::store::Feedback>,
 }
 
 /// Counts over an incident's alerting flows.

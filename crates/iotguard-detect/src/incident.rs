@@ -484,6 +484,7 @@ impl Incident {
                 features: self.features.clone(),
                 reasons,
                 uids,
+                feedback: None,
             },
         }
     }

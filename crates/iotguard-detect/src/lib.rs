@@ -99,6 +99,9 @@ pub use scored::ScoredFlow;
 pub use sink::{AlertSink, SinkError};
 pub use source_health::{SourceHealth, SourceState};
 pub use stats::{HistogramSnapshot, SourceMetrics, Stage, Stats, StatsSnapshot};
-pub use store::{AlertPage, AlertQuery, AlertStore, SeverityCount};
+pub use store::{
+    AlertPage, AlertQuery, AlertStore, AttackPerformance, Feedback, ModelPerformance, Performance,
+    SeverityCount, TriageStatus, Verdict, VerdictCounts,
+};
 pub use table::IncidentTracker;
 pub use time::{parse_time, rfc3339};

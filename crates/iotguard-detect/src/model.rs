@@ -54,7 +54,7 @@ impl ActiveModel {
         let kind = loaded.file.kind.clone();
         let info = ModelInfo {
             name: format!("iotguard-{kind}"),
-            id: format!("{:016x}", fnv1a(loaded.file.model.to_string().as_bytes())),
+            id: loaded.file.id(),
             version: rfc3339(iotguard_flow::Timestamp::from_secs_nanos(
                 loaded.file.created_unix_secs,
                 0,

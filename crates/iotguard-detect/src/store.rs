@@ -20,7 +20,13 @@
 //! alert's last flow minus the retention (event time, so replaying an old capture keeps its
 //! alerts); the store's size is then bounded by the alert rate times the retention.
 //!
-//! Schema version 1 (`PRAGMA user_version`); a store with another version is refused.
+//! Analyst verdicts live beside the alerts in table `feedback` ([`feedback`]): each alert read
+//! back carries its latest verdict in `iotguard.feedback`, and queries filter on it
+//! ([`AlertQuery::status`]).
+//!
+//! Schema version 2 (`PRAGMA user_version`). A version 1 store (before feedback) is migrated
+//! when opened: the feedback table is added in one transaction, the alerts are kept as they
+//! are. A store with a newer version is refused.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -39,8 +45,14 @@ use crate::sink::{AlertSink, SinkError};
 use crate::time::parse_time;
 
 mod events;
+pub(crate) mod feedback;
 
-const SCHEMA_VERSION: i64 = 1;
+pub use feedback::{
+    AttackPerformance, Feedback, ModelPerformance, Performance, TriageStatus, Verdict,
+    VerdictCounts,
+};
+
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS alerts (
@@ -79,6 +91,8 @@ pub struct AlertQuery {
     pub severity: Option<Severity>,
     /// Alerts whose source or destination is this address.
     pub host: Option<IpAddr>,
+    /// Alerts without a verdict (`open`) or with one (`acknowledged`).
+    pub status: Option<TriageStatus>,
     /// Most alerts per page (0 means 100; capped at 10 000).
     pub limit: usize,
     /// Where the previous page ended ([`AlertPage::next_cursor`]).
@@ -148,8 +162,17 @@ impl AlertStore {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         match version {
             0 => {
-                conn.execute_batch(SCHEMA)?;
-                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+                conn.execute_batch(&format!(
+                    "BEGIN IMMEDIATE; {SCHEMA} {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;",
+                    feedback::FEEDBACK_SCHEMA
+                ))?;
+            }
+            1 => {
+                // Schema 1 had no feedback: add its table; the alerts stay as they are.
+                conn.execute_batch(&format!(
+                    "BEGIN IMMEDIATE; {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;",
+                    feedback::FEEDBACK_SCHEMA
+                ))?;
             }
             SCHEMA_VERSION => {}
             other => {
@@ -303,14 +326,25 @@ impl AlertStore {
         Ok(())
     }
 
-    /// Returns one alert by id.
+    /// Returns one alert by id, with its latest verdict.
     pub fn get(&self, id: &str) -> Result<Option<Alert>> {
         let c = self.lock();
-        let doc: Option<String> = c
+        let row = c
             .conn
-            .query_row("SELECT doc FROM alerts WHERE id = ?1", [id], |r| r.get(0))
+            .query_row(
+                &format!(
+                    "SELECT a.doc, {LATEST_COLUMNS} FROM alerts a {LATEST_JOIN} WHERE a.id = ?1"
+                ),
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
             .optional()?;
-        doc.map(|d| decode(&d)).transpose()
+        row.map(|(doc, v, n, a, t): (String, _, _, _, _)| {
+            let mut alert = decode(&doc)?;
+            alert.iotguard.feedback = feedback::from_row(v, n, a, t)?;
+            Ok(alert)
+        })
+        .transpose()
     }
 
     /// Lists alerts matching `q`, newest first, one page at a time.
@@ -319,7 +353,9 @@ impl AlertStore {
             0 => 100,
             n => n.min(10_000),
         };
-        let mut sql = String::from("SELECT end_ns, id, doc FROM alerts WHERE 1 = 1");
+        let mut sql = format!(
+            "SELECT a.end_ns, a.id, a.doc, {LATEST_COLUMNS} FROM alerts a {LATEST_JOIN} WHERE 1 = 1"
+        );
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
             args.push(v);
@@ -342,6 +378,11 @@ impl AlertStore {
             arg(&mut sql, " AND (source_ip = ?", h.clone().into());
             arg(&mut sql, " OR destination_ip = ?)", h.into());
         }
+        match q.status {
+            Some(TriageStatus::Open) => sql.push_str(" AND f.seq IS NULL"),
+            Some(TriageStatus::Acknowledged) => sql.push_str(" AND f.seq IS NOT NULL"),
+            None => {}
+        }
         if let Some(cursor) = &q.cursor {
             let (end, id) = cursor
                 .split_once(':')
@@ -362,18 +403,21 @@ impl AlertStore {
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
+                (r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
             ))
         })?;
         let mut alerts = Vec::new();
         let mut next_cursor = None;
         let mut last = None;
         for row in rows {
-            let (end, id, doc) = row?;
+            let (end, id, doc, (v, n, a, t)) = row?;
             if alerts.len() == limit {
                 next_cursor = last.take();
                 break;
             }
-            alerts.push(decode(&doc)?);
+            let mut alert = decode(&doc)?;
+            alert.iotguard.feedback = feedback::from_row(v, n, a, t)?;
+            alerts.push(alert);
             last = Some(format!("{end}:{id}"));
         }
         Ok(AlertPage {
@@ -404,6 +448,13 @@ impl AlertStore {
         Ok(counts)
     }
 }
+
+/// The latest verdict's columns, selected beside an alert (`a`) joined with [`LATEST_JOIN`].
+const LATEST_COLUMNS: &str = "f.verdict, f.note, f.analyst, f.at_ns";
+
+/// Joins each alert `a` with its latest feedback row `f` (none: all of `f` is NULL).
+const LATEST_JOIN: &str =
+    "LEFT JOIN feedback f ON f.seq = (SELECT MAX(seq) FROM feedback WHERE alert_id = a.id)";
 
 /// Writes `alerts` in the open transaction, beginning one if none is open.
 fn write(conn: &Connection, in_tx: &mut bool, alerts: &[&Alert]) -> Result<()> {

@@ -70,9 +70,25 @@ pub struct ModelFile {
     /// files written before it existed: they load, and detection runs without monitors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<ReferenceProfile>,
+    /// Where the model came from when it was retrained from another (`iotguard retrain`): the
+    /// parent's id and version, the data, the comparison with the parent and whether it was
+    /// promoted and why. Absent for a model trained from flows alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<serde_json::Value>,
 }
 
 impl ModelFile {
+    /// Returns the model's id: a fingerprint (FNV-1a, 64 bits, hex) of the fitted model's
+    /// content, as alerts name it (`rule.id`).
+    pub fn id(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in self.model.to_string().as_bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
+
     /// Writes the file as pretty JSON.
     pub fn save(&self, w: impl Write) -> Result<()> {
         serde_json::to_writer_pretty(w, self).map_err(|e| Error::ModelFile(format!("writing: {e}")))
@@ -196,6 +212,7 @@ mod tests {
             created_unix_secs: 1_700_000_000,
             model: serde_json::json!({"w": [1.0, 2.0, 3.0]}),
             reference: None,
+            lineage: None,
         }
     }
 

@@ -19,6 +19,8 @@ const state = {
   lastTick: null,
   severity: {},
   selected: null,
+  verdicts: new Map(),       // alert id -> its latest analyst verdict (from the store, or given here)
+  status: '',                // the alert list's filter: '', 'open' or 'acknowledged'
   dirty: { flows: false, alerts: false, charts: false },
 };
 
@@ -56,6 +58,17 @@ async function api(path) {
   const t = apiToken();
   const r = await fetch(path, t ? { headers: { Authorization: `Bearer ${t}` } } : {});
   if (r.status === 401 && await askToken()) return api(path);
+  return r;
+}
+// A write (an analyst's verdict): always needs the token, so it is asked for first when the
+// page has none (and again after a 401, a wrong one).
+async function apiPost(path, body) {
+  if (!apiToken() && !await askToken()) return new Response(JSON.stringify({ message: 'no API token given' }), { status: 401 });
+  const t = apiToken();
+  const headers = { 'Content-Type': 'application/json' };
+  if (t) headers.Authorization = `Bearer ${t}`;
+  const r = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
+  if (r.status === 401 && await askToken()) return apiPost(path, body);
   return r;
 }
 // A same-origin URL with the token as a query parameter, for what cannot send headers.
@@ -155,6 +168,8 @@ function addAlert(a) {
   if (id == null) return;
   state.alerts.delete(id);          // re-insert: an updated incident moves to the top
   state.alerts.set(id, a);
+  // Alerts from the store carry their verdict; the live stream's never do (the page keeps it).
+  if (a.iotguard?.feedback) state.verdicts.set(id, a.iotguard.feedback);
   while (state.alerts.size > MAX_ALERTS) state.alerts.delete(state.alerts.keys().next().value);
   state.dirty.alerts = true;
   if (state.selected === id) showDetail(id);
@@ -182,17 +197,60 @@ function drawFlows() {
   $('flows').innerHTML = state.flows.slice(0, SHOWN_FLOWS).map(flowRow).join('');
 }
 
+const VERDICTS = [['true_positive', 'TP', 'a real attack'], ['false_positive', 'FP', 'not an attack: the model was wrong'], ['benign_activity', 'benign', 'real but expected activity']];
+
+// The triage cell: the alert's verdict (who, when) and one button per verdict.
+function verdictCell(id) {
+  const v = state.verdicts.get(id);
+  const title = v ? `${v.verdict} by ${v.analyst} at ${v.at}${v.note ? ': ' + v.note : ''}` : 'open: no verdict yet';
+  return `<td class="triage" title="${esc(title)}">${VERDICTS.map(([key, label, what]) =>
+    `<button type="button" class="verdict ${v?.verdict === key ? 'on' : ''}" data-verdict="${key}" title="${esc(what)}">${label}</button>`).join('')}</td>`;
+}
+
 function drawAlerts() {
   const rows = [];
   const list = [...state.alerts.values()].reverse();
-  for (const a of list.slice(0, SHOWN_ALERTS)) {
+  const shown = list.filter((a) => !state.status || (state.status === 'open') !== state.verdicts.has(A.id(a)));
+  for (const a of shown.slice(0, SHOWN_ALERTS)) {
     const id = A.id(a);
     rows.push(`<tr data-id="${esc(id)}" class="${state.selected === id ? 'sel' : ''}"><td>${timeOf(A.end(a))}</td><td>${sevBadge(A.severity(a))}</td>`
       + `<td class="num">${num(A.risk(a))}</td><td>${esc(A.attack(a))}</td><td>${esc(A.src(a))}</td>`
-      + `<td>${esc(A.dst(a) ?? '')}${A.dport(a) != null ? ':' + esc(A.dport(a)) : ''}</td><td class="num">${num(A.flows(a))}</td></tr>`);
+      + `<td>${esc(A.dst(a) ?? '')}${A.dport(a) != null ? ':' + esc(A.dport(a)) : ''}</td><td class="num">${num(A.flows(a))}</td>${verdictCell(id)}</tr>`);
   }
   $('alerts').innerHTML = rows.join('');
   drawTopHosts(list);
+}
+
+// Gives a verdict on an alert (POST /api/v1/alerts/{id}/feedback), then refreshes the model
+// panel's live precision.
+async function triage(id, verdict) {
+  const analyst = $('analyst').value.trim();
+  const body = analyst ? { verdict, analyst } : { verdict };
+  try {
+    const r = await apiPost(`/api/v1/alerts/${encodeURIComponent(id)}/feedback`, body);
+    const answer = await r.json();
+    if (!r.ok) { window.alert(`verdict not recorded: ${answer.message ?? r.status}`); return; }
+    state.verdicts.set(id, answer.feedback);
+    state.dirty.alerts = true;
+    loadModel();
+  } catch (e) {
+    window.alert(`verdict not recorded: ${e}`);
+  }
+}
+
+// The list's filter: the page's alerts are filtered by their verdict, and the store is asked for
+// the matching ones the page has not seen (judged alerts from before it opened, say).
+async function setStatus(status) {
+  state.status = status;
+  state.dirty.alerts = true;
+  if (!status) return;
+  try {
+    const r = await api(`/api/v1/alerts?status=${status}&limit=200`);
+    if (r.ok) {
+      const page = await r.json();
+      for (const a of (page.alerts ?? []).reverse()) if (!state.alerts.has(A.id(a))) addAlert(a);
+    }
+  } catch (_) { /* the page's own alerts are filtered anyway */ }
 }
 
 function drawTopHosts(list) {
@@ -341,16 +399,34 @@ async function loadModel() {
     const keys = ['precision', 'recall', 'f1', 'false_alert_rate', 'mcc', 'pr_auc'];
     $('model').innerHTML = `<p><b>${esc(act.kind)}</b> from <code>${esc(act.path ?? '')}</code>, threshold ${fix(act.threshold)}, `
       + `trained on ${num(act.training?.rows)} flows (${num(act.training?.malicious)} malicious).</p>`
+      + (act.lineage ? `<p id="model-lineage">retrained from ${esc(act.lineage.parent?.kind)} <code>${esc(act.lineage.parent?.id)}</code> (${esc(act.lineage.parent?.version)}) on analyst verdicts: ${esc(act.lineage.reason)}</p>` : '')
       + `<table class="compact"><thead><tr>${keys.map((k) => `<th class="num">${k}</th>`).join('')}</tr></thead>`
       + `<tbody><tr>${keys.map((k) => `<td class="num">${fix(metrics[k])}</td>`).join('')}</tr></tbody></table>`
       + confusionHtml(metrics)
       + (ooc ? oocHtml(ooc, act.threshold)
         : '<p class="muted">metrics on a random share of the training captures\' own rows: they say little about another network (retrain with this version for an out-of-capture estimate)</p>')
       + explorationHtml(m.exploration, act.training?.inputs ?? []);
+    $('live-performance').innerHTML = performanceHtml(act, m.performance);
     $('comparison').innerHTML = comparisonHtml(m.comparison, m.comparison_html);
   } catch (e) {
     $('model').innerHTML = `<p class="muted">model information unavailable: ${esc(e)}</p>`;
   }
+}
+
+// Live precision from analyst verdicts: the active model's, per attack type, and every model
+// version's (precision = TP / (TP + FP); benign activity apart, and in "with benign" as not a TP).
+function performanceHtml(act, perf) {
+  if (!perf) return '<p class="muted">no live precision: the server has no alert store</p>';
+  const head = '<th class="num">TP</th><th class="num">FP</th><th class="num">benign</th><th class="num">precision</th><th class="num">with benign</th>';
+  const cells = (c) => `<td class="num">${num(c.true_positive)}</td><td class="num">${num(c.false_positive)}</td><td class="num">${num(c.benign_activity)}</td>`
+    + `<td class="num">${fix(c.precision)}</td><td class="num">${fix(c.precision_with_benign)}</td>`;
+  const mine = (r) => r.model_id === act.id && r.model_version === act.version;
+  const types = perf.by_attack_type.filter(mine).map((r) => `<tr><td>${esc(String(r.attack_type).replace(/_/g, ' '))}</td>${cells(r)}</tr>`).join('');
+  const versions = perf.by_model.map((r) => `<tr class="${mine(r) ? '' : 'muted'}"><td>${esc(r.model_id)} ${esc(r.model_version)}${mine(r) ? ' (active)' : ''}</td>${cells(r)}</tr>`).join('');
+  if (!versions) return '<h3>Live precision</h3><p class="muted" id="live-precision">no verdicts yet: triage alerts (TP / FP / benign) to measure it</p>';
+  return `<h3>Live precision from analyst verdicts</h3><p id="live-precision">active model: ${act.live ? `<b>${fix(act.live.precision)}</b> (${num(act.live.true_positive)} TP, ${num(act.live.false_positive)} FP, ${num(act.live.benign_activity)} benign)` : '<span class="muted">no verdicts on its alerts yet</span>'}</p>`
+    + (types ? `<table class="compact" id="live-by-attack"><thead><tr><th>attack type</th>${head}</tr></thead><tbody>${types}</tbody></table>` : '')
+    + `<table class="compact" id="live-by-model"><thead><tr><th>model version</th>${head}</tr></thead><tbody>${versions}</tbody></table>`;
 }
 
 // The out-of-capture estimate the model file records: how the held-out scores were made, the
@@ -443,8 +519,15 @@ async function start() {
   $('flows-head').innerHTML = flowHead();
   $('alerts').addEventListener('click', (e) => {
     const tr = e.target.closest('tr[data-id]');
-    if (tr) showDetail(tr.dataset.id);
+    if (!tr) return;
+    const button = e.target.closest('button[data-verdict]');
+    if (button) triage(tr.dataset.id, button.dataset.verdict);
+    else showDetail(tr.dataset.id);
   });
+  // The analyst's name is remembered in this browser (it is not a secret).
+  $('analyst').value = localStorage.getItem('iotguard-analyst') ?? '';
+  $('analyst').addEventListener('change', () => localStorage.setItem('iotguard-analyst', $('analyst').value.trim()));
+  $('alert-status').addEventListener('change', () => setStatus($('alert-status').value));
   $('detail-close').addEventListener('click', () => {
     $('detail').hidden = true;
     $('alerts-card').className = 'card full';

@@ -85,6 +85,18 @@ fn table(state: &AppState) -> RouteTable {
     )
     .add(
         Method::GET,
+        "/api/v1/alerts/{id}/feedback",
+        RouteKind::Api,
+        get(api::feedback::history),
+    )
+    .add(
+        Method::POST,
+        "/api/v1/alerts/{id}/feedback",
+        RouteKind::Api,
+        post(api::feedback::post).route_layer(write.clone()),
+    )
+    .add(
+        Method::GET,
         "/api/v1/stats",
         RouteKind::Api,
         get(api::stats::stats),

@@ -118,6 +118,17 @@ pub(crate) struct DetectArgs {
     /// Finish an archive file after this many seconds open.
     #[arg(long, value_name = "SECS", default_value_t = 300, requires = "archive")]
     archive_roll_secs: u64,
+    /// Retrain the active model each time this many more analyst verdicts are in the alert
+    /// store (those there at the start count), as `iotguard retrain` does, on a thread of its
+    /// own; a retrained model better on the latest judged flows is swapped in between two
+    /// flows. Retrained files go beside --model as `STEM.retrained-K.json`.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "archive",
+        conflicts_with = "no_alerts_db"
+    )]
+    auto_retrain: Option<u64>,
     /// Keep every rejected line verbatim in this file, one per line, appended (so a restart
     /// keeps what earlier runs set aside) and synced before each checkpoint commit (a file: `-`
     /// is refused).
@@ -209,6 +220,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             output::info(iotguard_detect::NO_PROFILE);
         }
     }
+    let handle = model.clone();
     let stats = Stats::new();
     let mut feed = None;
     let mut sinks: Vec<Box<dyn AlertSink>> = Vec::new();
@@ -360,6 +372,20 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             }
         }
     };
+    // Started once the store exists (the sink above created it) and the archive is open.
+    let auto_retrain = match (args.auto_retrain, &args.archive) {
+        (Some(every), Some(archive)) => Some(super::auto_retrain::AutoRetrain::start(
+            super::auto_retrain::Settings {
+                every,
+                archive: archive.clone(),
+                alerts_db: args.alerts_db.clone(),
+                model: args.model.clone(),
+                poll: Duration::from_secs(1),
+            },
+            handle,
+        )?),
+        _ => None,
+    };
     let report = run_pipeline(
         source.as_mut(),
         &mut detector,
@@ -379,6 +405,13 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         },
     )?;
     errors.finish(args.rejects.is_some());
+    if let Some(auto) = auto_retrain {
+        let outcome = auto.stop();
+        output::info(&format!(
+            "auto-retrain: {} retraining(s), {} swapped in",
+            outcome.retrained, outcome.swapped
+        ));
+    }
     if let Some(server) = server {
         server.stop()?;
     }

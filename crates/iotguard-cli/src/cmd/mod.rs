@@ -13,6 +13,7 @@ use iotguard_runtime::input::{self, Input};
 
 use crate::output;
 
+mod auto_retrain;
 mod compare;
 mod convert;
 mod demo;
@@ -21,6 +22,7 @@ mod eval;
 mod explore;
 mod inspect;
 mod replay;
+mod retrain;
 mod serve;
 mod simulate;
 mod train;
@@ -44,6 +46,9 @@ pub(crate) enum Command {
     Explore(explore::ExploreArgs),
     /// Compare every model kind on the same features and folds: JSON, Markdown and HTML with plots.
     Compare(compare::CompareArgs),
+    /// Retrain a model on its training data plus the archived flows analysts judged, and
+    /// compare it with the current one on the latest judged flows (exit 0: better, 1: not).
+    Retrain(retrain::RetrainArgs),
     /// Detect attacks in flows (replayed files, standard input, a live Zeek log folder) and
     /// write explained, graded ECS alerts.
     Detect(Box<detect::DetectArgs>),
@@ -65,6 +70,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<u8> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Retrain(args) => retrain::run(args),
         Command::Explore(args) => explore::run(args),
         Command::Detect(args) => detect::run(*args),
         Command::Serve(args) => serve::run(args),

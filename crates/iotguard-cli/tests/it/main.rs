@@ -12,6 +12,7 @@ mod kafka;
 mod lab;
 mod new_models;
 mod operating;
+mod retrain;
 mod seed_datasets;
 mod serve;
 mod simulate;

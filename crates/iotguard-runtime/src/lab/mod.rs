@@ -1,5 +1,6 @@
 //! The model lab's workflows on flow inputs: train a model into a model file, evaluate a model
-//! file per input and pooled, and compare every kind (`compare.rs`). Features come from
+//! file per input and pooled, compare every kind (`compare.rs`), and retrain a model on
+//! analyst verdicts over archived flows (`retrain.rs`). Features come from
 //! [`crate::dataset`], the same extractor detection uses.
 
 use std::fs::File;
@@ -31,6 +32,7 @@ mod compare;
 mod curves;
 mod evaluate;
 mod operating;
+mod retrain;
 mod split;
 
 pub use compare::{compare, compare_dataset, Baseline, CompareConfig, CompareReport, FeatureSet};
@@ -40,6 +42,10 @@ pub use evaluate::{
 };
 pub use iotguard_models::tune::Choice;
 pub use operating::{OperatingPoint, ThresholdOverride, OPERATING_FARS, OPERATING_THRESHOLDS};
+pub use retrain::{
+    cut_time, model_version, retrain, Comparison, Data, Lineage, Parent, RetrainConfig, Retrained,
+    Span,
+};
 pub use split::Split;
 
 /// Builds the labeled dataset of `inputs` (no progress reporting: the lab commands are short).
@@ -180,6 +186,7 @@ fn train_built(
         model: serde_json::to_value(&trained.model)
             .map_err(|e| Error::Model(iotguard_models::Error::ModelFile(e.to_string())))?,
         reference: Some(reference),
+        lineage: None,
     };
     Ok((file, built, ooc))
 }

@@ -1,5 +1,5 @@
 //! `GET /api/v1/alerts` (filtered, newest first, paged by cursor) and
-//! `GET /api/v1/alerts/{id}`, read from the alert store through the server's own connection.
+//! `GET /api/v1/alerts/{id}` (each with its latest analyst verdict), read from the alert store through the server's own connection.
 
 use axum::extract::State;
 use axum::Json as JsonResponse;
@@ -31,8 +31,10 @@ fn check_cursor(cursor: Option<&str>) -> Result<(), ApiError> {
 }
 
 /// Lists alerts. Query parameters: `since`, `until` (RFC 3339 or Unix seconds), `severity`
-/// (exactly), `min_severity` (at least), `host` (source or destination IP), `limit` (default
-/// 100, at most 10 000), `cursor` (the previous page's `next_cursor`).
+/// (exactly), `min_severity` (at least), `host` (source or destination IP), `status` (`open`:
+/// no verdict yet, `acknowledged`: judged), `limit` (default 100, at most 10 000), `cursor`
+/// (the previous page's `next_cursor`). Each alert carries its latest verdict in
+/// `iotguard.feedback`.
 pub(crate) async fn list(
     State(state): State<AppState>,
     Query(query): Query<AlertQuery>,

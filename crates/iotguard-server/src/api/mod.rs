@@ -2,6 +2,7 @@
 
 pub(crate) mod alerts;
 pub(crate) mod drift;
+pub(crate) mod feedback;
 pub(crate) mod health;
 pub(crate) mod live;
 pub(crate) mod models;

@@ -1,4 +1,5 @@
-//! `GET /api/v1/models` (the active model, its metrics, the last comparison report),
+//! `GET /api/v1/models` (the active model, its metrics, the last comparison report, live
+//! precision from analyst verdicts per model version and attack type),
 //! `GET /api/v1/models/report` (that report's HTML page with its plots),
 //! `GET /api/v1/models/explore` (the exploration of the model's training data) and
 //! `POST /api/v1/models/activate` (hot swap to another model file, behind the token).
@@ -9,7 +10,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json as JsonResponse;
-use iotguard_detect::{ActiveModel, ModelHandle};
+use iotguard_detect::{ActiveModel, ModelHandle, Performance};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -29,6 +30,8 @@ pub(crate) struct Models {
     comparison: Option<Value>,
     comparison_html: Option<&'static str>,
     exploration: Option<Exploration>,
+    /// Live performance from analyst verdicts (`None` without an alert store).
+    performance: Option<Performance>,
 }
 
 /// The exploration of the training data, as the model panel links it.
@@ -76,11 +79,19 @@ pub(crate) struct Activate {
     path: PathBuf,
 }
 
-/// Describes the active model: names, threshold, training summary, metrics.
-fn describe(handle: &ModelHandle) -> Value {
+/// Describes the active model: names, threshold, training summary, metrics, its lineage when
+/// it was retrained (`iotguard retrain`), and its live precision from verdicts (`live`: its
+/// row of `performance.by_model`, null without one).
+fn describe(handle: &ModelHandle, performance: Option<&Performance>) -> Value {
     let active = handle.current();
     let file = &active.loaded.file;
+    let live = performance.and_then(|p| {
+        p.by_model
+            .iter()
+            .find(|m| m.model_id == active.info.id && m.model_version == active.info.version)
+    });
     json!({
+        "live": live,
         "name": active.info.name,
         "id": active.info.id,
         "version": active.info.version,
@@ -92,27 +103,40 @@ fn describe(handle: &ModelHandle) -> Value {
         "training": file.training,
         "metrics": file.metrics,
         "params": file.params,
+        "lineage": file.lineage,
     })
 }
 
-fn models_answer(state: &AppState) -> Models {
+/// Builds the answer (reads files and the store: call it on the blocking pool).
+fn models_answer(state: &AppState) -> Result<Models, ApiError> {
+    let performance = state
+        .store()
+        .map(|s| s.performance())
+        .transpose()
+        .map_err(ApiError::internal)?;
     let dir = state.report_dir();
     let comparison = dir.and_then(|d| {
         let text = std::fs::read(d.join("report.json")).ok()?;
         serde_json::from_slice(&text).ok()
     });
     let html = dir.is_some_and(|d| d.join("report.html").is_file());
-    Models {
-        active: state.model().map(describe),
+    Ok(Models {
+        active: state.model().map(|h| describe(h, performance.as_ref())),
         comparison,
         comparison_html: html.then_some(REPORT_URL),
         exploration: state.explore_dir().and_then(exploration),
-    }
+        performance,
+    })
 }
 
-/// Answers the active model and the comparison report.
-pub(crate) async fn models(State(state): State<AppState>) -> JsonResponse<Models> {
-    JsonResponse(models_answer(&state))
+/// Answers the active model, the comparison report and the live performance.
+pub(crate) async fn models(
+    State(state): State<AppState>,
+) -> Result<JsonResponse<Models>, ApiError> {
+    let answer = tokio::task::spawn_blocking(move || models_answer(&state))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(JsonResponse(answer))
 }
 
 /// Serves the comparison report's HTML page.
@@ -187,5 +211,8 @@ pub(crate) async fn activate(
     })
     .await
     .map_err(ApiError::internal)??;
-    Ok(JsonResponse(models_answer(&state)))
+    let answer = tokio::task::spawn_blocking(move || models_answer(&state))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(JsonResponse(answer))
 }

@@ -5,6 +5,7 @@
 
 mod api;
 mod drift;
+mod feedback;
 mod guard;
 mod live;
 mod load;

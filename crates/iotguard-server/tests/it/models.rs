@@ -46,6 +46,7 @@ async fn models_describe_the_active_model_and_the_report() {
         "{active}"
     );
     assert_eq!(active["generation"], json!(0));
+    assert_eq!(active["lineage"], json!(null), "trained, not retrained");
     assert_eq!(body["comparison"]["models"][0]["kind"], json!("gbdt"));
     assert_eq!(body["comparison_html"], json!("/api/v1/models/report"));
     let (status, html) = call(&app, get("/api/v1/models/report")).await;

@@ -1,0 +1,181 @@
+//! `detect --auto-retrain N`: while detection runs, a thread of its own watches the alert
+//! store; once N more verdicts have been given since the last retraining (counting those
+//! already there at the start), it runs `retrain` on the active model, the archive and the
+//! store, and hot-swaps the retrained model in when it is better on the latest judged flows
+//! (between two flows, as `POST /api/v1/models/activate` does: no flow is dropped).
+//!
+//! Each retrained model is written beside the current model file as `STEM.retrained-K.json`,
+//! promoted or not, with its lineage. Only finished archive files are read, so flows in the
+//! archive's open files (`--archive-roll-secs`) wait for the next retraining. A retraining that
+//! fails is reported and the next one tried after N more verdicts; detection never waits for
+//! one, but at the end of the run an unfinished retraining is finished before `detect`
+//! returns. Not built: running the shadow beside the active model on live flows before the swap.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use iotguard_detect::{ActiveModel, AlertStore, ModelHandle};
+
+use super::retrain::{retrain_once, RetrainJob};
+use crate::output;
+
+/// What `--auto-retrain` needs.
+pub(crate) struct Settings {
+    /// Retrain after this many new verdicts.
+    pub(crate) every: u64,
+    /// The flow archive detection writes.
+    pub(crate) archive: PathBuf,
+    /// The alert store detection writes and analysts judge in.
+    pub(crate) alerts_db: PathBuf,
+    /// The model file detection started with (retrained files go beside it).
+    pub(crate) model: PathBuf,
+    /// How often the store is looked at.
+    pub(crate) poll: Duration,
+}
+
+/// What the thread did.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    /// Retrainings run.
+    pub(crate) retrained: u64,
+    /// Of which promoted and swapped in.
+    pub(crate) swapped: u64,
+}
+
+/// The running thread.
+pub(crate) struct AutoRetrain {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Outcome>,
+}
+
+impl AutoRetrain {
+    /// Starts watching.
+    pub(crate) fn start(settings: Settings, handle: ModelHandle) -> anyhow::Result<AutoRetrain> {
+        anyhow::ensure!(
+            settings.every > 0,
+            "--auto-retrain needs at least 1 verdict"
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("iotguard-auto-retrain".into())
+            .spawn(move || watch(&settings, &handle, &flag))?;
+        Ok(AutoRetrain { stop, thread })
+    }
+
+    /// Stops watching (after the retraining under way, if any) and says what was done.
+    pub(crate) fn stop(self) -> Outcome {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+/// The file the `k`th retraining writes.
+fn out_path(model: &Path, k: u64) -> PathBuf {
+    let stem = model
+        .file_stem()
+        .map_or_else(|| "model".to_string(), |s| s.to_string_lossy().into_owned());
+    model.with_file_name(format!("{stem}.retrained-{k}.json"))
+}
+
+fn watch(settings: &Settings, handle: &ModelHandle, stop: &AtomicBool) -> Outcome {
+    let mut outcome = Outcome::default();
+    let mut done = 0u64;
+    let mut store = None;
+    while !stop.load(Ordering::Relaxed) {
+        if store.is_none() {
+            store = AlertStore::open(&settings.alerts_db).ok();
+        }
+        let given = store
+            .as_ref()
+            .and_then(|s| s.verdicts_given().ok())
+            .unwrap_or(0);
+        if given >= done + settings.every {
+            done = given;
+            outcome.retrained += 1;
+            if retrain_and_swap(settings, handle, outcome.retrained) {
+                outcome.swapped += 1;
+            }
+            continue;
+        }
+        // Sleep in short steps so the end of the run is noticed at once.
+        let mut slept = Duration::ZERO;
+        while slept < settings.poll && !stop.load(Ordering::Relaxed) {
+            let step = Duration::from_millis(50).min(settings.poll - slept);
+            std::thread::sleep(step);
+            slept += step;
+        }
+    }
+    outcome
+}
+
+/// Runs the `k`th retraining on the active model; returns whether it was swapped in.
+fn retrain_and_swap(settings: &Settings, handle: &ModelHandle, k: u64) -> bool {
+    let current = handle
+        .info()
+        .path
+        .map_or_else(|| settings.model.clone(), PathBuf::from);
+    let out = out_path(&settings.model, k);
+    output::info(&format!(
+        "auto-retrain {k}: retraining {} on the verdicts so far",
+        current.display()
+    ));
+    let job = RetrainJob {
+        model: &current,
+        archive: &settings.archive,
+        alerts_db: &settings.alerts_db,
+        out: &out,
+        train_data: &[],
+        test_share: 0.3,
+        seed: 1,
+    };
+    let retrained = match retrain_once(&job) {
+        Ok(r) => r,
+        Err(e) => {
+            output::warn(&format!(
+                "auto-retrain {k}: {} (detection goes on with the current model)",
+                output::causes(e.as_ref())
+            ));
+            return false;
+        }
+    };
+    output::info(&format!(
+        "auto-retrain {k}: {} ({})",
+        retrained.lineage.reason,
+        out.display()
+    ));
+    if !retrained.lineage.promoted {
+        return false;
+    }
+    let swapped = iotguard_runtime::lab::load_model(&out)
+        .map_err(anyhow::Error::from)
+        .and_then(|loaded| Ok(handle.swap(ActiveModel::new(loaded, Some(&out)))?));
+    match swapped {
+        Ok(_) => {
+            output::info(&format!("auto-retrain {k}: swapped in {}", out.display()));
+            true
+        }
+        Err(e) => {
+            output::warn(&format!(
+                "auto-retrain {k}: not swapped in: {}",
+                output::causes(e.as_ref())
+            ));
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retrained_files_go_beside_the_model() {
+        assert_eq!(
+            out_path(Path::new("/m/current.json"), 2),
+            Path::new("/m/current.retrained-2.json")
+        );
+    }
+}
