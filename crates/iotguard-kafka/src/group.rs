@@ -280,10 +280,11 @@ impl GroupMember {
         Ok(polled)
     }
 
-    /// Returns true if the member has partitions and every one of them is at its end: its
-    /// position (the next offset to hand out; before the first message, the group's committed
-    /// offset, else the partition's start) has reached the high watermark as the broker reports
-    /// it now.
+    /// Returns true if the member has partitions, every one of them is at its end, and so is
+    /// every other partition of the topic as the group committed it ([`Self::others_at_end`]).
+    /// A partition is at its end when the member's position (the next offset to hand out;
+    /// before the first message, the group's committed offset, else the partition's start) has
+    /// reached the high watermark as the broker reports it now.
     pub(crate) fn all_at_end(&self) -> bool {
         let Ok(assigned) = self.consumer.assignment() else {
             return false;
@@ -320,6 +321,51 @@ impl GroupMember {
                 }
             };
             position >= high
+        }) && self.others_at_end(&assigned)
+    }
+
+    /// Returns true if every partition of the topic this member does not hold has a group
+    /// offset committed at its end. Without it, a member stopping at the end of its own
+    /// partitions would leave those a killed member still held (until its session timed out)
+    /// unread, and `--stop-at-end` would return with part of the topic unconsumed; with it, the
+    /// member waits for the rebalance that hands it those partitions, or for the members that
+    /// hold them to finish.
+    fn others_at_end(&self, assigned: &TopicPartitionList) -> bool {
+        let Ok(metadata) = self
+            .consumer
+            .fetch_metadata(Some(&self.topic), Duration::from_secs(5))
+        else {
+            return false;
+        };
+        let mut others = TopicPartitionList::new();
+        for topic in metadata.topics().iter().filter(|t| t.name() == self.topic) {
+            for p in topic.partitions() {
+                if assigned.find_partition(&self.topic, p.id()).is_none() {
+                    others.add_partition(&self.topic, p.id());
+                }
+            }
+        }
+        if others.count() == 0 {
+            return true;
+        }
+        let Ok(committed) = self
+            .consumer
+            .committed_offsets(others, Duration::from_secs(5))
+        else {
+            return false;
+        };
+        committed.elements().iter().all(|e| {
+            let Ok((low, high)) =
+                self.consumer
+                    .fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))
+            else {
+                return false;
+            };
+            match e.offset() {
+                Offset::Offset(c) => c >= high,
+                // Nothing committed: at its end only if it holds nothing.
+                _ => low >= high,
+            }
         })
     }
 
