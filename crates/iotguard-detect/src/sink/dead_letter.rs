@@ -1,5 +1,6 @@
-//! [`DeadLetterFile`]: alert documents a sink could not deliver, kept as JSON lines (the same
-//! shape as [`JsonlSink`](super::JsonlSink)'s, so they can be sent again) with a count.
+//! [`DeadLetterFile`]: alert (and drift event) documents a sink could not deliver, kept as JSON
+//! lines (the same shape as [`JsonlSink`](super::JsonlSink)'s, so they can be sent again) with a
+//! count.
 //!
 //! Every write is synced before it returns: a dead letter is the last place an alert is kept,
 //! so it must be as durable as a delivery. A dead letter that cannot be written is the one
@@ -9,8 +10,9 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use super::SinkError;
-use crate::alert::Alert;
 
 /// An append-only JSON-lines file of undeliverable alerts; see the module docs.
 pub struct DeadLetterFile {
@@ -36,18 +38,18 @@ impl DeadLetterFile {
         &self.path
     }
 
-    /// Alerts written since this value was created.
+    /// Documents written since this value was created.
     pub fn written(&self) -> u64 {
         self.written
     }
 
-    /// Appends `alerts`, one JSON document per line, and syncs the file.
-    pub fn write(&mut self, alerts: &[Alert]) -> Result<(), SinkError> {
+    /// Appends `docs`, one JSON document per line, and syncs the file.
+    pub fn write<T: Serialize>(&mut self, docs: &[T]) -> Result<(), SinkError> {
         let lost = |e: std::io::Error| {
             SinkError::Lost(format!(
-                "dead-letter file {}: {e}; {} alerts not kept",
+                "dead-letter file {}: {e}; {} documents not kept",
                 self.path.display(),
-                alerts.len()
+                docs.len()
             ))
         };
         if self.file.is_none() {
@@ -59,9 +61,9 @@ impl DeadLetterFile {
             self.file = Some(file);
         }
         self.line.clear();
-        for a in alerts {
-            serde_json::to_writer(&mut self.line, a)
-                .map_err(|e| SinkError::Lost(format!("encoding alert {}: {e}", a.id())))?;
+        for d in docs {
+            serde_json::to_writer(&mut self.line, d)
+                .map_err(|e| SinkError::Lost(format!("encoding a document: {e}")))?;
             self.line.push(b'\n');
         }
         if let Some(file) = self.file.as_mut() {
@@ -69,7 +71,7 @@ impl DeadLetterFile {
                 .and_then(|()| file.sync_data())
                 .map_err(lost)?;
         }
-        self.written += alerts.len() as u64;
+        self.written += docs.len() as u64;
         Ok(())
     }
 }

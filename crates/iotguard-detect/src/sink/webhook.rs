@@ -26,6 +26,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
+
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
 
 use super::{AlertSink, DeadLetterFile, SinkError};
@@ -92,7 +94,7 @@ struct State {
     /// Requests resolved (delivered or dead-lettered) by the sender thread.
     resolved: u64,
     /// The request the sender is posting.
-    in_flight: Option<Vec<Alert>>,
+    in_flight: Option<Request>,
     /// Documents dead-lettered and not yet reported by a flush, with the last reason.
     dead: u64,
     reason: String,
@@ -109,16 +111,39 @@ impl Shared {
     }
 }
 
+/// One POST: a JSON array of alert documents, or of event documents (drift events), which go
+/// through the same queue, retries and dead-letter file as alerts.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Request {
+    Alerts(Vec<Alert>),
+    Events(Vec<EventDocument>),
+}
+
+impl Request {
+    fn len(&self) -> usize {
+        match self {
+            Request::Alerts(a) => a.len(),
+            Request::Events(e) => e.len(),
+        }
+    }
+}
+
 impl State {
-    /// Writes `alerts` to the dead-letter file and counts them (or records the loss).
-    fn dead_letter(&mut self, alerts: &[Alert], reason: String) {
-        if alerts.is_empty() {
+    /// Writes the request's documents to the dead-letter file and counts them (or records the
+    /// loss).
+    fn dead_letter(&mut self, request: &Request, reason: String) {
+        if request.len() == 0 {
             return;
         }
         let file = self.dead_letter.as_mut().expect("dead-letter file");
-        match file.write(alerts) {
+        let written = match request {
+            Request::Alerts(a) => file.write(a),
+            Request::Events(e) => file.write(e),
+        };
+        match written {
             Ok(()) => {
-                self.dead += alerts.len() as u64;
+                self.dead += request.len() as u64;
                 self.reason = reason;
             }
             Err(e) => self.lost = Some(format!("{reason}; {e}")),
@@ -130,9 +155,9 @@ impl State {
 pub struct WebhookSink {
     name: String,
     shared: Arc<Shared>,
-    tx: Option<Sender<Vec<Alert>>>,
+    tx: Option<Sender<Request>>,
     /// A second receiver: at shutdown, what the sender did not take is dead-lettered here.
-    rx: Receiver<Vec<Alert>>,
+    rx: Receiver<Request>,
     pending: Vec<Alert>,
     handed: u64,
     /// The queue stayed full for a whole `backpressure` wait and has not had room since.
@@ -190,35 +215,40 @@ impl WebhookSink {
         let batch = self.shared.config.batch.max(1);
         while self.pending.len() >= batch || (all && !self.pending.is_empty()) {
             let n = self.pending.len().min(batch);
-            let request: Vec<Alert> = self.pending.drain(..n).collect();
-            let Some(tx) = &self.tx else {
-                let reason = "sent after the sink was closed".to_string();
-                self.shared.lock().dead_letter(&request, reason);
-                continue;
-            };
-            let outcome = if self.congested {
-                tx.try_send(request).map_err(|e| match e {
-                    TrySendError::Full(r) | TrySendError::Disconnected(r) => r,
+            let request = Request::Alerts(self.pending.drain(..n).collect());
+            self.hand_over_request(request);
+        }
+    }
+
+    /// Queues one request (waiting at most `backpressure` for room), or dead-letters it.
+    fn hand_over_request(&mut self, request: Request) {
+        let Some(tx) = &self.tx else {
+            let reason = "sent after the sink was closed".to_string();
+            self.shared.lock().dead_letter(&request, reason);
+            return;
+        };
+        let outcome = if self.congested {
+            tx.try_send(request).map_err(|e| match e {
+                TrySendError::Full(r) | TrySendError::Disconnected(r) => r,
+            })
+        } else {
+            tx.send_timeout(request, self.shared.config.backpressure)
+                .map_err(|e| match e {
+                    SendTimeoutError::Timeout(r) | SendTimeoutError::Disconnected(r) => r,
                 })
-            } else {
-                tx.send_timeout(request, self.shared.config.backpressure)
-                    .map_err(|e| match e {
-                        SendTimeoutError::Timeout(r) | SendTimeoutError::Disconnected(r) => r,
-                    })
-            };
-            match outcome {
-                Ok(()) => {
-                    self.handed += 1;
-                    self.congested = false;
-                }
-                Err(request) => {
-                    self.congested = true;
-                    let reason = format!(
-                        "queue of {} requests full for {:?}",
-                        self.shared.config.queue, self.shared.config.backpressure
-                    );
-                    self.shared.lock().dead_letter(&request, reason);
-                }
+        };
+        match outcome {
+            Ok(()) => {
+                self.handed += 1;
+                self.congested = false;
+            }
+            Err(request) => {
+                self.congested = true;
+                let reason = format!(
+                    "queue of {} requests full for {:?}",
+                    self.shared.config.queue, self.shared.config.backpressure
+                );
+                self.shared.lock().dead_letter(&request, reason);
             }
         }
     }
@@ -247,7 +277,7 @@ impl WebhookSink {
 }
 
 /// The sender thread: posts each request, dead-letters the ones that fail for good.
-fn sender(shared: &Shared, rx: &Receiver<Vec<Alert>>) {
+fn sender(shared: &Shared, rx: &Receiver<Request>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(shared.config.timeout))
         .http_status_as_error(false)
@@ -333,18 +363,11 @@ impl AlertSink for WebhookSink {
         if events.is_empty() {
             return Ok(());
         }
-        // Rare (a few per run): posted at once, with the same retries, as a request of their own.
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(self.shared.config.timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let body = serde_json::to_vec(events)?;
-        post(&self.shared, &agent, &body).map_err(|(attempts, reason)| SinkError::Http {
-            url: self.shared.config.url.clone(),
-            reason,
-            attempts,
-        })
+        // Rare (a few per run): a request of their own, through the queue like alerts (never
+        // posted from the pipeline's thread, so a hanging receiver cannot stall detection).
+        self.hand_over(true);
+        self.hand_over_request(Request::Events(events.to_vec()));
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
@@ -398,8 +421,9 @@ impl WebhookSink {
         if self.done.recv_timeout(self.shared.config.shutdown).is_err() {
             self.shared.stop.store(true, Ordering::Relaxed);
             let mut st = self.shared.lock();
-            let in_flight = st.in_flight.take().unwrap_or_default();
-            st.dead_letter(&in_flight, "shut down while sending".to_string());
+            if let Some(in_flight) = st.in_flight.take() {
+                st.dead_letter(&in_flight, "shut down while sending".to_string());
+            }
             while let Ok(request) = self.rx.try_recv() {
                 st.dead_letter(&request, "shut down".to_string());
             }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use iotguard_detect::monitor::{DriftBoard, MonitorConfig, Status};
-use iotguard_detect::sink::{JsonlConfig, JsonlSink};
+use iotguard_detect::sink::{JsonlConfig, JsonlSink, WebhookConfig, WebhookSink};
 use iotguard_detect::source::Source;
 use iotguard_detect::{
     run_pipeline, AlertSink, AlertStore, DetectConfig, EventDocument, ModelHandle, PipelineConfig,
@@ -175,4 +175,79 @@ fn a_model_file_without_a_reference_profile_runs_without_monitors() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("window 5 is under 100"), "{err}");
+}
+
+/// Drift events go to a webhook through its queue like alerts: a receiver that never answers
+/// neither stalls detection nor loses them (before: they were posted from the pipeline's
+/// thread, with every retry, and a failed post dropped them with a sink error). Every alert and
+/// event document the JSON-lines file got is in the dead-letter file, and the report counts them.
+#[test]
+fn drift_events_to_a_hanging_webhook_are_dead_lettered_with_the_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let mut d = detector(DetectConfig::default())
+        .with_monitor(
+            MonitorConfig {
+                window: 1_000,
+                ..MonitorConfig::default()
+            },
+            DriftBoard::new(),
+        )
+        .unwrap();
+    let jsonl = dir.path().join("out.jsonl");
+    let dead = dir.path().join("dead.jsonl");
+    let mut sinks: Vec<Box<dyn AlertSink>> = vec![
+        Box::new(JsonlSink::open(JsonlConfig::new(&jsonl)).unwrap()),
+        Box::new(WebhookSink::new(WebhookConfig {
+            timeout: std::time::Duration::from_secs(60),
+            queue: 2,
+            backpressure: std::time::Duration::from_millis(50),
+            flush_wait: std::time::Duration::from_millis(20),
+            shutdown: std::time::Duration::from_millis(200),
+            ..WebhookConfig::new(&url, &dead)
+        })),
+    ];
+    let (records, _) = shifted_records();
+    let report = run_pipeline(
+        &mut Records(records.into_iter()),
+        &mut d,
+        &mut sinks,
+        &PipelineConfig::default(),
+        PipelineParts {
+            stats: &Stats::new(),
+            feed: None,
+            shutdown: &AtomicBool::new(false),
+            archive: None,
+            on_notice: &mut |_| {},
+        },
+    )
+    .unwrap();
+    drop(sinks);
+    let lines = |p: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    let (written, kept) = (lines(&jsonl), lines(&dead));
+    let events = written
+        .iter()
+        .filter(|l| l.contains("\"kind\":\"event\""))
+        .count();
+    assert!(
+        events > 0 && report.drift_events == events as u64,
+        "{events}"
+    );
+    assert_eq!(kept, written);
+    assert_eq!(report.dead_lettered, written.len() as u64);
 }
