@@ -37,7 +37,9 @@ pub struct MonitorConfig {
     /// `drift` (a burst of a window or two is `warn`). Default 3.
     pub persist: u64,
     /// Count the features of one flow under the threshold in this many (the score, alert rate
-    /// and mean score count every flow). Default 1: every flow.
+    /// and mean score count every flow). Default 4: a window of 10,000 flows still gives
+    /// about 2,500 rows per feature histogram, and the monitors cost about 4 % of detection
+    /// instead of 11 % (BENCHMARKS.md, "Drift monitors").
     pub feature_every: u64,
     /// Whether a Page-Hinkley change alone raises a drift event. Default false: attacks
     /// change the alert rate (the alerts say so); the tests' state is on `/api/v1/drift` and
@@ -55,7 +57,7 @@ impl Default for MonitorConfig {
             ph_lambda: 1.0,
             ph_min_windows: 3,
             persist: 3,
-            feature_every: 1,
+            feature_every: 4,
             rate_events: false,
         }
     }

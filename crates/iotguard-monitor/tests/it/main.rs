@@ -46,6 +46,7 @@ fn monitor(window: u64) -> Monitor {
     let config = MonitorConfig {
         window,
         persist: 1,
+        feature_every: 1,
         ..MonitorConfig::default()
     };
     Monitor::new(Arc::new(reference()), config)
@@ -151,6 +152,7 @@ fn missing_values_move_the_psi_through_their_own_cell() {
 fn a_drift_needs_persist_windows_in_a_row_and_dates_from_the_first() {
     let config = MonitorConfig {
         window: 100,
+        feature_every: 1,
         ..MonitorConfig::default()
     };
     assert_eq!(config.persist, 3);
@@ -183,6 +185,7 @@ fn alerting_flows_stay_out_of_the_histograms_and_page_hinkley_watches_the_alert_
     let config = MonitorConfig {
         window: 100,
         rate_events: true,
+        feature_every: 1,
         ..MonitorConfig::default()
     };
     let mut m = Monitor::new(Arc::new(reference()), config);
@@ -213,6 +216,7 @@ fn alerting_flows_stay_out_of_the_histograms_and_page_hinkley_watches_the_alert_
         Arc::new(reference()),
         MonitorConfig {
             window: 100,
+            feature_every: 1,
             ..MonitorConfig::default()
         },
     );
@@ -284,6 +288,7 @@ fn a_profile_with_more_cut_points_than_the_fast_path_holds_still_counts_right() 
         MonitorConfig {
             window: 100,
             persist: 1,
+            feature_every: 1,
             ..MonitorConfig::default()
         },
     );
