@@ -94,7 +94,11 @@ fn the_drift_scenario_changes_the_network_at_the_given_flow() {
         ],
         None,
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let flows: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(flows.len(), 15_000);
