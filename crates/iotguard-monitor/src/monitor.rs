@@ -426,8 +426,8 @@ impl Judge {
 
 impl FeatureState {
     /// Records a window's PSI: `drift` once the PSI was at the drift level for `persist`
-    /// windows in a row (`warn` until then), since the first of them. Returns whether the
-    /// status changed.
+    /// windows in a row (`warn` until then), since the first of them, and until it falls under
+    /// the warn level. Returns whether the status changed.
     fn update(&mut self, psi: f64, raw: Status, missing: f64, persist: u64, j: &Judge) -> bool {
         self.psi = Some(psi);
         self.missing = missing;
@@ -439,7 +439,11 @@ impl FeatureState {
         } else {
             self.drift_windows = 0;
         }
-        let status = if raw == Status::Drift && self.drift_windows < persist {
+        let status = if self.status == Status::Drift && raw != Status::Ok {
+            // Hysteresis: a drifted feature stays `drift` until its PSI falls under the warn
+            // level, so one quieter window does not end it (and raise it anew three later).
+            Status::Drift
+        } else if raw == Status::Drift && self.drift_windows < persist {
             Status::Warn
         } else {
             raw

@@ -176,6 +176,21 @@ fn a_drift_needs_persist_windows_in_a_row_and_dates_from_the_first() {
         (x.status, x.since_flow, x.since_time_ns),
         (Status::Drift, 200, Some(3))
     );
+    // A quieter window at the warn level does not end it (hysteresis): one flow in six
+    // moved to the top bin.
+    let quieter = |i: usize| if i % 6 == 0 { 95.0 } else { (i + 1) as f32 };
+    assert_eq!(window(&mut m, quieter, 6), None);
+    let x = &m.status().features[0];
+    assert_eq!(x.status, Status::Drift);
+    assert!(
+        x.psi.unwrap() >= 0.1 && x.psi.unwrap() < 0.25,
+        "{:?}",
+        x.psi
+    );
+    assert_eq!(x.since_flow, 200);
+    // Under the warn level it ends.
+    assert_eq!(window(&mut m, |i| (i + 1) as f32, 7), None);
+    assert_eq!(m.status().features[0].status, Status::Ok);
 }
 
 #[test]
