@@ -37,7 +37,9 @@ pub struct MonitorConfig {
     /// `drift` (a burst of a window or two is `warn`). Default 3.
     pub persist: u64,
     /// Count the features of one flow under the threshold in this many (the score, alert rate
-    /// and mean score count every flow). Default 1: every flow.
+    /// and mean score count every flow). Default 4: a window of 10,000 flows still gives
+    /// about 2,500 rows per feature histogram, and the monitors cost about 4 % of detection
+    /// instead of 11 % (BENCHMARKS.md, "Drift monitors").
     pub feature_every: u64,
     /// Whether a Page-Hinkley change alone raises a drift event. Default false: attacks
     /// change the alert rate (the alerts say so); the tests' state is on `/api/v1/drift` and
@@ -55,7 +57,7 @@ impl Default for MonitorConfig {
             ph_lambda: 1.0,
             ph_min_windows: 3,
             persist: 3,
-            feature_every: 1,
+            feature_every: 4,
             rate_events: false,
         }
     }
@@ -424,8 +426,8 @@ impl Judge {
 
 impl FeatureState {
     /// Records a window's PSI: `drift` once the PSI was at the drift level for `persist`
-    /// windows in a row (`warn` until then), since the first of them. Returns whether the
-    /// status changed.
+    /// windows in a row (`warn` until then), since the first of them, and until it falls under
+    /// the warn level. Returns whether the status changed.
     fn update(&mut self, psi: f64, raw: Status, missing: f64, persist: u64, j: &Judge) -> bool {
         self.psi = Some(psi);
         self.missing = missing;
@@ -437,7 +439,11 @@ impl FeatureState {
         } else {
             self.drift_windows = 0;
         }
-        let status = if raw == Status::Drift && self.drift_windows < persist {
+        let status = if self.status == Status::Drift && raw != Status::Ok {
+            // Hysteresis: a drifted feature stays `drift` until its PSI falls under the warn
+            // level, so one quieter window does not end it (and raise it anew three later).
+            Status::Drift
+        } else if raw == Status::Drift && self.drift_windows < persist {
             Status::Warn
         } else {
             raw

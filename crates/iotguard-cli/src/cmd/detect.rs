@@ -161,6 +161,10 @@ pub(crate) struct DetectArgs {
     /// and mean score).
     #[arg(long, value_name = "FLOWS", default_value_t = 10_000)]
     drift_window: u64,
+    /// Count the features of one flow in N (among those not alerting) in the drift windows:
+    /// a cheaper monitor for cheap models (the score and alert rate count every flow).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    drift_feature_every: u64,
     /// Run without the drift monitors.
     #[arg(long)]
     no_drift: bool,
@@ -211,6 +215,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
     if !args.no_drift {
         let monitor = MonitorConfig {
             window: args.drift_window,
+            feature_every: args.drift_feature_every.max(1),
             ..MonitorConfig::default()
         };
         detector = detector

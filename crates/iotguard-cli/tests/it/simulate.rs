@@ -77,3 +77,36 @@ fn zero_attack_intensity_gives_a_clean_network() {
             .unwrap();
     assert_eq!(v["labels"], json!({"benign": 5000}));
 }
+
+#[test]
+fn the_drift_scenario_changes_the_network_at_the_given_flow() {
+    let out = iotguard(
+        &[
+            "simulate",
+            "--seed",
+            "3",
+            "--flows",
+            "15000",
+            "--scenario",
+            "drift",
+            "--change-at",
+            "5000",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let flows: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(flows.len(), 15_000);
+    // The new device types' segment appears only after the change.
+    assert!(!flows[..5_000].iter().any(|l| l.contains("\t192.168.77.")));
+    assert!(flows[5_000..].iter().any(|l| l.contains("\t192.168.77.")));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the network changes at flow 5000"));
+    // --change-at needs a scenario.
+    let refused = iotguard(&["simulate", "--change-at", "5"], None);
+    assert!(!refused.status.success());
+}

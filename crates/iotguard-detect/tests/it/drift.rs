@@ -177,6 +177,55 @@ fn a_model_file_without_a_reference_profile_runs_without_monitors() {
     assert!(err.to_string().contains("window 5 is under 100"), "{err}");
 }
 
+#[test]
+fn a_hot_swap_starts_the_monitors_again_with_the_new_models_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let board = DriftBoard::new();
+    let handle = ModelHandle::load(&fixture().model).unwrap();
+    let mut d = iotguard_detect::Detector::new(handle.clone(), DetectConfig::default())
+        .unwrap()
+        .with_monitor(
+            MonitorConfig {
+                window: 1_000,
+                ..MonitorConfig::default()
+            },
+            board.clone(),
+        )
+        .unwrap();
+    let records = read_log(&fixture().test_log);
+    for r in &records[..2_500] {
+        d.process(r);
+    }
+    assert_eq!(board.snapshot().status.unwrap().windows, 2);
+    // The same model without its profile: the monitors stop and say why.
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fixture().model).unwrap()).unwrap();
+    file.as_object_mut().unwrap().remove("reference");
+    let old = dir.path().join("old.json");
+    std::fs::write(&old, serde_json::to_string(&file).unwrap()).unwrap();
+    let loaded = iotguard_runtime::lab::load_model(&old).unwrap();
+    handle
+        .swap(iotguard_detect::ActiveModel::new(loaded, Some(&old)))
+        .unwrap();
+    d.process(&records[2_500]);
+    assert_eq!(d.monitoring(), Some(false));
+    assert_eq!(board.snapshot().disabled.as_deref(), Some(NO_PROFILE));
+    // And back: windows count from the swap on.
+    let loaded = iotguard_runtime::lab::load_model(&fixture().model).unwrap();
+    handle
+        .swap(iotguard_detect::ActiveModel::new(
+            loaded,
+            Some(&fixture().model),
+        ))
+        .unwrap();
+    for r in &records[2_501..3_501] {
+        d.process(r);
+    }
+    assert_eq!(d.monitoring(), Some(true));
+    let status = board.snapshot().status.unwrap();
+    assert_eq!((status.windows, status.flows), (1, 1_000));
+}
+
 /// Drift events go to a webhook through its queue like alerts: a receiver that never answers
 /// neither stalls detection nor loses them (before: they were posted from the pipeline's
 /// thread, with every retry, and a failed post dropped them with a sink error). Every alert and

@@ -351,3 +351,40 @@ fn webhook_close_reports_what_it_dead_letters_at_shutdown() {
     assert_eq!(dead_letters(&dead).len(), 34);
     assert_eq!(sink.counts(), (0, 0, 34));
 }
+
+/// A drift event document, as the detector makes them.
+fn drift_event() -> iotguard_detect::EventDocument {
+    serde_json::from_value(serde_json::json!({
+        "@timestamp": "2024-01-01T00:00:00Z",
+        "ecs": {"version": iotguard_detect::ECS_VERSION},
+        "event": {
+            "id": "drift-m-3", "kind": "event", "category": ["configuration"],
+            "type": ["change"], "action": "model-drift", "dataset": "iotguard.drift",
+            "created": "2024-01-01T00:00:01Z"
+        },
+        "rule": {"name": "m", "id": "m", "version": "1", "category": "drift"},
+        "message": "Model input drift: 1 feature moved: x (PSI 0.50)",
+        "iotguard": {"drift": {
+            "window": 3, "first_flow": 30000, "last_flow": 40000, "end_time_ns": 1,
+            "features": [{"name": "x", "psi": 0.5, "status": "drift", "missing": 0.0,
+                          "reference_missing": 0.0, "new": true}],
+            "score": null, "alert_rate": 0.1, "expected_alert_rate": 0.1, "mean_score": 0.2,
+            "alert_rate_change": null, "score_change": null
+        }}
+    }))
+    .unwrap()
+}
+
+#[test]
+fn the_webhook_posts_drift_events_with_its_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, handle) = server(vec![503, 200]);
+    let mut sink = WebhookSink::new(quick(&url, &dir.path().join("dead.jsonl")));
+    let events = vec![drift_event()];
+    sink.send_events(&events).unwrap();
+    let bodies = handle.join().unwrap();
+    assert_eq!(bodies.len(), 2, "retried after the 503");
+    let got: Vec<iotguard_detect::EventDocument> = serde_json::from_str(&bodies[1]).unwrap();
+    assert_eq!(got, events);
+    assert_eq!(got[0].event.kind, "event");
+}

@@ -46,6 +46,7 @@ fn monitor(window: u64) -> Monitor {
     let config = MonitorConfig {
         window,
         persist: 1,
+        feature_every: 1,
         ..MonitorConfig::default()
     };
     Monitor::new(Arc::new(reference()), config)
@@ -151,6 +152,7 @@ fn missing_values_move_the_psi_through_their_own_cell() {
 fn a_drift_needs_persist_windows_in_a_row_and_dates_from_the_first() {
     let config = MonitorConfig {
         window: 100,
+        feature_every: 1,
         ..MonitorConfig::default()
     };
     assert_eq!(config.persist, 3);
@@ -174,6 +176,21 @@ fn a_drift_needs_persist_windows_in_a_row_and_dates_from_the_first() {
         (x.status, x.since_flow, x.since_time_ns),
         (Status::Drift, 200, Some(3))
     );
+    // A quieter window at the warn level does not end it (hysteresis): one flow in six
+    // moved to the top bin.
+    let quieter = |i: usize| if i % 6 == 0 { 95.0 } else { (i + 1) as f32 };
+    assert_eq!(window(&mut m, quieter, 6), None);
+    let x = &m.status().features[0];
+    assert_eq!(x.status, Status::Drift);
+    assert!(
+        x.psi.unwrap() >= 0.1 && x.psi.unwrap() < 0.25,
+        "{:?}",
+        x.psi
+    );
+    assert_eq!(x.since_flow, 200);
+    // Under the warn level it ends.
+    assert_eq!(window(&mut m, |i| (i + 1) as f32, 7), None);
+    assert_eq!(m.status().features[0].status, Status::Ok);
 }
 
 #[test]
@@ -183,6 +200,7 @@ fn alerting_flows_stay_out_of_the_histograms_and_page_hinkley_watches_the_alert_
     let config = MonitorConfig {
         window: 100,
         rate_events: true,
+        feature_every: 1,
         ..MonitorConfig::default()
     };
     let mut m = Monitor::new(Arc::new(reference()), config);
@@ -213,6 +231,7 @@ fn alerting_flows_stay_out_of_the_histograms_and_page_hinkley_watches_the_alert_
         Arc::new(reference()),
         MonitorConfig {
             window: 100,
+            feature_every: 1,
             ..MonitorConfig::default()
         },
     );
@@ -284,6 +303,7 @@ fn a_profile_with_more_cut_points_than_the_fast_path_holds_still_counts_right() 
         MonitorConfig {
             window: 100,
             persist: 1,
+            feature_every: 1,
             ..MonitorConfig::default()
         },
     );

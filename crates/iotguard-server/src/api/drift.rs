@@ -55,8 +55,8 @@ fn view(status: &DriftStatus) -> Value {
 }
 
 /// Appends the drift gauges to a Prometheus text: `iotguard_drift_psi{feature="..."}` per
-/// feature, `iotguard_drift_score_psi`, `iotguard_drift_detected` (1 while the last window
-/// found drift), and `iotguard_drift_events_total`. Nothing without monitors.
+/// feature, `iotguard_drift_score_psi`, `iotguard_drift_detected` (1 while a feature or the
+/// score is at `drift`), and `iotguard_drift_events_total`. Nothing without monitors.
 pub(crate) fn prometheus(state: &AppState, text: &mut String) {
     let Some(board) = state.drift() else {
         return;
@@ -67,7 +67,7 @@ pub(crate) fn prometheus(state: &AppState, text: &mut String) {
     }
     let status = b.status.as_ref();
     text.push_str(
-        "# HELP iotguard_drift_detected 1 while the last drift window found drift (a feature or the score at PSI >= the drift level, or a Page-Hinkley change).\n",
+        "# HELP iotguard_drift_detected 1 while a feature or the score is at drift as of the last window (PSI at the drift level for persist windows in a row, until it falls under the warn level).\n",
     );
     text.push_str("# TYPE iotguard_drift_detected gauge\n");
     text.push_str(&format!(
