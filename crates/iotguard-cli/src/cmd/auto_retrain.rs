@@ -130,6 +130,7 @@ fn retrain_and_swap(settings: &Settings, handle: &ModelHandle, k: u64) -> bool {
         train_data: &[],
         test_share: 0.3,
         seed: 1,
+        presume_benign: true,
     };
     let retrained = match retrain_once(&job) {
         Ok(r) => r,
