@@ -4,8 +4,8 @@
 //! store, and hot-swaps the retrained model in when it is better on the latest judged flows
 //! (between two flows, as `POST /api/v1/models/activate` does: no flow is dropped).
 //!
-//! Each retrained model is written beside the current model file as `STEM.retrained-K.json`,
-//! promoted or not, with its lineage. Only finished archive files are read, so flows in the
+//! Each retrained model is written beside the current model file as `STEM.retrained-K.json`
+//! (the first K not taken: an earlier run's files are kept), promoted or not, with its lineage. Only finished archive files are read, so flows in the
 //! archive's open files (`--archive-roll-secs`) wait for the next retraining. A retraining that
 //! fails is reported and the next one tried after N more verdicts; detection never waits for
 //! one, but at the end of the run an unfinished retraining is finished before `detect`
@@ -80,9 +80,18 @@ fn out_path(model: &Path, k: u64) -> PathBuf {
     model.with_file_name(format!("{stem}.retrained-{k}.json"))
 }
 
+/// The first `k` at or after `from` whose file does not exist yet (an earlier run's retrained
+/// models are kept, never overwritten).
+fn next_free(model: &Path, from: u64) -> u64 {
+    (from..)
+        .find(|k| !out_path(model, *k).exists())
+        .unwrap_or(from)
+}
+
 fn watch(settings: &Settings, handle: &ModelHandle, stop: &AtomicBool) -> Outcome {
     let mut outcome = Outcome::default();
     let mut done = 0u64;
+    let mut k = 0u64;
     let mut store = None;
     while !stop.load(Ordering::Relaxed) {
         if store.is_none() {
@@ -95,7 +104,8 @@ fn watch(settings: &Settings, handle: &ModelHandle, stop: &AtomicBool) -> Outcom
         if given >= done + settings.every {
             done = given;
             outcome.retrained += 1;
-            if retrain_and_swap(settings, handle, outcome.retrained) {
+            k = next_free(&settings.model, k + 1);
+            if retrain_and_swap(settings, handle, k) {
                 outcome.swapped += 1;
             }
             continue;
@@ -130,6 +140,7 @@ fn retrain_and_swap(settings: &Settings, handle: &ModelHandle, k: u64) -> bool {
         train_data: &[],
         test_share: 0.3,
         seed: 1,
+        presume_benign: true,
     };
     let retrained = match retrain_once(&job) {
         Ok(r) => r,
@@ -172,10 +183,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retrained_files_go_beside_the_model() {
+    fn retrained_files_go_beside_the_model_and_are_never_overwritten() {
         assert_eq!(
             out_path(Path::new("/m/current.json"), 2),
             Path::new("/m/current.retrained-2.json")
         );
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("current.json");
+        assert_eq!(next_free(&model, 1), 1);
+        std::fs::write(out_path(&model, 1), "{}").unwrap();
+        std::fs::write(out_path(&model, 2), "{}").unwrap();
+        assert_eq!(next_free(&model, 1), 3);
+        assert_eq!(next_free(&model, 4), 4);
     }
 }

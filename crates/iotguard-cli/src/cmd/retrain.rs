@@ -5,8 +5,9 @@
 //!
 //! The join is here: the archive gives each flow's alert id, the alert store each alert's
 //! latest verdict; a true positive's flows become malicious, a false positive's and benign
-//! activity's benign, every other flow stays unlabeled (context for per-host features, never a
-//! training or test row). The work is [`iotguard_runtime::lab::retrain`].
+//! activity's benign, a flow that raised no alert is presumed benign (unless
+//! `--verdicts-only`), and the flows of unjudged alerts stay unlabeled (context for per-host
+//! features, never a training or test row). The work is [`iotguard_runtime::lab::retrain`].
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -50,6 +51,11 @@ pub(crate) struct RetrainArgs {
     /// The seed of the shadow's training.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Label only the flows of judged alerts: flows that raised no alert are not presumed
+    /// benign. The comparison then sees only flows the current model alerted on, and cannot
+    /// charge the shadow for false alerts on the others.
+    #[arg(long)]
+    verdicts_only: bool,
     /// Print the lineage as JSON instead of the table.
     #[arg(long)]
     json: bool,
@@ -87,14 +93,17 @@ fn original_inputs(
         .collect()
 }
 
-/// Labels archived flows by their alert's latest verdict; returns them and how many alerts
-/// and flows were judged.
+/// Labels archived flows by their alert's latest verdict, and those that raised no alert as
+/// presumed benign when `presume` is set; returns them and how many alerts and flows were
+/// judged.
 fn label(
     archived: Vec<iotguard_archive::ArchivedFlow>,
     verdicts: &std::collections::HashMap<String, Verdict>,
+    presume: bool,
 ) -> (Vec<FlowRecord>, usize, usize) {
     let malicious = Label::new("Malicious", Some("Confirmed"));
-    let benign = Label::new("Benign", None);
+    let benign = Label::new("Benign", Some("Judged"));
+    let presumed = Label::new("Benign", Some(iotguard_runtime::lab::PRESUMED));
     let mut judged_alerts = std::collections::HashSet::new();
     let mut judged_flows = 0;
     let flows = archived
@@ -102,10 +111,12 @@ fn label(
         .map(|a| {
             let mut r = a.record;
             let verdict = a.alert_id.as_ref().and_then(|id| verdicts.get(id));
-            r.label = verdict.map(|v| match v {
-                Verdict::TruePositive => malicious.clone(),
-                Verdict::FalsePositive | Verdict::BenignActivity => benign.clone(),
-            });
+            r.label = match (verdict, &a.alert_id) {
+                (Some(Verdict::TruePositive), _) => Some(malicious.clone()),
+                (Some(Verdict::FalsePositive | Verdict::BenignActivity), _) => Some(benign.clone()),
+                (None, None) if presume => Some(presumed.clone()),
+                (None, _) => None,
+            };
             if verdict.is_some() {
                 judged_flows += 1;
                 judged_alerts.insert(a.alert_id.unwrap_or_default());
@@ -147,6 +158,8 @@ pub(crate) struct RetrainJob<'a> {
     pub(crate) test_share: f64,
     /// The shadow's seed.
     pub(crate) seed: u64,
+    /// Whether flows that raised no alert are presumed benign.
+    pub(crate) presume_benign: bool,
 }
 
 /// Joins archive and verdicts, retrains, and writes the new model file (`detect
@@ -173,7 +186,7 @@ pub(crate) fn retrain_once(
             counts.bad_rows
         ));
     }
-    let (flows, judged_alerts, judged_flows) = label(archived, &verdicts);
+    let (flows, judged_alerts, judged_flows) = label(archived, &verdicts, job.presume_benign);
     output::info(&format!(
         "archive: {} flows in {} files; {} flows of {judged_alerts} judged alerts labeled by verdicts ({} verdicts in the store)",
         flows.len(),
@@ -218,6 +231,7 @@ pub(crate) fn run(args: RetrainArgs) -> anyhow::Result<u8> {
         train_data: &args.train_data,
         test_share: args.test_share,
         seed: args.seed,
+        presume_benign: !args.verdicts_only,
     })?;
     let l = &retrained.lineage;
     if args.json {
@@ -230,18 +244,20 @@ pub(crate) fn run(args: RetrainArgs) -> anyhow::Result<u8> {
             l.parent.kind, l.parent.id, l.parent.version, l.threshold_procedure
         ));
         output::out(&format!(
-            "trained on {} original input(s) + {} judged archived flows before {} ({} malicious, {} benign)",
+            "trained on {} original input(s) + {} archived flows before {} ({} malicious, {} judged benign, {} presumed benign)",
             d.original_inputs.len(),
             d.archive_train.flows,
             d.cut,
             d.archive_train.malicious,
-            d.archive_train.benign
+            d.archive_train.benign,
+            d.archive_train.presumed_benign
         ));
         output::out(&format!(
-            "compared on the later window: {} judged flows ({} malicious, {} benign) from {} to {}",
+            "compared on the later window: {} flows ({} malicious, {} judged benign, {} presumed benign) from {} to {}",
             d.test_window.flows,
             d.test_window.malicious,
             d.test_window.benign,
+            d.test_window.presumed_benign,
             d.test_window.from.as_deref().unwrap_or("-"),
             d.test_window.until.as_deref().unwrap_or("-")
         ));

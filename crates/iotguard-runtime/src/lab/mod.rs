@@ -44,7 +44,7 @@ pub use iotguard_models::tune::Choice;
 pub use operating::{OperatingPoint, ThresholdOverride, OPERATING_FARS, OPERATING_THRESHOLDS};
 pub use retrain::{
     cut_time, model_version, retrain, Comparison, Data, Lineage, Parent, RetrainConfig, Retrained,
-    Span,
+    Span, PRESUMED,
 };
 pub use split::Split;
 

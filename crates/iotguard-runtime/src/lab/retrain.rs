@@ -3,16 +3,25 @@
 //! comparison of shadow and parent on the most recent labeled window neither trained on.
 //!
 //! The archived flows come in ordered by time, each labeled by its alert's verdict (the caller
-//! joins them: malicious for a true positive, benign for a false positive or benign activity)
-//! or unlabeled (no alert, or an alert nobody judged). The split is by time: the latest
-//! `test_share` of the labeled flows, from the cut time on, are the **test window**; the
-//! shadow trains on the parent's inputs plus the archived flows strictly before the cut, so no
-//! training flow is later than a test flow. Both sides are written as Zeek logs (every column,
-//! so they read back identical) beside the new model, and named in its lineage:
+//! joins them: malicious for a true positive, benign for a false positive or benign activity),
+//! **presumed benign** (detailed label [`PRESUMED`]: the flow raised no alert and nobody said
+//! otherwise), or unlabeled (an alert nobody judged). The split is by time on the judged flows:
+//! the latest `test_share` of them fix the cut, and every labeled flow from the cut on is the
+//! **test window**; the shadow trains on the parent's inputs plus the labeled archived flows
+//! strictly before the cut, so no training flow is later than a test flow. Both sides are
+//! written as Zeek logs (every column, so they read back identical) beside the new model, and
+//! named in its lineage:
 //!
-//! - `archive-train.log`: the archived flows before the cut, with their verdict labels;
+//! - `archive-train.log`: the archived flows before the cut, with their labels;
 //! - `archive-test.log`: every archived flow, labeled only from the cut on, so the test flows
 //!   get the per-host history they had at detection time while only they are measured.
+//!
+//! Why presume: judged flows are all flows the current model alerted on, so a window of judged
+//! flows alone cannot see a shadow's new false alerts on traffic the current model let pass
+//! (measured: such a shadow, promoted, raised false alerts on 9 % of the next day's benign
+//! flows). Presumed-benign flows charge them; the price is that an attack the current model
+//! missed counts against a shadow that catches it, so the comparison leans towards keeping
+//! the current model.
 //!
 //! The objective is F1 on the test window, each model at its own threshold; the shadow is
 //! better only when its F1 is strictly higher. Nothing here prints or swaps models: the CLI
@@ -30,6 +39,16 @@ use super::{Choice, LoadedModel};
 use crate::batch::BatchConfig;
 use crate::error::{Error, Result};
 use crate::input::Input;
+
+/// The detailed label of a presumed-benign archived flow (no alert, no verdict).
+pub const PRESUMED: &str = "Presumed";
+
+/// Whether a flow is presumed benign rather than judged.
+fn presumed(r: &FlowRecord) -> bool {
+    r.label
+        .as_ref()
+        .is_some_and(|l| l.detailed.as_deref() == Some(PRESUMED))
+}
 
 /// How to retrain.
 #[derive(Clone, Debug)]
@@ -67,12 +86,14 @@ pub struct Parent {
 /// Labeled archived flows in a time span.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Span {
-    /// Labeled flows.
+    /// Labeled flows (judged and presumed).
     pub flows: u64,
     /// Malicious among them (true positives' flows).
     pub malicious: u64,
-    /// Benign among them (false positives' and benign activity's flows).
+    /// Judged benign among them (false positives' and benign activity's flows).
     pub benign: u64,
+    /// Presumed benign among them (no alert, no verdict).
+    pub presumed_benign: u64,
     /// The first labeled flow's time (RFC 3339), if any.
     pub from: Option<String>,
     /// The last labeled flow's time (RFC 3339), if any.
@@ -150,9 +171,9 @@ pub fn model_version(created_unix_secs: i64) -> String {
         .replace(".000000Z", "Z")
 }
 
-/// Where the test window starts: the time of the first of the latest `share` of the labeled
-/// flows (`archive` ordered by time). Errors when there are too few labeled flows to keep one
-/// on each side.
+/// Where the test window starts: the time of the first of the latest `share` of the judged
+/// flows (`archive` ordered by time; presumed-benign flows do not count). Errors when there are
+/// too few judged flows to keep one on each side.
 pub fn cut_time(archive: &[FlowRecord], share: f64) -> Result<Timestamp> {
     if !(share > 0.0 && share < 1.0) {
         return Err(Error::Invalid(format!(
@@ -161,7 +182,7 @@ pub fn cut_time(archive: &[FlowRecord], share: f64) -> Result<Timestamp> {
     }
     let labeled: Vec<Timestamp> = archive
         .iter()
-        .filter(|r| r.label.is_some())
+        .filter(|r| r.label.is_some() && !presumed(r))
         .map(|r| r.ts)
         .collect();
     if labeled.len() < 2 {
@@ -187,6 +208,7 @@ fn span<'a>(flows: impl Iterator<Item = &'a FlowRecord>) -> Span {
         s.flows += 1;
         match r.label.as_ref().map(|l| l.class) {
             Some(iotguard_flow::LabelClass::Malicious) => s.malicious += 1,
+            _ if presumed(r) => s.presumed_benign += 1,
             _ => s.benign += 1,
         }
         let t = Some(r.ts.to_rfc3339());
@@ -294,13 +316,15 @@ pub fn retrain(
     let promoted = f1(&sha) > f1(&cur);
     let test_window = span(archive.iter().filter(|r| r.ts >= cut));
     let reason = format!(
-        "{}: shadow F1 {:.4} {} current F1 {:.4} on the later window ({} labeled flows, {} malicious, from {})",
+        "{}: shadow F1 {:.4} {} current F1 {:.4} on the later window ({} flows: {} malicious, {} judged benign, {} presumed benign; from {})",
         if promoted { "promoted" } else { "not promoted" },
         f1(&sha),
         if promoted { ">" } else { "<=" },
         f1(&cur),
         test_window.flows,
         test_window.malicious,
+        test_window.benign,
+        test_window.presumed_benign,
         test_window.from.as_deref().unwrap_or("-"),
     );
     let lineage = Lineage {
@@ -360,7 +384,10 @@ mod tests {
             .enumerate()
             .map(|(i, l)| FlowRecord {
                 ts: Timestamp::from_secs_nanos(100 + i as i64, 0),
-                label: l.map(|n| Label::new(n, None)),
+                label: l.map(|n| match n {
+                    "Presumed" => Label::new("Benign", Some(PRESUMED)),
+                    n => Label::new(n, None),
+                }),
                 ..FlowRecord::default()
             })
             .collect()
@@ -370,8 +397,10 @@ mod tests {
     fn the_cut_leaves_the_latest_share_of_labeled_flows_to_the_test() {
         let m = Some("Malicious");
         let b = Some("Benign");
-        // Labeled at 101, 102, 104, 105, 107: 30 % of 5 is 1.5, so the last 2 (105, 107).
-        let archive = flows(&[None, m, b, None, m, b, None, m]);
+        let p = Some("Presumed");
+        // Judged at 101, 102, 104, 105, 107: 30 % of 5 is 1.5, so the last 2 (105, 107); the
+        // presumed-benign flows (103, 106) do not move the cut but are in the window after it.
+        let archive = flows(&[None, m, b, p, m, b, p, m]);
         assert_eq!(
             cut_time(&archive, 0.3).unwrap(),
             Timestamp::from_secs_nanos(105, 0)
@@ -383,9 +412,10 @@ mod tests {
                     .filter(|r| r.ts >= Timestamp::from_secs_nanos(105, 0))
             ),
             Span {
-                flows: 2,
+                flows: 3,
                 malicious: 1,
                 benign: 1,
+                presumed_benign: 1,
                 from: Some("1970-01-01T00:01:45.000000Z".to_string()),
                 until: Some("1970-01-01T00:01:47.000000Z".to_string()),
             }
