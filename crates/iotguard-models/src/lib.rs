@@ -6,6 +6,7 @@
 //! them between threads), deterministic under a fixed seed, and explains each score.
 
 pub mod autoencoder;
+pub mod baseline;
 pub mod binned;
 pub mod boosting;
 pub mod dataset;

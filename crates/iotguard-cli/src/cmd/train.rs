@@ -57,6 +57,16 @@ pub(crate) struct TrainArgs {
     /// input, pooled].
     #[arg(long, value_name = "RULE", value_parser = |s: &str| s.parse::<Rule>())]
     rule: Option<Rule>,
+    /// Learn a baseline of normal traffic without labels: every flow, whatever label it
+    /// carries, is taken as normal; an isolation forest (or `--model autoencoder`) is fitted
+    /// on them and alerts on what departs from them, its threshold set on its own training
+    /// scores for --target-far.
+    #[arg(long, visible_alias = "assume-benign", conflicts_with_all = ["objective", "rule", "tune", "gbdt_setting"])]
+    unlabeled: bool,
+    /// With --unlabeled: the share of the training flows the baseline may alert on; its
+    /// threshold is the lowest score at which at most this share of them alert.
+    #[arg(long, value_name = "RATE", requires = "unlabeled", default_value_t = iotguard_models::baseline::DEFAULT_TARGET_FAR)]
+    target_far: f64,
 }
 
 /// Parses a `--gbdt-setting` name.
@@ -79,6 +89,9 @@ pub(crate) fn choice(tune: bool, gbdt: Option<GbdtSetting>) -> Choice {
 const DEFAULT_KIND: ModelKind = ModelKind::Forest;
 
 pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
+    if args.unlabeled {
+        return run_unlabeled(args);
+    }
     let kind = args.kind.unwrap_or(DEFAULT_KIND);
     anyhow::ensure!(
         args.gbdt_setting.is_none() || kind == ModelKind::Gbdt,
@@ -154,6 +167,68 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
     } else {
         exit::ERROR
     })
+}
+
+/// `train --unlabeled`: a baseline learned from every flow, labels ignored.
+fn run_unlabeled(args: TrainArgs) -> anyhow::Result<u8> {
+    let kind = args
+        .kind
+        .unwrap_or(iotguard_runtime::lab::DEFAULT_BASELINE_KIND);
+    anyhow::ensure!(
+        !kind.supervised(),
+        "--unlabeled learns with --model iforest or autoencoder; {kind} needs labels"
+    );
+    let (inputs, config) = args.input.prepare()?;
+    let features = args.features.resolve(&inputs, &config)?;
+    let mut errors = ErrorPrinter::default();
+    let (file, built, summary) = iotguard_runtime::lab::train_baseline_model(
+        kind,
+        &inputs,
+        &config,
+        &features,
+        args.target_far,
+        args.seed,
+        &mut |e| errors.print(e),
+    )
+    .with_context(|| format!("learning a {kind} baseline without labels"))?;
+    errors.finish(args.input.rejects.is_some());
+    report_inputs(&built.outcome);
+    let out =
+        File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    file.save(BufWriter::new(out))
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let ig = &built.ignored;
+    output::info(&format!(
+        "learned a baseline ({kind}) without labels on {} flows from {} input(s) (labels ignored: \
+         {} benign, {} malicious, {} other; {} flows unlabeled); wrote {}",
+        summary.rows,
+        inputs.len(),
+        ig.benign,
+        ig.malicious,
+        ig.other,
+        ig.unlabeled,
+        args.out.display()
+    ));
+    output::out(&baseline_line(&summary));
+    Ok(if built.outcome.failed_inputs.is_empty() {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
+}
+
+/// The line `train --unlabeled` prints: the threshold and how it was chosen.
+pub(crate) fn baseline_line(s: &iotguard_models::baseline::BaselineSummary) -> String {
+    format!(
+        "baseline threshold {} for a false-alert rate of at most {} on its own training flows: \
+         {} of {} flows at or above it ({:.4}); on later traffic this rate is an estimate, and \
+         attacks among the training flows are learned as normal",
+        output::num(f64::from(s.threshold)),
+        s.target_far,
+        s.alerts,
+        s.rows,
+        s.achieved_far
+    )
 }
 
 /// The out-of-capture summary `train` prints: how the scores were made, the threshold and its

@@ -26,12 +26,14 @@ use crate::dataset::{build_dataset, BuiltDataset};
 use crate::error::{Error, Result};
 use crate::input::Input;
 
+mod baseline;
 mod compare;
 mod curves;
 mod evaluate;
 mod operating;
 mod split;
 
+pub use baseline::{baseline_file, train_baseline_model, DEFAULT_BASELINE_KIND};
 pub use compare::{compare, compare_dataset, Baseline, CompareConfig, CompareReport, FeatureSet};
 pub use evaluate::{
     FeatureImportance, FoldResult, Importance, ModelResult, IMPORTANCE_ROWS, SINGLE_ROWS_PER_FOLD,

@@ -1,6 +1,7 @@
 //! The operator's control over a loaded model's operating point: `--threshold X` (a score) and
 //! `--target-far X` (a false-alert rate on benign flows of held-out captures, read from the
-//! benign-score sketches the model file keeps under `metrics.out_of_capture`), and the few
+//! benign-score sketches the model file keeps under `metrics.out_of_capture`, or for a baseline
+//! learned without labels from its training-score sketch under `metrics.baseline`), and the few
 //! operating points `eval` reports beside the threshold in use.
 
 use iotguard_models::metrics::BinaryMetrics;
@@ -45,6 +46,14 @@ impl LoadedModel {
                 "--target-far {rate}: a false-alert rate is in [0, 1]"
             )));
         }
+        if let Some(b) = self.baseline() {
+            return b.threshold_for_rate(rate).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "--target-far {rate}: below the smallest rate the baseline's training-score \
+                     sketch keeps"
+                ))
+            });
+        }
         let ooc = self.out_of_capture().ok_or_else(|| {
             Error::Invalid(
                 "--target-far needs the out-of-capture benign scores a model file keeps since \
@@ -75,9 +84,11 @@ impl LoadedModel {
                     value,
                     method: ThresholdMethod::FalseAlertRate {
                         target: rate,
-                        achieved: self
-                            .out_of_capture()
-                            .map_or(rate, |o| expected_far(&o, value)),
+                        achieved: match (self.baseline(), self.out_of_capture()) {
+                            (Some(b), _) => b.sketch.rate_at(value),
+                            (None, Some(o)) => expected_far(&o, value),
+                            (None, None) => rate,
+                        },
                     },
                     on_validation: true,
                 }
@@ -125,7 +136,7 @@ pub struct OperatingPoint {
 /// for supervised kinds.
 pub(crate) fn points(loaded: &LoadedModel, scores: &[f32], target: &[bool]) -> Vec<OperatingPoint> {
     let mut settings = vec![("model".to_string(), loaded.threshold.value)];
-    if loaded.out_of_capture().is_some() {
+    if loaded.out_of_capture().is_some() || loaded.baseline().is_some() {
         for far in OPERATING_FARS {
             if let Ok(t) = loaded.threshold_for_far(far) {
                 settings.push((format!("--target-far {far}"), t));
