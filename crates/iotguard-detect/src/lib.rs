@@ -61,6 +61,7 @@
 //! memory is bounded by configuration (host tables, open incidents, uids and peers per incident).
 
 mod alert;
+pub mod baseline;
 mod config;
 mod detector;
 mod error;
@@ -85,6 +86,7 @@ pub use alert::{
     Alert, AlertCounts, AlertEvent, AlertIotguard, AlertNetwork, AlertObserver, AlertRule,
     Endpoint, FeatureContribution, ECS_VERSION,
 };
+pub use baseline::{LearnConfig, LearnStatus, LearnUntil};
 pub use config::{AssetRule, Cidr, Clock, Criticality, DetectConfig};
 pub use detector::Detector;
 pub use error::{Error, Result};

@@ -155,3 +155,168 @@ fn train_unlabeled_ignores_labels_and_learns_a_simulated_clean_network() {
         at[1].as_f64().unwrap() as f32
     );
 }
+
+/// Runs `detect --json` with alerts to a JSON-lines file; returns the stats and the alerts.
+fn detect_json(
+    args: &[&str],
+    dir: &std::path::Path,
+) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let alerts = dir.join("alerts.jsonl");
+    let _ = std::fs::remove_file(&alerts);
+    let a = alerts.display().to_string();
+    let mut all = vec!["detect", "--json", "--no-alerts-db", "--alerts-jsonl", &a];
+    all.extend_from_slice(args);
+    let stats: serde_json::Value = serde_json::from_str(&ok(&all)).unwrap();
+    let text = std::fs::read_to_string(&alerts).unwrap_or_default();
+    let docs = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (stats, docs)
+}
+
+#[test]
+fn detect_learns_on_the_first_flows_then_detects_with_the_baseline() {
+    let Some(data) = iotguard_testkit::shared_data("detect --learn-for") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let capture = data.join("iot23/CTU-IoT-Malware-Capture-42-1.conn.log.labeled");
+    let text = std::fs::read_to_string(&capture).unwrap();
+    let ts: Vec<f64> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ts.len(), 4_426);
+    let c = capture.display().to_string();
+
+    // By flow count: the first 2,000 flows are learned and not scored (no model), the other
+    // 2,426 are scored by the baseline; every alert says the baseline fired it.
+    let out = dir.path().join("learned.json");
+    let o = out.display().to_string();
+    let (stats, alerts) = detect_json(&["--learn-for", "2000", "--learn-out", &o, &c], dir.path());
+    let learning = &stats["learning"];
+    assert_eq!(learning["flows"], 2_000);
+    assert_eq!(learning["rows"], 2_000);
+    assert_eq!(learning["learned_flows_scored"], false);
+    assert_eq!(learning["input_ended_first"], false);
+    assert_eq!(stats["report"]["flows"], 4_426);
+    assert!(!alerts.is_empty());
+    assert!(alerts
+        .iter()
+        .all(|a| a["iotguard"]["detector"] == "baseline"
+            && a["rule"]["name"] == "iotguard-baseline-iforest"
+            && !a["iotguard"]["features"].as_array().unwrap().is_empty()));
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(file["metrics"]["baseline"]["rows"], 2_000);
+    assert_eq!(file["metrics"]["baseline"]["alerts"], 20);
+    assert_eq!(
+        learning["threshold"].as_f64().unwrap() as f32,
+        file["threshold"]["value"].as_f64().unwrap() as f32
+    );
+
+    // By event time: learning ends at the first flow an hour or more after the first one
+    // (Zeek writes a flow when it ends, so a few earlier-starting flows come later and are
+    // scored).
+    let first_after = ts.iter().position(|t| t - ts[0] >= 3_600.0).unwrap();
+    assert_eq!(first_after, 2_010);
+    let (stats, _) = detect_json(&["--learn-for", "1h", &c], dir.path());
+    assert_eq!(stats["learning"]["flows"], 2_010);
+    assert_eq!(stats["learning"]["from"], "2019-01-10T13:34:42.523476Z");
+
+    // An input shorter than the learning: every flow learned, the baseline fitted on them all
+    // and saved, nothing scored by it, and the run says so.
+    let small = data.join("iot23/CTU-IoT-Malware-Capture-44-1.conn.log.labeled");
+    let out = iotguard(
+        &[
+            "detect",
+            "--no-alerts-db",
+            "--learn-for",
+            "100000",
+            "--learn-out",
+            &o,
+            &small.display().to_string(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the input ended before --learn-for was reached"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("learning: 237 flows from"), "{stderr}");
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&o).unwrap()).unwrap();
+    assert_eq!(file["metrics"]["baseline"]["rows"], 237);
+}
+
+#[test]
+fn detect_runs_a_model_and_a_baseline_and_each_alert_says_which_fired() {
+    let Some(data) = iotguard_testkit::shared_data("detect --baseline") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = |p: &str| data.join(p).display().to_string();
+    let sup = dir.path().join("sup.json").display().to_string();
+    let base = dir.path().join("base.json").display().to_string();
+    ok(&[
+        "train",
+        "--model",
+        "tree",
+        "--out",
+        &sup,
+        &path("iot23/CTU-IoT-Malware-Capture-44-1.conn.log.labeled"),
+        &path("iot23/CTU-Honeypot-Capture-4-1.conn.log.labeled"),
+    ]);
+    ok(&[
+        "train",
+        "--unlabeled",
+        "--out",
+        &base,
+        &path("iot23/CTU-Honeypot-Capture-4-1.conn.log.labeled"),
+        &path("iot23/CTU-Honeypot-Capture-5-1.conn.log.labeled"),
+    ]);
+    let capture = path("iot23/CTU-IoT-Malware-Capture-42-1.conn.log.labeled");
+    let (alone, _) = detect_json(&["--model", &sup, &capture], dir.path());
+    let (both, alerts) = detect_json(
+        &["--model", &sup, "--baseline", &base, &capture],
+        dir.path(),
+    );
+    // The model flags the same flows with or without the baseline; the baseline adds the
+    // flows it flags among the rest, in incidents of its own.
+    let model_flows = alone["report"]["alert_flows"].as_u64().unwrap();
+    let baseline_flows = both["baseline_alert_flows"].as_u64().unwrap();
+    assert!(baseline_flows > 0);
+    assert_eq!(
+        both["report"]["alert_flows"].as_u64().unwrap(),
+        model_flows + baseline_flows
+    );
+    let counted = |who: &str| -> u64 {
+        alerts
+            .iter()
+            .filter(|a| a["iotguard"]["detector"] == who && a["event"]["type"][0] == "end")
+            .map(|a| a["iotguard"]["counts"]["flows"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(counted("baseline"), baseline_flows);
+    assert_eq!(counted("model"), model_flows);
+    assert!(alerts.iter().all(|a| {
+        let by_baseline = a["iotguard"]["detector"] == "baseline";
+        a["rule"]["name"]
+            == if by_baseline {
+                "iotguard-baseline-iforest"
+            } else {
+                "iotguard-tree"
+            }
+    }));
+    // The same with the baseline learned on the first 1,000 flows instead of loaded: those
+    // flows are scored by the model all the same.
+    let (learned, _) = detect_json(
+        &["--model", &sup, "--learn-for", "1000", &capture],
+        dir.path(),
+    );
+    assert_eq!(learned["learning"]["flows"], 1_000);
+    assert_eq!(learned["learning"]["learned_flows_scored"], true);
+    assert_eq!(learned["report"]["flows"], 4_426);
+}

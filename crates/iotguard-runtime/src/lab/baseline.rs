@@ -84,6 +84,46 @@ pub fn baseline_file(
     Ok((file, summary))
 }
 
+/// The stand-in model of a detector that has not learned its baseline yet (`detect
+/// --learn-for` without `--model`): an isolation forest over two rows of zeros whose threshold,
+/// `f32::MAX`, no score reaches. The detector never scores with it; it names the model slot
+/// (`iforest`, `metrics.learning: true`) until the learned baseline replaces it.
+pub fn learning_placeholder(features: &FeatureConfig) -> Result<LoadedModel> {
+    let schema = iotguard_features::FeatureExtractor::try_new(features.clone())
+        .map_err(|e| Error::Invalid(format!("feature config: {e}")))?
+        .schema()
+        .clone();
+    let data = Dataset {
+        feature_names: schema.names.clone(),
+        features: vec![0.0; 2 * schema.len()],
+        target: vec![false; 2],
+        ..Dataset::default()
+    };
+    let params = iotguard_models::IsolationForestParams::default().n_trees(1);
+    let forest = params.clone().fit(&data).map_err(Error::Model)?;
+    let model = iotguard_models::lab::TrainedModel::Iforest(forest);
+    let threshold = iotguard_models::threshold::Threshold::fixed(f32::MAX);
+    let file = ModelFile {
+        format: MODEL_FORMAT.to_string(),
+        version: MODEL_FILE_VERSION,
+        kind: ModelKind::Iforest.name().to_string(),
+        params: serde_json::to_value(&params).unwrap_or_default(),
+        features: feature_spec(&schema, features),
+        threshold: serde_json::to_value(&threshold).unwrap_or_default(),
+        training: TrainingSummary::default(),
+        metrics: serde_json::json!({ "learning": true }),
+        created_unix_secs: 0,
+        model: serde_json::to_value(&model)
+            .map_err(|e| Error::Model(iotguard_models::Error::ModelFile(e.to_string())))?,
+    };
+    Ok(LoadedModel {
+        file,
+        model,
+        threshold,
+        features: features.clone(),
+    })
+}
+
 impl LoadedModel {
     /// Returns how a baseline learned without labels set its threshold (`None` for models
     /// trained on labels).

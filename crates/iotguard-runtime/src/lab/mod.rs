@@ -33,7 +33,9 @@ mod evaluate;
 mod operating;
 mod split;
 
-pub use baseline::{baseline_file, train_baseline_model, DEFAULT_BASELINE_KIND};
+pub use baseline::{
+    baseline_file, learning_placeholder, train_baseline_model, DEFAULT_BASELINE_KIND,
+};
 pub use compare::{compare, compare_dataset, Baseline, CompareConfig, CompareReport, FeatureSet};
 pub use evaluate::{
     FeatureImportance, FoldResult, Importance, ModelResult, IMPORTANCE_ROWS, SINGLE_ROWS_PER_FOLD,
