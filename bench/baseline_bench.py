@@ -93,7 +93,8 @@ def main():
     captures = sorted(glob.glob(os.path.join(args.data, "iot23", "*.labeled"))
                       + glob.glob(os.path.join(args.data, "stratosphere", "*.labeled")))
     export = os.path.join(OUT, "baseline-features.parquet")
-    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "iotguard-runtime", "--example", "baseline_bench"],
+    # With -p iotguard-cli too, features unify as in the CLI build, so its artifacts are reused.
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "iotguard-runtime", "-p", "iotguard-cli", "--example", "baseline_bench"],
                    cwd=ROOT, check=True)
     exe = os.path.join(ROOT, "target", "release", "examples", "baseline_bench")
     ours = json.loads(subprocess.run([exe, "--export", export, "--far", str(args.far)] + captures,

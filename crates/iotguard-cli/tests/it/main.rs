@@ -16,6 +16,7 @@ mod operating;
 mod seed_datasets;
 mod serve;
 mod simulate;
+mod threshold_api;
 
 use std::io::Write;
 use std::path::Path;

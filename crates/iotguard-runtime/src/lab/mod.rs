@@ -42,7 +42,9 @@ pub use evaluate::{
     TOP_FEATURES,
 };
 pub use iotguard_models::tune::Choice;
-pub use operating::{OperatingPoint, ThresholdOverride, OPERATING_FARS, OPERATING_THRESHOLDS};
+pub use operating::{
+    Implied, OperatingPoint, ThresholdOverride, OPERATING_FARS, OPERATING_THRESHOLDS,
+};
 pub use split::Split;
 
 /// Builds the labeled dataset of `inputs` (no progress reporting: the lab commands are short).
@@ -185,6 +187,7 @@ fn train_built(
 }
 
 /// A model file loaded and checked against this build's feature extractor.
+#[derive(Clone)]
 pub struct LoadedModel {
     /// The file as read.
     pub file: ModelFile,

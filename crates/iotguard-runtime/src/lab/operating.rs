@@ -98,6 +98,51 @@ impl LoadedModel {
     }
 }
 
+/// What the threshold in use implies, from what the model file recorded.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Implied {
+    /// The threshold in use.
+    pub threshold: f32,
+    /// The false-alert rate expected at it (an upper bound: the nearest recorded point at or
+    /// under the threshold), if the file records one.
+    pub false_alert_rate: Option<f64>,
+    /// The recall expected at it, likewise (never for a baseline: it saw no labels).
+    pub recall: Option<f64>,
+    /// Where the figures come from.
+    pub source: &'static str,
+}
+
+impl LoadedModel {
+    /// Returns what the threshold in use implies: for a supervised model, the pooled held-out
+    /// false-alert rate and recall from the out-of-capture curve; for a baseline, the share of
+    /// its training flows at or above it.
+    pub fn implied(&self) -> Implied {
+        let threshold = self.threshold.value;
+        if let Some(b) = self.baseline() {
+            return Implied {
+                threshold,
+                false_alert_rate: Some(b.sketch.rate_at(threshold)),
+                recall: None,
+                source: "baseline training flows (no labels, so no recall)",
+            };
+        }
+        match self.out_of_capture().and_then(|o| o.expected_at(threshold)) {
+            Some((far, recall)) => Implied {
+                threshold,
+                false_alert_rate: Some(far),
+                recall: Some(recall),
+                source: "captures held out in training, pooled",
+            },
+            None => Implied {
+                threshold,
+                false_alert_rate: None,
+                recall: None,
+                source: "not recorded in the model file",
+            },
+        }
+    }
+}
+
 /// The held-out false-alert rate the sketches bound at `threshold`: the mean over units of
 /// each unit's bound (the pooled sketch's when there are no units).
 fn expected_far(o: &OutOfCapture, threshold: f32) -> f64 {

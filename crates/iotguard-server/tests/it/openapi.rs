@@ -77,7 +77,7 @@ fn write_operations_and_only_they_need_the_token() {
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for (method, op) in ops.as_object().unwrap() {
             let secured = op.get("security").is_some();
-            let write = path == "/api/v1/models/activate";
+            let write = path == "/api/v1/models/activate" || path == "/api/v1/models/threshold";
             assert_eq!(secured, write, "{method} {path}");
             if write {
                 assert!(op["responses"]["401"].is_object(), "{method} {path}");
