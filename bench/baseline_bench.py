@@ -165,7 +165,7 @@ def main():
         mean = lambda v: sum(v) / len(v) if v else None
         print("| **mean over captures** | | | " + " | ".join(
             f"**{fmt(mean(m[0]))} / {fmt(mean(m[1]))} / {fmt(mean(m[2]))}**" for m in means) + " |")
-        print("| seconds to learn (all folds) | | | " + " | ".join(f"{d[2]:.1f}" for d in dets) + " |\n")
+        print("| seconds (iotguard: learning; peers: learning and scoring) | | | " + " | ".join(f"{d[2]:.1f}" for d in dets) + " |\n")
 
 
 if __name__ == "__main__":
