@@ -12,6 +12,8 @@ splits.
      test every flow from that time on;
    - first-half-all: the same cut, learning on every flow before it, attacks included (Kitsune's
      workflow: no labels at all).
+   iotguard's kinds: the isolation forest, the autoencoder, and an isolation forest per
+   service (`train --unlabeled --group-by service`).
 2. This script runs the peers on the same rows: scikit-learn IsolationForest (100 trees of 256
    rows, iotguard's settings) and River HalfSpaceTrees (25 trees of height 15, window 250,
    inputs min-max scaled on the learning rows and clipped to [0, 1]); missing values (NaN) are
@@ -146,7 +148,8 @@ def main():
         if proto == "benign-captures":
             print("Learned on: " + ", ".join(os.path.basename(c) for c in p["setup"]["train_captures"]) + "\n")
         dets = [("iotguard iforest", p["results"]["iforest"]["captures"], p["results"]["iforest"]["fit_secs"]),
-                ("iotguard autoencoder", p["results"]["autoencoder"]["captures"], p["results"]["autoencoder"]["fit_secs"])]
+                ("iotguard autoencoder", p["results"]["autoencoder"]["captures"], p["results"]["autoencoder"]["fit_secs"]),
+                ("iotguard iforest per service", p["results"]["iforest-by-service"]["captures"], p["results"]["iforest-by-service"]["fit_secs"])]
         dets += [(peer, results[(proto, peer)][0], results[(proto, peer)][1]) for peer in PEERS]
         caps = list(p["results"]["iforest"]["captures"])
         print("| capture | learning flows | tested flows (malicious) | " + " | ".join(f"{d[0]} PR-AUC / FAR / recall" for d in dets) + " |")

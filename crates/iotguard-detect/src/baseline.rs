@@ -202,21 +202,20 @@ impl Learner {
             group: vec![0; n],
             ..Dataset::default()
         };
-        let fitted = iotguard_runtime::lab::baseline_file(
+        let params = iotguard_runtime::lab::BaselineParams::new(
             self.config.kind,
-            &data,
-            schema,
-            features,
             self.config.target_far,
             self.config.seed,
-        )
-        .and_then(|(file, _)| {
-            let mut bytes = Vec::new();
-            file.save(&mut bytes)
-                .map_err(iotguard_runtime::Error::Model)?;
-            let loaded = iotguard_runtime::lab::load_model_from("learned baseline", &bytes[..])?;
-            Ok((file, loaded))
-        });
+        );
+        let fitted = iotguard_runtime::lab::baseline_file(&params, &data, schema, features)
+            .and_then(|(file, _)| {
+                let mut bytes = Vec::new();
+                file.save(&mut bytes)
+                    .map_err(iotguard_runtime::Error::Model)?;
+                let loaded =
+                    iotguard_runtime::lab::load_model_from("learned baseline", &bytes[..])?;
+                Ok((file, loaded))
+            });
         match fitted {
             Ok((file, loaded)) => {
                 self.status.threshold = Some(loaded.threshold.value);

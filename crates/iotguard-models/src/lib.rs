@@ -13,6 +13,7 @@ pub mod dataset;
 pub mod ensemble;
 mod error;
 pub mod forest;
+pub mod grouped;
 pub mod isolation;
 pub mod lab;
 pub mod model;

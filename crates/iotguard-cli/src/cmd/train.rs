@@ -67,6 +67,12 @@ pub(crate) struct TrainArgs {
     /// threshold is the lowest score at which at most this share of them alert.
     #[arg(long, value_name = "RATE", requires = "unlabeled", default_value_t = iotguard_models::baseline::DEFAULT_TARGET_FAR)]
     target_far: f64,
+    /// With --unlabeled: a baseline per group of flows, by the value of a one-hot feature
+    /// family (`service`: DNS, HTTP, TLS, ... and no service; `proto`; `resp_port`), each
+    /// group with at least 50 flows getting its own model and threshold, the others the
+    /// baseline over every flow.
+    #[arg(long, value_name = "FAMILY", requires = "unlabeled")]
+    group_by: Option<String>,
 }
 
 /// Parses a `--gbdt-setting` name.
@@ -181,13 +187,15 @@ fn run_unlabeled(args: TrainArgs) -> anyhow::Result<u8> {
     let (inputs, config) = args.input.prepare()?;
     let features = args.features.resolve(&inputs, &config)?;
     let mut errors = ErrorPrinter::default();
+    let params = iotguard_runtime::lab::BaselineParams {
+        group_by: args.group_by.clone(),
+        ..iotguard_runtime::lab::BaselineParams::new(kind, args.target_far, args.seed)
+    };
     let (file, built, summary) = iotguard_runtime::lab::train_baseline_model(
-        kind,
+        &params,
         &inputs,
         &config,
         &features,
-        args.target_far,
-        args.seed,
         &mut |e| errors.print(e),
     )
     .with_context(|| format!("learning a {kind} baseline without labels"))?;
@@ -210,6 +218,21 @@ fn run_unlabeled(args: TrainArgs) -> anyhow::Result<u8> {
         args.out.display()
     ));
     output::out(&baseline_line(&summary));
+    for g in &summary.groups {
+        let threshold = output::num(f64::from(g.threshold));
+        output::out(&if g.group == "all" {
+            format!(
+                "groups without a model of their own: {} flows, scored by the baseline over \
+                 every flow (own threshold {threshold})",
+                g.rows
+            )
+        } else {
+            format!(
+                "group {}: {} flows, own threshold {threshold}",
+                g.group, g.rows
+            )
+        });
+    }
     Ok(if built.outcome.failed_inputs.is_empty() {
         exit::OK
     } else {

@@ -51,6 +51,53 @@ fn train_unlabeled_learns_the_unlabeled_nmap_and_argus_captures() {
         "{stderr}"
     );
 
+    // A baseline per service: the nmap flows carry none, but for 8 (too few for a model of
+    // their own, so the baseline over every flow scores them).
+    let grouped = dir.path().join("grouped.json");
+    let out = ok(&[
+        "train",
+        "--unlabeled",
+        "--group-by",
+        "service",
+        "--out",
+        &grouped.display().to_string(),
+        &nmap,
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].contains(": 45 of 4504 flows at or above it"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("group none: 4496 flows, own threshold "),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with(
+            "groups without a model of their own: 8 flows, scored by the baseline over every flow"
+        ),
+        "{out}"
+    );
+    let file = model_json(&grouped);
+    assert_eq!(file["metrics"]["baseline"]["groups"][0]["rows"], 4_496);
+    assert!(file["model"]["grouped"]["members"].is_array());
+    // Not a family of the schema: refused, naming the families.
+    let out = iotguard(
+        &[
+            "train",
+            "--unlabeled",
+            "--group-by",
+            "colour",
+            "--out",
+            &m,
+            &nmap,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no feature family `colour`"));
+
     // The alias, the comma-separated Argus file and a stricter rate.
     let argus = data.join("argus/test2-malicious.unlabeled.binetflow");
     let model = dir.path().join("argus.json");

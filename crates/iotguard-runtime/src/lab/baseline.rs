@@ -6,7 +6,7 @@
 
 use iotguard_features::{FeatureConfig, FeatureSchema};
 use iotguard_flow::ParseError;
-use iotguard_models::baseline::{train_baseline, BaselineSummary};
+use iotguard_models::baseline::{train_baseline, train_grouped_baseline, BaselineSummary};
 use iotguard_models::lab::ModelKind;
 use iotguard_models::persist::{ModelFile, TrainingSummary, MODEL_FILE_VERSION, MODEL_FORMAT};
 use iotguard_models::Dataset;
@@ -21,15 +21,38 @@ use crate::input::Input;
 /// scaling, exact per-feature explanations).
 pub const DEFAULT_BASELINE_KIND: ModelKind = ModelKind::Iforest;
 
-/// Learns a baseline of `kind` from every flow of `inputs` (labels ignored and counted) with
-/// its threshold for a false-alert rate of `target_far` on them.
+/// How a baseline is learned: its kind, target rate, seed and optional grouping.
+#[derive(Clone, Debug)]
+pub struct BaselineParams {
+    /// iforest or autoencoder.
+    pub kind: ModelKind,
+    /// The share of the training flows it may alert on.
+    pub target_far: f64,
+    /// The seed.
+    pub seed: u64,
+    /// A one-hot feature family (`service`, `proto`) to learn a baseline per value of.
+    pub group_by: Option<String>,
+}
+
+impl BaselineParams {
+    /// An ungrouped baseline of `kind`.
+    pub fn new(kind: ModelKind, target_far: f64, seed: u64) -> BaselineParams {
+        BaselineParams {
+            kind,
+            target_far,
+            seed,
+            group_by: None,
+        }
+    }
+}
+
+/// Learns a baseline from every flow of `inputs` (labels ignored and counted) with its
+/// threshold for a false-alert rate of `params.target_far` on them.
 pub fn train_baseline_model(
-    kind: ModelKind,
+    params: &BaselineParams,
     inputs: &[Input],
     batch: &BatchConfig,
     features: &FeatureConfig,
-    target_far: f64,
-    seed: u64,
     on_error: &mut dyn FnMut(&ParseError),
 ) -> Result<(ModelFile, BuiltDataset, BaselineSummary)> {
     let built = build_dataset_with(
@@ -40,28 +63,25 @@ pub fn train_baseline_model(
         &Default::default(),
         on_error,
     )?;
-    let (file, summary) = baseline_file(
-        kind,
-        &built.dataset,
-        &built.schema,
-        features,
-        target_far,
-        seed,
-    )?;
+    let (file, summary) = baseline_file(params, &built.dataset, &built.schema, features)?;
     Ok((file, built, summary))
 }
 
-/// Learns a baseline of `kind` from rows already built (all taken as normal) into a model file.
+/// Learns a baseline from rows already built (all taken as normal) into a model file.
 pub fn baseline_file(
-    kind: ModelKind,
+    params: &BaselineParams,
     dataset: &Dataset,
     schema: &FeatureSchema,
     features: &FeatureConfig,
-    target_far: f64,
-    seed: u64,
 ) -> Result<(ModelFile, BaselineSummary)> {
-    let (trained, summary) =
-        train_baseline(kind, dataset, target_far, seed).map_err(Error::Model)?;
+    let kind = params.kind;
+    let (trained, summary) = match &params.group_by {
+        None => train_baseline(kind, dataset, params.target_far, params.seed),
+        Some(family) => {
+            train_grouped_baseline(kind, dataset, family, params.target_far, params.seed)
+        }
+    }
+    .map_err(Error::Model)?;
     let file = ModelFile {
         format: MODEL_FORMAT.to_string(),
         version: MODEL_FILE_VERSION,
@@ -146,12 +166,10 @@ mod tests {
             ..BatchConfig::default()
         };
         train_baseline_model(
-            kind,
+            &BaselineParams::new(kind, 0.01, 1),
             &inputs,
             &batch,
             &FeatureConfig::default(),
-            0.01,
-            1,
             &mut |_| {},
         )
         .unwrap()

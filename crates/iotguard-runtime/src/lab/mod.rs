@@ -34,7 +34,8 @@ mod operating;
 mod split;
 
 pub use baseline::{
-    baseline_file, learning_placeholder, train_baseline_model, DEFAULT_BASELINE_KIND,
+    baseline_file, learning_placeholder, train_baseline_model, BaselineParams,
+    DEFAULT_BASELINE_KIND,
 };
 pub use compare::{compare, compare_dataset, Baseline, CompareConfig, CompareReport, FeatureSet};
 pub use evaluate::{
