@@ -83,6 +83,12 @@ try {
   await step('the model panel names the active model and its metrics', () =>
     page.waitForFunction(() => document.querySelector('#model-kind').textContent !== '-'
       && document.querySelectorAll('#model td.num').length >= 6, null, { timeout: left() }));
+  await step('the model panel shows the threshold in use and what it implies', async () => {
+    await page.waitForSelector('#model-threshold', { timeout: left() });
+    const text = await page.$eval('#model-threshold', (p) => p.textContent);
+    if (!/threshold \S+ \(.*\): expected false-alert rate/.test(text)) throw new Error(`model threshold line: ${text}`);
+    log(`model threshold: ${text}`);
+  });
   await step('the model panel links the exploration of its training data, with its plots', async () => {
     await page.waitForSelector('#model-explore', { timeout: left() });
     const href = await page.$eval('#model-explore', (a) => a.href);

@@ -162,6 +162,11 @@ pub struct AlertIotguard {
     pub threshold: f32,
     /// The model kind (`gbdt`, `logreg`, ...).
     pub model_kind: String,
+    /// Which detector fired, when a detector runs two (`detect --baseline`, `--learn-for`):
+    /// `model` (the supervised model, known attack families) or `baseline` (the baseline
+    /// learned without labels, traffic unlike the network's normal). Absent with one model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detector: Option<String>,
     /// Criticality of the most critical asset involved.
     pub asset_criticality: String,
     /// How many times this incident's document has been sent (1 for the first).

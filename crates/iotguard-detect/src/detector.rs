@@ -1,5 +1,7 @@
 //! [`Detector`]: the single-threaded core, one flow at a time: features, score, threshold,
-//! incident, grade, explanation.
+//! incident, grade, explanation. Optionally with a baseline beside the model (loaded, or
+//! learned on the first part of the stream: [`crate::baseline`]): a flow the model does not
+//! flag but the baseline does joins the baseline's own incidents, whose alerts say so.
 
 use std::sync::Arc;
 
@@ -9,9 +11,11 @@ use iotguard_models::Scorer;
 use iotguard_monitor::{DriftBoard, MonitorConfig};
 
 use crate::alert::{Alert, FeatureContribution};
+use crate::baseline::{LearnConfig, LearnStatus, Learner};
 use crate::config::DetectConfig;
 use crate::drift::{Drift, EventDocument};
 use crate::error::{Error, Result};
+use crate::incident::{BASELINE, MODEL};
 use crate::model::{ActiveModel, ModelHandle};
 use crate::reasons::may_be_reason;
 use crate::scored::ScoredFlow;
@@ -34,6 +38,28 @@ pub struct Detector {
     explanations: u64,
     latest: Option<Timestamp>,
     drift: Option<Drift>,
+    baseline: Option<Baseline>,
+    learner: Option<Learner>,
+    learn_into: LearnInto,
+    /// What the model's alerts say fired them, when a detector runs two or learns.
+    primary_tag: Option<&'static str>,
+    learned: Option<(LearnStatus, Option<iotguard_models::persist::ModelFile>)>,
+}
+
+/// A baseline beside the model, with incidents of its own.
+struct Baseline {
+    active: Arc<ActiveModel>,
+    incidents: Incidents,
+    alert_flows: u64,
+}
+
+/// Where a learned baseline goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LearnInto {
+    /// Beside the supervised model.
+    Beside,
+    /// Into the model handle itself (no supervised model; the handle holds a stand-in).
+    Handle,
 }
 
 impl Detector {
@@ -65,7 +91,115 @@ impl Detector {
             explanations: 0,
             latest: None,
             drift: None,
+            baseline: None,
+            learner: None,
+            learn_into: LearnInto::Beside,
+            primary_tag: None,
+            learned: None,
         })
+    }
+
+    /// Adds a baseline beside the model: flows the model does not flag but the baseline does
+    /// become the baseline's incidents (`iotguard.detector: "baseline"`). Refused when its
+    /// feature configuration differs from the model's (one extractor serves both).
+    pub fn with_baseline(mut self, mut baseline: ActiveModel) -> Result<Detector> {
+        let features = &self.active.loaded.features;
+        baseline.loaded.features.max_hosts = features.max_hosts;
+        baseline.loaded.features.idle_timeout_secs = features.idle_timeout_secs;
+        if &baseline.loaded.features != features {
+            return Err(Error::Model(format!(
+                "the baseline {} computes other features than the model ({} against {}); \
+                 learn both with the same --features",
+                baseline.info.path.as_deref().unwrap_or("in memory"),
+                serde_json::to_string(&baseline.loaded.features).unwrap_or_default(),
+                serde_json::to_string(features).unwrap_or_default(),
+            )));
+        }
+        self.incidents = Incidents::tagged(MODEL);
+        self.primary_tag = Some(MODEL);
+        self.baseline = Some(Baseline {
+            active: Arc::new(baseline),
+            incidents: Incidents::tagged(BASELINE),
+            alert_flows: 0,
+        });
+        Ok(self)
+    }
+
+    /// Learns a baseline on the first flows (as `config` says), then detects with it: beside the
+    /// model when `beside_model`, else it replaces the model in the handle (which holds
+    /// [`iotguard_runtime::lab::learning_placeholder`] until then, and whose flows are not
+    /// scored meanwhile). Every learned flow is counted in [`Detector::learn_status`].
+    pub fn learning(mut self, config: LearnConfig, beside_model: bool) -> Detector {
+        let into = if beside_model {
+            LearnInto::Beside
+        } else {
+            LearnInto::Handle
+        };
+        // Without a model the learned baseline is the model, and its alerts say so.
+        let tag = match into {
+            LearnInto::Beside => MODEL,
+            LearnInto::Handle => BASELINE,
+        };
+        self.incidents = Incidents::tagged(tag);
+        self.primary_tag = Some(tag);
+        self.learner = Some(Learner::new(config, self.extractor.dim(), beside_model));
+        self.learn_into = into;
+        self
+    }
+
+    /// Returns what learning did (while it runs too), if the detector learns a baseline.
+    pub fn learn_status(&self) -> Option<LearnStatus> {
+        match (&self.learner, &self.learned) {
+            (Some(l), _) => Some(l.status.clone()),
+            (None, Some((s, _))) => Some(s.clone()),
+            (None, None) => None,
+        }
+    }
+
+    /// Returns the learned baseline's model file, once fitted.
+    pub fn learned_model(&self) -> Option<&iotguard_models::persist::ModelFile> {
+        self.learned.as_ref().and_then(|(_, f)| f.as_ref())
+    }
+
+    /// Ends learning now (the input ended before its condition): fits on the flows learned, so
+    /// the baseline can be saved; says so in the status.
+    pub fn finish_learning(&mut self) -> Result<()> {
+        if let Some(l) = &mut self.learner {
+            l.status.input_ended_first = true;
+        }
+        self.end_learning()
+    }
+
+    /// Fits the learned baseline and puts it in place.
+    fn end_learning(&mut self) -> Result<()> {
+        let Some(mut learner) = self.learner.take() else {
+            return Ok(());
+        };
+        let schema = self.extractor.schema().clone();
+        let features = self.active.loaded.features.clone();
+        let fitted = learner.fit(&schema, &features);
+        match fitted {
+            Ok((file, active)) => {
+                match self.learn_into {
+                    LearnInto::Beside => {
+                        self.baseline = Some(Baseline {
+                            active: Arc::new(active),
+                            incidents: Incidents::tagged(BASELINE),
+                            alert_flows: 0,
+                        });
+                    }
+                    LearnInto::Handle => {
+                        self.model.swap(active)?;
+                    }
+                }
+                self.learned = Some((learner.status.clone(), Some(file)));
+                Ok(())
+            }
+            Err(e) => {
+                self.learned = Some((learner.status.clone(), None));
+                Err(e)
+            }
+        }
     }
 
     /// Turns the drift monitors on: every scored flow is counted against the model's reference
@@ -106,6 +240,23 @@ impl Detector {
         self.flows += 1;
         self.latest = Some(self.latest.map_or(rec.ts, |t| t.max(rec.ts)));
         self.extractor.extract(rec, &mut self.row);
+        let mut learning = false;
+        if let Some(l) = &mut self.learner {
+            if l.wants(rec.ts) {
+                l.push(&self.row, rec.ts);
+                learning = true;
+            } else {
+                // A failed fit is in the status (the run reports it); detection goes on with
+                // the model alone.
+                let _ = self.end_learning();
+                self.refresh_model();
+            }
+        }
+        if learning && self.learn_into == LearnInto::Handle {
+            let mut scored = ScoredFlow::new(rec, f32::NAN, f32::INFINITY);
+            scored.detector = Some("learning");
+            return scored;
+        }
         let model = &self.active.loaded;
         let score = model.model.score(&self.row);
         let threshold = model.threshold.value;
@@ -116,6 +267,7 @@ impl Detector {
         }
         if scored.is_alert {
             self.alert_flows += 1;
+            scored.detector = self.primary_tag;
             let Some(inc) = self.incidents.add(rec, score, threshold, &self.config) else {
                 return scored;
             };
@@ -131,8 +283,46 @@ impl Detector {
             }
             scored.severity = Some(inc.severity);
             scored.incident_id = Some(inc.id.clone());
+            return scored;
         }
+        let Some(b) = &mut self.baseline else {
+            return scored;
+        };
+        let base = &b.active.loaded;
+        let b_score = base.model.score(&self.row);
+        let b_threshold = base.threshold.value;
+        if b_score < b_threshold || b_score.is_nan() {
+            return scored;
+        }
+        self.alert_flows += 1;
+        b.alert_flows += 1;
+        let mut scored = ScoredFlow::new(rec, b_score, b_threshold);
+        scored.detector = Some(BASELINE);
+        let Some(inc) = b.incidents.add(rec, b_score, b_threshold, &self.config) else {
+            return scored;
+        };
+        if self.config.explain && inc.wants_explanation(b_score) {
+            self.explanations += 1;
+            let explanation = base.model.explain(&self.row);
+            let names = &base.file.features.names;
+            inc.set_explanation(
+                b_score,
+                rec.resp_h,
+                top_features(&explanation.contributions, names, self.config.top_features),
+            );
+        }
+        scored.severity = Some(inc.severity);
+        scored.incident_id = Some(inc.id.clone());
         scored
+    }
+
+    /// Picks up a model swapped into the handle.
+    fn refresh_model(&mut self) {
+        let generation = self.model.generation();
+        if generation != self.generation {
+            self.active = self.model.current();
+            self.generation = generation;
+        }
     }
 
     /// Appends the alert documents created or updated since the last drain to `out`.
@@ -140,18 +330,28 @@ impl Detector {
         let created = self.config.clock.now();
         self.incidents
             .drain(out, &self.active.info, &self.config, created);
+        if let Some(b) = &mut self.baseline {
+            b.incidents
+                .drain(out, &b.active.info, &self.config, created);
+        }
     }
 
     /// Closes incidents idle for longer than `incident_idle_secs` at event time `now`; their
     /// final documents come with the next drain.
     pub fn expire(&mut self, now: Timestamp) {
         self.incidents.expire(now, &self.config);
+        if let Some(b) = &mut self.baseline {
+            b.incidents.expire(now, &self.config);
+        }
     }
 
     /// Closes every open incident (the input ended); their final documents come with the next
     /// drain.
     pub fn close_all(&mut self) {
         self.incidents.close_all();
+        if let Some(b) = &mut self.baseline {
+            b.incidents.close_all();
+        }
     }
 
     /// Returns the latest flow time seen (event time), if any flow was seen.
@@ -172,6 +372,20 @@ impl Detector {
     /// Returns the number of open incidents.
     pub fn open_incidents(&self) -> usize {
         self.incidents.open_count()
+            + self
+                .baseline
+                .as_ref()
+                .map_or(0, |b| b.incidents.open_count())
+    }
+
+    /// Returns the baseline beside the model, if any (loaded, or learned and fitted).
+    pub fn baseline(&self) -> Option<&Arc<ActiveModel>> {
+        self.baseline.as_ref().map(|b| &b.active)
+    }
+
+    /// Returns the alerting flows the baseline flagged (and the model did not).
+    pub fn baseline_alert_flows(&self) -> u64 {
+        self.baseline.as_ref().map_or(0, |b| b.alert_flows)
     }
 
     /// Returns the hosts held by the feature extractor (originators, responders).

@@ -92,7 +92,14 @@ pub(crate) struct Incident {
     pub(crate) queued: bool,
     pub(crate) seen_in_drain: u64,
     closed: bool,
+    /// Which detector raised it, when a detector runs two (`model`, `baseline`).
+    detector: Option<&'static str>,
 }
+
+/// The tag of the supervised model's incidents when a baseline runs beside it.
+pub(crate) const MODEL: &str = "model";
+/// The tag of the baseline's incidents.
+pub(crate) const BASELINE: &str = "baseline";
 
 /// Most explanations computed per incident.
 const MAX_EXPLANATIONS: u32 = 16;
@@ -154,7 +161,20 @@ impl Incident {
             queued: false,
             seen_in_drain: 0,
             closed: false,
+            detector: None,
         }
+    }
+
+    /// Marks the incident as raised by `detector`; a `baseline` incident gets an id of its own,
+    /// so it never overwrites the supervised model's incident of the same source and time.
+    pub(crate) fn tag(&mut self, detector: &'static str) {
+        if detector == BASELINE {
+            self.id = format!(
+                "inc-{:016x}",
+                fnv1a(format!("{}/{detector}", self.id).as_bytes())
+            );
+        }
+        self.detector = Some(detector);
     }
 
     /// Notes a destination, ports and the first flow's protocol and service.
@@ -469,6 +489,7 @@ impl Incident {
                 mean_score: (a.sum_score / a.flows.max(1) as f64) as f32,
                 threshold: self.threshold,
                 model_kind: model.kind.clone(),
+                detector: self.detector.map(str::to_string),
                 asset_criticality: self.criticality.as_str().to_string(),
                 revision: self.revision,
                 counts: AlertCounts {

@@ -61,6 +61,7 @@
 //! memory is bounded by configuration (host tables, open incidents, uids and peers per incident).
 
 mod alert;
+pub mod baseline;
 mod config;
 mod detector;
 mod drift;
@@ -86,6 +87,7 @@ pub use alert::{
     Alert, AlertCounts, AlertEvent, AlertIotguard, AlertNetwork, AlertObserver, AlertRule,
     Endpoint, FeatureContribution, ECS_VERSION,
 };
+pub use baseline::{LearnConfig, LearnStatus, LearnUntil};
 pub use config::{AssetRule, Cidr, Clock, Criticality, DetectConfig};
 pub use detector::Detector;
 pub use drift::{EventDocument, EventFields, EventIotguard, NO_PROFILE};

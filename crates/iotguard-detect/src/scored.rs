@@ -54,6 +54,11 @@ pub struct ScoredFlow {
     pub severity: Option<Severity>,
     /// The id of the incident the flow joined, if it alerted.
     pub incident_id: Option<String>,
+    /// With a baseline beside the model: which fired (`model`, `baseline`); `score` and
+    /// `threshold` are then that detector's. While a baseline is learned without a model:
+    /// `learning` (score NaN, no alert).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detector: Option<&'static str>,
 }
 
 impl ScoredFlow {
@@ -84,6 +89,7 @@ impl ScoredFlow {
             is_alert: score >= threshold,
             severity: None,
             incident_id: None,
+            detector: None,
         }
     }
 }

@@ -70,9 +70,38 @@ pub(crate) struct Incidents {
     queue: Vec<Key>,
     closed: Vec<Incident>,
     drains: u64,
+    /// The detector whose incidents these are, when a detector runs two.
+    tag: Option<&'static str>,
 }
 
 impl Incidents {
+    /// Returns an empty table whose incidents say `tag` fired them (`model`, `baseline`).
+    pub(crate) fn tagged(tag: &'static str) -> Incidents {
+        Incidents {
+            tag: Some(tag),
+            ..Incidents::default()
+        }
+    }
+
+    /// Opens an incident, tagged with the table's detector.
+    #[allow(clippy::too_many_arguments)]
+    fn open_incident(
+        tag: Option<&'static str>,
+        attack: AttackType,
+        source: Option<IpAddr>,
+        sensor: Option<std::sync::Arc<str>>,
+        ts: Timestamp,
+        salt: &[u8],
+        config: &DetectConfig,
+        threshold: f32,
+    ) -> Incident {
+        let mut inc = Incident::open(attack, source, sensor, ts, salt, config, threshold);
+        if let Some(t) = tag {
+            inc.tag(t);
+        }
+        inc
+    }
+
     /// Returns the number of open incidents.
     pub(crate) fn open_count(&self) -> usize {
         self.open.len()
@@ -137,8 +166,10 @@ impl Incidents {
         }
         // Only a source's untyped flows open here: typed incidents open by promotion, and a
         // flow whose typed incident closed was routed again.
+        let tag = self.tag;
         let inc = self.open.entry(key).or_insert_with(|| {
-            Incident::open(
+            Self::open_incident(
+                tag,
                 AttackType::Anomaly,
                 rec.orig_h,
                 rec.sensor.clone(),
@@ -179,8 +210,10 @@ impl Incidents {
         let first = taken.first().map_or(rec.ts, |(_, e)| e.agg.first);
         let key = Key::promoted(source, promo);
         self.prepare(key, rec.ts, config);
+        let tag = self.tag;
         let inc = self.open.entry(key).or_insert_with(|| {
-            Incident::open(
+            Self::open_incident(
+                tag,
                 promo.attack(),
                 source,
                 rec.sensor.clone(),

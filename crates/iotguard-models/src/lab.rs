@@ -124,6 +124,8 @@ pub enum TrainedModel {
     Autoencoder(Autoencoder),
     /// Soft-voting ensemble.
     Ensemble(Ensemble),
+    /// Baselines per group of flows ([`crate::grouped`]), all of one unsupervised kind.
+    Grouped(crate::grouped::GroupedBaseline),
 }
 
 impl TrainedModel {
@@ -137,6 +139,7 @@ impl TrainedModel {
             TrainedModel::Iforest(m) => m,
             TrainedModel::Autoencoder(m) => m,
             TrainedModel::Ensemble(m) => m,
+            TrainedModel::Grouped(m) => m,
         }
     }
 
@@ -151,6 +154,7 @@ impl TrainedModel {
             TrainedModel::Iforest(_) => ModelKind::Iforest,
             TrainedModel::Autoencoder(_) => ModelKind::Autoencoder,
             TrainedModel::Ensemble(_) => ModelKind::Ensemble,
+            TrainedModel::Grouped(g) => g.kind,
         }
     }
 }

@@ -6,12 +6,14 @@
 //! them between threads), deterministic under a fixed seed, and explains each score.
 
 pub mod autoencoder;
+pub mod baseline;
 pub mod binned;
 pub mod boosting;
 pub mod dataset;
 pub mod ensemble;
 mod error;
 pub mod forest;
+pub mod grouped;
 pub mod isolation;
 pub mod lab;
 pub mod model;

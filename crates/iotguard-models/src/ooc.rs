@@ -274,9 +274,25 @@ pub struct OutOfCapture {
     /// The same over every unit's benign rows.
     #[serde(default)]
     pub pooled_benign_sketch: Option<BenignSketch>,
+    /// The pooled held-out curve: `[threshold, false-alert rate, recall]` over every scored row
+    /// at each threshold of the pooled benign sketch, ascending thresholds (what a threshold
+    /// set by the operator implies; absent from files written before it).
+    #[serde(default)]
+    pub curve: Vec<[f64; 3]>,
 }
 
 impl OutOfCapture {
+    /// Returns the pooled held-out false-alert rate and recall at `threshold`, from the curve:
+    /// the point with the highest threshold at or under it (so at least that many alerts);
+    /// `None` below the curve or without one.
+    pub fn expected_at(&self, threshold: f32) -> Option<(f64, f64)> {
+        self.curve
+            .iter()
+            .rev()
+            .find(|p| p[0] as f32 <= threshold)
+            .map(|p| (p[1], p[2]))
+    }
+
     /// Returns the threshold for a false-alert rate of `rate` on held-out benign rows under the
     /// model's rule, from the stored sketches.
     pub fn threshold_for_rate(&self, rate: f64) -> Option<f32> {
@@ -344,6 +360,22 @@ pub fn summarize(
         all_s.extend_from_slice(s);
         all_t.extend_from_slice(t);
     }
+    let pooled_benign_sketch = BenignSketch::new("pooled".into(), &all_benign);
+    let mut curve: Vec<[f64; 3]> = pooled_benign_sketch
+        .iter()
+        .flat_map(|sk| sk.points.iter())
+        .map(|p| {
+            let m = BinaryMetrics::compute(&all_s, &all_t, p[1] as f32);
+            [
+                p[1],
+                m.false_alert_rate.unwrap_or(0.0),
+                m.recall.unwrap_or(f64::NAN),
+            ]
+        })
+        .filter(|p| p[2].is_finite())
+        .collect();
+    curve.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    curve.dedup_by(|a, b| a[0] == b[0]);
     Some(OutOfCapture {
         split: plan.split,
         description: plan.split.describe(),
@@ -354,7 +386,8 @@ pub fn summarize(
         pooled: BinaryMetrics::compute(&all_s, &all_t, threshold),
         skipped: scores.skipped.clone(),
         benign_sketches: sketches,
-        pooled_benign_sketch: BenignSketch::new("pooled".into(), &all_benign),
+        pooled_benign_sketch,
+        curve,
     })
 }
 

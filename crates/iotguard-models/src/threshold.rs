@@ -38,6 +38,14 @@ pub enum ThresholdMethod {
         /// How the held-out units were combined.
         rule: crate::operating::Rule,
     },
+    /// A baseline learned without labels ([`crate::baseline`]): the lowest score at which at
+    /// most `target_far` of its own training flows (all taken as normal) alert.
+    TrainingScores {
+        /// The requested false-alert rate on the training flows.
+        target_far: f64,
+        /// The share of training flows at or above the threshold.
+        achieved: f64,
+    },
     /// Set by hand.
     Fixed,
 }

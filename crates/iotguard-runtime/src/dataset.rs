@@ -4,7 +4,9 @@
 //! Each input is a group (a capture: leave-one-capture-out splits by it) and gets a fresh
 //! extractor, so one capture's host state never leaks into another's. Every record updates the
 //! per-host state, but only benign and malicious flows become rows: Background, Unknown and
-//! unlabeled flows are neither, so they are counted and left out.
+//! unlabeled flows are neither, so they are counted and left out. With [`Labels::Ignored`]
+//! (a baseline learned without labels) every flow becomes a row taken as normal traffic, and
+//! the labels some flows carry are only counted.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -34,6 +36,36 @@ pub struct BuiltDataset {
     pub excluded_unlabeled: u64,
     /// What each rule of the batch's label audit changed (empty without an audit).
     pub audited: Vec<AuditCount>,
+    /// With [`Labels::Ignored`]: the labels the rows carried and were not used.
+    pub ignored: IgnoredLabels,
+}
+
+/// What becomes of the flows' labels when a dataset is built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Labels {
+    /// Benign and malicious flows are rows with their label; other and unlabeled flows are
+    /// counted and left out; the batch's label audit applies.
+    #[default]
+    AsGiven,
+    /// Every flow is a row taken as normal traffic (target `false`, class `Unlabeled`), whatever
+    /// label it carries: the rows of a baseline learned without labels. No audit applies.
+    Ignored,
+}
+
+/// The class name of every row built with [`Labels::Ignored`].
+pub const UNLABELED_CLASS: &str = "Unlabeled";
+
+/// The labels that [`Labels::Ignored`] left unused, by class.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IgnoredLabels {
+    /// Flows labeled benign.
+    pub benign: u64,
+    /// Flows labeled malicious.
+    pub malicious: u64,
+    /// Flows labeled Background, Unknown and the like.
+    pub other: u64,
+    /// Flows without a label.
+    pub unlabeled: u64,
 }
 
 /// The native feature family every input carries (its first record's), if they all carry the
@@ -71,6 +103,25 @@ pub fn build_dataset(
     bytes_read: &Arc<AtomicU64>,
     on_error: &mut dyn FnMut(&iotguard_flow::ParseError),
 ) -> Result<BuiltDataset> {
+    build_dataset_with(
+        inputs,
+        batch,
+        features,
+        Labels::AsGiven,
+        bytes_read,
+        on_error,
+    )
+}
+
+/// Reads inputs into a dataset, one group per input, using their labels as `labels` says.
+pub fn build_dataset_with(
+    inputs: &[Input],
+    batch: &BatchConfig,
+    features: &FeatureConfig,
+    labels: Labels,
+    bytes_read: &Arc<AtomicU64>,
+    on_error: &mut dyn FnMut(&iotguard_flow::ParseError),
+) -> Result<BuiltDataset> {
     let mut extractor = FeatureExtractor::new(features.clone());
     let schema = extractor.schema().clone();
     let mut dataset = Dataset {
@@ -85,6 +136,7 @@ pub fn build_dataset(
     let audit = &batch.label_audit;
     let audit_rules = audit.rules_per_input(inputs);
     let mut audited = vec![0u64; audit.rules.len()];
+    let mut ignored = IgnoredLabels::default();
     let mut sink = |index: usize, mut rec: FlowRecord| -> Result<()> {
         if current != Some(index) {
             // A new capture: its hosts start with no history.
@@ -99,6 +151,19 @@ pub fn build_dataset(
             )));
         }
         extractor.extract(&rec, &mut row);
+        if labels == Labels::Ignored {
+            match rec.label.as_ref().map(|l| l.class) {
+                Some(LabelClass::Benign) => ignored.benign += 1,
+                Some(LabelClass::Malicious) => ignored.malicious += 1,
+                Some(LabelClass::Other) => ignored.other += 1,
+                None => ignored.unlabeled += 1,
+            }
+            if dataset.class_names.is_empty() {
+                dataset.class_names.push(UNLABELED_CLASS.to_string());
+            }
+            push_row(&mut dataset, &row, false, 0, index, &rec);
+            return Ok(());
+        }
         if let Some(rule) = audit.apply(&audit_rules[index], &mut rec) {
             audited[rule] += 1;
         }
@@ -124,16 +189,7 @@ pub fn build_dataset(
             dataset.class_names.push(class_name.to_string());
             next
         });
-        dataset.features.extend_from_slice(&row);
-        dataset.target.push(malicious);
-        dataset.class.push(class);
-        dataset.group.push(index as u32);
-        // A row without time (its input has none) is NaN: a time-ordered split refuses it.
-        dataset.time.push(if rec.untimed {
-            f64::NAN
-        } else {
-            rec.ts.as_secs_f64()
-        });
+        push_row(&mut dataset, &row, malicious, class, index, &rec);
         Ok(())
     };
     let outcome = run_batch(inputs, batch, bytes_read, &mut sink, on_error)?;
@@ -144,7 +200,29 @@ pub fn build_dataset(
         excluded_other: other,
         excluded_unlabeled: unlabeled,
         audited: audit.counts(&audited),
+        ignored,
     })
+}
+
+/// Appends one row: its features, target, class, group and time.
+fn push_row(
+    dataset: &mut Dataset,
+    row: &[f32],
+    malicious: bool,
+    class: u32,
+    group: usize,
+    rec: &FlowRecord,
+) {
+    dataset.features.extend_from_slice(row);
+    dataset.target.push(malicious);
+    dataset.class.push(class);
+    dataset.group.push(group as u32);
+    // A row without time (its input has none) is NaN: a time-ordered split refuses it.
+    dataset.time.push(if rec.untimed {
+        f64::NAN
+    } else {
+        rec.ts.as_secs_f64()
+    });
 }
 
 #[cfg(test)]

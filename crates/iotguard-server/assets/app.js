@@ -400,10 +400,12 @@ async function loadModel() {
     $('model').innerHTML = `<p><b>${esc(act.kind)}</b> from <code>${esc(act.path ?? '')}</code>, threshold ${fix(act.threshold)}, `
       + `trained on ${num(act.training?.rows)} flows (${num(act.training?.malicious)} malicious).</p>`
       + (act.lineage ? `<p id="model-lineage">retrained from ${esc(act.lineage.parent?.kind)} <code>${esc(act.lineage.parent?.id)}</code> (${esc(act.lineage.parent?.version)}) on analyst verdicts: ${esc(act.lineage.reason)}</p>` : '')
+      + impliedHtml(act.implied, act.threshold_method)
       + `<table class="compact"><thead><tr>${keys.map((k) => `<th class="num">${k}</th>`).join('')}</tr></thead>`
       + `<tbody><tr>${keys.map((k) => `<td class="num">${fix(metrics[k])}</td>`).join('')}</tr></tbody></table>`
       + confusionHtml(metrics)
       + (ooc ? oocHtml(ooc, act.threshold)
+        : act.metrics?.baseline ? `<p class="muted" id="model-baseline">${esc(act.metrics.baseline.description)}</p>`
         : '<p class="muted">metrics on a random share of the training captures\' own rows: they say little about another network (retrain with this version for an out-of-capture estimate)</p>')
       + explorationHtml(m.exploration, act.training?.inputs ?? []);
     $('live-performance').innerHTML = performanceHtml(act, m.performance);
@@ -427,6 +429,16 @@ function performanceHtml(act, perf) {
   return `<h3>Live precision from analyst verdicts</h3><p id="live-precision">active model: ${act.live ? `<b>${fix(act.live.precision)}</b> (${num(act.live.true_positive)} TP, ${num(act.live.false_positive)} FP, ${num(act.live.benign_activity)} benign)` : '<span class="muted">no verdicts on its alerts yet</span>'}</p>`
     + (types ? `<table class="compact" id="live-by-attack"><thead><tr><th>attack type</th>${head}</tr></thead><tbody>${types}</tbody></table>` : '')
     + `<table class="compact" id="live-by-model"><thead><tr><th>model version</th>${head}</tr></thead><tbody>${versions}</tbody></table>`;
+}
+
+// What the threshold in use implies (expected false-alert rate and recall at it, from the curve
+// the model file records) and how it was set.
+function impliedHtml(imp, method) {
+  if (!imp) return '';
+  const how = method?.kind === 'fixed' ? 'set by hand' : method?.kind ? `chosen by ${esc(method.kind.replaceAll('_', ' '))}` : '';
+  const pct = (v) => (v === null || v === undefined ? '–' : `${(100 * Number(v)).toFixed(2)} %`);
+  return `<p id="model-threshold">threshold <b>${fix(imp.threshold)}</b> (${how}): expected false-alert rate at most ${pct(imp.false_alert_rate)}, `
+    + `recall ${pct(imp.recall)} <span class="muted">(${esc(imp.source)}; change it with POST /api/v1/models/threshold)</span></p>`;
 }
 
 // The out-of-capture estimate the model file records: how the held-out scores were made, the

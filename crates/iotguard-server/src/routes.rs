@@ -129,7 +129,13 @@ fn table(state: &AppState) -> RouteTable {
         Method::POST,
         "/api/v1/models/activate",
         RouteKind::Api,
-        post(api::models::activate).route_layer(write),
+        post(api::models::activate).route_layer(write.clone()),
+    )
+    .add(
+        Method::POST,
+        "/api/v1/models/threshold",
+        RouteKind::Api,
+        post(api::models::threshold).route_layer(write),
     )
     .add(
         Method::GET,

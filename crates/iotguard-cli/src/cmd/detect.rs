@@ -33,9 +33,36 @@ pub(crate) struct DetectArgs {
     /// `-` reads standard input. Not with `--follow`.
     #[arg(value_name = "PATH", required_unless_present_any = ["follow", "kafka"])]
     paths: Vec<PathBuf>,
-    /// The model file (from `iotguard train`).
-    #[arg(long, value_name = "FILE")]
-    model: PathBuf,
+    /// The model file (from `iotguard train`); optional with --learn-for, which then detects
+    /// with the learned baseline alone.
+    #[arg(long, value_name = "FILE", required_unless_present = "learn_for")]
+    model: Option<PathBuf>,
+    /// A baseline learned without labels (`train --unlabeled`) to run beside --model: flows
+    /// the model does not flag but the baseline does are the baseline's alerts, each alert
+    /// saying which fired (`iotguard.detector`: `model` or `baseline`).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "model",
+        conflicts_with = "learn_for"
+    )]
+    baseline: Option<PathBuf>,
+    /// Learn a baseline on the first part of the stream, then detect with it (beside --model
+    /// if given): a flow count (`5000`) or event time from the first flow (`90s`, `10m`, `1h`).
+    /// Flows seen while learning are counted, archived and shown, and scored by --model if
+    /// given; without --model they are not scored.
+    #[arg(long, value_name = "FLOWS|DURATION", value_parser = |s: &str| s.parse::<iotguard_detect::LearnUntil>())]
+    learn_for: Option<iotguard_detect::LearnUntil>,
+    /// With --learn-for: the baseline's kind.
+    #[arg(long, value_name = "KIND", default_value = "iforest", requires = "learn_for", value_parser = super::model_kind_parser())]
+    learn_model: iotguard_models::lab::ModelKind,
+    /// With --learn-for: the share of the learned flows the baseline may alert on.
+    #[arg(long, value_name = "RATE", default_value_t = iotguard_models::baseline::DEFAULT_TARGET_FAR, requires = "learn_for")]
+    learn_far: f64,
+    /// With --learn-for: also write the learned baseline to this model file (usable with
+    /// --baseline or --model later).
+    #[arg(long, value_name = "FILE", requires = "learn_for")]
+    learn_out: Option<PathBuf>,
     /// Follow a live Zeek log folder (its conn.log, through rotations) instead of replaying.
     #[arg(long, value_name = "DIR", conflicts_with = "paths")]
     follow: Option<PathBuf>,
@@ -125,7 +152,7 @@ pub(crate) struct DetectArgs {
     #[arg(
         long,
         value_name = "N",
-        requires = "archive",
+        requires_all = ["archive", "model"],
         conflicts_with = "no_alerts_db"
     )]
     auto_retrain: Option<u64>,
@@ -194,13 +221,36 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             output::out(line)
         }
     };
-    let mut loaded = iotguard_runtime::lab::load_model(&args.model)
-        .with_context(|| format!("loading {}", args.model.display()))?;
-    if let Some(n) = args.max_hosts {
-        loaded.features.max_hosts = n;
-    }
-    args.operating.apply(&mut loaded)?;
-    let model = ModelHandle::new(ActiveModel::new(loaded, Some(&args.model)));
+    anyhow::ensure!(
+        args.model.is_some()
+            || (args.operating.threshold.is_none() && args.operating.target_far.is_none()),
+        "--threshold and --target-far set the threshold of --model; a learned baseline's rate \
+         is --learn-far"
+    );
+    let model = match &args.model {
+        Some(path) => {
+            let mut loaded = iotguard_runtime::lab::load_model(path)
+                .with_context(|| format!("loading {}", path.display()))?;
+            if let Some(n) = args.max_hosts {
+                loaded.features.max_hosts = n;
+            }
+            args.operating.apply(&mut loaded)?;
+            ActiveModel::new(loaded, Some(path))
+        }
+        None => {
+            let mut features = iotguard_features::FeatureConfig::default();
+            if let Some(n) = args.max_hosts {
+                features.max_hosts = n;
+            }
+            let mut placeholder = ActiveModel::new(
+                iotguard_runtime::lab::learning_placeholder(&features)?,
+                None,
+            );
+            placeholder.info.name = "iotguard-learning".to_string();
+            placeholder
+        }
+    };
+    let model = ModelHandle::new(model);
     let config = DetectConfig {
         sensor: args
             .sensor
@@ -224,6 +274,26 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         if detector.monitoring() == Some(false) {
             output::info(iotguard_detect::NO_PROFILE);
         }
+    }
+    if let Some(path) = &args.baseline {
+        let loaded = iotguard_runtime::lab::load_model(path)
+            .with_context(|| format!("loading {}", path.display()))?;
+        let mut active = ActiveModel::new(loaded, Some(path));
+        active.info.name = format!("iotguard-baseline-{}", active.info.kind);
+        detector = detector.with_baseline(active)?;
+    }
+    if let Some(until) = args.learn_for {
+        anyhow::ensure!(
+            !args.learn_model.supervised(),
+            "--learn-model is iforest or autoencoder; {} needs labels",
+            args.learn_model
+        );
+        let learn = iotguard_detect::LearnConfig {
+            kind: args.learn_model,
+            target_far: args.learn_far,
+            ..iotguard_detect::LearnConfig::new(until)
+        };
+        detector = detector.learning(learn, args.model.is_some());
     }
     let handle = model.clone();
     let stats = Stats::new();
@@ -378,13 +448,13 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         }
     };
     // Started once the store exists (the sink above created it) and the archive is open.
-    let auto_retrain = match (args.auto_retrain, &args.archive) {
-        (Some(every), Some(archive)) => Some(super::auto_retrain::AutoRetrain::start(
+    let auto_retrain = match (args.auto_retrain, &args.archive, &args.model) {
+        (Some(every), Some(archive), Some(model)) => Some(super::auto_retrain::AutoRetrain::start(
             super::auto_retrain::Settings {
                 every,
                 archive: archive.clone(),
                 alerts_db: args.alerts_db.clone(),
-                model: args.model.clone(),
+                model: model.clone(),
                 poll: Duration::from_secs(1),
             },
             handle,
@@ -417,6 +487,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             outcome.retrained, outcome.swapped
         ));
     }
+    let learning_failed = report_learning(&mut detector, &args)?;
     if let Some(server) = server {
         server.stop()?;
     }
@@ -429,6 +500,8 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             "report": report,
             "stats": stats.snapshot(),
             "kafka": kafka_stats,
+            "learning": detector.learn_status(),
+            "baseline_alert_flows": detector.baseline().map(|_| detector.baseline_alert_flows()),
         }))?);
     } else {
         say(&format!(
@@ -469,10 +542,67 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         ));
     }
     Ok(
-        if failed_inputs == 0 && report.sink_errors == 0 && report.archive_failed == 0 {
+        if failed_inputs == 0
+            && report.sink_errors == 0
+            && report.archive_failed == 0
+            && !learning_failed
+        {
             exit::OK
         } else {
             exit::ERROR
         },
     )
+}
+
+/// Ends learning if the input ended first, saves the learned baseline (`--learn-out`) and says
+/// what learning did (on standard error). Returns whether learning failed.
+fn report_learning(detector: &mut Detector, args: &DetectArgs) -> anyhow::Result<bool> {
+    if detector.learn_status().is_some_and(|s| !s.done) {
+        if let Err(e) = detector.finish_learning() {
+            output::error(&e.to_string());
+        }
+    }
+    let Some(st) = detector.learn_status() else {
+        return Ok(false);
+    };
+    let when = |t: Option<iotguard_flow::Timestamp>| {
+        t.map_or_else(|| "-".to_string(), iotguard_detect::rfc3339)
+    };
+    output::info(&format!(
+        "learning: {} flows from {} to {} learned ({}); baseline ({}) fitted on {} of them{}",
+        st.flows,
+        when(st.from),
+        when(st.to),
+        if st.learned_flows_scored {
+            "each also scored by the model"
+        } else {
+            "not scored: no model yet"
+        },
+        args.learn_model,
+        st.rows,
+        match (st.threshold, &st.error) {
+            (Some(t), _) => format!(", threshold {}", output::num(f64::from(t))),
+            (None, Some(e)) => format!(", FAILED: {e}"),
+            (None, None) => String::new(),
+        }
+    ));
+    if st.input_ended_first {
+        output::warn(
+            "the input ended before --learn-for was reached: every flow was learned, none was \
+             scored by the baseline",
+        );
+    } else if detector.baseline().is_some() {
+        output::info(&format!(
+            "the baseline flagged {} flows the model did not",
+            detector.baseline_alert_flows()
+        ));
+    }
+    if let (Some(path), Some(file)) = (&args.learn_out, detector.learned_model()) {
+        let out =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        file.save(std::io::BufWriter::new(out))
+            .with_context(|| format!("writing {}", path.display()))?;
+        output::info(&format!("wrote the learned baseline to {}", path.display()));
+    }
+    Ok(st.error.is_some())
 }

@@ -57,6 +57,22 @@ pub(crate) struct TrainArgs {
     /// input, pooled].
     #[arg(long, value_name = "RULE", value_parser = |s: &str| s.parse::<Rule>())]
     rule: Option<Rule>,
+    /// Learn a baseline of normal traffic without labels: every flow, whatever label it
+    /// carries, is taken as normal; an isolation forest (or `--model autoencoder`) is fitted
+    /// on them and alerts on what departs from them, its threshold set on its own training
+    /// scores for --target-far.
+    #[arg(long, visible_alias = "assume-benign", conflicts_with_all = ["objective", "rule", "tune", "gbdt_setting"])]
+    unlabeled: bool,
+    /// With --unlabeled: the share of the training flows the baseline may alert on; its
+    /// threshold is the lowest score at which at most this share of them alert.
+    #[arg(long, value_name = "RATE", requires = "unlabeled", default_value_t = iotguard_models::baseline::DEFAULT_TARGET_FAR)]
+    target_far: f64,
+    /// With --unlabeled: a baseline per group of flows, by the value of a one-hot feature
+    /// family (`service`: DNS, HTTP, TLS, ... and no service; `proto`; `resp_port`), each
+    /// group with at least 50 flows getting its own model and threshold, the others the
+    /// baseline over every flow.
+    #[arg(long, value_name = "FAMILY", requires = "unlabeled")]
+    group_by: Option<String>,
 }
 
 /// Parses a `--gbdt-setting` name.
@@ -79,6 +95,9 @@ pub(crate) fn choice(tune: bool, gbdt: Option<GbdtSetting>) -> Choice {
 const DEFAULT_KIND: ModelKind = ModelKind::Forest;
 
 pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
+    if args.unlabeled {
+        return run_unlabeled(args);
+    }
     let kind = args.kind.unwrap_or(DEFAULT_KIND);
     anyhow::ensure!(
         args.gbdt_setting.is_none() || kind == ModelKind::Gbdt,
@@ -154,6 +173,85 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
     } else {
         exit::ERROR
     })
+}
+
+/// `train --unlabeled`: a baseline learned from every flow, labels ignored.
+fn run_unlabeled(args: TrainArgs) -> anyhow::Result<u8> {
+    let kind = args
+        .kind
+        .unwrap_or(iotguard_runtime::lab::DEFAULT_BASELINE_KIND);
+    anyhow::ensure!(
+        !kind.supervised(),
+        "--unlabeled learns with --model iforest or autoencoder; {kind} needs labels"
+    );
+    let (inputs, config) = args.input.prepare()?;
+    let features = args.features.resolve(&inputs, &config)?;
+    let mut errors = ErrorPrinter::default();
+    let params = iotguard_runtime::lab::BaselineParams {
+        group_by: args.group_by.clone(),
+        ..iotguard_runtime::lab::BaselineParams::new(kind, args.target_far, args.seed)
+    };
+    let (file, built, summary) = iotguard_runtime::lab::train_baseline_model(
+        &params,
+        &inputs,
+        &config,
+        &features,
+        &mut |e| errors.print(e),
+    )
+    .with_context(|| format!("learning a {kind} baseline without labels"))?;
+    errors.finish(args.input.rejects.is_some());
+    report_inputs(&built.outcome);
+    let out =
+        File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    file.save(BufWriter::new(out))
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let ig = &built.ignored;
+    output::info(&format!(
+        "learned a baseline ({kind}) without labels on {} flows from {} input(s) (labels ignored: \
+         {} benign, {} malicious, {} other; {} flows unlabeled); wrote {}",
+        summary.rows,
+        inputs.len(),
+        ig.benign,
+        ig.malicious,
+        ig.other,
+        ig.unlabeled,
+        args.out.display()
+    ));
+    output::out(&baseline_line(&summary));
+    for g in &summary.groups {
+        let threshold = output::num(f64::from(g.threshold));
+        output::out(&if g.group == "all" {
+            format!(
+                "groups without a model of their own: {} flows, scored by the baseline over \
+                 every flow (own threshold {threshold})",
+                g.rows
+            )
+        } else {
+            format!(
+                "group {}: {} flows, own threshold {threshold}",
+                g.group, g.rows
+            )
+        });
+    }
+    Ok(if built.outcome.failed_inputs.is_empty() {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
+}
+
+/// The line `train --unlabeled` prints: the threshold and how it was chosen.
+pub(crate) fn baseline_line(s: &iotguard_models::baseline::BaselineSummary) -> String {
+    format!(
+        "baseline threshold {} for a false-alert rate of at most {} on its own training flows: \
+         {} of {} flows at or above it ({:.4}); on later traffic this rate is an estimate, and \
+         attacks among the training flows are learned as normal",
+        output::num(f64::from(s.threshold)),
+        s.target_far,
+        s.alerts,
+        s.rows,
+        s.achieved_far
+    )
 }
 
 /// The out-of-capture summary `train` prints: how the scores were made, the threshold and its

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `iotguard` binary: real files in temporary folders, real processes.
 
 mod archive;
+mod baseline;
 mod cli_habits;
 mod convert;
 mod demo;
@@ -16,6 +17,7 @@ mod retrain;
 mod seed_datasets;
 mod serve;
 mod simulate;
+mod threshold_api;
 
 use std::io::Write;
 use std::path::Path;

@@ -306,7 +306,7 @@ fn detect_json_with_serve_keeps_standard_output_json() {
 }
 
 /// POSTs with the bearer token; returns the status and the body.
-fn post_with_token(addr: &str, path: &str, body: &str, token: &str) -> (u16, String) {
+pub(crate) fn post_with_token(addr: &str, path: &str, body: &str, token: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,

@@ -28,6 +28,7 @@ use crate::dataset::{build_dataset, BuiltDataset};
 use crate::error::{Error, Result};
 use crate::input::Input;
 
+mod baseline;
 mod compare;
 mod curves;
 mod evaluate;
@@ -35,13 +36,19 @@ mod operating;
 mod retrain;
 mod split;
 
+pub use baseline::{
+    baseline_file, learning_placeholder, train_baseline_model, BaselineParams,
+    DEFAULT_BASELINE_KIND,
+};
 pub use compare::{compare, compare_dataset, Baseline, CompareConfig, CompareReport, FeatureSet};
 pub use evaluate::{
     FeatureImportance, FoldResult, Importance, ModelResult, IMPORTANCE_ROWS, SINGLE_ROWS_PER_FOLD,
     TOP_FEATURES,
 };
 pub use iotguard_models::tune::Choice;
-pub use operating::{OperatingPoint, ThresholdOverride, OPERATING_FARS, OPERATING_THRESHOLDS};
+pub use operating::{
+    Implied, OperatingPoint, ThresholdOverride, OPERATING_FARS, OPERATING_THRESHOLDS,
+};
 pub use retrain::{
     cut_time, model_version, retrain, Comparison, Data, Lineage, Parent, RetrainConfig, Retrained,
     Span, PRESUMED,
@@ -192,6 +199,7 @@ fn train_built(
 }
 
 /// A model file loaded and checked against this build's feature extractor.
+#[derive(Clone)]
 pub struct LoadedModel {
     /// The file as read.
     pub file: ModelFile,

@@ -1,6 +1,7 @@
 //! The operator's control over a loaded model's operating point: `--threshold X` (a score) and
 //! `--target-far X` (a false-alert rate on benign flows of held-out captures, read from the
-//! benign-score sketches the model file keeps under `metrics.out_of_capture`), and the few
+//! benign-score sketches the model file keeps under `metrics.out_of_capture`, or for a baseline
+//! learned without labels from its training-score sketch under `metrics.baseline`), and the few
 //! operating points `eval` reports beside the threshold in use.
 
 use iotguard_models::metrics::BinaryMetrics;
@@ -45,6 +46,14 @@ impl LoadedModel {
                 "--target-far {rate}: a false-alert rate is in [0, 1]"
             )));
         }
+        if let Some(b) = self.baseline() {
+            return b.threshold_for_rate(rate).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "--target-far {rate}: below the smallest rate the baseline's training-score \
+                     sketch keeps"
+                ))
+            });
+        }
         let ooc = self.out_of_capture().ok_or_else(|| {
             Error::Invalid(
                 "--target-far needs the out-of-capture benign scores a model file keeps since \
@@ -75,15 +84,62 @@ impl LoadedModel {
                     value,
                     method: ThresholdMethod::FalseAlertRate {
                         target: rate,
-                        achieved: self
-                            .out_of_capture()
-                            .map_or(rate, |o| expected_far(&o, value)),
+                        achieved: match (self.baseline(), self.out_of_capture()) {
+                            (Some(b), _) => b.sketch.rate_at(value),
+                            (None, Some(o)) => expected_far(&o, value),
+                            (None, None) => rate,
+                        },
                     },
                     on_validation: true,
                 }
             }
         };
         Ok(())
+    }
+}
+
+/// What the threshold in use implies, from what the model file recorded.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Implied {
+    /// The threshold in use.
+    pub threshold: f32,
+    /// The false-alert rate expected at it (an upper bound: the nearest recorded point at or
+    /// under the threshold), if the file records one.
+    pub false_alert_rate: Option<f64>,
+    /// The recall expected at it, likewise (never for a baseline: it saw no labels).
+    pub recall: Option<f64>,
+    /// Where the figures come from.
+    pub source: &'static str,
+}
+
+impl LoadedModel {
+    /// Returns what the threshold in use implies: for a supervised model, the pooled held-out
+    /// false-alert rate and recall from the out-of-capture curve; for a baseline, the share of
+    /// its training flows at or above it.
+    pub fn implied(&self) -> Implied {
+        let threshold = self.threshold.value;
+        if let Some(b) = self.baseline() {
+            return Implied {
+                threshold,
+                false_alert_rate: Some(b.sketch.rate_at(threshold)),
+                recall: None,
+                source: "baseline training flows (no labels, so no recall)",
+            };
+        }
+        match self.out_of_capture().and_then(|o| o.expected_at(threshold)) {
+            Some((far, recall)) => Implied {
+                threshold,
+                false_alert_rate: Some(far),
+                recall: Some(recall),
+                source: "captures held out in training, pooled",
+            },
+            None => Implied {
+                threshold,
+                false_alert_rate: None,
+                recall: None,
+                source: "not recorded in the model file",
+            },
+        }
     }
 }
 
@@ -125,7 +181,7 @@ pub struct OperatingPoint {
 /// for supervised kinds.
 pub(crate) fn points(loaded: &LoadedModel, scores: &[f32], target: &[bool]) -> Vec<OperatingPoint> {
     let mut settings = vec![("model".to_string(), loaded.threshold.value)];
-    if loaded.out_of_capture().is_some() {
+    if loaded.out_of_capture().is_some() || loaded.baseline().is_some() {
         for far in OPERATING_FARS {
             if let Ok(t) = loaded.threshold_for_far(far) {
                 settings.push((format!("--target-far {far}"), t));

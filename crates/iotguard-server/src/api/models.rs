@@ -1,8 +1,9 @@
 //! `GET /api/v1/models` (the active model, its metrics, the last comparison report, live
 //! precision from analyst verdicts per model version and attack type),
 //! `GET /api/v1/models/report` (that report's HTML page with its plots),
-//! `GET /api/v1/models/explore` (the exploration of the model's training data) and
-//! `POST /api/v1/models/activate` (hot swap to another model file, behind the token).
+//! `GET /api/v1/models/explore` (the exploration of the model's training data),
+//! `POST /api/v1/models/activate` (hot swap to another model file, behind the token) and
+//! `POST /api/v1/models/threshold` (another threshold for the active model, behind the token).
 
 use std::path::PathBuf;
 
@@ -79,7 +80,17 @@ pub(crate) struct Activate {
     path: PathBuf,
 }
 
-/// Describes the active model: names, threshold, training summary, metrics, its lineage when
+/// The body of `POST /api/v1/models/threshold`: exactly one of the two.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetThreshold {
+    /// Alert at `score >= threshold`.
+    threshold: Option<f32>,
+    /// The threshold whose recorded false-alert rate is at most this.
+    target_far: Option<f64>,
+}
+
+/// Describes the active model: names, threshold and what it implies, training summary, metrics, its lineage when
 /// it was retrained (`iotguard retrain`), and its live precision from verdicts (`live`: its
 /// row of `performance.by_model`, null without one).
 fn describe(handle: &ModelHandle, performance: Option<&Performance>) -> Value {
@@ -92,6 +103,8 @@ fn describe(handle: &ModelHandle, performance: Option<&Performance>) -> Value {
     });
     json!({
         "live": live,
+        "threshold_method": active.loaded.threshold.method,
+        "implied": active.loaded.implied(),
         "name": active.info.name,
         "id": active.info.id,
         "version": active.info.version,
@@ -211,6 +224,43 @@ pub(crate) async fn activate(
     })
     .await
     .map_err(ApiError::internal)??;
+    let answer = tokio::task::spawn_blocking(move || models_answer(&state))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(JsonResponse(answer))
+}
+
+/// Sets the active model's threshold (`{"threshold": X}` or `{"target_far": X}`, as `detect
+/// --threshold`/`--target-far` do): the model with its new threshold is swapped in between two
+/// flows, so every later flow is judged by it. Refused (422) for a rate the model file cannot
+/// answer, a non-finite score, both or neither.
+pub(crate) async fn threshold(
+    State(state): State<AppState>,
+    Json(body): Json<SetThreshold>,
+) -> Result<JsonResponse<Models>, ApiError> {
+    use iotguard_runtime::lab::ThresholdOverride;
+    let handle = state.require_model()?.clone();
+    let o =
+        match (body.threshold, body.target_far) {
+            (Some(t), None) => ThresholdOverride::Score(t),
+            (None, Some(r)) => ThresholdOverride::TargetFar(r),
+            _ => return Err(ApiError::unprocessable(
+                "give exactly one of `threshold` (a score) and `target_far` (a false-alert rate)",
+            )),
+        };
+    let current = handle.current();
+    let mut loaded = current.loaded.clone();
+    loaded
+        .override_threshold(o)
+        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let mut next = ActiveModel::new(
+        loaded,
+        current.info.path.as_deref().map(std::path::Path::new),
+    );
+    next.info.name = current.info.name.clone();
+    handle
+        .swap(next)
+        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let answer = tokio::task::spawn_blocking(move || models_answer(&state))
         .await
         .map_err(ApiError::internal)??;

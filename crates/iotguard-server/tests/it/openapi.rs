@@ -78,6 +78,7 @@ fn write_operations_and_only_they_need_the_token() {
         for (method, op) in ops.as_object().unwrap() {
             let secured = op.get("security").is_some();
             let write = path == "/api/v1/models/activate"
+                || path == "/api/v1/models/threshold"
                 || (path == "/api/v1/alerts/{id}/feedback" && method == "post");
             assert_eq!(secured, write, "{method} {path}");
             if write {
