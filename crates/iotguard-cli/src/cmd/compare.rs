@@ -101,7 +101,9 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
     let features = args.features.resolve(&inputs, &config)?;
     let mut errors = ErrorPrinter::default();
     let compare = CompareConfig {
-        kinds,
+        // `--export-only` evaluates no model (the folds are still planned, so a split the
+        // inputs cannot take is refused before anything is written).
+        kinds: if args.export_only { Vec::new() } else { kinds },
         split,
         feature_set: if args.flow_features_only {
             FeatureSet::Flow
@@ -125,6 +127,9 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
             built.dataset.n_rows(),
             path.display()
         ));
+        if args.export_only {
+            return Ok(exit::OK);
+        }
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
