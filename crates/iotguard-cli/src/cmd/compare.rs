@@ -1,6 +1,6 @@
 //! `iotguard compare`: every model kind on the same features and folds (leave one capture out,
-//! stratified k-fold or time-ordered), into a JSON, a Markdown and a self-contained HTML report
-//! with plots.
+//! stratified k-fold, time-ordered or each attack type held out), into a JSON, a Markdown and a
+//! self-contained HTML report with plots.
 
 use std::path::PathBuf;
 
@@ -30,7 +30,8 @@ pub(crate) struct CompareArgs {
     kinds: Vec<ModelKind>,
     /// How flows are split into training and test folds: `loco` (leave one capture out),
     /// `kfold` (stratified over the pooled flows; optimistic) or `time` (each capture cut in its
-    /// own time order; train on the earlier blocks, test on the next).
+    /// own time order; train on the earlier blocks, test on the next) or `family` (each attack
+    /// type held out in turn, tested with a disjoint share of the benign flows).
     #[arg(long, value_enum, ignore_case = true, default_value_t = SplitArg::Loco)]
     split: SplitArg,
     /// Folds for `--split kfold` and `--split time`.
@@ -75,6 +76,8 @@ enum SplitArg {
     Kfold,
     /// Time-ordered within each capture.
     Time,
+    /// Each attack type (detailed label) held out in turn.
+    Family,
 }
 
 pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
@@ -87,6 +90,7 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
         SplitArg::Loco => Split::Loco,
         SplitArg::Kfold => Split::Kfold { folds: args.folds },
         SplitArg::Time => Split::Time { folds: args.folds },
+        SplitArg::Family => Split::Family,
     };
     let (inputs, mut config) = args.input.prepare()?;
     args.audit.load(&mut config)?;
@@ -97,7 +101,9 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
     let features = args.features.resolve(&inputs, &config)?;
     let mut errors = ErrorPrinter::default();
     let compare = CompareConfig {
-        kinds,
+        // `--export-only` evaluates no model (the folds are still planned, so a split the
+        // inputs cannot take is refused before anything is written).
+        kinds: if args.export_only { Vec::new() } else { kinds },
         split,
         feature_set: if args.flow_features_only {
             FeatureSet::Flow
@@ -121,6 +127,9 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
             built.dataset.n_rows(),
             path.display()
         ));
+        if args.export_only {
+            return Ok(exit::OK);
+        }
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;

@@ -35,6 +35,13 @@ pub fn html(r: &CompareReport) -> Result<String, PlotError> {
     }
     out.push_str("<h2>Training time and prediction throughput</h2>\n<p>Measured in this run, on this machine: training summed over folds; batch scoring over every test flow; one-at-a-time scoring over up to 5,000 test flows per fold.</p>\n");
     figure(&mut out, "speed", &plots::speed(r)?);
+    if let Some(t) = tables::held_out_types(r) {
+        out.push_str(&format!(
+            "<h2>Per held-out attack type</h2>\n<p>{}</p>\n",
+            escape(tables::HELD_OUT_INTRO)
+        ));
+        push_table(&mut out, &t);
+    }
     out.push_str("<h2>Per fold</h2>\n");
     push_table(&mut out, &tables::per_fold(r));
     if let Some(t) = tables::tuning(r) {

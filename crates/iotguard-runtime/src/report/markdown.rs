@@ -22,6 +22,14 @@ pub fn markdown(r: &CompareReport) -> String {
             &tables::per_class(r),
         );
     }
+    if let Some(t) = tables::held_out_types(r) {
+        section(
+            &mut out,
+            "Per held-out attack type",
+            tables::HELD_OUT_INTRO,
+            &t,
+        );
+    }
     section(&mut out, "Per fold", "", &tables::per_fold(r));
     if let Some(t) = tables::tuning(r) {
         section(

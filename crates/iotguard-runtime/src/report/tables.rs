@@ -23,6 +23,7 @@ pub(super) fn title(r: &CompareReport) -> String {
         Split::Loco => "leave one capture out".to_string(),
         Split::Kfold { folds } => format!("stratified {folds}-fold"),
         Split::Time { folds } => format!("time-ordered, {folds} folds"),
+        Split::Family => "each attack type held out".to_string(),
     };
     format!("Model comparison, {split}")
 }
@@ -190,6 +191,49 @@ pub(super) fn per_fold(r: &CompareReport) -> Table {
         })
         .collect();
     Table { header, rows }
+}
+
+/// The sentence introducing the held-out-type table.
+pub(super) const HELD_OUT_INTRO: &str = "Each attack type tested by models that never trained on it, against the fold's benign share (never trained on either). PR-AUC ranks the fold's test flows by score; recall and the false-alert rate are at the threshold each fold model chose on its own training flows.";
+
+/// For the family split: per held-out attack type and model, PR-AUC, recall at the chosen
+/// threshold and the false-alert rate on the fold's benign flows; `None` for other splits.
+pub(super) fn held_out_types(r: &CompareReport) -> Option<Table> {
+    if r.split != Split::Family {
+        return None;
+    }
+    let mut header = strings(["held-out type", "flows", "benign"]);
+    for m in &r.models {
+        let k = m.kind.name();
+        header.extend([
+            format!("{k} PR-AUC"),
+            format!("{k} recall"),
+            format!("{k} false-alert rate"),
+        ]);
+    }
+    let rows = r
+        .folds
+        .iter()
+        .enumerate()
+        .map(|(f, name)| {
+            let size = r.models.first().and_then(|m| m.per_fold.get(f));
+            let mut cells = vec![
+                name.clone(),
+                size.map_or("–".into(), |s| count(s.metrics.tp + s.metrics.fn_)),
+                size.map_or("–".into(), |s| count(s.metrics.tn + s.metrics.fp)),
+            ];
+            for m in &r.models {
+                let x = m.per_fold.get(f).map(|x| &x.metrics);
+                cells.extend([
+                    metric(x.and_then(|x| x.pr_auc)),
+                    metric(x.and_then(|x| x.recall)),
+                    metric(x.and_then(|x| x.false_alert_rate)),
+                ]);
+            }
+            cells
+        })
+        .collect();
+    Some(Table { header, rows })
 }
 
 /// The sentence introducing the tuning table.
