@@ -174,6 +174,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         loaded.features.max_hosts = n;
     }
     args.operating.apply(&mut loaded)?;
+    let native = loaded.features.native;
     let model = ModelHandle::new(ActiveModel::new(loaded, Some(&args.model)));
     let config = DetectConfig {
         sensor: args
@@ -276,6 +277,9 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             Box::new(source)
         }
         None => {
+            if let Some(family) = native {
+                refuse_without_native(&args.paths, &options, family)?;
+            }
             let pacing = match (args.rate, args.speedup) {
                 (Some(r), _) => Pacing::Rate(r),
                 (_, Some(s)) => Pacing::Speedup(s),
@@ -407,4 +411,26 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             exit::ERROR
         },
     )
+}
+
+/// Refuses inputs that lack the columns of the model's native feature set (their `native.*`
+/// features would all be missing), naming the missing columns.
+fn refuse_without_native(
+    paths: &[std::path::PathBuf],
+    options: &ReadOptions,
+    family: iotguard_flow::NativeFamily,
+) -> anyhow::Result<()> {
+    let expanded = iotguard_runtime::input::expand(paths)?;
+    for input in &expanded.inputs {
+        let missing = iotguard_runtime::dataset::missing_native_columns(input, options, family)?;
+        anyhow::ensure!(
+            missing.is_empty(),
+            "{}: the model needs the {family} native columns, and this input lacks {}: {} \
+             (score it with a model trained with --features default)",
+            input.name(),
+            missing.len(),
+            missing.join(", ")
+        );
+    }
+    Ok(())
 }
