@@ -121,7 +121,8 @@ def main():
     X = np.column_stack([t.column(c).to_numpy(zero_copy_only=False) for c in cols]).astype(np.float32)
     y = t.column("target").to_numpy(zero_copy_only=False).astype(bool)
     cls = np.array(t.column("class").to_pylist(), dtype=object)
-    types = json.load(open(a.report))["folds"]
+    with open(a.report) as f:
+        types = json.load(f)["folds"]
     print(f"{len(y)} rows, {int(y.sum())} malicious, {len(cols)} features; held-out types: {', '.join(types)}")
     out = {"family": {}, "random": {}}
     peers = a.peers.split(",")
@@ -177,7 +178,8 @@ def main():
             r, f = out["random"][p], out["family"][p]["pooled"]
             print(f"| {p} | {r['pr_auc']:.4f} | {r['recall']:.4f} | {r['far']:.4f} | {f['pr_auc']:.4f} | {f['recall']:.4f} | {f['far']:.4f} |")
     if a.json:
-        json.dump(out, open(a.json, "w"), indent=1)
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,27 @@ impl NativeFamily {
         self.columns().iter().map(|c| c.name)
     }
 
+    /// The family's columns that a delimited header line does not name, in the family's order
+    /// (names compared as the readers compare them: trimmed, unquoted, any case). The separator
+    /// is whichever of `,`, `;` and tab the line holds most of. A line that is no such header
+    /// (a Zeek log's `#separator` line) lacks them all.
+    pub fn missing_columns(self, header: &[u8]) -> Vec<&'static str> {
+        let line = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(header);
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let sep = [b',', b';', b'\t']
+            .into_iter()
+            .max_by_key(|&s| line.iter().filter(|&&b| b == s).count())
+            .unwrap_or(b',');
+        let names: Vec<String> = line
+            .split(|&b| b == sep)
+            .map(crate::delimited::normalise)
+            .collect();
+        self.column_names()
+            .filter(|c| !names.iter().any(|n| n == c))
+            .collect()
+    }
+
     /// The index of a (normalised) header name among the family's columns.
     #[cfg(test)]
     pub(crate) fn column_index(self, name: &str) -> Option<usize> {
@@ -261,6 +282,22 @@ impl Native {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_columns_are_named_from_the_header() {
+        let full = b"ts,src_ip,DNS_QCLASS,dns_qtype,dns_rcode,dns_AA,dns_RD,dns_RA,dns_rejected,ssl_version,ssl_cipher,ssl_resumed,ssl_established,http_trans_depth,http_method,http_request_body_len,http_response_body_len,http_status_code,http_orig_mime_types,http_resp_mime_types,weird_name,weird_notice,label\r\n";
+        assert!(NativeFamily::TonIot.missing_columns(full).is_empty());
+        let partial = b"\"ts\";\"dns_qclass\";\"dns_qtype\";\"dns_rcode\";\"dns_aa\";\"dns_rd\";\"dns_ra\";\"dns_rejected\";\"ssl_version\";\"ssl_cipher\";\"ssl_resumed\";\"ssl_established\";\"http_trans_depth\";\"http_method\";\"http_request_body_len\";\"http_status_code\";\"http_orig_mime_types\";\"http_resp_mime_types\";\"label\"";
+        assert_eq!(
+            NativeFamily::TonIot.missing_columns(partial),
+            ["http_response_body_len", "weird_name", "weird_notice"]
+        );
+        let zeek = b"#separator \\x09";
+        assert_eq!(
+            NativeFamily::TonIot.missing_columns(zeek).len(),
+            NativeFamily::TonIot.column_names().count()
+        );
+    }
 
     #[test]
     fn names_match_widths_and_values_encode() {

@@ -92,6 +92,34 @@ pub fn native_family_of(
     Ok(family)
 }
 
+/// The columns of `family` that `input` lacks, for refusing it before a native model scores
+/// it (an empty list when its first record carries them). Named from the input's first line,
+/// a delimited header; an input without one (a Zeek log, Parquet) lacks them all. Standard
+/// input is never read ahead (empty).
+pub fn missing_native_columns(
+    input: &Input,
+    options: &iotguard_flow::ReadOptions,
+    family: iotguard_flow::NativeFamily,
+) -> Result<Vec<&'static str>> {
+    let path = match input {
+        Input::Stdin => return Ok(Vec::new()),
+        Input::File(p) | Input::InFolder(p) => p,
+    };
+    let mut reader = input.open(options, 1, Arc::new(AtomicU64::new(0)))?;
+    let first = reader.by_ref().take(1000).find_map(|r| r.ok());
+    if first.and_then(|r| r.native).map(|n| n.family) == Some(family) {
+        return Ok(Vec::new());
+    }
+    let name = input.name();
+    let file = std::fs::File::open(path).map_err(|e| crate::error::Error::io(&name, e))?;
+    let mut text =
+        iotguard_flow::decompress(file).map_err(|e| crate::error::Error::io(&name, e))?;
+    let mut line = Vec::new();
+    std::io::BufRead::read_until(&mut text, b'\n', &mut line)
+        .map_err(|e| crate::error::Error::io(&name, e))?;
+    Ok(family.missing_columns(&line))
+}
+
 /// The detailed class name of benign rows.
 pub const BENIGN_CLASS: &str = "Benign";
 
@@ -228,6 +256,42 @@ fn push_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_native_columns_are_named_per_input() {
+        use iotguard_flow::NativeFamily::TonIot;
+        let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let options = iotguard_flow::ReadOptions::default();
+        let missing = |p: std::path::PathBuf| {
+            missing_native_columns(&Input::File(p), &options, TonIot).unwrap()
+        };
+        assert!(missing(testdata.join("ton-iot/ton_iot_train_test.csv")).is_empty());
+        assert_eq!(missing(testdata.join("zeek/conn_small.log")).len(), 20);
+        // The train/test file's header without three of its native columns.
+        let text =
+            std::fs::read_to_string(testdata.join("ton-iot/ton_iot_train_test.csv")).unwrap();
+        let (header, rows) = text.split_once('\n').unwrap();
+        let keep: Vec<bool> = header
+            .split(',')
+            .map(|c| !matches!(c, "dns_rcode" | "ssl_cipher" | "weird_notice"))
+            .collect();
+        let cut = |line: &str| {
+            line.split(',')
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(v, _)| v)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("partial.csv");
+        let body: Vec<String> = std::iter::once(header)
+            .chain(rows.lines())
+            .map(cut)
+            .collect();
+        std::fs::write(&path, body.join("\n")).unwrap();
+        assert_eq!(missing(path), ["dns_rcode", "ssl_cipher", "weird_notice"]);
+    }
 
     #[test]
     fn rows_groups_and_classes_from_real_captures() {

@@ -250,6 +250,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             placeholder
         }
     };
+    let native = model.loaded.features.native;
     let model = ModelHandle::new(model);
     let config = DetectConfig {
         sensor: args
@@ -388,6 +389,9 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             Box::new(source)
         }
         None => {
+            if let Some(family) = native {
+                refuse_without_native(&args.paths, &options, family)?;
+            }
             let pacing = match (args.rate, args.speedup) {
                 (Some(r), _) => Pacing::Rate(r),
                 (_, Some(s)) => Pacing::Speedup(s),
@@ -605,4 +609,26 @@ fn report_learning(detector: &mut Detector, args: &DetectArgs) -> anyhow::Result
         output::info(&format!("wrote the learned baseline to {}", path.display()));
     }
     Ok(st.error.is_some())
+}
+
+/// Refuses inputs that lack the columns of the model's native feature set (their `native.*`
+/// features would all be missing), naming the missing columns.
+fn refuse_without_native(
+    paths: &[std::path::PathBuf],
+    options: &ReadOptions,
+    family: iotguard_flow::NativeFamily,
+) -> anyhow::Result<()> {
+    let expanded = iotguard_runtime::input::expand(paths)?;
+    for input in &expanded.inputs {
+        let missing = iotguard_runtime::dataset::missing_native_columns(input, options, family)?;
+        anyhow::ensure!(
+            missing.is_empty(),
+            "{}: the model needs the {family} native columns, and this input lacks {}: {} \
+             (score it with a model trained with --features default)",
+            input.name(),
+            missing.len(),
+            missing.join(", ")
+        );
+    }
+    Ok(())
 }

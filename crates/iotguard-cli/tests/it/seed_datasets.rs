@@ -178,6 +178,39 @@ fn native_features_are_chosen_for_inputs_that_carry_them_and_recorded_in_the_mod
         stderr.contains("conn_small.log: the ton-iot native features need the input columns dns_qclass, dns_qtype"),
         "{stderr}"
     );
+    // detect refuses it too, before scoring, naming every missing column; an input with them
+    // is scored.
+    let out = iotguard(
+        &[
+            "detect",
+            "--no-alerts-db",
+            "--model",
+            &model,
+            &zeek.display().to_string(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("conn_small.log: the model needs the ton-iot native columns, and this input lacks 20: dns_qclass, dns_qtype, dns_rcode, dns_aa, dns_rd, dns_ra, dns_rejected, ssl_version, ssl_cipher, ssl_resumed, ssl_established, http_trans_depth, http_method, http_request_body_len, http_response_body_len, http_status_code, http_orig_mime_types, http_resp_mime_types, weird_name, weird_notice (score it with a model trained with --features default)"),
+        "{stderr}"
+    );
+    let out = iotguard(
+        &[
+            "detect",
+            "--no-alerts-db",
+            "--model",
+            &model,
+            &train_test.display().to_string(),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // --features default trains without them; --features native on Zeek input is refused.
     let out = iotguard(
         &[

@@ -19,6 +19,7 @@ mod bot_iot;
 mod labels;
 mod split;
 mod table;
+pub(crate) use table::normalise;
 mod ton_iot;
 mod unsw_nb15;
 mod values;

@@ -133,7 +133,7 @@ struct Layout {
 
 /// Normalises a header name for matching: trimmed, one pair of surrounding quotes removed
 /// (UNSW-NB15's `'ct_src_ ltm'`), ASCII lower case.
-pub(super) fn normalise(name: &[u8]) -> String {
+pub(crate) fn normalise(name: &[u8]) -> String {
     let name = String::from_utf8_lossy(name);
     let name = name.trim();
     let name = [('"', '"'), ('\'', '\'')]
