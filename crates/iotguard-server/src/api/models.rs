@@ -85,9 +85,19 @@ pub(crate) struct Activate {
 #[serde(deny_unknown_fields)]
 pub(crate) struct SetThreshold {
     /// Alert at `score >= threshold`.
+    #[serde(default, deserialize_with = "present")]
     threshold: Option<f32>,
     /// The threshold whose recorded false-alert rate is at most this.
+    #[serde(default, deserialize_with = "present")]
     target_far: Option<f64>,
+}
+
+/// A field that may be absent (`default`) but, when present, must be a number: an explicit
+/// `null` is refused, as the OpenAPI document's `"type": "number"` says.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// Describes the active model: names, threshold and what it implies, training summary, metrics, its lineage when
