@@ -43,6 +43,7 @@
 //! ```
 
 mod dataset;
+mod pages;
 mod read;
 mod write;
 
@@ -107,6 +108,22 @@ pub enum Error {
     /// the file cannot be read from there on.
     #[error("corrupt Parquet file, the Parquet library failed on it: {0}")]
     Corrupt(String),
+    /// A dictionary page declares more values than its bytes can hold: decoding it would make
+    /// the Parquet library allocate for every declared value (gigabytes from a few bytes).
+    #[error(
+        "corrupt Parquet file: row group {row_group}, column `{column}`: the dictionary page \
+         declares {values} values in {bytes} bytes"
+    )]
+    DictionaryTooLarge {
+        /// The row group's index in the file.
+        row_group: usize,
+        /// The column's path.
+        column: String,
+        /// The number of values the page header declares.
+        values: u32,
+        /// The page's decompressed size.
+        bytes: usize,
+    },
 }
 
 /// Runs `f`, turning a panic inside the Parquet library into [`Error::Corrupt`]: the `parquet`

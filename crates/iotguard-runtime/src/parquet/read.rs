@@ -70,9 +70,10 @@ impl ParquetFlowReader {
         if options.batch_rows == 0 {
             return Err(Error::InvalidOptions("batch_rows must be at least 1"));
         }
+        let reader = Arc::new(reader);
         // The embedded Arrow schema is not needed: the flow schema is given below.
         let meta = ArrowReaderMetadata::load(
-            &reader,
+            reader.as_ref(),
             ArrowReaderOptions::new().with_skip_arrow_metadata(true),
         )?;
         let version = meta
@@ -118,11 +119,13 @@ impl ParquetFlowReader {
         .map_err(|e| Error::SchemaMismatch {
             reason: e.to_string(),
         })?;
+        super::pages::check_dictionary_pages(&reader, meta.metadata(), n_flow)?;
         let mask = ::parquet::arrow::ProjectionMask::roots(meta.parquet_schema(), 0..n_flow);
-        let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, meta)
-            .with_projection(mask)
-            .with_batch_size(options.batch_rows)
-            .build()?;
+        let batches =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(super::pages::Shared(reader), meta)
+                .with_projection(mask)
+                .with_batch_size(options.batch_rows)
+                .build()?;
         Ok(ParquetFlowReader {
             batches,
             num_rows,

@@ -228,3 +228,30 @@ fn writes_to_any_writer() {
     assert_eq!(&bytes[..4], b"PAR1");
     assert_eq!(&bytes[bytes.len() - 4..], b"PAR1");
 }
+
+/// The fuzz target's find (`testdata/parquet/dictionary_bomb.parquet`): `orig_p`'s dictionary
+/// page declares 932,126,268 values in 12 bytes. Decoded as is, the Parquet library allocates
+/// 3.7 GB for them; the reader refuses the file when it is opened, naming the page.
+#[test]
+fn a_dictionary_page_declaring_more_values_than_it_holds_is_refused_when_opened() {
+    let bytes = std::fs::read(iotguard_testkit::testdata(
+        "parquet/dictionary_bomb.parquet",
+    ))
+    .unwrap();
+    let Err(err) = ParquetFlowReader::new(bytes::Bytes::from(bytes), ReadOptions::default()) else {
+        panic!("the file is read");
+    };
+    assert!(
+        matches!(
+            &err,
+            Error::DictionaryTooLarge { row_group: 0, column, values: 932_126_268, bytes: 12 }
+                if column == "orig_p"
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "corrupt Parquet file: row group 0, column `orig_p`: the dictionary page declares \
+         932126268 values in 12 bytes"
+    );
+}
