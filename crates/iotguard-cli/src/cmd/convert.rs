@@ -93,12 +93,19 @@ pub(crate) fn run(mut args: ConvertArgs) -> anyhow::Result<u8> {
     };
     // The sink keeps the first write error; the batch stops at it.
     let mut failure: Option<anyhow::Error> = None;
-    let read = args.input.read(&mut |_, rec| match writer.write(&rec) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let io = io::Error::other(e.to_string());
-            failure = Some(e);
-            Err(iotguard_runtime::Error::io("output", io))
+    // No output format keeps a dataset's own (native) columns: counted and said at the end.
+    let mut native: Option<(iotguard_flow::NativeFamily, u64)> = None;
+    let read = args.input.read(&mut |_, rec| {
+        if let Some(n) = &rec.native {
+            native.get_or_insert((n.family, 0)).1 += 1;
+        }
+        match writer.write(&rec) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let io = io::Error::other(e.to_string());
+                failure = Some(e);
+                Err(iotguard_runtime::Error::io("output", io))
+            }
         }
     });
     if let Some(e) = failure {
@@ -113,6 +120,12 @@ pub(crate) fn run(mut args: ConvertArgs) -> anyhow::Result<u8> {
         total.bad_records,
         outcome.per_input.len()
     ));
+    if let Some((family, n)) = native {
+        output::warn(&format!(
+            "{n} records carried the {family} native columns, which the output does not keep: \
+             train with --features native on the original input"
+        ));
+    }
     Ok(if outcome.failed_inputs.is_empty() {
         exit::OK
     } else {

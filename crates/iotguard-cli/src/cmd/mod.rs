@@ -291,12 +291,16 @@ impl FeaturesArg {
         match (self.features.as_str(), family) {
             ("native", None) => anyhow::bail!(
                 "--features native: the inputs do not all carry one dataset's own columns \
-                 (BoT-IoT: {}; TON_IoT: {})",
+                 (BoT-IoT: {}; TON_IoT: {}; UNSW-NB15: {})",
                 iotguard_flow::NativeFamily::BotIot
                     .column_names()
                     .collect::<Vec<_>>()
                     .join(", "),
                 iotguard_flow::NativeFamily::TonIot
+                    .column_names()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                iotguard_flow::NativeFamily::UnswNb15
                     .column_names()
                     .collect::<Vec<_>>()
                     .join(", ")

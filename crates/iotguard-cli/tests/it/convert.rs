@@ -59,3 +59,36 @@ fn parquet_needs_an_output_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--out"));
 }
+
+/// No output format keeps a dataset's own columns: `convert` says how many records lost them.
+#[test]
+fn dropping_native_columns_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    for (fixture, family) in [
+        ("ton-iot/ton_iot_network.csv", "ton-iot"),
+        ("unsw-nb15/unsw_nb15_partition.csv", "unsw-nb15"),
+    ] {
+        let input = iotguard_testkit::testdata(fixture).display().to_string();
+        let records = inspect_json(&[&iotguard_testkit::testdata(fixture)])["records"].clone();
+        let out_path = dir.path().join("out.log").display().to_string();
+        let out = crate::iotguard(
+            &["convert", &input, "--to", "zeek-tsv", "--out", &out_path],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{fixture}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "{records} records carried the {family} native columns, which the output does \
+                 not keep"
+            )),
+            "{fixture}: {stderr}"
+        );
+    }
+    // A Zeek log has none: no such line.
+    let zeek = iotguard_testkit::testdata("zeek/conn_small.log")
+        .display()
+        .to_string();
+    let out = crate::iotguard(&["convert", &zeek, "--to", "zeek-json"], None);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("native columns"));
+}

@@ -320,11 +320,7 @@ impl Layout {
     ) -> Self {
         let native = family.and_then(|f| {
             let normalised: Vec<String> = names.iter().map(|n| normalise(n.as_bytes())).collect();
-            let at: Option<Box<[usize]>> = f
-                .column_names()
-                .map(|want| normalised.iter().position(|n| n == want))
-                .collect();
-            at.map(|at| (f, at))
+            f.positions(&normalised).map(|at| (f, at))
         });
         let time = cols
             .iter()

@@ -25,6 +25,7 @@
 use super::table::{Col, Dialect, Headerless, LabelRule};
 use crate::detect::Format;
 use crate::fields::{self, Field};
+use crate::native::NativeFamily;
 
 /// The columns of the raw, header-less `UNSW-NB15_N.csv` files, in file order.
 pub(super) const RAW_COLUMNS: [&str; 49] = [
@@ -90,7 +91,7 @@ pub(super) static DIALECT: Dialect = Dialect {
         names: &RAW_COLUMNS,
         fits: is_raw_record,
     }),
-    native: None,
+    native: Some(NativeFamily::UnswNb15),
 };
 
 /// Whether a header (normalised names) is one of UNSW-NB15's.
@@ -207,6 +208,66 @@ mod tests {
         assert_eq!(
             (bad.class, bad.detailed.clone()),
             (LabelClass::Malicious, None)
+        );
+    }
+
+    /// The value of a native feature of a record, by name.
+    fn native(rec: &crate::FlowRecord, name: &str) -> f32 {
+        let n = rec.native.as_ref().expect("native values");
+        assert_eq!(n.family, NativeFamily::UnswNb15);
+        let names = n.family.feature_names();
+        n.values[names.iter().position(|x| x == name).unwrap()]
+    }
+
+    #[test]
+    fn every_layout_with_the_statistics_carries_them_as_native_values() {
+        // The partitions rename five columns; their names are aliases.
+        let recs = fixture("unsw-nb15/unsw_nb15_partition.csv", Format::UnswNb15);
+        let r = &recs[0];
+        assert_eq!(
+            [
+                native(r, "native.sttl"),
+                native(r, "native.dttl"),
+                native(r, "native.smeansz"),
+                native(r, "native.sintpkt"),
+                native(r, "native.res_bdy_len"),
+                native(r, "native.ct_src_ltm"),
+            ],
+            [252.0, 254.0, 43.0, 24.2956, 0.0, 1.0]
+        );
+        // The raw files, read by position.
+        let raw = fixture("unsw-nb15/unsw_nb15_raw_no_header.csv", Format::UnswNb15);
+        assert!(raw.iter().all(|r| r.native.is_some()));
+        // The sampled layout's `'ct_src_ ltm'`.
+        let mut header: Vec<&str> = NativeFamily::UnswNb15.column_names().collect();
+        header.retain(|c| *c != "ct_src_ltm");
+        let text = format!(
+            "proto,dur,sbytes,dbytes,Stime,{},'ct_src_ ltm',label\n\
+             tcp,0.1,1,2,1421951772,{}7,Benign\n",
+            header.join(","),
+            "3,".repeat(header.len())
+        );
+        let recs = records(Format::UnswNb15, &text);
+        assert_eq!(
+            (
+                native(&recs[0], "native.sttl"),
+                native(&recs[0], "native.ct_src_ltm")
+            ),
+            (3.0, 7.0)
+        );
+    }
+
+    #[test]
+    fn a_header_lacking_a_statistic_gives_records_without_native_values() {
+        let text = "proto,state,dur,sbytes,dbytes,sttl,Stime,label\n\
+            tcp,FIN,0.1,1,2,31,1421951772,Benign\n";
+        let recs = records(Format::UnswNb15, text);
+        assert!(recs[0].native.is_none());
+        assert_eq!(
+            NativeFamily::UnswNb15
+                .missing_columns(text.lines().next().unwrap().as_bytes())
+                .len(),
+            NativeFamily::UnswNb15.column_names().count() - 1
         );
     }
 
