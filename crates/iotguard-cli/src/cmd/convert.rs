@@ -95,7 +95,10 @@ pub(crate) fn run(mut args: ConvertArgs) -> anyhow::Result<u8> {
     let mut failure: Option<anyhow::Error> = None;
     // No output format keeps a dataset's own (native) columns: counted and said at the end.
     let mut native: Option<(iotguard_flow::NativeFamily, u64)> = None;
+    // Nor the mark of a record without a time: written with `ts` 0, it reads back as timed.
+    let mut untimed = 0u64;
     let read = args.input.read(&mut |_, rec| {
+        untimed += u64::from(rec.untimed);
         if let Some(n) = &rec.native {
             native.get_or_insert((n.family, 0)).1 += 1;
         }
@@ -124,6 +127,12 @@ pub(crate) fn run(mut args: ConvertArgs) -> anyhow::Result<u8> {
         output::warn(&format!(
             "{n} records carried the {family} native columns, which the output does not keep: \
              train with --features native on the original input"
+        ));
+    }
+    if untimed > 0 {
+        output::warn(&format!(
+            "{untimed} records have no time (their input has no time column); the output writes \
+             them at ts 0 (1970-01-01), where they read back as timed flows"
         ));
     }
     Ok(if outcome.failed_inputs.is_empty() {

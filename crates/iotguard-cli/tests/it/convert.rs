@@ -60,12 +60,13 @@ fn parquet_needs_an_output_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--out"));
 }
 
-/// No output format keeps a dataset's own columns: `convert` says how many records lost them.
+/// No output format keeps a dataset's own columns or the mark of a record without a time:
+/// `convert` says how many records lost them.
 #[test]
-fn dropping_native_columns_is_said() {
+fn dropping_native_columns_and_the_untimed_mark_is_said() {
     let dir = tempfile::tempdir().unwrap();
     for (fixture, family) in [
-        ("ton-iot/ton_iot_network.csv", "ton-iot"),
+        ("ton-iot/ton_iot_train_test.csv", "ton-iot"),
         ("unsw-nb15/unsw_nb15_partition.csv", "unsw-nb15"),
     ] {
         let input = iotguard_testkit::testdata(fixture).display().to_string();
@@ -84,11 +85,19 @@ fn dropping_native_columns_is_said() {
             )),
             "{fixture}: {stderr}"
         );
+        // TON_IoT's train_test file has no time column; UNSW-NB15's partitions neither.
+        assert!(
+            stderr.contains(&format!(
+                "{records} records have no time (their input has no time column)"
+            )),
+            "{fixture}: {stderr}"
+        );
     }
     // A Zeek log has none: no such line.
     let zeek = iotguard_testkit::testdata("zeek/conn_small.log")
         .display()
         .to_string();
     let out = crate::iotguard(&["convert", &zeek, "--to", "zeek-json"], None);
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("native columns"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("native columns") && !stderr.contains("no time"));
 }

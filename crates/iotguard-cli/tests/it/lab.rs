@@ -197,6 +197,50 @@ fn compare_time_split_tests_only_later_flows() {
 }
 
 #[test]
+fn compare_family_split_holds_each_attack_type_out_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Seed 20, 3,000 flows: 2,056 benign; Attack 850, C&C-HeartBeat 85, C&C 7, FileDownload 2.
+    let capture = simulated(dir.path(), 20, 3_000);
+    let out = dir.path().join("report").display().to_string();
+    let md = ok(&[
+        "compare", "--models", "logreg", "--split", "family", "--out", &out, &capture,
+    ]);
+    assert!(
+        md.starts_with("# Model comparison, each attack type held out"),
+        "{md}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["split"], json!({"mode": "family"}));
+    // Every flow is tested once: each attack flow in its type's fold, each benign flow in one
+    // of four disjoint shares of 514.
+    assert_eq!(report["rows"], json!(3_000));
+    let folds: Vec<(String, u64, u64)> = report["models"][0]["per_fold"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let m = &f["metrics"];
+            (
+                f["name"].as_str().unwrap().to_owned(),
+                m["n"].as_u64().unwrap(),
+                m["tp"].as_u64().unwrap() + m["fn_"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        folds,
+        [
+            ("FileDownload".to_owned(), 516, 2),
+            ("C&C-HeartBeat".to_owned(), 599, 85),
+            ("Attack".to_owned(), 1_364, 850),
+            ("C&C".to_owned(), 521, 7),
+        ]
+    );
+}
+
+#[test]
 fn train_tune_chooses_the_setting_on_captures_held_out_in_turn() {
     let dir = tempfile::tempdir().unwrap();
     let a = simulated(dir.path(), 4, 3_000);
