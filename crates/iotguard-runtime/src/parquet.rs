@@ -43,6 +43,7 @@
 //! ```
 
 mod dataset;
+mod footer;
 mod pages;
 mod read;
 mod write;
@@ -108,6 +109,15 @@ pub enum Error {
     /// the file cannot be read from there on.
     #[error("corrupt Parquet file, the Parquet library failed on it: {0}")]
     Corrupt(String),
+    /// The footer declares a list, map or binary longer than the bytes that follow it: decoding
+    /// it would make the Parquet library reserve memory for every declared element.
+    #[error("corrupt Parquet footer at byte {offset} of its metadata: {reason}")]
+    CorruptFooter {
+        /// Where in the footer's metadata the walk stopped.
+        offset: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// A dictionary page declares more values than its bytes can hold: decoding it would make
     /// the Parquet library allocate for every declared value (gigabytes from a few bytes).
     #[error(

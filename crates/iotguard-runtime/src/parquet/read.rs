@@ -70,6 +70,7 @@ impl ParquetFlowReader {
         if options.batch_rows == 0 {
             return Err(Error::InvalidOptions("batch_rows must be at least 1"));
         }
+        super::footer::check_footer(&reader)?;
         let reader = Arc::new(reader);
         // The embedded Arrow schema is not needed: the flow schema is given below.
         let meta = ArrowReaderMetadata::load(

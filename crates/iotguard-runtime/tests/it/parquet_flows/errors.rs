@@ -255,3 +255,20 @@ fn a_dictionary_page_declaring_more_values_than_it_holds_is_refused_when_opened(
          932126268 values in 12 bytes"
     );
 }
+
+/// The fuzz target's second find (`testdata/parquet/footer_bomb.parquet`): a list in the footer
+/// declares more elements than the footer has bytes; the Parquet library reserves memory for
+/// all of them (57.8 GB) and the process aborts. The reader refuses the footer first.
+#[test]
+fn a_footer_list_declaring_more_elements_than_bytes_is_refused_when_opened() {
+    let bytes = std::fs::read(iotguard_testkit::testdata("parquet/footer_bomb.parquet")).unwrap();
+    let Err(err) = ParquetFlowReader::new(bytes::Bytes::from(bytes), ReadOptions::default()) else {
+        panic!("the file is read");
+    };
+    assert!(matches!(err, Error::CorruptFooter { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("corrupt Parquet footer at byte "),
+        "{err}"
+    );
+}
