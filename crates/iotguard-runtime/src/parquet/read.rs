@@ -99,20 +99,22 @@ impl ParquetFlowReader {
         let flow = flow_schema();
         let n_flow = flow.fields().len();
         let file_fields = meta.schema().fields().clone();
-        let hint = if file_fields.len() > n_flow {
-            let fields: Vec<_> = flow
-                .fields()
-                .iter()
-                .chain(file_fields.iter().skip(n_flow))
-                .cloned()
-                .collect();
-            Arc::new(arrow_schema::Schema::new_with_metadata(
-                fields,
-                flow.metadata().clone(),
-            ))
-        } else {
-            flow
-        };
+        // A list column keeps the file's name for its items: pyarrow and Spark write
+        // `element` (the Parquet spec's name) where Arrow writers write `item`.
+        let fields: Vec<_> = flow
+            .fields()
+            .iter()
+            .zip(file_fields.iter().map(Some).chain(std::iter::repeat(None)))
+            .map(|(want, file)| match file {
+                Some(file) if same_but_list_item_name(want, file) => file.clone(),
+                _ => want.clone(),
+            })
+            .chain(file_fields.iter().skip(n_flow).cloned())
+            .collect();
+        let hint = Arc::new(arrow_schema::Schema::new_with_metadata(
+            fields,
+            flow.metadata().clone(),
+        ));
         let meta = ArrowReaderMetadata::try_new(
             meta.metadata().clone(),
             ArrowReaderOptions::new().with_schema(hint),
@@ -572,5 +574,19 @@ fn shorten(text: &str) -> String {
     match text.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{:?}...", &text[..cut]),
         None => format!("{text:?}"),
+    }
+}
+
+/// Whether two fields differ only in the name of their list items (`item` against `element`).
+fn same_but_list_item_name(a: &arrow_schema::Field, b: &arrow_schema::Field) -> bool {
+    use arrow_schema::DataType::List;
+    match (a.data_type(), b.data_type()) {
+        (List(x), List(y)) => {
+            a.name() == b.name()
+                && a.is_nullable() == b.is_nullable()
+                && x.data_type() == y.data_type()
+                && x.is_nullable() == y.is_nullable()
+        }
+        _ => false,
     }
 }

@@ -272,3 +272,41 @@ fn a_footer_list_declaring_more_elements_than_bytes_is_refused_when_opened() {
         "{err}"
     );
 }
+
+/// pyarrow and Spark name a list's items `element` (the Parquet spec's name) where Arrow
+/// writers say `item`: a flow file rewritten by them is read all the same.
+#[test]
+fn list_items_named_element_are_read() {
+    use arrow_array::builder::{ListBuilder, StringBuilder};
+    let base = flow_batch(2, &[]);
+    let at = base.schema().index_of("tunnel_parents").unwrap();
+    let item = Field::new("element", arrow_schema::DataType::Utf8, false);
+    let mut list = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(item.clone()));
+    list.values().append_value("CAbc1");
+    list.append(true);
+    list.append(false);
+    let mut fields: Vec<Field> = base
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[at] = Field::new(
+        "tunnel_parents",
+        arrow_schema::DataType::List(Arc::new(item)),
+        true,
+    );
+    let mut columns = base.columns().to_vec();
+    columns[at] = Arc::new(list.finish());
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+    let records: Vec<FlowRecord> = read_parquet_flows(write_raw(&batch, Some("1")))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(records.len(), 2);
+    assert_eq!(
+        records[0].tunnel_parents.as_deref(),
+        Some(&["CAbc1".into()][..])
+    );
+    assert_eq!(records[1].tunnel_parents, None);
+}
