@@ -74,7 +74,7 @@ impl BackgroundArchive {
                 let publish = |writer: &ArchiveWriter, error: Option<Error>| {
                     let mut s = thread_shared.lock().unwrap_or_else(|e| e.into_inner());
                     s.counts = writer.counts();
-                    s.failure = writer.failure().map(str::to_owned);
+                    s.failure = writer.failure();
                     if s.pending.is_none() {
                         s.pending = error;
                     }

@@ -23,6 +23,14 @@
 //!   latest archived flow's date minus the retention, so replaying an old capture does not
 //!   delete what it just wrote (files still open in such a day are finished first).
 //!
+//! With [`ArchiveConfig::upload`] (`s3://bucket/prefix`), the root is a local spool: each
+//! finished file is uploaded whole to the same layout under the prefix (one PUT, or a
+//! multipart upload completed after its last part) and deleted locally once its object is
+//! complete; a failed upload is returned as [`Error::S3`] on a later call, counted, retried, and
+//! its file kept (a run stopped meanwhile leaves it for the next, which uploads it first);
+//! retention deletes the bucket's expired date partitions too. [`download_archive`] brings
+//! the bucket's files (of the partitions a `--since/--until` window keeps) back into a folder.
+//!
 //! [`read_archive`] reads it back: every flow with its score, alert id and model, in flow time
 //! order (for `iotguard retrain`).
 //!
@@ -31,13 +39,17 @@
 mod background;
 mod partition;
 mod reader;
+mod s3;
 mod schema;
+mod upload;
 mod writer;
 
 pub use background::BackgroundArchive;
 pub use partition::{partition_of, Partition};
 pub use reader::{read_archive, ArchivedFlow, ReadCounts};
+pub use s3::{download_archive, DownloadCounts, S3Config, MULTIPART_BYTES, PART_BYTES};
 pub use schema::archive_schema;
+pub use upload::UploadConfig;
 pub use writer::{ArchiveConfig, ArchiveCounts, ArchiveRow, ArchiveWriter};
 
 /// An archive failure.
@@ -60,6 +72,15 @@ pub enum Error {
         /// The error.
         #[source]
         source: iotguard_runtime::parquet::Error,
+    },
+    /// A request to the bucket failed (an upload failure loses nothing: the file is kept and
+    /// the upload retried).
+    #[error("archive {url}: {message}")]
+    S3 {
+        /// The archive's `s3://` URL.
+        url: String,
+        /// What failed and why.
+        message: String,
     },
 }
 

@@ -18,6 +18,7 @@ use parquet::arrow::ArrowWriter;
 
 use crate::partition::{parse_date_dir, partition_of, Partition};
 use crate::schema::archive_schema;
+use crate::upload::{UploadConfig, Uploader};
 use crate::{Error, Result};
 
 /// Hour partitions with a file open at once.
@@ -39,6 +40,9 @@ pub struct ArchiveConfig {
     pub retention_days: Option<u32>,
     /// Rows per record batch (at least 1). Default 8192.
     pub batch_rows: usize,
+    /// Upload finished files to this bucket and prefix, `root` being the local spool (see the
+    /// crate docs). `None` (the default): the archive is the local folder.
+    pub upload: Option<UploadConfig>,
 }
 
 impl ArchiveConfig {
@@ -50,6 +54,7 @@ impl ArchiveConfig {
             max_file_age: Duration::from_secs(300),
             retention_days: None,
             batch_rows: 8192,
+            upload: None,
         }
     }
 }
@@ -84,8 +89,20 @@ pub struct ArchiveCounts {
     pub errors: u64,
     /// Temporary files of an earlier, interrupted writer removed at open.
     pub stale_temp_removed: u64,
-    /// Date partitions removed by retention.
+    /// Date partitions removed by retention (locally, and in the bucket when uploading).
     pub partitions_removed: u64,
+    /// Files uploaded whole to the bucket (and removed from the spool).
+    pub files_uploaded: u64,
+    /// Flows in those files.
+    pub flows_uploaded: u64,
+    /// Bytes in those files.
+    pub bytes_uploaded: u64,
+    /// Failed upload attempts (each retried; no flow is lost by one).
+    pub upload_failures: u64,
+    /// Finished files waiting in the spool for their upload.
+    pub files_pending_upload: u64,
+    /// Flows in those files.
+    pub flows_pending_upload: u64,
 }
 
 /// Writes scored flows into the archive; see the crate docs.
@@ -99,6 +116,7 @@ pub struct ArchiveWriter {
     retained_through: Option<i64>,
     /// The latest failure, cleared when a file is finished after it.
     failure: Option<String>,
+    uploader: Option<Uploader>,
 }
 
 struct OpenFile {
@@ -137,19 +155,37 @@ impl ArchiveWriter {
             latest_day: None,
             retained_through: None,
             failure: None,
+            uploader: None,
         };
         w.counts.stale_temp_removed = remove_temp_files(&w.config.root)?;
+        if let Some(upload) = w.config.upload.clone() {
+            w.uploader = Some(Uploader::start(upload, &w.config.root)?);
+        }
         Ok(w)
     }
 
     /// Returns the counters.
     pub fn counts(&self) -> ArchiveCounts {
-        self.counts
+        let mut c = self.counts;
+        if let Some(up) = &self.uploader {
+            let s = up.state();
+            c.files_uploaded = s.files;
+            c.flows_uploaded = s.flows;
+            c.bytes_uploaded = s.bytes;
+            c.upload_failures = s.failures;
+            c.files_pending_upload = s.pending_files;
+            c.flows_pending_upload = s.pending_flows;
+            c.partitions_removed += s.partitions_removed;
+        }
+        c
     }
 
-    /// Returns the latest failure, until a file is finished after it.
-    pub fn failure(&self) -> Option<&str> {
-        self.failure.as_deref()
+    /// Returns the latest failure, until a file is finished (or, uploading, a file uploaded)
+    /// after it.
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .clone()
+            .or_else(|| self.uploader.as_ref().and_then(|u| u.state().failure))
     }
 
     /// Returns the archive's root folder.
@@ -160,6 +196,9 @@ impl ArchiveWriter {
     /// Archives one scored flow. On an error the open file is abandoned (its temporary file
     /// removed) and its flows, this one included, are counted in
     /// [`ArchiveCounts::flows_failed`]; the next call starts a new file.
+    ///
+    /// An [`Error::S3`] is an upload that failed since the last call that returned one: its
+    /// file is kept and the upload retried, nothing is lost.
     pub fn append(&mut self, rec: &FlowRecord, row: &ArchiveRow<'_>) -> Result<()> {
         let result = self.append_inner(rec, row);
         self.note(result)
@@ -168,8 +207,12 @@ impl ArchiveWriter {
     fn note(&mut self, result: Result<()>) -> Result<()> {
         if let Err(e) = &result {
             self.failure = Some(e.to_string());
+            return result;
         }
-        result
+        match self.uploader.as_mut().and_then(Uploader::take_unreported) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     fn append_inner(&mut self, rec: &FlowRecord, row: &ArchiveRow<'_>) -> Result<()> {
@@ -257,11 +300,18 @@ impl ArchiveWriter {
 
     /// Finishes every open file (footer, fsync, rename): everything appended so far is
     /// readable. On failures, every file is still tried; the first error is returned.
+    /// Uploading, it then waits ([`UploadConfig::finish_wait`] at most) for every finished file
+    /// to be in the bucket, and returns an [`Error::S3`] naming what is still in the spool.
     pub fn finish(&mut self) -> Result<ArchiveCounts> {
         let all: Vec<Partition> = self.open.keys().copied().collect();
         let result = self.finish_all(all);
         self.note(result)?;
-        Ok(self.counts)
+        if let Some(up) = self.uploader.as_mut() {
+            let drained = up.drain();
+            let _ = up.take_unreported();
+            drained?;
+        }
+        Ok(self.counts())
     }
 
     fn finish_all(&mut self, partitions: Vec<Partition>) -> Result<()> {
@@ -296,10 +346,13 @@ impl ArchiveWriter {
         let rows = f.rows;
         let tmp = f.tmp.clone();
         match f.complete() {
-            Ok(()) => {
+            Ok(dest) => {
                 self.counts.flows_archived += rows;
                 self.counts.files += 1;
                 self.failure = None;
+                if let Some(up) = self.uploader.as_mut() {
+                    up.submit(dest, rows);
+                }
                 Ok(())
             }
             Err(e) => {
@@ -356,6 +409,9 @@ impl ArchiveWriter {
             .copied()
             .collect();
         self.finish_all(expired)?;
+        if let Some(up) = self.uploader.as_mut() {
+            up.retain(oldest_kept);
+        }
         let root = &self.config.root;
         let entries = fs::read_dir(root).map_err(|e| Error::io(root, e))?;
         for entry in entries {
@@ -403,8 +459,8 @@ impl OpenFile {
             .map_err(|e| Error::parquet(&self.tmp, e))
     }
 
-    /// Footer, flush, fsync, rename, fsync of the folder.
-    fn complete(mut self) -> Result<()> {
+    /// Footer, flush, fsync, rename, fsync of the folder; returns the final path.
+    fn complete(mut self) -> Result<PathBuf> {
         self.write_batch()?;
         let tmp = self.tmp;
         let buf = self
@@ -422,7 +478,7 @@ impl OpenFile {
                 .and_then(|d| d.sync_all())
                 .map_err(|e| Error::io(dir, e))?;
         }
-        Ok(())
+        Ok(self.dest)
     }
 }
 

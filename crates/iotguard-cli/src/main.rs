@@ -30,7 +30,9 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cmd::run(cli.command) {
+    let result = cmd::run(cli.command);
+    cmd::s3::cleanup();
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             // A closed pipe (`iotguard inspect ... | head`) is not an error.

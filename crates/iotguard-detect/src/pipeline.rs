@@ -343,12 +343,7 @@ fn publish_archive(
     let counts = archive.counts();
     let failure = archive.failure();
     *failing = failure.is_some();
-    stats.set_archive(
-        counts.flows_archived,
-        counts.flows_failed,
-        counts.errors,
-        failure,
-    );
+    stats.set_archive(&counts, failure);
 }
 
 /// The loop's state between batches.

@@ -69,6 +69,9 @@ struct Inner {
     archived_flows: AtomicU64,
     archive_failed_flows: AtomicU64,
     archive_errors: AtomicU64,
+    archive_uploaded_flows: AtomicU64,
+    archive_upload_failures: AtomicU64,
+    archive_pending_upload_flows: AtomicU64,
     /// The flow archive's last failure (`None`: none, or a file was finished since), for
     /// `/health`.
     archive_failure: Mutex<Option<String>>,
@@ -157,6 +160,12 @@ pub struct StatsSnapshot {
     pub archive_failed_flows: u64,
     /// Flow archive write failures.
     pub archive_errors: u64,
+    /// Flows uploaded to the archive's bucket (`s3://` archives).
+    pub archive_uploaded_flows: u64,
+    /// Failed upload attempts to the archive's bucket (each retried, the file kept).
+    pub archive_upload_failures: u64,
+    /// Flows in finished archive files waiting in the spool for their upload.
+    pub archive_pending_upload_flows: u64,
     /// Events published to the live feed.
     pub feed_sent: u64,
     /// Incidents open now.
@@ -191,6 +200,9 @@ impl Stats {
                 archived_flows: AtomicU64::new(0),
                 archive_failed_flows: AtomicU64::new(0),
                 archive_errors: AtomicU64::new(0),
+                archive_uploaded_flows: AtomicU64::new(0),
+                archive_upload_failures: AtomicU64::new(0),
+                archive_pending_upload_flows: AtomicU64::new(0),
                 archive_failure: Mutex::new(None),
                 feed_sent: AtomicU64::new(0),
                 open_incidents: AtomicU64::new(0),
@@ -254,11 +266,19 @@ impl Stats {
 
     /// Records the flow archive's counters (totals) and its latest failure, `None` once a
     /// file was finished after it.
-    pub fn set_archive(&self, archived: u64, failed: u64, errors: u64, failure: Option<String>) {
+    pub fn set_archive(&self, counts: &iotguard_archive::ArchiveCounts, failure: Option<String>) {
         let i = &self.inner;
-        i.archived_flows.store(archived, Ordering::Relaxed);
-        i.archive_failed_flows.store(failed, Ordering::Relaxed);
-        i.archive_errors.store(errors, Ordering::Relaxed);
+        i.archived_flows
+            .store(counts.flows_archived, Ordering::Relaxed);
+        i.archive_failed_flows
+            .store(counts.flows_failed, Ordering::Relaxed);
+        i.archive_errors.store(counts.errors, Ordering::Relaxed);
+        i.archive_uploaded_flows
+            .store(counts.flows_uploaded, Ordering::Relaxed);
+        i.archive_upload_failures
+            .store(counts.upload_failures, Ordering::Relaxed);
+        i.archive_pending_upload_flows
+            .store(counts.flows_pending_upload, Ordering::Relaxed);
         *i.archive_failure.lock().unwrap_or_else(|e| e.into_inner()) = failure;
     }
 
@@ -394,6 +414,9 @@ impl Stats {
             archived_flows: load(&i.archived_flows),
             archive_failed_flows: load(&i.archive_failed_flows),
             archive_errors: load(&i.archive_errors),
+            archive_uploaded_flows: load(&i.archive_uploaded_flows),
+            archive_upload_failures: load(&i.archive_upload_failures),
+            archive_pending_upload_flows: load(&i.archive_pending_upload_flows),
             feed_sent: load(&i.feed_sent),
             open_incidents: load(&i.open_incidents),
             hosts: load(&i.hosts),
@@ -475,6 +498,16 @@ impl StatsSnapshot {
                 self.archive_errors,
             ),
             (
+                "archive_uploaded_flows",
+                "Flows uploaded to the flow archive's bucket.",
+                self.archive_uploaded_flows,
+            ),
+            (
+                "archive_upload_failures",
+                "Failed uploads to the flow archive's bucket (retried, files kept).",
+                self.archive_upload_failures,
+            ),
+            (
                 "feed_sent",
                 "Events published to the live feed.",
                 self.feed_sent,
@@ -495,6 +528,11 @@ impl StatsSnapshot {
                 "hosts",
                 "Hosts held in the feature tables.",
                 self.hosts as f64,
+            ),
+            (
+                "archive_pending_upload_flows",
+                "Flows in archive files waiting in the spool for their upload.",
+                self.archive_pending_upload_flows as f64,
             ),
             (
                 "uptime_seconds",

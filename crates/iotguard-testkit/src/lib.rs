@@ -2,6 +2,7 @@
 //! golden-file comparison. Depends on no other project crate, so dev-dependencies form no cycles.
 
 pub mod kafka;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 

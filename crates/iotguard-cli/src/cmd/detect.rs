@@ -3,7 +3,7 @@
 //! serving the API and the live dashboard while it runs (`--serve`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,9 +132,21 @@ pub(crate) struct DetectArgs {
     /// Also write every scored flow (the record, its score, threshold, alert id, model id and
     /// version) to this folder as Parquet, partitioned `date=YYYY-MM-DD/hour=HH/` by the flow's
     /// time; files appear only when complete. The folder is an input like any other (`inspect`,
-    /// `train`, `eval`, `detect`).
-    #[arg(long, value_name = "DIR")]
+    /// `train`, `eval`, `detect`). `s3://bucket/prefix`: files are written to --archive-spool
+    /// and uploaded whole to the bucket under the prefix (endpoint, region and credentials from
+    /// AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP);
+    /// a failed upload is reported, retried, and its file kept until it succeeds.
+    #[arg(long, value_name = "DIR|URL")]
     archive: Option<PathBuf>,
+    /// With an s3:// archive: the local folder files are written to before their upload (and
+    /// kept in while it fails; the next run uploads what an earlier one left)
+    /// [default: iotguard-archive-spool/BUCKET/PREFIX].
+    #[arg(long, value_name = "DIR", requires = "archive")]
+    archive_spool: Option<PathBuf>,
+    /// With an s3:// archive: at the end, wait this long at most for the last uploads (what is
+    /// still in the spool then is reported, exit 2, and uploaded by the next run).
+    #[arg(long, value_name = "SECS", default_value_t = 60, requires = "archive")]
+    archive_upload_wait: u64,
     /// Remove archive date partitions older than the latest archived flow's date minus this
     /// many days [default: keep all].
     #[arg(long, value_name = "DAYS", requires = "archive")]
@@ -414,15 +426,29 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         stats.attach_source(side.stats.clone());
     }
     let mut archive = match &args.archive {
-        Some(root) => Some(
-            iotguard_archive::BackgroundArchive::open(iotguard_archive::ArchiveConfig {
-                max_file_bytes: args.archive_max_mib.max(1) << 20,
-                max_file_age: Duration::from_secs(args.archive_roll_secs),
-                retention_days: args.archive_retention_days,
-                ..iotguard_archive::ArchiveConfig::new(root)
-            })
-            .with_context(|| format!("opening the flow archive {}", root.display()))?,
-        ),
+        Some(root) => {
+            let s3 = super::s3::s3_url(root)?;
+            let local = match (&s3, &args.archive_spool) {
+                (Some(_), Some(spool)) => spool.clone(),
+                (Some(c), None) => ["iotguard-archive-spool", &c.bucket, &c.prefix]
+                    .iter()
+                    .collect(),
+                (None, _) => root.clone(),
+            };
+            Some(
+                iotguard_archive::BackgroundArchive::open(iotguard_archive::ArchiveConfig {
+                    max_file_bytes: args.archive_max_mib.max(1) << 20,
+                    max_file_age: Duration::from_secs(args.archive_roll_secs),
+                    retention_days: args.archive_retention_days,
+                    upload: s3.map(|c| iotguard_archive::UploadConfig {
+                        finish_wait: Duration::from_secs(args.archive_upload_wait),
+                        ..iotguard_archive::UploadConfig::new(c)
+                    }),
+                    ..iotguard_archive::ArchiveConfig::new(local)
+                })
+                .with_context(|| format!("opening the flow archive {}", root.display()))?,
+            )
+        }
         None => None,
     };
     if let Some(removed) = archive
@@ -453,6 +479,9 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
     };
     // Started once the store exists (the sink above created it) and the archive is open.
     let auto_retrain = match (args.auto_retrain, &args.archive, &args.model) {
+        (Some(_), Some(archive), _) if super::s3::s3_url(archive)?.is_some() => anyhow::bail!(
+            "--auto-retrain reads the archive as a folder: it does not take an s3:// archive yet"
+        ),
         (Some(every), Some(archive), Some(model)) => Some(super::auto_retrain::AutoRetrain::start(
             super::auto_retrain::Settings {
                 every,
@@ -484,6 +513,19 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         },
     )?;
     errors.finish(args.rejects.is_some());
+    let archive_counts = archive
+        .as_ref()
+        .map(iotguard_archive::BackgroundArchive::counts);
+    let upload_spool = archive
+        .as_ref()
+        .filter(|_| {
+            args.archive
+                .as_deref()
+                .and_then(|a| a.to_str())
+                .is_some_and(|a| a.starts_with("s3://"))
+        })
+        .map(|a| a.root().to_path_buf());
+    let pending_uploads = archive_counts.map_or(0, |c| c.flows_pending_upload);
     if let Some(auto) = auto_retrain {
         let outcome = auto.stop();
         output::info(&format!(
@@ -528,15 +570,35 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             } else {
                 String::new()
             },
-            match &args.archive {
-                Some(dir) if report.archive_failed > 0 => format!(
+            match (&args.archive, &archive_counts) {
+                (Some(dir), Some(c)) if upload_spool.is_some() => format!(
+                    ", {} flows archived to {}{}{}",
+                    c.flows_uploaded,
+                    dir.display(),
+                    if c.flows_pending_upload > 0 {
+                        format!(
+                            ", {} waiting in {} for their upload",
+                            c.flows_pending_upload,
+                            upload_spool.as_deref().unwrap_or(Path::new(".")).display()
+                        )
+                    } else {
+                        String::new()
+                    },
+                    if report.archive_failed > 0 {
+                        format!(", {} NOT archived", report.archive_failed)
+                    } else {
+                        String::new()
+                    }
+                ),
+                (Some(dir), _) if report.archive_failed > 0 => format!(
                     ", {} flows archived to {}, {} NOT archived",
                     report.archived,
                     dir.display(),
                     report.archive_failed
                 ),
-                Some(dir) => format!(", {} flows archived to {}", report.archived, dir.display()),
-                None => String::new(),
+                (Some(dir), _) =>
+                    format!(", {} flows archived to {}", report.archived, dir.display()),
+                (None, _) => String::new(),
             },
             if report.interrupted {
                 " (interrupted)"
@@ -549,6 +611,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         if failed_inputs == 0
             && report.sink_errors == 0
             && report.archive_failed == 0
+            && pending_uploads == 0
             && !learning_failed
         {
             exit::OK

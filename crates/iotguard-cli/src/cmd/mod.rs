@@ -23,6 +23,7 @@ mod explore;
 mod inspect;
 mod replay;
 mod retrain;
+pub(crate) mod s3;
 mod serve;
 mod simulate;
 mod train;
@@ -83,7 +84,8 @@ pub(crate) fn run(command: Command) -> anyhow::Result<u8> {
 #[derive(Args, Debug)]
 pub(crate) struct InputArgs {
     /// Files or folders (read recursively, in path order) of flow records; `-` reads standard input.
-    /// gzip and zstd are undone by content.
+    /// gzip and zstd are undone by content. `s3://bucket/prefix`: a flow archive in a bucket
+    /// (its files downloaded for the command; endpoint and credentials from the AWS_* variables).
     #[arg(required = true, value_name = "PATH")]
     pub(crate) paths: Vec<PathBuf>,
     /// The input format, when detection from the content should not decide.
@@ -160,10 +162,6 @@ impl InputArgs {
     /// Expands the paths into inputs (reporting what folders held that is not read) and builds
     /// the batch configuration.
     pub(crate) fn prepare(&self) -> anyhow::Result<(Vec<Input>, BatchConfig)> {
-        let mut expanded = input::expand(&self.paths)?;
-        for (path, why) in &expanded.skipped {
-            output::warn(&format!("{}: skipped, {why}", path.display()));
-        }
         let window = iotguard_runtime::window::TimeWindow {
             since: self.since,
             until: self.until,
@@ -171,6 +169,13 @@ impl InputArgs {
         };
         if let (Some(s), Some(u)) = (self.since, self.until) {
             anyhow::ensure!(s < u, "--since must be before --until");
+        }
+        // `s3://` archives are downloaded (their partitions inside the window) and read as
+        // folders.
+        let paths = s3::resolve(&self.paths, &window)?;
+        let mut expanded = input::expand(&paths)?;
+        for (path, why) in &expanded.skipped {
+            output::warn(&format!("{}: skipped, {why}", path.display()));
         }
         let before = expanded.inputs.len();
         expanded.inputs.retain(|i| match i {

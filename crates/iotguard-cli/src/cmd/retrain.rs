@@ -30,7 +30,8 @@ pub(crate) struct RetrainArgs {
     /// The current model file.
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
-    /// The flow archive folder `detect --archive` wrote while the current model ran.
+    /// The flow archive (folder, or `s3://bucket/prefix`) `detect --archive` wrote while the
+    /// current model ran.
     #[arg(long, value_name = "DIR")]
     archive: PathBuf,
     /// The alert store holding the analysts' verdicts (`detect --alerts-db`).
@@ -223,9 +224,13 @@ pub(crate) fn retrain_once(
 }
 
 pub(crate) fn run(args: RetrainArgs) -> anyhow::Result<u8> {
+    let archive = match super::s3::s3_url(&args.archive)? {
+        Some(config) => super::s3::download(&config, &Default::default())?,
+        None => args.archive.clone(),
+    };
     let retrained = retrain_once(&RetrainJob {
         model: &args.model,
-        archive: &args.archive,
+        archive: &archive,
         alerts_db: &args.alerts_db,
         out: &args.out,
         train_data: &args.train_data,

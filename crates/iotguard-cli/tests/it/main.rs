@@ -1,6 +1,7 @@
 //! End-to-end tests of the `iotguard` binary: real files in temporary folders, real processes.
 
 mod archive;
+mod archive_s3;
 mod baseline;
 mod cli_habits;
 mod convert;
