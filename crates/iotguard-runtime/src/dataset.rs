@@ -103,7 +103,7 @@ pub fn missing_native_columns(
 ) -> Result<Vec<&'static str>> {
     let path = match input {
         Input::Stdin => return Ok(Vec::new()),
-        Input::File(p) | Input::InFolder(p) => p,
+        Input::File(p) | Input::InFolder(p) | Input::Capture { path: p, .. } => p,
     };
     let mut reader = input.open(options, 1, Arc::new(AtomicU64::new(0)))?;
     let first = reader.by_ref().take(1000).find_map(|r| r.ok());

@@ -68,6 +68,15 @@ pub enum Input {
     /// A file found inside a folder: if its content is no flow format (a README, a checksum
     /// list), it is skipped with a notice rather than failing the run.
     InFolder(PathBuf),
+    /// The rows of one capture in a Parquet flow file that holds several (written by
+    /// `convert --to parquet` from several inputs, with a `capture` column): each capture is an
+    /// input of its own, so grouping by capture survives the conversion.
+    Capture {
+        /// The Parquet file.
+        path: PathBuf,
+        /// The value of its `capture` column.
+        capture: String,
+    },
 }
 
 /// What expanding the command line's paths found.
@@ -85,6 +94,7 @@ impl Input {
         match self {
             Input::Stdin => "-".to_string(),
             Input::File(p) | Input::InFolder(p) => p.display().to_string(),
+            Input::Capture { path, capture } => format!("{}#{capture}", path.display()),
         }
     }
 
@@ -93,6 +103,16 @@ impl Input {
         match self {
             Input::Stdin => None,
             Input::File(p) | Input::InFolder(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            // Its share of the file is not known before reading.
+            Input::Capture { .. } => None,
+        }
+    }
+
+    /// Returns the file the input reads, if it is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Input::Stdin => None,
+            Input::File(p) | Input::InFolder(p) | Input::Capture { path: p, .. } => Some(p),
         }
     }
 
@@ -110,9 +130,13 @@ impl Input {
             Input::File(p) | Input::InFolder(p) => {
                 let mut file = File::open(p).map_err(|e| Error::io(&name, e))?;
                 if is_parquet(&mut file).map_err(|e| Error::io(&name, e))? {
-                    return crate::parquet_input::open(&name, file);
+                    return crate::parquet_input::open(&name, file, None);
                 }
                 Box::new(file)
+            }
+            Input::Capture { path, capture } => {
+                let file = File::open(path).map_err(|e| Error::io(&name, e))?;
+                return crate::parquet_input::open(&name, file, Some(capture.clone()));
             }
         };
         let counted = CountingReader {
@@ -142,12 +166,51 @@ pub fn expand(paths: &[PathBuf]) -> Result<Expanded> {
             let mut files = Vec::new();
             walk(path, &mut files, &mut out.skipped)?;
             files.sort();
-            out.inputs.extend(files.into_iter().map(Input::InFolder));
+            for file in files {
+                push_file(&mut out.inputs, Input::InFolder(file))?;
+            }
         } else {
-            out.inputs.push(Input::File(path.clone()));
+            push_file(&mut out.inputs, Input::File(path.clone()))?;
         }
     }
     Ok(out)
+}
+
+/// Adds a file input, or one input per capture for a Parquet file holding several.
+fn push_file(inputs: &mut Vec<Input>, input: Input) -> Result<()> {
+    let Some(path) = input.path() else {
+        inputs.push(input);
+        return Ok(());
+    };
+    let captures = captures_of(path).map_err(|e| Error::io(&input.name(), e))?;
+    match captures {
+        Some(captures) if captures.len() > 1 => {
+            inputs.extend(captures.into_iter().map(|capture| Input::Capture {
+                path: path.to_path_buf(),
+                capture,
+            }));
+        }
+        _ => inputs.push(input),
+    }
+    Ok(())
+}
+
+/// The captures of a Parquet flow file with a `capture` column; `None` for any other file
+/// (one that cannot be read as such is left for the reader to report).
+#[cfg(feature = "parquet")]
+fn captures_of(path: &Path) -> io::Result<Option<Vec<String>>> {
+    let Ok(mut file) = File::open(path) else {
+        return Ok(None);
+    };
+    if !is_parquet(&mut file)? {
+        return Ok(None);
+    }
+    Ok(crate::parquet::captures_in(file).unwrap_or(None))
+}
+
+#[cfg(not(feature = "parquet"))]
+fn captures_of(_path: &Path) -> io::Result<Option<Vec<String>>> {
+    Ok(None)
 }
 
 fn walk(

@@ -45,10 +45,12 @@
 mod dataset;
 mod footer;
 mod pages;
+pub mod provenance;
 mod read;
 mod write;
 
 pub use dataset::write_dataset;
+pub use provenance::{capture_name, captures_in, ProvenanceWriter};
 pub use read::{read_parquet_flows, ParquetFlowReader, ReadOptions};
 pub use write::{writer_properties, FlowColumns, ParquetFlowWriter, WriteOptions};
 

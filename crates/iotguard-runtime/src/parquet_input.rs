@@ -1,6 +1,7 @@
 //! Parquet flow files as an input, like any other format: `inspect flows.parquet` and
 //! `convert flows.parquet --to zeek-tsv` work. A bad row is a counted [`ParseError`] naming its
-//! row and column, as a bad line is for text formats.
+//! row and column, as a bad line is for text formats. One capture of a file holding several
+//! (its `capture` column) is read as an input of its own.
 
 use std::fs::File;
 
@@ -10,9 +11,12 @@ use crate::error::Result;
 
 /// Opens a Parquet flow file (its schema version and columns are checked before any row).
 #[cfg(feature = "parquet")]
-pub(crate) fn open(name: &str, file: File) -> Result<Box<dyn RecordIter>> {
-    let reader =
-        crate::parquet::ParquetFlowReader::new(file, crate::parquet::ReadOptions::default())?;
+pub(crate) fn open(name: &str, file: File, capture: Option<String>) -> Result<Box<dyn RecordIter>> {
+    let options = crate::parquet::ReadOptions {
+        capture,
+        ..Default::default()
+    };
+    let reader = crate::parquet::ParquetFlowReader::new(file, options)?;
     Ok(Box::new(reading::ParquetRecords {
         inner: reader,
         input: name.into(),
@@ -21,7 +25,11 @@ pub(crate) fn open(name: &str, file: File) -> Result<Box<dyn RecordIter>> {
 
 /// Without the `parquet` feature, a Parquet input is refused with the reason.
 #[cfg(not(feature = "parquet"))]
-pub(crate) fn open(name: &str, _file: File) -> Result<Box<dyn RecordIter>> {
+pub(crate) fn open(
+    name: &str,
+    _file: File,
+    _capture: Option<String>,
+) -> Result<Box<dyn RecordIter>> {
     Err(crate::error::Error::io(
         name,
         std::io::Error::other(

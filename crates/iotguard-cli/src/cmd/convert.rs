@@ -1,8 +1,11 @@
 //! `iotguard convert`: flow inputs to Zeek TSV, Zeek JSON lines or Parquet.
 //!
 //! Every field of a record is written, so converting back gives identical records. Rejected
-//! input lines are reported and counted as in `inspect`, and kept with `--rejects`.
+//! input lines are reported and counted as in `inspect`, and kept with `--rejects`. Parquet
+//! also keeps where each flow came from (`input` and `capture` columns), and flows met again in
+//! a later input (the same uid and time) are counted and warned about, in every format.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -10,6 +13,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use iotguard_flow::{FlowRecord, TsvWriteOptions, ZeekJsonWriter, ZeekTsvWriter};
+
+use iotguard_runtime::input::Input;
 
 use super::InputArgs;
 use crate::{exit, output};
@@ -45,17 +50,49 @@ enum Writer {
     Json(ZeekJsonWriter<Box<dyn Write>>),
     // Boxed: the Parquet writer holds its column builders inline.
     #[cfg(feature = "parquet")]
-    Parquet(Box<iotguard_runtime::parquet::ParquetFlowWriter<BufWriter<File>>>),
+    Parquet(Box<iotguard_runtime::parquet::ProvenanceWriter<BufWriter<File>>>),
+}
+
+/// Where a record came from: its input's name and its capture's.
+struct Origin {
+    input: String,
+    capture: String,
+}
+
+impl Origin {
+    fn of(input: &Input) -> Origin {
+        let name = input.name();
+        let capture = match input {
+            Input::Capture { capture, .. } => capture.clone(),
+            _ => capture_name(&name),
+        };
+        Origin {
+            input: name,
+            capture,
+        }
+    }
+}
+
+/// The capture's name of an input (its file name without format suffixes).
+#[cfg(feature = "parquet")]
+fn capture_name(name: &str) -> String {
+    iotguard_runtime::parquet::capture_name(name)
+}
+
+#[cfg(not(feature = "parquet"))]
+fn capture_name(name: &str) -> String {
+    name.to_string()
 }
 
 impl Writer {
-    fn write(&mut self, rec: &FlowRecord) -> anyhow::Result<()> {
+    fn write(&mut self, rec: &FlowRecord, origin: &Origin) -> anyhow::Result<()> {
         match self {
             Writer::Tsv(w) => w.write(rec)?,
             Writer::Json(w) => w.write(rec)?,
             #[cfg(feature = "parquet")]
-            Writer::Parquet(w) => w.write(rec)?,
+            Writer::Parquet(w) => w.write(rec, &origin.input, &origin.capture)?,
         }
+        let _ = origin;
         Ok(())
     }
 
@@ -91,31 +128,40 @@ pub(crate) fn run(mut args: ConvertArgs) -> anyhow::Result<u8> {
         Target::ZeekJson => Writer::Json(ZeekJsonWriter::new(text_out()?)),
         Target::Parquet => parquet_writer(args.out.as_ref())?,
     };
+    let (inputs, config) = args.input.prepare()?;
+    let origins: Vec<Origin> = inputs.iter().map(Origin::of).collect();
+    let mut duplicates = Duplicates::default();
     // The sink keeps the first write error; the batch stops at it.
     let mut failure: Option<anyhow::Error> = None;
     // No output format keeps a dataset's own (native) columns: counted and said at the end.
     let mut native: Option<(iotguard_flow::NativeFamily, u64)> = None;
     // Nor the mark of a record without a time: written with `ts` 0, it reads back as timed.
     let mut untimed = 0u64;
-    let read = args.input.read(&mut |_, rec| {
-        untimed += u64::from(rec.untimed);
-        if let Some(n) = &rec.native {
-            native.get_or_insert((n.family, 0)).1 += 1;
-        }
-        match writer.write(&rec) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let io = io::Error::other(e.to_string());
-                failure = Some(e);
-                Err(iotguard_runtime::Error::io("output", io))
+    let read = args
+        .input
+        .read_prepared(inputs, &config, &mut |index, rec| {
+            duplicates.see(index, &rec);
+            untimed += u64::from(rec.untimed);
+            if let Some(n) = &rec.native {
+                native.get_or_insert((n.family, 0)).1 += 1;
             }
-        }
-    });
+            match writer.write(&rec, &origins[index]) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    let io = io::Error::other(e.to_string());
+                    failure = Some(e);
+                    Err(iotguard_runtime::Error::io("output", io))
+                }
+            }
+        });
     if let Some(e) = failure {
         return Err(e.context("writing the output"));
     }
     let (_, outcome) = read?;
     writer.finish().context("finishing the output")?;
+    if let Some(warning) = duplicates.warning(&origins) {
+        output::warn(&warning);
+    }
     let total = outcome.total().finish(0);
     output::info(&format!(
         "converted {} records ({} rejected) from {} input(s)",
@@ -142,14 +188,55 @@ pub(crate) fn run(mut args: ConvertArgs) -> anyhow::Result<u8> {
     })
 }
 
+/// Flows seen again in a later input: the same uid and time as a flow of an earlier input (the
+/// same capture converted from two formats, or a folder holding a file twice).
+#[derive(Default)]
+struct Duplicates {
+    /// The input each (uid, time) was first seen in, by a 64-bit hash of the pair.
+    first_seen: HashMap<u64, u32>,
+    /// Duplicates per input that repeats an earlier one.
+    per_input: HashMap<usize, u64>,
+}
+
+impl Duplicates {
+    fn see(&mut self, index: usize, rec: &FlowRecord) {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let Some(uid) = rec.uid.as_deref() else {
+            return;
+        };
+        let key = BuildHasherDefault::<DefaultHasher>::default().hash_one((uid, rec.ts.0));
+        let first = *self.first_seen.entry(key).or_insert(index as u32);
+        if first as usize != index {
+            *self.per_input.entry(index).or_default() += 1;
+        }
+    }
+
+    /// The warning to print, if any flow was seen in two inputs.
+    fn warning(&self, origins: &[Origin]) -> Option<String> {
+        let total: u64 = self.per_input.values().sum();
+        if total == 0 {
+            return None;
+        }
+        let mut per: Vec<(usize, u64)> = self.per_input.iter().map(|(i, n)| (*i, *n)).collect();
+        per.sort();
+        let list: Vec<String> = per
+            .iter()
+            .map(|(i, n)| format!("{} ({n})", origins[*i].input))
+            .collect();
+        Some(format!(
+            "{total} flow(s) have the same uid and ts as a flow of an earlier input (duplicates \
+             across inputs, all written): {}",
+            list.join(", ")
+        ))
+    }
+}
+
 #[cfg(feature = "parquet")]
 fn parquet_writer(out: Option<&PathBuf>) -> anyhow::Result<Writer> {
     let path = out.context("--to parquet needs --out FILE")?;
     let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let writer = iotguard_runtime::parquet::ParquetFlowWriter::new(
-        BufWriter::new(file),
-        Default::default(),
-    )?;
+    let writer =
+        iotguard_runtime::parquet::ProvenanceWriter::new(BufWriter::new(file), Default::default())?;
     Ok(Writer::Parquet(Box::new(writer)))
 }
 

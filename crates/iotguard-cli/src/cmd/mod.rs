@@ -179,7 +179,9 @@ impl InputArgs {
         }
         let before = expanded.inputs.len();
         expanded.inputs.retain(|i| match i {
-            Input::File(p) | Input::InFolder(p) => window.may_hold(p),
+            Input::File(p) | Input::InFolder(p) | Input::Capture { path: p, .. } => {
+                window.may_hold(p)
+            }
             Input::Stdin => true,
         });
         let pruned = before - expanded.inputs.len();
@@ -227,11 +229,21 @@ impl InputArgs {
         sink: &mut dyn FnMut(usize, iotguard_flow::FlowRecord) -> iotguard_runtime::Result<()>,
     ) -> anyhow::Result<(Vec<Input>, BatchOutcome)> {
         let (inputs, config) = self.prepare()?;
+        self.read_prepared(inputs, &config, sink)
+    }
+
+    /// [`read`](Self::read) over inputs and a configuration [`prepare`](Self::prepare) gave.
+    pub(crate) fn read_prepared(
+        &self,
+        inputs: Vec<Input>,
+        config: &BatchConfig,
+        sink: &mut dyn FnMut(usize, iotguard_flow::FlowRecord) -> iotguard_runtime::Result<()>,
+    ) -> anyhow::Result<(Vec<Input>, BatchOutcome)> {
         let total: Option<u64> = inputs.iter().map(Input::size).sum();
         let counter = Arc::new(AtomicU64::new(0));
         let progress = output::Progress::start(total, counter.clone());
         let mut errors = ErrorPrinter::default();
-        let outcome = run_batch(&inputs, &config, &counter, sink, &mut |e| errors.print(e));
+        let outcome = run_batch(&inputs, config, &counter, sink, &mut |e| errors.print(e));
         progress.finish();
         let outcome = outcome.context("reading inputs")?;
         errors.finish(self.rejects.is_some());

@@ -101,3 +101,74 @@ fn dropping_native_columns_and_the_untimed_mark_is_said() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("native columns") && !stderr.contains("no time"));
 }
+
+#[test]
+fn parquet_keeps_input_and_capture_and_reads_back_one_input_per_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("all.parquet");
+    let (tsv, json, labeled) = (
+        iotguard_testkit::testdata("zeek/conn_small.log"),
+        iotguard_testkit::testdata("zeek/conn_small.json"),
+        iotguard_testkit::testdata("zeek/explore_a.conn.log.labeled"),
+    );
+    let args: Vec<String> = [&tsv, &json, &labeled]
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let o = out.display().to_string();
+    let run = crate::iotguard(
+        &[
+            "convert", &args[0], &args[1], &args[2], "--to", "parquet", "--out", &o,
+        ],
+        None,
+    );
+    assert_eq!(run.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    // conn_small.json holds the same 3 flows as conn_small.log: warned, with the count.
+    assert!(
+        stderr.contains(&format!(
+            "warning: 3 flow(s) have the same uid and ts as a flow of an earlier input \
+             (duplicates across inputs, all written): {} (3)",
+            args[1]
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("converted 313 records (0 rejected) from 3 input(s)"));
+
+    // The file's captures, in order of their first row.
+    let captures = iotguard_runtime::parquet::captures_in(std::fs::File::open(&out).unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(captures, ["conn_small", "explore_a"]);
+
+    // Read back, each capture is an input of its own, as the originals were.
+    let got = inspect_json(&[&out]);
+    let inputs: Vec<(String, u64)> = got["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["input"].as_str().unwrap().replace(&o, "FILE"),
+                i["records"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        inputs,
+        [
+            ("FILE#conn_small".to_string(), 6),
+            ("FILE#explore_a".to_string(), 307)
+        ]
+    );
+    let want = inspect_json(&[&labeled]);
+    assert_eq!(got["inputs"][1]["labels"], want["labels"]);
+    assert_eq!(got["inputs"][1]["detailed_labels"], want["detailed_labels"]);
+
+    // One input converts without a duplicate warning, and reads back as one input.
+    let single = dir.path().join("one.parquet");
+    let s = single.display().to_string();
+    let run = crate::iotguard(&["convert", &args[2], "--to", "parquet", "--out", &s], None);
+    assert!(!String::from_utf8_lossy(&run.stderr).contains("duplicates"));
+    assert_eq!(inspect_json(&[&single])["inputs"][0]["input"], s.as_str());
+}

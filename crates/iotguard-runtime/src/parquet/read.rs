@@ -28,11 +28,17 @@ use super::{flow_schema, Error, Result, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
 pub struct ReadOptions {
     /// Rows decoded at a time (at least 1): the reader holds this many records in memory.
     pub batch_rows: usize,
+    /// Only the rows of this capture (the file's `capture` column, written by `convert`; see
+    /// [`super::provenance`]); every row when `None`. A file without that column is refused.
+    pub capture: Option<String>,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { batch_rows: 8192 }
+        ReadOptions {
+            batch_rows: 8192,
+            capture: None,
+        }
     }
 }
 
@@ -55,6 +61,10 @@ pub struct ParquetFlowReader {
     /// Bad rows of the current batch, by index in the batch, ascending.
     bad_rows: std::iter::Peekable<std::vec::IntoIter<(usize, Error)>>,
     next_in_batch: usize,
+    /// Rows in the current batch before any capture filter.
+    batch_rows_read: u64,
+    /// The capture whose rows are kept, if only one's.
+    capture: Option<String>,
     last_sensor: Option<Arc<str>>,
     done: bool,
 }
@@ -123,7 +133,22 @@ impl ParquetFlowReader {
             reason: e.to_string(),
         })?;
         super::pages::check_dictionary_pages(&reader, meta.metadata(), n_flow)?;
-        let mask = ::parquet::arrow::ProjectionMask::roots(meta.parquet_schema(), 0..n_flow);
+        let capture_index = match &options.capture {
+            None => None,
+            Some(_) => Some(
+                file_fields
+                    .iter()
+                    .position(|f| f.name() == super::provenance::CAPTURE_COLUMN)
+                    .filter(|i| *i >= n_flow)
+                    .ok_or_else(|| Error::SchemaMismatch {
+                        reason: "no `capture` column to select a capture by".into(),
+                    })?,
+            ),
+        };
+        let mask = ::parquet::arrow::ProjectionMask::roots(
+            meta.parquet_schema(),
+            (0..n_flow).chain(capture_index),
+        );
         let batches =
             ParquetRecordBatchReaderBuilder::new_with_metadata(super::pages::Shared(reader), meta)
                 .with_projection(mask)
@@ -136,6 +161,8 @@ impl ParquetFlowReader {
             current: Vec::new().into_iter(),
             bad_rows: Vec::new().into_iter().peekable(),
             next_in_batch: 0,
+            batch_rows_read: 0,
+            capture: options.capture,
             last_sensor: None,
             done: false,
         })
@@ -152,9 +179,21 @@ impl ParquetFlowReader {
         let Some(batch) = super::guard(|| Ok(batches.next().transpose()?))? else {
             return Ok(false);
         };
-        self.batch_start += self.next_in_batch as u64;
+        self.batch_start += self.batch_rows_read;
+        self.batch_rows_read = batch.num_rows() as u64;
         let (start, last_sensor) = (self.batch_start, &mut self.last_sensor);
-        let decoded = super::guard(|| decode_batch(&batch, start, last_sensor))?;
+        let mut decoded = super::guard(|| decode_batch(&batch, start, last_sensor))?;
+        if let Some(capture) = &self.capture {
+            let column = column(&batch, super::provenance::CAPTURE_COLUMN)?;
+            let values = super::provenance::text_values(column).ok_or(Error::SchemaMismatch {
+                reason: "column `capture` is not text".into(),
+            })?;
+            let keep: Vec<bool> = values
+                .iter()
+                .map(|v| v.as_deref() == Some(capture.as_str()))
+                .collect();
+            decoded = decoded.keep(&keep);
+        }
         self.current = decoded.records.into_iter();
         self.bad_rows = decoded.bad_rows.into_iter().peekable();
         self.next_in_batch = 0;
@@ -204,6 +243,27 @@ impl fmt::Debug for ParquetFlowReader {
 struct Decoded {
     records: Vec<FlowRecord>,
     bad_rows: Vec<(usize, Error)>,
+}
+
+impl Decoded {
+    /// Only the rows where `keep` is true (bad rows renumbered within the batch).
+    fn keep(self, keep: &[bool]) -> Decoded {
+        let mut new_index = vec![usize::MAX; keep.len()];
+        let mut records = Vec::with_capacity(keep.iter().filter(|k| **k).count());
+        for (i, r) in self.records.into_iter().enumerate() {
+            if keep[i] {
+                new_index[i] = records.len();
+                records.push(r);
+            }
+        }
+        let bad_rows = self
+            .bad_rows
+            .into_iter()
+            .filter(|(i, _)| keep[*i])
+            .map(|(i, e)| (new_index[i], e))
+            .collect();
+        Decoded { records, bad_rows }
+    }
 }
 
 /// Collects row errors while a batch is decoded column by column.

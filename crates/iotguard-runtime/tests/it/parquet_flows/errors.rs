@@ -86,9 +86,15 @@ fn bad_values_fail_only_their_rows() {
     let file = write_raw(&batch, Some("1"));
 
     // Batches of 2 rows, so row numbers must count across batches.
-    let rows: Vec<_> = ParquetFlowReader::new(file, ReadOptions { batch_rows: 2 })
-        .unwrap()
-        .collect();
+    let rows: Vec<_> = ParquetFlowReader::new(
+        file,
+        ReadOptions {
+            batch_rows: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .collect();
     assert_eq!(rows.len(), 6);
     let summary: Vec<String> = rows
         .iter()
@@ -197,7 +203,14 @@ fn invalid_write_options_are_refused() {
 #[test]
 fn invalid_read_options_are_refused() {
     let file = super::write_file(&[], WriteOptions::default());
-    let err = ParquetFlowReader::new(file, ReadOptions { batch_rows: 0 }).unwrap_err();
+    let err = ParquetFlowReader::new(
+        file,
+        ReadOptions {
+            batch_rows: 0,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "invalid parquet options: batch_rows must be at least 1"

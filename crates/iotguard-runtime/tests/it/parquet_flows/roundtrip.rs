@@ -17,7 +17,10 @@ fn small_batches() -> (WriteOptions, ReadOptions) {
             row_group_rows: 16,
             ..WriteOptions::default()
         },
-        ReadOptions { batch_rows: 5 },
+        ReadOptions {
+            batch_rows: 5,
+            ..Default::default()
+        },
     )
 }
 
@@ -49,7 +52,16 @@ fn many_batches_round_trip() {
         read_file(file.try_clone().unwrap(), ReadOptions::default()),
         records
     );
-    assert_eq!(read_file(file, ReadOptions { batch_rows: 97 }), records);
+    assert_eq!(
+        read_file(
+            file,
+            ReadOptions {
+                batch_rows: 97,
+                ..Default::default()
+            }
+        ),
+        records
+    );
 }
 
 #[test]
