@@ -14,7 +14,7 @@
 # (Zeek-like rotation of conn.log, default 600; rotated files are deleted two rotations later so
 # the disk holds about three segments, ~2.5 GB at 20 k flows/s), SOAK_OUT (folder for the log,
 # store, CSV and outputs, default target/soak-<UTC time>), SOAK_NO_BUILD=1 (use
-# target/release/iotguard as it is).
+# target/release/iotguard as it is; the run uses a copy of it in SOAK_OUT).
 #
 # Each dashboard is one `/api/v1/live` event stream held open plus, every 10 s, the GETs the
 # dashboard page makes (alerts, stats, models). The CSV columns: UTC time, seconds since start,
@@ -35,6 +35,9 @@ BIN=$(pwd)/target/release/iotguard
 if [ "${SOAK_NO_BUILD:-0}" != 1 ]; then
   cargo build --release --locked -p iotguard-cli
 fi
+# The run uses a copy, so a rebuild during the soak does not change the binary under it.
+cp "$BIN" "$OUT/iotguard"
+BIN=$OUT/iotguard
 
 PIDS=()
 cleanup() {
