@@ -93,6 +93,9 @@ pub struct AlertQuery {
     pub host: Option<IpAddr>,
     /// Alerts without a verdict (`open`) or with one (`acknowledged`).
     pub status: Option<TriageStatus>,
+    /// Alerts of this attack type (`horizontal_scan`, `flood`, `beacon`, ...; `type` in a URL).
+    #[serde(alias = "type")]
+    pub attack_type: Option<String>,
     /// Most alerts per page (0 means 100; capped at 10 000).
     pub limit: usize,
     /// Where the previous page ended ([`AlertPage::next_cursor`]).
@@ -377,6 +380,9 @@ impl AlertStore {
             let h = h.to_string();
             arg(&mut sql, " AND (source_ip = ?", h.clone().into());
             arg(&mut sql, " OR destination_ip = ?)", h.into());
+        }
+        if let Some(t) = &q.attack_type {
+            arg(&mut sql, " AND a.attack_type = ?", t.clone().into());
         }
         match q.status {
             Some(TriageStatus::Open) => sql.push_str(" AND f.seq IS NULL"),

@@ -21,6 +21,8 @@ const state = {
   selected: null,
   verdicts: new Map(),       // alert id -> its latest analyst verdict (from the store, or given here)
   status: '',                // the alert list's filter: '', 'open' or 'acknowledged'
+  streamDown: false,         // the event stream is reconnecting
+  filter: null,              // null: the live list; else {query, alerts, cursor}: pages from the store
   dirty: { flows: false, alerts: false, charts: false },
 };
 
@@ -79,7 +81,8 @@ function withToken(url) {
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 const num = (v, d = 0) => (v == null || Number.isNaN(v) ? '' : Number(v).toLocaleString(undefined, { maximumFractionDigits: d, minimumFractionDigits: 0 }));
 const fix = (v, d = 3) => (v == null || !Number.isFinite(v) ? '' : Number(v).toFixed(d));
-const timeOf = (t) => { if (t == null) return ''; const d = new Date(typeof t === 'number' ? t * 1000 : t); return Number.isNaN(d.getTime()) ? String(t) : d.toISOString().slice(11, 19); };
+// Every time on the page is a full date and time with its zone (captures span days): UTC.
+const timeOf = (t) => { if (t == null) return ''; const d = new Date(typeof t === 'number' ? t * 1000 : t); return Number.isNaN(d.getTime()) ? String(t) : `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`; };
 const sevBadge = (s) => (s ? `<span class="sev ${esc(s)}">${esc(s)}</span>` : '');
 
 // ---- field access: flows (ScoredFlow) and alerts (ECS documents) ----
@@ -210,14 +213,16 @@ function verdictCell(id) {
 function drawAlerts() {
   const rows = [];
   const list = [...state.alerts.values()].reverse();
-  const shown = list.filter((a) => !state.status || (state.status === 'open') !== state.verdicts.has(A.id(a)));
-  for (const a of shown.slice(0, SHOWN_ALERTS)) {
+  // Filtered: the pages the store gave (it applied every filter, the status included).
+  const shown = state.filter ? state.filter.alerts
+    : list.filter((a) => !state.status || (state.status === 'open') !== state.verdicts.has(A.id(a))).slice(0, SHOWN_ALERTS);
+  for (const a of shown) {
     const id = A.id(a);
     rows.push(`<tr data-id="${esc(id)}" class="${state.selected === id ? 'sel' : ''}"><td>${timeOf(A.end(a))}</td><td>${sevBadge(A.severity(a))}</td>`
       + `<td class="num">${num(A.risk(a))}</td><td>${esc(A.attack(a))}</td><td>${esc(A.src(a))}</td>`
       + `<td>${esc(A.dst(a) ?? '')}${A.dport(a) != null ? ':' + esc(A.dport(a)) : ''}</td><td class="num">${num(A.flows(a))}</td>${verdictCell(id)}</tr>`);
   }
-  $('alerts').innerHTML = rows.join('');
+  $('alerts').innerHTML = rows.join('') || `<tr><td class="muted" colspan="8">${state.filter ? 'no alert in the store matches these filters' : 'no alert yet'}</td></tr>`;
   drawTopHosts(list);
 }
 
@@ -253,6 +258,86 @@ async function setStatus(status) {
   } catch (_) { /* the page's own alerts are filtered anyway */ }
 }
 
+// ---- filters: severity, type, host, time range and status, answered by the store, in pages ----
+
+function filterQuery() {
+  const p = new URLSearchParams();
+  for (const [id, key] of [['f-severity', 'severity'], ['f-type', 'attack_type'], ['f-host', 'host']]) {
+    const v = $(id).value.trim();
+    if (v) p.set(key, v);
+  }
+  // The time inputs are read as UTC, as every time on the page is shown.
+  for (const [id, key] of [['f-since', 'since'], ['f-until', 'until']]) {
+    const v = $(id).value;
+    if (v) p.set(key, `${v.length === 16 ? v + ':00' : v}Z`);
+  }
+  return p;
+}
+
+async function applyFilters() {
+  const query = filterQuery();
+  $('f-clear').hidden = ![...query.keys()].length;
+  if (![...query.keys()].length) {
+    state.filter = null;
+    $('alerts-more').hidden = true;
+    $('filter-note').textContent = '';
+    state.dirty.alerts = true;
+    return;
+  }
+  if (state.status) query.set('status', state.status);
+  state.filter = { query, alerts: [], cursor: null };
+  await loadFilteredPage();
+}
+
+async function loadFilteredPage() {
+  const f = state.filter;
+  if (!f) return;
+  const p = new URLSearchParams(f.query);
+  p.set('limit', '100');
+  if (f.cursor) p.set('cursor', f.cursor);
+  try {
+    const r = await api(`/api/v1/alerts?${p}`);
+    const page = await r.json();
+    if (state.filter !== f) return;   // the filters changed meanwhile
+    if (!r.ok) { $('filter-note').textContent = page.message ?? `HTTP ${r.status}`; f.alerts = []; state.dirty.alerts = true; return; }
+    for (const a of page.alerts ?? []) {
+      f.alerts.push(a);
+      if (a.iotguard?.feedback) state.verdicts.set(A.id(a), a.iotguard.feedback);
+    }
+    f.cursor = page.next_cursor ?? null;
+    $('alerts-more').hidden = !f.cursor;
+    $('filter-note').textContent = `${num(f.alerts.length)} matching alert(s) from the store${f.cursor ? ', more on the next page' : ''}`;
+    state.dirty.alerts = true;
+  } catch (e) {
+    $('filter-note').textContent = `the store could not be asked: ${e}`;
+  }
+}
+
+// A host's page: its incidents (the host filter) and its recent flows (the drill-down).
+function showHost(host) {
+  $('f-host').value = host;
+  applyFilters();
+}
+
+// ---- the live state: what /health says the pipeline's source is doing ----
+
+const SOURCE_STATES = {
+  reading: ['live', 'on'], waiting: ['live, waiting for flows', 'on'], starting: ['starting', 'off'],
+  ended: ['input ended: not live', 'off'], stopped: ['stopped: not live', 'off'], failed: ['source failed', 'off'],
+};
+async function loadLiveState() {
+  try {
+    const r = await fetch('/health');
+    const h = await r.json();
+    const [text, cls] = h.source ? (SOURCE_STATES[h.source.state] ?? [h.source.state, 'off'])
+      : ['alert store only: not live', 'off'];
+    $('conn').textContent = state.streamDown ? 'reconnecting' : text;
+    $('conn').className = `pill ${state.streamDown ? 'off' : cls}`;
+  } catch (_) {
+    $('conn').textContent = 'server unreachable'; $('conn').className = 'pill off';
+  }
+}
+
 function drawTopHosts(list) {
   const count = (key) => {
     const m = new Map();
@@ -264,7 +349,7 @@ function drawTopHosts(list) {
       m.set(h, e);
     }
     return [...m].sort((x, y) => y[1].flows - x[1].flows).slice(0, 5)
-      .map(([h, e]) => `<tr><td>${esc(h)}</td><td class="num">${num(e.alerts)}</td><td class="num">${num(e.flows)}</td></tr>`).join('');
+      .map(([h, e]) => `<tr><td><a href="#" class="host" data-host="${esc(h)}">${esc(h)}</a></td><td class="num">${num(e.alerts)}</td><td class="num">${num(e.flows)}</td></tr>`).join('');
   };
   $('top-src').innerHTML = count(A.src);
   $('top-dst').innerHTML = count(A.dst);
@@ -345,11 +430,11 @@ async function showDetail(id) {
   $('detail-title').innerHTML = `${sevBadge(A.severity(a))} ${esc(A.attack(a) ?? '')}`;
   const facts = [
     ['id', A.id(a)], ['source', A.src(a)], ['destination', `${A.dst(a) ?? ''}${A.dport(a) != null ? ':' + A.dport(a) : ''}`],
-    ['first seen', A.start(a)], ['last seen', A.end(a)], ['flows', num(A.flows(a))], ['risk score', num(A.risk(a))],
+    ['first seen', timeOf(A.start(a))], ['last seen', timeOf(A.end(a))], ['flows', num(A.flows(a))], ['risk score', num(A.risk(a))],
     ['model score', fix(a.iotguard?.score)], ['threshold', fix(a.iotguard?.threshold)], ['rule', a.rule?.name],
     ['sensor', a.observer?.name], ['uids', (a.iotguard?.uids ?? []).slice(0, 8).join(' ')], ['message', a.message],
   ];
-  $('detail-facts').innerHTML = facts.filter(([, v]) => v != null && v !== '').map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('');
+  $('detail-facts').innerHTML = facts.filter(([, v]) => v != null && v !== '').map(([k, v]) => `<dt>${esc(k)}</dt><dd>${k === 'source' ? `<a href="#" class="host" data-host="${esc(v)}" title="this host's incidents">${esc(v)}</a>` : esc(v)}</dd>`).join('');
   $('reasons').innerHTML = reasonsList(A.reasons(a));
   $('explanation').innerHTML = explanationSvg(A.explanation(a));
   const host = A.src(a);
@@ -539,7 +624,19 @@ async function start() {
   // The analyst's name is remembered in this browser (it is not a secret).
   $('analyst').value = localStorage.getItem('iotguard-analyst') ?? '';
   $('analyst').addEventListener('change', () => localStorage.setItem('iotguard-analyst', $('analyst').value.trim()));
-  $('alert-status').addEventListener('change', () => setStatus($('alert-status').value));
+  $('alert-status').addEventListener('change', () => { setStatus($('alert-status').value); if (state.filter) applyFilters(); });
+  for (const id of ['f-severity', 'f-type', 'f-host', 'f-since', 'f-until']) $(id).addEventListener('change', applyFilters);
+  $('f-clear').addEventListener('click', () => {
+    for (const id of ['f-severity', 'f-type', 'f-host', 'f-since', 'f-until']) $(id).value = '';
+    applyFilters();
+  });
+  $('alerts-more').addEventListener('click', loadFilteredPage);
+  for (const id of ['top-src', 'top-dst', 'detail-facts']) {
+    $(id).addEventListener('click', (e) => {
+      const a = e.target.closest('a.host');
+      if (a) { e.preventDefault(); showHost(a.dataset.host); }
+    });
+  }
   $('detail-close').addEventListener('click', () => {
     $('detail').hidden = true;
     $('alerts-card').className = 'card full';
@@ -554,8 +651,12 @@ async function start() {
     if (r.ok) { const page = await r.json(); for (const a of (page.alerts ?? []).reverse()) addAlert(a); }
   } catch (_) { /* the stream will bring them */ }
   const es = new EventSource(withToken('/api/v1/live'));
-  es.onopen = () => { $('conn').textContent = 'live'; $('conn').className = 'pill on'; };
-  es.onerror = () => { $('conn').textContent = 'reconnecting'; $('conn').className = 'pill off'; };
+  // The badge says "live" only while the pipeline's source reads (/health), not because the
+  // stream is open: `serve` and an ended replay have nothing live.
+  es.onopen = () => { state.streamDown = false; loadLiveState(); };
+  es.onerror = () => { state.streamDown = true; loadLiveState(); };
+  loadLiveState();
+  setInterval(loadLiveState, 3000);
   es.addEventListener('flow', (e) => addFlow(JSON.parse(e.data)));
   es.addEventListener('alert', (e) => addAlert(JSON.parse(e.data)));
   es.addEventListener('stats', (e) => addTick(JSON.parse(e.data)));

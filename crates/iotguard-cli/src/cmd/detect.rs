@@ -534,9 +534,6 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         ));
     }
     let learning_failed = report_learning(&mut detector, &args)?;
-    if let Some(server) = server {
-        server.stop()?;
-    }
     let kafka_stats = match kafka.as_mut() {
         Some(side) => Some(super::replay::finish_kafka(side)?),
         None => None,
@@ -606,6 +603,18 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
                 ""
             }
         ));
+    }
+    if let Some(server) = server {
+        // The dashboard outlives a replay (yesterday's alerts are still to be read) until
+        // Ctrl-C or SIGTERM; /health says the source `ended`.
+        if !report.interrupted {
+            output::info(&format!(
+                "the input ended: still serving the API and the dashboard at {} (Ctrl-C stops)",
+                server.url()
+            ));
+            super::serve::wait_for(&shutdown);
+        }
+        server.stop()?;
     }
     Ok(
         if failed_inputs == 0

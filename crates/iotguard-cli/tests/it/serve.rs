@@ -279,8 +279,8 @@ fn detect_json_with_serve_keeps_standard_output_json() {
     let train = crate::simulated(dir.path(), 1, 3000);
     let live = crate::simulated(dir.path(), 2, 500);
     ok(&["train", "--model", "logreg", "--out", &p(&model), &train]);
-    let out = crate::iotguard(
-        &[
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iotguard"))
+        .args([
             "detect",
             "--json",
             "--serve",
@@ -290,10 +290,34 @@ fn detect_json_with_serve_keeps_standard_output_json() {
             "--alerts-db",
             &p(&db),
             &live,
-        ],
-        None,
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The replay ends, the server stays until Ctrl-C, saying so.
+    let mut stderr_lines = BufReader::new(child.stderr.take().unwrap());
+    let mut stderr = String::new();
+    while !stderr.contains("the input ended: still serving the API and the dashboard at") {
+        let mut line = String::new();
+        assert!(stderr_lines.read_line(&mut line).unwrap() > 0, "{stderr}");
+        stderr.push_str(&line);
+    }
+    let url = stderr
+        .split("serving the API and the dashboard at http://")
+        .nth(1)
+        .and_then(|r| r.split(['/', ' ', '\n']).next())
+        .unwrap()
+        .to_string();
+    assert_eq!(get_json(&url, "/health")["source"]["state"], json!("ended"));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    stderr_lines.read_to_string(&mut stderr).unwrap();
+    let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stats: Value = serde_json::from_str(&stdout)

@@ -98,6 +98,34 @@ fn upserts_by_id_and_queries_pages_filters_and_counts() {
         .unwrap();
     assert_eq!(got.alerts.len(), want);
     assert!(want >= 1);
+    // Attack type: each type's alerts, and together every alert once.
+    let mut typed = 0;
+    for t in [
+        "horizontal_scan",
+        "vertical_scan",
+        "flood",
+        "brute_force",
+        "beacon",
+        "exfiltration",
+        "anomaly",
+    ] {
+        let want = finals
+            .iter()
+            .filter(|a| a.iotguard.attack_type.as_str() == t)
+            .count();
+        let got = reader
+            .query(&AlertQuery {
+                attack_type: Some(t.to_string()),
+                limit: 10_000,
+                ..AlertQuery::default()
+            })
+            .unwrap()
+            .alerts;
+        assert_eq!(got.len(), want, "{t}");
+        assert!(got.iter().all(|a| a.iotguard.attack_type.as_str() == t));
+        typed += want;
+    }
+    assert_eq!(typed, finals.len());
     // An older revision never replaces a newer one.
     let first_rev = all.iter().find(|a| a.id() == finals[0].id()).unwrap();
     store.send(std::slice::from_ref(first_rev)).unwrap();
@@ -139,6 +167,8 @@ fn query_parameters_read_from_json() {
     assert_eq!(q.min_severity, Some(Severity::High));
     assert_eq!(q.limit, 5);
     assert!(serde_json::from_str::<AlertQuery>(r#"{"since": "yesterday"}"#).is_err());
+    let q: AlertQuery = serde_json::from_str(r#"{"type": "beacon"}"#).unwrap();
+    assert_eq!(q.attack_type.as_deref(), Some("beacon"));
 }
 
 /// A tmpfs of `size` mounted on a fresh folder, unmounted on drop; `None` (after printing a

@@ -32,7 +32,7 @@ fn check_cursor(cursor: Option<&str>) -> Result<(), ApiError> {
 
 /// Lists alerts. Query parameters: `since`, `until` (RFC 3339 or Unix seconds), `severity`
 /// (exactly), `min_severity` (at least), `host` (source or destination IP), `status` (`open`:
-/// no verdict yet, `acknowledged`: judged), `limit` (default 100, at most 10 000), `cursor`
+/// no verdict yet, `acknowledged`: judged), `attack_type` (or `type`), `limit` (default 100, at most 10 000), `cursor`
 /// (the previous page's `next_cursor`). Each alert carries its latest verdict in
 /// `iotguard.feedback`.
 pub(crate) async fn list(
