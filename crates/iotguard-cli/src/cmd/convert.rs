@@ -133,9 +133,9 @@ pub(crate) fn run(mut args: ConvertArgs) -> anyhow::Result<u8> {
     let mut duplicates = Duplicates::default();
     // The sink keeps the first write error; the batch stops at it.
     let mut failure: Option<anyhow::Error> = None;
-    // No output format keeps a dataset's own (native) columns: counted and said at the end.
+    // The text formats keep neither a dataset's own (native) columns: counted and said at the end.
     let mut native: Option<(iotguard_flow::NativeFamily, u64)> = None;
-    // Nor the mark of a record without a time: written with `ts` 0, it reads back as timed.
+    // nor the mark of a record without a time (written with `ts` 0, it reads back as timed).
     let mut untimed = 0u64;
     let read = args
         .input
@@ -169,13 +169,15 @@ pub(crate) fn run(mut args: ConvertArgs) -> anyhow::Result<u8> {
         total.bad_records,
         outcome.per_input.len()
     ));
-    if let Some((family, n)) = native {
+    // Parquet keeps both (`native_family`/`native_values`, `untimed`); the text formats do not.
+    let keeps_extras = matches!(args.to, Target::Parquet);
+    if let Some((family, n)) = native.filter(|_| !keeps_extras) {
         output::warn(&format!(
             "{n} records carried the {family} native columns, which the output does not keep: \
              train with --features native on the original input"
         ));
     }
-    if untimed > 0 {
+    if untimed > 0 && !keeps_extras {
         output::warn(&format!(
             "{untimed} records have no time (their input has no time column); the output writes \
              them at ts 0 (1970-01-01), where they read back as timed flows"

@@ -1,6 +1,10 @@
 //! Where each flow of a Parquet file came from: the `input` and `capture` columns that
 //! `convert --to parquet` writes after the flow schema's, so a file made from a folder of
 //! captures can still be split by capture (leave-one-capture-out) by pandas, DuckDB or iotguard.
+//! After them come what a record knows beyond the Zeek fields: `untimed` (the input had no time
+//! column; `ts` is then 0) and the dataset's own columns as `native_family` (`ton-iot`, ...,
+//! null for none) and `native_values` (the family's numbers in its feature order, `NaN` =
+//! missing), which the reader puts back on the records.
 //!
 //! `input` is the input's name as given (its path); `capture` is the capture's name, the input's
 //! file name without its folder and its format and compression suffixes
@@ -17,12 +21,12 @@ use std::sync::Arc;
 
 use ::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use ::parquet::arrow::{ArrowWriter, ProjectionMask};
-use arrow_array::builder::StringDictionaryBuilder;
+use arrow_array::builder::{BooleanBuilder, Float32Builder, ListBuilder, StringDictionaryBuilder};
 use arrow_array::cast::AsArray;
-use arrow_array::types::Int32Type;
+use arrow_array::types::{Float32Type, Int32Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use iotguard_flow::FlowRecord;
+use iotguard_flow::{FlowRecord, Native, NativeFamily};
 
 use super::{flow_schema, writer_properties, Error, FlowColumns, Result, WriteOptions};
 
@@ -31,6 +35,20 @@ pub const INPUT_COLUMN: &str = "input";
 
 /// The name of the column holding the capture's name.
 pub const CAPTURE_COLUMN: &str = "capture";
+
+/// The name of the column marking records whose input had no time.
+pub const UNTIMED_COLUMN: &str = "untimed";
+
+/// The name of the column naming a record's native family (null for none).
+pub const NATIVE_FAMILY_COLUMN: &str = "native_family";
+
+/// The name of the column holding a record's native values (null for none).
+pub const NATIVE_VALUES_COLUMN: &str = "native_values";
+
+/// The item field of [`NATIVE_VALUES_COLUMN`].
+fn native_item() -> Arc<Field> {
+    Arc::new(Field::new("item", DataType::Float32, false))
+}
 
 /// Suffixes taken off a file name, repeatedly, to name its capture.
 const SUFFIXES: &[&str] = &[
@@ -64,7 +82,8 @@ pub fn capture_name(input: &str) -> String {
     name.to_string()
 }
 
-/// The schema `convert` writes: the flow schema, then `input` and `capture`.
+/// The schema `convert` writes: the flow schema, then `input`, `capture`, `untimed`,
+/// `native_family` and `native_values`.
 pub fn provenance_schema() -> SchemaRef {
     let flow = flow_schema();
     let dict = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
@@ -75,6 +94,13 @@ pub fn provenance_schema() -> SchemaRef {
         .chain([
             Arc::new(Field::new(INPUT_COLUMN, dict(), false)),
             Arc::new(Field::new(CAPTURE_COLUMN, dict(), false)),
+            Arc::new(Field::new(UNTIMED_COLUMN, DataType::Boolean, false)),
+            Arc::new(Field::new(NATIVE_FAMILY_COLUMN, dict(), true)),
+            Arc::new(Field::new(
+                NATIVE_VALUES_COLUMN,
+                DataType::List(native_item()),
+                true,
+            )),
         ])
         .collect();
     Arc::new(Schema::new_with_metadata(fields, flow.metadata().clone()))
@@ -87,6 +113,9 @@ pub struct ProvenanceWriter<W: Write + Send> {
     flow: FlowColumns,
     input: StringDictionaryBuilder<Int32Type>,
     capture: StringDictionaryBuilder<Int32Type>,
+    untimed: BooleanBuilder,
+    native_family: StringDictionaryBuilder<Int32Type>,
+    native_values: ListBuilder<Float32Builder>,
     batch_rows: usize,
     rows_written: u64,
 }
@@ -107,6 +136,9 @@ impl<W: Write + Send> ProvenanceWriter<W> {
             flow: FlowColumns::with_capacity(options.batch_rows.min(64 * 1024)),
             input: StringDictionaryBuilder::new(),
             capture: StringDictionaryBuilder::new(),
+            untimed: BooleanBuilder::new(),
+            native_family: StringDictionaryBuilder::new(),
+            native_values: ListBuilder::new(Float32Builder::new()).with_field(native_item()),
             batch_rows: options.batch_rows,
             rows_written: 0,
         })
@@ -118,6 +150,18 @@ impl<W: Write + Send> ProvenanceWriter<W> {
         self.flow.append(record)?;
         self.input.append(input)?;
         self.capture.append(capture)?;
+        self.untimed.append_value(record.untimed);
+        match &record.native {
+            Some(native) => {
+                self.native_family.append(native.family.name())?;
+                self.native_values.values().append_slice(&native.values);
+                self.native_values.append(true);
+            }
+            None => {
+                self.native_family.append_null();
+                self.native_values.append_null();
+            }
+        }
         self.rows_written += 1;
         if self.flow.len() >= self.batch_rows {
             self.write_batch()?;
@@ -145,6 +189,9 @@ impl<W: Write + Send> ProvenanceWriter<W> {
         let mut columns = self.flow.finish_arrays();
         columns.push(Arc::new(self.input.finish()) as ArrayRef);
         columns.push(Arc::new(self.capture.finish()) as ArrayRef);
+        columns.push(Arc::new(self.untimed.finish()) as ArrayRef);
+        columns.push(Arc::new(self.native_family.finish()) as ArrayRef);
+        columns.push(Arc::new(self.native_values.finish()) as ArrayRef);
         self.writer
             .write(&RecordBatch::try_new(self.schema.clone(), columns)?)?;
         Ok(())
@@ -179,6 +226,67 @@ pub(crate) fn text_values(column: &ArrayRef) -> Option<Vec<Option<String>>> {
             })
             .collect(),
     )
+}
+
+/// Puts a batch's `untimed`, `native_family` and `native_values` (where the file has them) back
+/// on its records; a native value list that does not fit its family is that row's error.
+pub(crate) fn restore_extras(
+    batch: &RecordBatch,
+    records: &mut [FlowRecord],
+    bad: &mut Vec<(usize, String, &'static str)>,
+) -> Result<()> {
+    if let Some(column) = batch.column_by_name(UNTIMED_COLUMN) {
+        let untimed = column
+            .as_boolean_opt()
+            .ok_or_else(|| Error::SchemaMismatch {
+                reason: format!("column `{UNTIMED_COLUMN}` is not boolean"),
+            })?;
+        for (i, r) in records.iter_mut().enumerate() {
+            r.untimed = untimed.is_valid(i) && untimed.value(i);
+        }
+    }
+    let (Some(family), Some(values)) = (
+        batch.column_by_name(NATIVE_FAMILY_COLUMN),
+        batch.column_by_name(NATIVE_VALUES_COLUMN),
+    ) else {
+        return Ok(());
+    };
+    let families = text_values(family).ok_or_else(|| Error::SchemaMismatch {
+        reason: format!("column `{NATIVE_FAMILY_COLUMN}` is not text"),
+    })?;
+    let lists = values
+        .as_list_opt::<i32>()
+        .ok_or_else(|| Error::SchemaMismatch {
+            reason: format!("column `{NATIVE_VALUES_COLUMN}` is not a list"),
+        })?;
+    for (i, r) in records.iter_mut().enumerate() {
+        let Some(name) = &families[i] else { continue };
+        let family: NativeFamily = match name.parse() {
+            Ok(f) => f,
+            Err(e) => {
+                bad.push((i, e, NATIVE_FAMILY_COLUMN));
+                continue;
+            }
+        };
+        let list = lists.is_valid(i).then(|| lists.value(i));
+        let floats = list
+            .as_ref()
+            .and_then(|l| l.as_primitive_opt::<Float32Type>());
+        match floats {
+            Some(v) if v.len() == family.width() && v.null_count() == 0 => {
+                r.native = Some(Box::new(Native {
+                    family,
+                    values: v.values().to_vec().into(),
+                }));
+            }
+            _ => bad.push((
+                i,
+                format!("not the {} values of the {family} family", family.width()),
+                NATIVE_VALUES_COLUMN,
+            )),
+        }
+    }
+    Ok(())
 }
 
 /// The captures of a flow file with a `capture` column, in the order of their first row;

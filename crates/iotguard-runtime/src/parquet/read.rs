@@ -145,10 +145,24 @@ impl ParquetFlowReader {
                     })?,
             ),
         };
-        let mask = ::parquet::arrow::ProjectionMask::roots(
-            meta.parquet_schema(),
-            (0..n_flow).chain(capture_index),
-        );
+        // What `convert` writes beyond the flow columns and the reader puts back on records.
+        let extras = file_fields
+            .iter()
+            .enumerate()
+            .skip(n_flow)
+            .filter(|(_, f)| {
+                [
+                    super::provenance::UNTIMED_COLUMN,
+                    super::provenance::NATIVE_FAMILY_COLUMN,
+                    super::provenance::NATIVE_VALUES_COLUMN,
+                ]
+                .contains(&f.name().as_str())
+            })
+            .map(|(i, _)| i);
+        let mut roots: Vec<usize> = (0..n_flow).chain(capture_index).chain(extras).collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let mask = ::parquet::arrow::ProjectionMask::roots(meta.parquet_schema(), roots);
         let batches =
             ParquetRecordBatchReaderBuilder::new_with_metadata(super::pages::Shared(reader), meta)
                 .with_projection(mask)
@@ -183,6 +197,24 @@ impl ParquetFlowReader {
         self.batch_rows_read = batch.num_rows() as u64;
         let (start, last_sensor) = (self.batch_start, &mut self.last_sensor);
         let mut decoded = super::guard(|| decode_batch(&batch, start, last_sensor))?;
+        let mut extra_bad = Vec::new();
+        super::provenance::restore_extras(&batch, &mut decoded.records, &mut extra_bad)?;
+        if !extra_bad.is_empty() {
+            decoded
+                .bad_rows
+                .extend(extra_bad.into_iter().map(|(i, reason, column)| {
+                    (
+                        i,
+                        Error::BadValue {
+                            row: start + i as u64,
+                            column,
+                            reason,
+                        },
+                    )
+                }));
+            decoded.bad_rows.sort_by_key(|(i, _)| *i);
+            decoded.bad_rows.dedup_by_key(|(i, _)| *i);
+        }
         if let Some(capture) = &self.capture {
             let column = column(&batch, super::provenance::CAPTURE_COLUMN)?;
             let values = super::provenance::text_values(column).ok_or(Error::SchemaMismatch {
