@@ -443,6 +443,34 @@ async function showDetail(id) {
   $('host-flows').innerHTML = flows.length ? flows.slice(0, 40).map(flowRow).join('')
     : `<tr><td class="muted" colspan="${FLOW_COLUMNS.length}">no flow of ${esc(host)} among the sampled flows received</td></tr>`;
   state.dirty.alerts = true;
+  loadIncidentFlows(id);
+}
+
+// The flows behind the alert, as the store kept them (its first and last ones): there under
+// `serve` and for yesterday's alerts, when the page's sample of the stream has none.
+async function loadIncidentFlows(id) {
+  $('incident-flows-head').innerHTML = flowHead();
+  $('incident-flows').innerHTML = '';
+  $('incident-flows-note').textContent = '';
+  try {
+    const r = await api(`/api/v1/alerts/${encodeURIComponent(id)}/flows`);
+    if (state.selected !== id) return;
+    if (!r.ok) { $('incident-flows-note').textContent = r.status === 404 ? '(not in the store yet)' : `(HTTP ${r.status})`; return; }
+    const kept = await r.json();
+    // The duration statistics are the incident's own here.
+    const durs = kept.flows.map((f) => F.dur(f) ?? 0);
+    const n = durs.length, sum = durs.reduce((a, b) => a + b, 0), mean = n ? sum / n : 0;
+    const seed = { mean, sum, min: n ? Math.min(...durs) : 0, max: n ? Math.max(...durs) : 0,
+      stddev: n > 1 ? Math.sqrt(durs.reduce((a, d) => a + (d - mean) ** 2, 0) / (n - 1)) : 0 };
+    $('incident-flows').innerHTML = kept.flows.length
+      ? kept.flows.map((f) => flowRow({ ...f, seed })).join('')
+      : `<tr><td class="muted" colspan="${FLOW_COLUMNS.length}">the store kept no flow of this alert</td></tr>`;
+    $('incident-flows-note').textContent = kept.total > kept.flows.length
+      ? `(the first ${kept.kept_each_end} and the last ${kept.kept_each_end} of ${num(kept.total)} flows)`
+      : `(all ${num(kept.total)})`;
+  } catch (e) {
+    $('incident-flows-note').textContent = `(the store could not be asked: ${e})`;
+  }
 }
 
 function reasonsList(items) {
