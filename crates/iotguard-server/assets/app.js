@@ -194,6 +194,20 @@ function addTick(t) {
   state.dirty.charts = true;
 }
 
+// The server's last two minutes of totals, sent first on every (re)connection: the rate chart
+// has its history on page load.
+function addHistory(points) {
+  if (!Array.isArray(points) || points.length < 2 || state.rates.length) return;
+  for (let i = 1; i < points.length; i++) {
+    const [p, q] = [points[i - 1], points[i]];
+    const dt = q.t - p.t;
+    if (!(dt > 0)) continue;
+    state.rates.push({ t: q.t, flows: Math.max(0, (q.flows_total - p.flows_total) / dt), alerts: Math.max(0, (q.alert_updates_total - p.alert_updates_total) / dt) });
+  }
+  while (state.rates.length > RATE_POINTS) state.rates.shift();
+  state.dirty.charts = true;
+}
+
 // ---- drawing (at most every 250 ms) ----
 
 function drawFlows() {
@@ -687,6 +701,7 @@ async function start() {
   setInterval(loadLiveState, 3000);
   es.addEventListener('flow', (e) => addFlow(JSON.parse(e.data)));
   es.addEventListener('alert', (e) => addAlert(JSON.parse(e.data)));
+  es.addEventListener('history', (e) => addHistory(JSON.parse(e.data)));
   es.addEventListener('stats', (e) => addTick(JSON.parse(e.data)));
   es.addEventListener('model', () => loadModel());
   setInterval(frame, 250);
