@@ -101,9 +101,6 @@ def fixtures(work, data, env):
                     os.path.join(work, "capture.csv"))
     shutil.copy(os.path.join(ROOT, "testdata/ton-iot/ton_iot_network.csv"),
                 os.path.join(work, "ton_iot.csv"))
-    # The model "in production" of the retraining section.
-    run(["iotguard", "train", "--model", "tree", "--out", "current.json", "captures/train/"],
-        work, env)
 
 
 def main():

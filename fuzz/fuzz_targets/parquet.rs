@@ -16,7 +16,13 @@ fuzz_target!(|data: &[u8]| {
     // libfuzzer-sys aborts when the target itself unwinds.
     QUIET_CAUGHT_PANICS.call_once(|| std::panic::set_hook(Box::new(|_| {})));
     let bytes = bytes::Bytes::copy_from_slice(data);
-    let Ok(reader) = ParquetFlowReader::new(bytes, ReadOptions { batch_rows: 64, ..Default::default() }) else {
+    let Ok(reader) = ParquetFlowReader::new(
+        bytes,
+        ReadOptions {
+            batch_rows: 64,
+            ..Default::default()
+        },
+    ) else {
         return;
     };
     let mut failed = false;

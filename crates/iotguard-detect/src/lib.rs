@@ -102,8 +102,8 @@ pub use sink::{AlertSink, SinkError};
 pub use source_health::{SourceHealth, SourceState};
 pub use stats::{HistogramSnapshot, SourceMetrics, Stage, Stats, StatsSnapshot};
 pub use store::{
-    AlertPage, AlertQuery, AlertStore, AttackPerformance, Feedback, ModelPerformance, Performance,
-    SeverityCount, TriageStatus, Verdict, VerdictCounts,
+    AlertFlows, AlertPage, AlertQuery, AlertStore, AttackPerformance, Feedback, ModelPerformance,
+    Performance, SeverityCount, TriageStatus, Verdict, VerdictCounts, KEPT_FLOWS,
 };
 pub use table::IncidentTracker;
 pub use time::{parse_time, rfc3339};

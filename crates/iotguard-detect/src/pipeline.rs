@@ -164,6 +164,7 @@ pub fn run_pipeline(
         scored_reported: detector.counts(),
         fatal: None,
         last_failure: None,
+        alert_flows: Vec::new(),
     };
     let mut last_flush = Instant::now();
     let mut last_flow_at: Option<Instant> = None;
@@ -227,6 +228,9 @@ pub fn run_pipeline(
                     if feed.offer_flow(&scored) {
                         stats.add_feed_sent(1);
                     }
+                }
+                if scored.is_alert && scored.incident_id.is_some() {
+                    run.alert_flows.push(scored);
                 }
                 in_batch += 1;
                 if in_batch >= config.batch {
@@ -363,6 +367,8 @@ struct Run {
     fatal: Option<Error>,
     /// The latest sink failure, as `/health` shows it.
     last_failure: Option<String>,
+    /// The alerting flows since the last send, for the sinks that keep them with their alert.
+    alert_flows: Vec<crate::scored::ScoredFlow>,
 }
 
 impl Run {
@@ -377,6 +383,14 @@ impl Run {
     ) {
         if let Some(now) = detector.latest() {
             detector.expire(now);
+        }
+        if !self.alert_flows.is_empty() {
+            for sink in sinks.iter_mut() {
+                if let Err(e) = sink.send_flows(&self.alert_flows) {
+                    self.sink_failed(sink.name(), &e, stats, on_notice);
+                }
+            }
+            self.alert_flows.clear();
         }
         self.alerts.clear();
         detector.drain_alerts(&mut self.alerts);

@@ -46,6 +46,9 @@ use crate::time::parse_time;
 
 mod events;
 pub(crate) mod feedback;
+mod flows;
+
+pub use flows::{AlertFlows, KEPT_FLOWS};
 
 pub use feedback::{
     AttackPerformance, Feedback, ModelPerformance, Performance, TriageStatus, Verdict,
@@ -145,6 +148,10 @@ pub struct AlertStore {
     retention: Option<std::time::Duration>,
     /// Event documents waiting for the next flush (`events.rs`).
     pending_events: Vec<EventDocument>,
+    /// Alerting flows waiting for the next flush, by incident id (`flows.rs`).
+    pending_flows: Vec<(String, String)>,
+    /// Flows stored per incident so far (this process's), for their slots.
+    flow_counts: HashMap<String, u64>,
 }
 
 /// How often the retention is applied (at a commit).
@@ -199,6 +206,8 @@ impl AlertStore {
             max_unsaved: DEFAULT_MAX_UNSAVED,
             retention: None,
             pending_events: Vec::new(),
+            pending_flows: Vec::new(),
+            flow_counts: HashMap::new(),
         })
     }
 
@@ -546,7 +555,12 @@ impl AlertSink for AlertStore {
 
     fn flush(&mut self) -> Result<(), SinkError> {
         self.commit().map_err(sink_error)?;
-        self.write_events().map_err(sink_error)
+        self.write_events().map_err(sink_error)?;
+        self.write_flows().map_err(sink_error)
+    }
+
+    fn send_flows(&mut self, flows: &[crate::scored::ScoredFlow]) -> Result<(), SinkError> {
+        self.take_flows(flows).map_err(sink_error)
     }
 
     fn send_events(&mut self, events: &[EventDocument]) -> Result<(), SinkError> {
@@ -560,6 +574,7 @@ impl Drop for AlertStore {
         // Whatever was sent is kept even without a final flush.
         let _ = self.commit();
         let _ = self.write_events();
+        let _ = self.write_flows();
     }
 }
 

@@ -194,6 +194,20 @@ function addTick(t) {
   state.dirty.charts = true;
 }
 
+// The server's last two minutes of totals, sent first on every (re)connection: the rate chart
+// has its history on page load.
+function addHistory(points) {
+  if (!Array.isArray(points) || points.length < 2 || state.rates.length) return;
+  for (let i = 1; i < points.length; i++) {
+    const [p, q] = [points[i - 1], points[i]];
+    const dt = q.t - p.t;
+    if (!(dt > 0)) continue;
+    state.rates.push({ t: q.t, flows: Math.max(0, (q.flows_total - p.flows_total) / dt), alerts: Math.max(0, (q.alert_updates_total - p.alert_updates_total) / dt) });
+  }
+  while (state.rates.length > RATE_POINTS) state.rates.shift();
+  state.dirty.charts = true;
+}
+
 // ---- drawing (at most every 250 ms) ----
 
 function drawFlows() {
@@ -443,6 +457,34 @@ async function showDetail(id) {
   $('host-flows').innerHTML = flows.length ? flows.slice(0, 40).map(flowRow).join('')
     : `<tr><td class="muted" colspan="${FLOW_COLUMNS.length}">no flow of ${esc(host)} among the sampled flows received</td></tr>`;
   state.dirty.alerts = true;
+  loadIncidentFlows(id);
+}
+
+// The flows behind the alert, as the store kept them (its first and last ones): there under
+// `serve` and for yesterday's alerts, when the page's sample of the stream has none.
+async function loadIncidentFlows(id) {
+  $('incident-flows-head').innerHTML = flowHead();
+  $('incident-flows').innerHTML = '';
+  $('incident-flows-note').textContent = '';
+  try {
+    const r = await api(`/api/v1/alerts/${encodeURIComponent(id)}/flows`);
+    if (state.selected !== id) return;
+    if (!r.ok) { $('incident-flows-note').textContent = r.status === 404 ? '(not in the store yet)' : `(HTTP ${r.status})`; return; }
+    const kept = await r.json();
+    // The duration statistics are the incident's own here.
+    const durs = kept.flows.map((f) => F.dur(f) ?? 0);
+    const n = durs.length, sum = durs.reduce((a, b) => a + b, 0), mean = n ? sum / n : 0;
+    const seed = { mean, sum, min: n ? Math.min(...durs) : 0, max: n ? Math.max(...durs) : 0,
+      stddev: n > 1 ? Math.sqrt(durs.reduce((a, d) => a + (d - mean) ** 2, 0) / (n - 1)) : 0 };
+    $('incident-flows').innerHTML = kept.flows.length
+      ? kept.flows.map((f) => flowRow({ ...f, seed })).join('')
+      : `<tr><td class="muted" colspan="${FLOW_COLUMNS.length}">the store kept no flow of this alert</td></tr>`;
+    $('incident-flows-note').textContent = kept.total > kept.flows.length
+      ? `(the first ${kept.kept_each_end} and the last ${kept.kept_each_end} of ${num(kept.total)} flows)`
+      : `(all ${num(kept.total)})`;
+  } catch (e) {
+    $('incident-flows-note').textContent = `(the store could not be asked: ${e})`;
+  }
 }
 
 function reasonsList(items) {
@@ -659,6 +701,7 @@ async function start() {
   setInterval(loadLiveState, 3000);
   es.addEventListener('flow', (e) => addFlow(JSON.parse(e.data)));
   es.addEventListener('alert', (e) => addAlert(JSON.parse(e.data)));
+  es.addEventListener('history', (e) => addHistory(JSON.parse(e.data)));
   es.addEventListener('stats', (e) => addTick(JSON.parse(e.data)));
   es.addEventListener('model', () => loadModel());
   setInterval(frame, 250);

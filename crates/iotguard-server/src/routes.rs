@@ -85,6 +85,12 @@ fn table(state: &AppState) -> RouteTable {
     )
     .add(
         Method::GET,
+        "/api/v1/alerts/{id}/flows",
+        RouteKind::Api,
+        get(api::alerts::flows),
+    )
+    .add(
+        Method::GET,
         "/api/v1/alerts/{id}/feedback",
         RouteKind::Api,
         get(api::feedback::history),

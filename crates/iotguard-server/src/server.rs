@@ -41,6 +41,8 @@ impl Server {
         let addr = std_listener.local_addr().map_err(bind)?;
         let listener = {
             let _guard = runtime.enter();
+            // The ticks start with the server, so the rate chart has a history on page load.
+            let _ = state.ticks();
             tokio::net::TcpListener::from_std(std_listener).map_err(bind)?
         };
         let (stop, stopped) = oneshot::channel::<()>();

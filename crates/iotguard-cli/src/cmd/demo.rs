@@ -80,13 +80,21 @@ pub(crate) struct DemoArgs {
 
 /// The simulator as a detection source, paced at a steady rate of flows per second. Flow
 /// times are the simulation's own (simulated time runs faster than the wall clock at demo
-/// rates), so per-host features see the same traffic shapes the model was trained on.
+/// rates), so per-host features see the same traffic shapes the model was trained on. The
+/// simulation starts [`HISTORY_SECS`] ago and is never let ahead of the wall clock: it plays
+/// the last days quickly, then goes on in real time, so no flow or alert is in the future.
 struct SimSource {
     flows: Box<dyn Iterator<Item = iotguard_flow::FlowRecord> + Send>,
     rate: f64,
     started: Option<Instant>,
     sent: u64,
+    /// A flow not yet due by the wall clock.
+    waiting: Option<iotguard_flow::FlowRecord>,
 }
+
+/// How far back the demo's simulated clock starts: five days, played in about two minutes at
+/// the default rate, after which it follows the wall clock.
+const HISTORY_SECS: i64 = 5 * 86_400;
 
 impl Source for SimSource {
     fn name(&self) -> &str {
@@ -106,11 +114,21 @@ impl Source for SimSource {
                 return Ok(SourceEvent::Idle);
             }
         }
+        let Some(rec) = self.waiting.take().or_else(|| self.flows.next()) else {
+            return Ok(SourceEvent::End);
+        };
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64);
+        if rec.ts.as_nanos() > wall {
+            // Caught up with the present: wait for the flow's time.
+            let ahead = Duration::from_nanos((rec.ts.as_nanos() - wall) as u64);
+            std::thread::sleep(ahead.min(Duration::from_millis(100)));
+            self.waiting = Some(rec);
+            return Ok(SourceEvent::Idle);
+        }
         self.sent += 1;
-        Ok(match self.flows.next() {
-            Some(rec) => SourceEvent::Record(Box::new(rec)),
-            None => SourceEvent::End,
-        })
+        Ok(SourceEvent::Record(Box::new(rec)))
     }
 }
 
@@ -120,7 +138,7 @@ fn sim_config(seed: u64, devices: u32) -> SimConfig {
         .map_or(0, |d| d.as_secs() as i64);
     SimConfig {
         seed,
-        start_unix_secs: now,
+        start_unix_secs: now - HISTORY_SECS,
         sensor: Some("iotguard-demo".to_string()),
         devices: DeviceCounts::mix(devices),
         ..SimConfig::default()
@@ -291,6 +309,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
             )?,
             rate: args.rate,
             started: None,
+            waiting: None,
             sent: 0,
         })
     } else {
@@ -342,4 +361,40 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
         report.flows, report.alert_flows, report.rejected, report.incidents, report.drift_events
     ));
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iotguard_flow::{FlowRecord, Timestamp};
+
+    #[test]
+    fn the_simulated_clock_never_runs_ahead_of_the_wall_clock() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i64;
+        let past = FlowRecord {
+            ts: Timestamp(now - 1_000_000_000),
+            ..FlowRecord::default()
+        };
+        let future = FlowRecord {
+            ts: Timestamp(now + 3_600_000_000_000),
+            ..FlowRecord::default()
+        };
+        let mut source = SimSource {
+            flows: Box::new(vec![past.clone(), future].into_iter()),
+            rate: 1e9,
+            started: None,
+            sent: 0,
+            waiting: None,
+        };
+        assert!(matches!(source.next_event().unwrap(), SourceEvent::Record(r) if *r == past));
+        // The next flow is an hour ahead: the source waits (Idle), it does not send it.
+        for _ in 0..3 {
+            assert!(matches!(source.next_event().unwrap(), SourceEvent::Idle));
+        }
+        assert_eq!(source.sent, 1);
+        assert!(source.waiting.is_some());
+    }
 }

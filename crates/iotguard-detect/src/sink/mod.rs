@@ -44,6 +44,13 @@ pub trait AlertSink: Send {
     /// between the alerts, the store keeps them in a table of their own, a webhook gets them
     /// in a request of their own). Rare: a few per run.
     fn send_events(&mut self, events: &[EventDocument]) -> Result<(), SinkError>;
+
+    /// Sends the alerting flows of a batch (each with its incident id), for a sink that keeps
+    /// them with their alert (the store: the first and last flows of each incident). Others
+    /// ignore them.
+    fn send_flows(&mut self, _flows: &[crate::scored::ScoredFlow]) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 /// A sink failure.

@@ -1,4 +1,4 @@
-//! `GET /api/v1/alerts` (filtered, newest first, paged by cursor) and
+//! `GET /api/v1/alerts` (filtered, newest first, paged by cursor), `/api/v1/alerts/{id}/flows` and
 //! `GET /api/v1/alerts/{id}` (each with its latest analyst verdict), read from the alert store through the server's own connection.
 
 use axum::extract::State;
@@ -62,6 +62,33 @@ pub(crate) async fn get(
             .get(&id)
             .map_err(store_error)?
             .ok_or_else(|| ApiError::not_found(format!("no alert with id `{id}`")))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(JsonResponse(found))
+}
+
+/// Returns the flows the store kept of an alert (its first and last
+/// [`iotguard_detect::KEPT_FLOWS`]), in the incident's order; none for an alert whose flows
+/// were not kept (a store written before they were).
+pub(crate) async fn flows(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<JsonResponse<iotguard_detect::AlertFlows>, ApiError> {
+    state.require_store()?;
+    let found = tokio::task::spawn_blocking(move || {
+        let store = state.require_store()?;
+        if store.get(&id).map_err(store_error)?.is_none() {
+            return Err(ApiError::not_found(format!("no alert with id `{id}`")));
+        }
+        Ok(store
+            .alert_flows(&id)
+            .map_err(store_error)?
+            .unwrap_or(iotguard_detect::AlertFlows {
+                flows: Vec::new(),
+                total: 0,
+                kept_each_end: iotguard_detect::KEPT_FLOWS,
+            }))
     })
     .await
     .map_err(ApiError::internal)??;

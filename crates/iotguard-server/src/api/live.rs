@@ -62,6 +62,23 @@ pub(crate) struct Shared {
     flows_total: u64,
     alert_updates_total: u64,
     severity: Option<std::collections::BTreeMap<String, u64>>,
+    /// The pipeline's totals once a second over the last [`HISTORY_POINTS`] seconds, oldest
+    /// first: a new page draws its rate chart from them (the `history` event).
+    history: Vec<HistoryPoint>,
+}
+
+/// Seconds of totals kept for the rate chart of a page that opens.
+pub(crate) const HISTORY_POINTS: usize = 120;
+
+/// The pipeline's totals at one second.
+#[derive(Serialize, Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct HistoryPoint {
+    /// Wall-clock time, Unix seconds.
+    t: f64,
+    /// Flows scored so far.
+    flows_total: u64,
+    /// Alert documents created or updated so far.
+    alert_updates_total: u64,
 }
 
 /// Starts the task computing [`Shared`] once a second; returns its receiver.
@@ -71,13 +88,35 @@ pub(crate) fn start_ticks(state: AppState) -> watch::Receiver<std::sync::Arc<Sha
         let mut interval = tokio::time::interval(Duration::from_secs(1));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut shutdown = state.shutdown_signal();
+        let mut history: VecDeque<HistoryPoint> = VecDeque::with_capacity(HISTORY_POINTS);
         loop {
             tokio::select! {
                 _ = shutdown.wait_for(|stop| *stop) => return,
                 _ = interval.tick() => {}
             }
-            // One receiver is the state's own: no stream open, nothing to compute.
+            // The history is kept whether or not a page is open (counters only: cheap).
+            if let Some(stats) = state.stats() {
+                let s = stats.snapshot();
+                if history.len() == HISTORY_POINTS {
+                    history.pop_front();
+                }
+                history.push_back(HistoryPoint {
+                    t: unix_now(),
+                    flows_total: s.scored,
+                    alert_updates_total: s.alerts_out,
+                });
+            }
+            let points: Vec<HistoryPoint> = history.iter().copied().collect();
+            // One receiver is the state's own: no stream open, only the history is updated.
             if tx.receiver_count() <= 1 && tx.borrow().ready {
+                let prev = tx.borrow().clone();
+                tx.send_replace(std::sync::Arc::new(Shared {
+                    ready: true,
+                    flows_total: prev.flows_total,
+                    alert_updates_total: prev.alert_updates_total,
+                    severity: prev.severity.clone(),
+                    history: points,
+                }));
                 continue;
             }
             let st = state.clone();
@@ -94,6 +133,7 @@ pub(crate) fn start_ticks(state: AppState) -> watch::Receiver<std::sync::Arc<Sha
                     flows_total,
                     alert_updates_total,
                     severity: severity_counts(&st),
+                    history: points,
                 }
             })
             .await;
@@ -208,9 +248,7 @@ impl Live {
 
     fn tick_event(&mut self) -> Event {
         let mut tick = Tick {
-            t: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64()),
+            t: unix_now(),
             skipped: self.skipped,
             model_generation: self.generation.unwrap_or(0),
             ..Tick::default()
@@ -224,6 +262,13 @@ impl Live {
         }
         json_event("stats", &tick)
     }
+}
+
+/// The wall-clock time, Unix seconds.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn json_event(name: &'static str, value: &impl Serialize) -> Event {
@@ -256,6 +301,10 @@ pub(crate) async fn live(
         pending_index: HashMap::new(),
         outbox: VecDeque::new(),
     };
+    // A page opening gets the last two minutes of totals first, for its rate chart.
+    let mut live = live;
+    let history = json_event("history", &live.shared.borrow().history);
+    live.outbox.push_back(history);
     let stream = futures_util::stream::unfold(live, |mut live| async move {
         live.next().await.map(|event| (Ok(event), live))
     });

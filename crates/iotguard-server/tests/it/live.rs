@@ -1,5 +1,5 @@
-//! The live feed over Server-Sent Events: a stats tick at once, then the detector's flows and
-//! alerts as they are published.
+//! The live feed over Server-Sent Events: the totals' history, a stats tick at once, then the
+//! detector's flows and alerts as they are published.
 
 use axum::http::StatusCode;
 use futures_util::StreamExt;
@@ -62,7 +62,10 @@ async fn live_stream_sends_stats_flows_and_alerts() {
     assert!(feed.offer_flow(&flow));
     assert!(feed.publish_alert(&alert));
 
-    let events = read_events(response.into_body(), &["stats", "flow", "alert"]).await;
+    let events = read_events(response.into_body(), &["history", "stats", "flow", "alert"]).await;
+    // First the history of totals for the rate chart: empty here, the ticks having started
+    // with this stream (a server starts them with itself).
+    assert_eq!(events[0], ("history".to_string(), serde_json::json!([])));
     let by_name = |n: &str| &events.iter().find(|(name, _)| name == n).unwrap().1;
     let tick = by_name("stats");
     assert_eq!(tick["flows_total"], 1234);
