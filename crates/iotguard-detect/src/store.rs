@@ -304,6 +304,16 @@ impl AlertStore {
                              WHERE end_ns < (SELECT MAX(end_ns) FROM alerts) - ?1",
                             [i64::try_from(retention.as_nanos()).unwrap_or(i64::MAX)],
                         )
+                        .and_then(|n| {
+                            // The flows kept with the deleted alerts go with them.
+                            c.conn.execute_batch(flows::FLOWS_TABLE)?;
+                            c.conn.execute(
+                                "DELETE FROM alert_flows
+                                 WHERE alert_id NOT IN (SELECT id FROM alerts)",
+                                [],
+                            )?;
+                            Ok(n)
+                        })
                         .map_err(Error::from);
                     match outcome {
                         Ok(n) => {
@@ -716,6 +726,53 @@ mod tests {
         assert_eq!(reader.get("inc-000000").unwrap(), None);
         assert!(reader.get("inc-000001").unwrap().is_some());
         assert!(reader.get("inc-000002").unwrap().is_some());
+    }
+
+    /// The flows kept with an alert are deleted with it by the retention.
+    #[test]
+    fn retention_deletes_the_flows_kept_with_the_deleted_alerts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.db");
+        let mut store = AlertStore::open(&path)
+            .unwrap()
+            .with_retention(Some(std::time::Duration::from_secs(86_400)));
+        let mut batch = alerts(2, 1);
+        batch[0].event.end = "2024-01-01T00:00:00Z".to_string();
+        batch[1].event.end = "2024-01-02T00:00:00Z".to_string();
+        store.send(&batch).unwrap();
+        let flows: Vec<crate::scored::ScoredFlow> = ["inc-000000", "inc-000001"]
+            .iter()
+            .map(|id| {
+                let mut f =
+                    crate::scored::ScoredFlow::new(&iotguard_flow::FlowRecord::default(), 0.9, 0.5);
+                f.incident_id = Some((*id).to_string());
+                f
+            })
+            .collect();
+        store.send_flows(&flows).unwrap();
+        store.flush().unwrap();
+        assert_eq!(store.purged(), 0);
+        let kept = |id: &str| {
+            AlertStore::open(&path)
+                .unwrap()
+                .alert_flows(id)
+                .unwrap()
+                .map(|f| f.flows.len())
+        };
+        assert_eq!((kept("inc-000000"), kept("inc-000001")), (Some(1), Some(1)));
+        // A day and a half later (a restarted detector: the retention runs at its first
+        // commit): the first alert goes, and its flow with it.
+        drop(store);
+        let mut store = AlertStore::open(&path)
+            .unwrap()
+            .with_retention(Some(std::time::Duration::from_secs(86_400)));
+        let mut late = alerts(3, 1);
+        late[2].event.end = "2024-01-02T12:00:00Z".to_string();
+        store.send(&late[2..]).unwrap();
+        store.flush().unwrap();
+        assert_eq!(store.purged(), 1);
+        assert_eq!(kept("inc-000000").unwrap_or(0), 0);
+        assert_eq!(kept("inc-000001"), Some(1));
     }
 
     /// Past `max_unsaved` incidents the store refuses more, with an error the pipeline treats as

@@ -22,7 +22,7 @@ pub const KEPT_FLOWS: u64 = 20;
 /// again from the table.
 const MAX_COUNTED: usize = 100_000;
 
-const FLOWS_TABLE: &str = "
+pub(super) const FLOWS_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS alert_flows (
     alert_id TEXT NOT NULL,
     slot INTEGER NOT NULL,
