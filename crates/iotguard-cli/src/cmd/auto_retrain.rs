@@ -1,7 +1,8 @@
-//! `detect --auto-retrain N`: while detection runs, a thread of its own watches the alert
-//! store; once N more verdicts have been given since the last retraining (counting those
-//! already there at the start), it runs `retrain` on the active model, the archive and the
-//! store, and hot-swaps the retrained model in when it is better on the latest judged flows
+//! `detect --auto-retrain N|drift|drift,N`: while detection runs, a thread of its own watches
+//! the alert store and the drift board; once N more verdicts have been given since the last
+//! retraining (counting those already there at the start), or a new drift event was raised
+//! (`drift`), it runs `retrain` on the active model, the archive and the store (the lineage's
+//! `trigger` says which fired), and hot-swaps the retrained model in when it is better on the latest judged flows
 //! (between two flows, as `POST /api/v1/models/activate` does: no flow is dropped).
 //!
 //! Each retrained model is written beside the current model file as `STEM.retrained-K.json`
@@ -16,15 +17,50 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use iotguard_detect::monitor::DriftBoard;
 use iotguard_detect::{ActiveModel, AlertStore, ModelHandle};
 
 use super::retrain::{retrain_once, RetrainJob};
 use crate::output;
 
+/// What sets a retraining off: `--auto-retrain N`, `drift` or both (`drift,N`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Triggers {
+    /// Retrain after this many new verdicts.
+    pub(crate) every: Option<u64>,
+    /// Retrain on each new drift event.
+    pub(crate) drift: bool,
+}
+
+/// Parses `--auto-retrain`'s value: `N`, `drift`, `drift,N` or `N,drift`.
+pub(crate) fn parse_triggers(text: &str) -> Result<Triggers, String> {
+    let mut t = Triggers {
+        every: None,
+        drift: false,
+    };
+    for part in text.split(',').map(str::trim) {
+        if part == "drift" && !t.drift {
+            t.drift = true;
+        } else if let (Ok(n), None) = (part.parse::<u64>(), t.every) {
+            if n == 0 {
+                return Err("needs at least 1 verdict".to_string());
+            }
+            t.every = Some(n);
+        } else {
+            return Err(format!(
+                "`{part}`: expected N (verdicts), `drift`, or both as `drift,N`"
+            ));
+        }
+    }
+    Ok(t)
+}
+
 /// What `--auto-retrain` needs.
 pub(crate) struct Settings {
-    /// Retrain after this many new verdicts.
-    pub(crate) every: u64,
+    /// What sets a retraining off.
+    pub(crate) triggers: Triggers,
+    /// The drift monitors' board (read for new drift events).
+    pub(crate) drift: DriftBoard,
     /// The flow archive detection writes.
     pub(crate) archive: PathBuf,
     /// The alert store detection writes and analysts judge in.
@@ -54,8 +90,8 @@ impl AutoRetrain {
     /// Starts watching.
     pub(crate) fn start(settings: Settings, handle: ModelHandle) -> anyhow::Result<AutoRetrain> {
         anyhow::ensure!(
-            settings.every > 0,
-            "--auto-retrain needs at least 1 verdict"
+            settings.triggers.every.is_some() || settings.triggers.drift,
+            "--auto-retrain needs a trigger"
         );
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -93,6 +129,8 @@ fn watch(settings: &Settings, handle: &ModelHandle, stop: &AtomicBool) -> Outcom
     let mut done = 0u64;
     let mut k = 0u64;
     let mut store = None;
+    // Drift events raised by the monitors of the model in use when last looked at.
+    let mut events_seen = 0u64;
     while !stop.load(Ordering::Relaxed) {
         if store.is_none() {
             store = AlertStore::open(&settings.alerts_db).ok();
@@ -101,11 +139,27 @@ fn watch(settings: &Settings, handle: &ModelHandle, stop: &AtomicBool) -> Outcom
             .as_ref()
             .and_then(|s| s.verdicts_given().ok())
             .unwrap_or(0);
-        if given >= done + settings.every {
+        // A swap resets the board (new monitors): its count starts again from 0.
+        let events = settings.drift.snapshot().status.map_or(0, |s| s.events);
+        if events < events_seen {
+            events_seen = 0;
+        }
+        let trigger = match settings.triggers {
+            Triggers { drift: true, .. } if events > events_seen => Some(format!(
+                "drift event ({} raised by the monitors of the active model)",
+                events
+            )),
+            Triggers {
+                every: Some(every), ..
+            } if given >= done + every => Some(format!("{every} verdicts ({given} in the store)")),
+            _ => None,
+        };
+        if let Some(trigger) = trigger {
             done = given;
+            events_seen = events;
             outcome.retrained += 1;
             k = next_free(&settings.model, k + 1);
-            if retrain_and_swap(settings, handle, k) {
+            if retrain_and_swap(settings, handle, k, &trigger) {
                 outcome.swapped += 1;
             }
             continue;
@@ -122,14 +176,14 @@ fn watch(settings: &Settings, handle: &ModelHandle, stop: &AtomicBool) -> Outcom
 }
 
 /// Runs the `k`th retraining on the active model; returns whether it was swapped in.
-fn retrain_and_swap(settings: &Settings, handle: &ModelHandle, k: u64) -> bool {
+fn retrain_and_swap(settings: &Settings, handle: &ModelHandle, k: u64, trigger: &str) -> bool {
     let current = handle
         .info()
         .path
         .map_or_else(|| settings.model.clone(), PathBuf::from);
     let out = out_path(&settings.model, k);
     output::info(&format!(
-        "auto-retrain {k}: retraining {} on the verdicts so far",
+        "auto-retrain {k}: retraining {} on the verdicts so far (trigger: {trigger})",
         current.display()
     ));
     let job = RetrainJob {
@@ -141,6 +195,7 @@ fn retrain_and_swap(settings: &Settings, handle: &ModelHandle, k: u64) -> bool {
         test_share: 0.3,
         seed: 1,
         presume_benign: true,
+        trigger: Some(trigger),
     };
     let retrained = match retrain_once(&job) {
         Ok(r) => r,
@@ -181,6 +236,27 @@ fn retrain_and_swap(settings: &Settings, handle: &ModelHandle, k: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn triggers_are_verdicts_drift_or_both() {
+        let t = |every, drift| Ok(Triggers { every, drift });
+        assert_eq!(parse_triggers("20"), t(Some(20), false));
+        assert_eq!(parse_triggers("drift"), t(None, true));
+        assert_eq!(parse_triggers("drift,5"), t(Some(5), true));
+        assert_eq!(parse_triggers("5, drift"), t(Some(5), true));
+        assert_eq!(
+            parse_triggers("0"),
+            Err("needs at least 1 verdict".to_string())
+        );
+        assert_eq!(
+            parse_triggers("drift,drift"),
+            Err("`drift`: expected N (verdicts), `drift`, or both as `drift,N`".to_string())
+        );
+        assert_eq!(
+            parse_triggers("5,6"),
+            Err("`6`: expected N (verdicts), `drift`, or both as `drift,N`".to_string())
+        );
+    }
 
     #[test]
     fn retrained_files_go_beside_the_model_and_are_never_overwritten() {

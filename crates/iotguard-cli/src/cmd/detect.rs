@@ -158,16 +158,19 @@ pub(crate) struct DetectArgs {
     #[arg(long, value_name = "SECS", default_value_t = 300, requires = "archive")]
     archive_roll_secs: u64,
     /// Retrain the active model each time this many more analyst verdicts are in the alert
-    /// store (those there at the start count), as `iotguard retrain` does, on a thread of its
-    /// own; a retrained model better on the latest judged flows is swapped in between two
-    /// flows. Retrained files go beside --model as `STEM.retrained-K.json`.
+    /// store (those there at the start count) and/or on each new drift event (`drift`, or
+    /// `drift,N` for both), as `iotguard retrain` does, on a thread of its own; the lineage's
+    /// `trigger` says which fired. A retrained model better on the latest judged flows is
+    /// swapped in between two flows. Retrained files go beside --model as
+    /// `STEM.retrained-K.json`.
     #[arg(
         long,
-        value_name = "N",
+        value_name = "N|drift|drift,N",
+        value_parser = super::auto_retrain::parse_triggers,
         requires_all = ["archive", "model"],
         conflicts_with = "no_alerts_db"
     )]
-    auto_retrain: Option<u64>,
+    auto_retrain: Option<super::auto_retrain::Triggers>,
     /// Keep every rejected line verbatim in this file, one per line, appended (so a restart
     /// keeps what earlier runs set aside) and synced before each checkpoint commit (a file: `-`
     /// is refused).
@@ -317,7 +320,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         .model(model)
         .models_dir(args.models_dir.clone())
         .detect_config(config)
-        .drift(drift)
+        .drift(drift.clone())
         .stats(stats.clone());
     if !args.no_alerts_db {
         let retention = match args.retention_days {
@@ -482,16 +485,19 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         (Some(_), Some(archive), _) if super::s3::s3_url(archive)?.is_some() => anyhow::bail!(
             "--auto-retrain reads the archive as a folder: it does not take an s3:// archive yet"
         ),
-        (Some(every), Some(archive), Some(model)) => Some(super::auto_retrain::AutoRetrain::start(
-            super::auto_retrain::Settings {
-                every,
-                archive: archive.clone(),
-                alerts_db: args.alerts_db.clone(),
-                model: model.clone(),
-                poll: Duration::from_secs(1),
-            },
-            handle,
-        )?),
+        (Some(triggers), Some(archive), Some(model)) => {
+            Some(super::auto_retrain::AutoRetrain::start(
+                super::auto_retrain::Settings {
+                    triggers,
+                    drift: drift.clone(),
+                    archive: archive.clone(),
+                    alerts_db: args.alerts_db.clone(),
+                    model: model.clone(),
+                    poll: Duration::from_secs(1),
+                },
+                handle,
+            )?)
+        }
         _ => None,
     };
     let report = run_pipeline(

@@ -161,6 +161,9 @@ pub(crate) struct RetrainJob<'a> {
     pub(crate) seed: u64,
     /// Whether flows that raised no alert are presumed benign.
     pub(crate) presume_benign: bool,
+    /// What set this retraining off (`detect --auto-retrain`), recorded as the lineage's
+    /// `trigger`; `None` for a retraining asked for by hand.
+    pub(crate) trigger: Option<&'a str>,
 }
 
 /// Joins archive and verdicts, retrains, and writes the new model file (`detect
@@ -215,6 +218,12 @@ pub(crate) fn retrain_once(
             errors.print(e)
         })?;
     errors.finish(false);
+    let mut retrained = retrained;
+    if let (Some(trigger), Some(serde_json::Value::Object(lineage))) =
+        (job.trigger, retrained.file.lineage.as_mut())
+    {
+        lineage.insert("trigger".to_string(), trigger.into());
+    }
     let out = File::create(job.out).with_context(|| format!("{}", job.out.display()))?;
     retrained
         .file
@@ -237,6 +246,7 @@ pub(crate) fn run(args: RetrainArgs) -> anyhow::Result<u8> {
         test_share: args.test_share,
         seed: args.seed,
         presume_benign: !args.verdicts_only,
+        trigger: None,
     })?;
     let l = &retrained.lineage;
     if args.json {

@@ -483,6 +483,14 @@ fn detect_auto_retrain_swaps_a_better_model_in_without_dropping_a_flow() {
     let retrained = iotguard_runtime::lab::load_model(&d.join("current.retrained-1.json")).unwrap();
     let lineage = retrained.file.lineage.clone().unwrap();
     assert_eq!(lineage["promoted"], true);
+    assert!(
+        lineage["trigger"]
+            .as_str()
+            .unwrap()
+            .starts_with("10 verdicts ("),
+        "{}",
+        lineage["trigger"]
+    );
     let (old, new) = (
         iotguard_runtime::lab::load_model(&sc.model)
             .unwrap()
