@@ -36,7 +36,8 @@ s3_start() {
   export S3_PID
   local i
   for i in $(seq 1 150); do
-    if curl -s -o /dev/null -X PUT "http://127.0.0.1:$port/iotguard-test"; then
+    if python3 -c 'import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1], method="PUT"), timeout=2)' \
+      "http://127.0.0.1:$port/iotguard-test" 2>/dev/null; then
       export IOTGUARD_S3_ENDPOINT=http://127.0.0.1:$port
       export IOTGUARD_S3_BUCKET=iotguard-test
       export AWS_ENDPOINT_URL=$IOTGUARD_S3_ENDPOINT
