@@ -105,8 +105,16 @@ impl BackgroundArchive {
                     }
                     publish(&writer, first);
                 }
+                // The final error supersedes a pending upload failure: it says what is still
+                // in the spool, which the earlier failure does not.
                 let result = writer.finish().err();
-                publish(&writer, result);
+                let mut s = thread_shared.lock().unwrap_or_else(|e| e.into_inner());
+                s.counts = writer.counts();
+                s.failure = writer.failure();
+                match (&s.pending, result) {
+                    (None | Some(Error::S3 { .. }), Some(e)) => s.pending = Some(e),
+                    _ => {}
+                }
             })
             .map_err(|e| Error::io(&root, e))?;
         Ok(BackgroundArchive {

@@ -305,12 +305,22 @@ impl ArchiveWriter {
     pub fn finish(&mut self) -> Result<ArchiveCounts> {
         let all: Vec<Partition> = self.open.keys().copied().collect();
         let result = self.finish_all(all);
-        self.note(result)?;
-        if let Some(up) = self.uploader.as_mut() {
-            let drained = up.drain();
-            let _ = up.take_unreported();
-            drained?;
+        if let Err(e) = &result {
+            self.failure = Some(e.to_string());
         }
+        // The upload queue is drained even after a local failure (what was finished still goes
+        // to the bucket), and an upload failure not yet returned is not returned here on its
+        // own: the drain's error names it with what is still in the spool.
+        let drained = match self.uploader.as_mut() {
+            Some(up) => {
+                let drained = up.drain();
+                let _ = up.take_unreported();
+                drained
+            }
+            None => Ok(()),
+        };
+        result?;
+        drained?;
         Ok(self.counts())
     }
 

@@ -285,6 +285,16 @@ fn a_stopped_server_loses_no_flow() {
     // Retries keep failing; the writer returns such failures on later calls, each flow
     // still taken.
     wait_for("a retry", || w.counts().upload_failures >= 3);
+    // A run ending while a retry's failure is not yet returned says what is still in the
+    // spool, not only that failure (it used to return the failure alone, in a race with the
+    // uploader thread that the CLI's refusing-bucket test lost 3 times in 4).
+    let text = w.finish().unwrap_err().to_string();
+    assert!(
+        text.contains("1 file(s) holding 2000 flows not uploaded yet"),
+        "{text}"
+    );
+    let failures = w.counts().upload_failures;
+    wait_for("another retry", || w.counts().upload_failures > failures);
     let mut reported = 0;
     for i in 3_000..3_500u64 {
         if let Err(e) = w.append(&flow(i, DAY0 + 2 * HOUR + i as i64), &row(i)) {

@@ -140,6 +140,17 @@ pub enum AttackType {
 }
 
 impl AttackType {
+    /// Every attack type, in declaration order.
+    pub const ALL: [AttackType; 7] = [
+        AttackType::HorizontalScan,
+        AttackType::VerticalScan,
+        AttackType::Flood,
+        AttackType::BruteForce,
+        AttackType::Beacon,
+        AttackType::Exfiltration,
+        AttackType::Anomaly,
+    ];
+
     /// Returns the snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -174,6 +185,21 @@ impl AttackType {
             AttackType::BruteForce | AttackType::Flood => 10.0,
             AttackType::Beacon | AttackType::Exfiltration => 15.0,
         }
+    }
+}
+
+impl FromStr for AttackType {
+    type Err = String;
+
+    /// Parses the snake_case name (any case).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AttackType::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                let names: Vec<&str> = AttackType::ALL.iter().map(|t| t.as_str()).collect();
+                format!("unknown attack type `{s}`; one of: {}", names.join(", "))
+            })
     }
 }
 

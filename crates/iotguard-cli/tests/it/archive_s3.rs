@@ -144,9 +144,6 @@ fn detect_archives_20k_flows_to_s3_read_back_by_inspect_and_train() {
 }
 
 #[test]
-#[ignore = "flaky on main after the merges: the run's last stderr lacks the 'not uploaded yet' \
-            summary in about 3 runs of 4 (the upload failure is printed, exit 2, nothing lost); \
-            to be found before the S3 server joins .ci/run"]
 fn a_bucket_refusing_writes_is_reported_and_the_next_run_uploads_what_was_kept() {
     let Some(server) =
         s3_server("a_bucket_refusing_writes_is_reported_and_the_next_run_uploads_what_was_kept")

@@ -37,10 +37,18 @@ fn check_cursor(cursor: Option<&str>) -> Result<(), ApiError> {
 /// `iotguard.feedback`.
 pub(crate) async fn list(
     State(state): State<AppState>,
-    Query(query): Query<AlertQuery>,
+    Query(mut query): Query<AlertQuery>,
 ) -> Result<JsonResponse<AlertPage>, ApiError> {
     state.require_store()?;
     check_cursor(query.cursor.as_deref())?;
+    // An unknown type is refused (it would match nothing, silently); a known one in any case
+    // is asked for by its canonical name, as the store keeps it.
+    if let Some(t) = &query.attack_type {
+        let t = t
+            .parse::<iotguard_detect::AttackType>()
+            .map_err(ApiError::bad_request)?;
+        query.attack_type = Some(t.as_str().to_owned());
+    }
     let page = tokio::task::spawn_blocking(move || {
         let store = state.require_store()?;
         store.query(&query).map_err(store_error)

@@ -280,6 +280,21 @@ async fn alerts_are_listed_filtered_paged_and_fetched() {
         all.iter().filter(|a| a.severity() == sev).count()
     );
 
+    // The type filter takes the canonical name in any case.
+    let t = all[0].iotguard.attack_type;
+    let (_, page) = call(
+        &app,
+        get(&format!(
+            "/api/v1/alerts?type={}&limit=1000",
+            t.as_str().to_uppercase()
+        )),
+    )
+    .await;
+    assert_eq!(
+        page["alerts"].as_array().unwrap().len(),
+        all.iter().filter(|a| a.iotguard.attack_type == t).count()
+    );
+
     let id = all[0].id().to_string();
     let (status, one) = call(&app, get(&format!("/api/v1/alerts/{id}"))).await;
     assert_eq!(status, StatusCode::OK);
@@ -307,6 +322,15 @@ async fn bad_alert_filters_are_client_errors() {
         ("/api/v1/alerts?severity=urgent", "urgent"),
         ("/api/v1/alerts?host=not-an-ip", "invalid"),
         ("/api/v1/alerts?limit=-1", "limit"),
+        (
+            "/api/v1/alerts?attack_type=AAA",
+            "unknown attack type `AAA`; one of: horizontal_scan, vertical_scan, flood, \
+             brute_force, beacon, exfiltration, anomaly",
+        ),
+        (
+            "/api/v1/alerts?type=portscan",
+            "unknown attack type `portscan`",
+        ),
     ] {
         let (status, body) = call(&app, get(uri)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
