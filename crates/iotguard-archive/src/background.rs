@@ -111,9 +111,8 @@ impl BackgroundArchive {
                 let mut s = thread_shared.lock().unwrap_or_else(|e| e.into_inner());
                 s.counts = writer.counts();
                 s.failure = writer.failure();
-                match (&s.pending, result) {
-                    (None | Some(Error::S3 { .. }), Some(e)) => s.pending = Some(e),
-                    _ => {}
+                if let (None | Some(Error::S3 { .. }), Some(e)) = (&s.pending, result) {
+                    s.pending = Some(e);
                 }
             })
             .map_err(|e| Error::io(&root, e))?;

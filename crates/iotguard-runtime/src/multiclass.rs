@@ -72,48 +72,66 @@ pub fn multiclass_report(d: &Dataset, seed: u64) -> Result<MulticlassReport> {
     })
 }
 
-/// Returns the report as a Markdown section: per-class metrics, the baseline, the confusion
-/// matrix.
-pub fn render_markdown(r: &MulticlassReport) -> String {
-    let f = |v: Option<f64>| v.map_or_else(|| "–".to_string(), |x| format!("{x:.3}"));
+/// The section's two paragraphs: what was evaluated and how, then accuracy and macro F1 beside
+/// the majority baseline.
+pub(crate) fn paragraphs(r: &MulticlassReport) -> [String; 2] {
     let e = &r.eval;
-    let mut out = format!(
-        "\n## Multiclass: the detailed label\n\n{} flows, {} detailed labels; one random forest per label against the rest ({} trees each, balanced class weights), {}. Random folds share hosts and sessions between training and test flows, so this measures telling attack types apart within known traffic, not transfer to a new capture. Training {:.2} s over all folds; {:.0} flows classified per second.\n\n",
-        r.rows,
-        r.classes.len(),
-        r.params.forest.n_trees,
-        r.protocol,
-        e.train_secs,
-        e.predict_rows_per_sec
-    );
-    out.push_str(&format!(
-        "Accuracy {}, macro F1 {} (always the most common label: accuracy {}, macro F1 {}).\n\n",
-        f(e.metrics.accuracy),
-        f(e.metrics.macro_f1),
-        f(e.baseline.accuracy),
-        f(e.baseline.macro_f1)
-    ));
-    out.push_str("| label | flows | precision | recall | F1 | ROC-AUC | PR-AUC |\n");
-    out.push_str("|---|---|---|---|---|---|---|\n");
-    for c in &e.metrics.per_class {
-        let m = &c.metrics;
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
-            label(&c.name, c.class),
-            c.support,
-            f(m.precision),
-            f(m.recall),
-            f(m.f1),
-            f(m.roc_auc),
-            f(m.pr_auc)
-        ));
-    }
-    out.push_str(&confusion_markdown(&e.metrics));
-    out
+    [
+        format!(
+            "{} flows, {} detailed labels; one random forest per label against the rest ({} trees each, balanced class weights), {}. Random folds share hosts and sessions between training and test flows, so this measures telling attack types apart within known traffic, not transfer to a new capture. Training {:.2} s over all folds; {:.0} flows classified per second.",
+            r.rows,
+            r.classes.len(),
+            r.params.forest.n_trees,
+            r.protocol,
+            e.train_secs,
+            e.predict_rows_per_sec
+        ),
+        format!(
+            "Accuracy {}, macro F1 {} (always the most common label: accuracy {}, macro F1 {}).",
+            f3(e.metrics.accuracy),
+            f3(e.metrics.macro_f1),
+            f3(e.baseline.accuracy),
+            f3(e.baseline.macro_f1)
+        ),
+    ]
 }
 
-/// The confusion matrix as a Markdown table: rows are actual labels, columns predicted ones.
-fn confusion_markdown(m: &MulticlassMetrics) -> String {
+/// The per-label table: header and rows (label, flows, precision, recall, F1, ROC-AUC, PR-AUC).
+pub(crate) fn per_class_table(r: &MulticlassReport) -> (Vec<String>, Vec<Vec<String>>) {
+    let header = [
+        "label",
+        "flows",
+        "precision",
+        "recall",
+        "F1",
+        "ROC-AUC",
+        "PR-AUC",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows = r
+        .eval
+        .metrics
+        .per_class
+        .iter()
+        .map(|c| {
+            let m = &c.metrics;
+            vec![
+                label(&c.name, c.class),
+                c.support.to_string(),
+                f3(m.precision),
+                f3(m.recall),
+                f3(m.f1),
+                f3(m.roc_auc),
+                f3(m.pr_auc),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// The confusion matrix: rows are actual labels, columns predicted ones.
+pub(crate) fn confusion_table(m: &MulticlassMetrics) -> (Vec<String>, Vec<Vec<String>>) {
     let k = m.confusion.n_classes;
     let names: Vec<String> = (0..k)
         .map(|c| {
@@ -121,17 +139,50 @@ fn confusion_markdown(m: &MulticlassMetrics) -> String {
             label(&name, c as u32)
         })
         .collect();
-    let mut out = String::from("\nConfusion matrix (rows: actual label, columns: predicted):\n\n");
-    out.push_str(&format!(
-        "| actual \\ predicted | {} |\n",
-        names.join(" | ")
-    ));
-    out.push_str(&format!("|---|{}\n", "---|".repeat(k)));
-    for (a, name) in names.iter().enumerate() {
-        let counts: Vec<String> = (0..k).map(|p| m.confusion.get(a, p).to_string()).collect();
-        out.push_str(&format!("| {name} | {} |\n", counts.join(" | ")));
-    }
+    let mut header = vec!["actual \\ predicted".to_string()];
+    header.extend(names.iter().cloned());
+    let rows = names
+        .iter()
+        .enumerate()
+        .map(|(a, name)| {
+            let mut row = vec![name.clone()];
+            row.extend((0..k).map(|p| m.confusion.get(a, p).to_string()));
+            row
+        })
+        .collect();
+    (header, rows)
+}
+
+/// The section's title.
+pub(crate) const TITLE: &str = "Multiclass: the detailed label";
+
+/// The sentence before the confusion matrix.
+pub(crate) const CONFUSION_INTRO: &str =
+    "Confusion matrix (rows: actual label, columns: predicted):";
+
+/// Returns the report as a Markdown section: per-class metrics, the baseline, the confusion
+/// matrix.
+pub fn render_markdown(r: &MulticlassReport) -> String {
+    let [what, accuracy] = paragraphs(r);
+    let mut out = format!("\n## {TITLE}\n\n{what}\n\n{accuracy}\n\n");
+    let (header, rows) = per_class_table(r);
+    push_markdown_table(&mut out, &header, &rows);
+    out.push_str(&format!("\n{CONFUSION_INTRO}\n\n"));
+    let (header, rows) = confusion_table(&r.eval.metrics);
+    push_markdown_table(&mut out, &header, &rows);
     out
+}
+
+fn push_markdown_table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
+    out.push_str(&format!("| {} |\n", header.join(" | ")));
+    out.push_str(&format!("|{}\n", "---|".repeat(header.len())));
+    for row in rows {
+        out.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+}
+
+fn f3(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), |x| format!("{x:.3}"))
 }
 
 /// A class's name for a table (its index when it has none); `|` would break the table.

@@ -612,7 +612,7 @@ function comparisonHtml(report, htmlUrl) {
   // report.json holds the baseline as {pooled, per_class}; older reports held the metrics.
   const base = report.baseline?.pooled ?? report.baseline;
   if (base) rows.push(`<tr class="muted"><td>majority baseline</td>${keys.map((k) => `<td class="num">${fix(base[k])}</td>`).join('')}<td></td></tr>`);
-  const plots = htmlUrl ? `<p><a href="${esc(withToken(htmlUrl))}" target="_blank" rel="noopener">the full report with its plots</a></p><iframe title="comparison report" src="${esc(withToken(htmlUrl))}" style="width:100%;height:520px;border:0;background:#fff"></iframe>` : '';
+  const plots = htmlUrl ? `<p><a href="${esc(withToken(htmlUrl))}" target="_blank" rel="noopener">the full report with its plots</a></p><iframe title="comparison report" src="${esc(withToken(`${htmlUrl}?theme=dark`))}" style="width:100%;height:520px;border:0"></iframe>` : '';
   const split = { loco: 'leave one capture out', kfold: 'stratified k-fold', time: 'time-ordered' }[report.split?.mode ?? 'loco'] ?? report.split?.mode;
   return `<h3>Comparison (${esc(split)}) over ${num((report.inputs ?? []).length)} captures, ${num(report.rows)} flows</h3>`
     + `<table class="compact"><thead><tr><th>model</th>${keys.map((k) => `<th class="num">${k}</th>`).join('')}<th class="num">train s</th></tr></thead><tbody>${rows.join('')}</tbody></table>${plots}`;

@@ -154,7 +154,7 @@ pub(crate) fn run(args: CompareArgs) -> anyhow::Result<u8> {
     }
     let md_path = args.out.join("report.md");
     std::fs::write(&md_path, &md).with_context(|| format!("writing {}", md_path.display()))?;
-    let html = iotguard_runtime::report::html(&report)?;
+    let html = iotguard_runtime::report::html(&report, multiclass.as_ref())?;
     let html_path = args.out.join("report.html");
     std::fs::write(&html_path, &html)
         .with_context(|| format!("writing {}", html_path.display()))?;

@@ -99,4 +99,14 @@ fn compare_multiclass_adds_a_section() {
     let total: u64 = counts.iter().map(|c| c.as_u64().unwrap()).sum();
     assert_eq!(total, 6_000, "every flow is classified once");
     assert_eq!(report["models"].as_array().unwrap().len(), 1);
+    // The HTML report has the section too, with one per-label row per class.
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    let section = html
+        .split("<h2>Multiclass: the detailed label</h2>")
+        .nth(1)
+        .expect("the multiclass section in report.html");
+    let classes = mc["classes"].as_array().unwrap().len();
+    let per_label = section.split("</table>").next().unwrap();
+    assert_eq!(per_label.matches("<tr><td>").count(), classes);
+    assert!(section.contains("Confusion matrix (rows: actual label, columns: predicted):"));
 }

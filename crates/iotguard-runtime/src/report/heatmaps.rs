@@ -239,3 +239,121 @@ fn draw_per_class(
     }
     Ok(())
 }
+
+/// The most features the combined importance chart shows.
+pub(super) const IMPORTANCE_ROWS: usize = 20;
+
+/// Returns every model's top features on one chart: features in rows (the union of the models'
+/// top lists, by their mean relative importance, at most [`IMPORTANCE_ROWS`]), models in
+/// columns, each cell the feature's mean |contribution| relative to that model's most important
+/// feature (so models of different score scales compare); `–` where the feature is not in the
+/// model's top list.
+pub(super) fn importance(r: &CompareReport) -> Result<String, PlotError> {
+    let draw = || -> Result<String, Box<dyn std::error::Error>> {
+        let (features, shares) = importance_grid(r);
+        let left = (features.iter().map(String::len).max().unwrap_or(0) as i32 * 7 + 20).max(120);
+        let (cw, ch, top) = (CELL_W, CELL_H, TOP);
+        let width = (left + cw * r.models.len() as i32 + 20) as u32;
+        let height = (top + ch * features.len().max(1) as i32 + 20) as u32;
+        let mut svg = String::new();
+        {
+            let root =
+                SVGBackend::with_string(&mut svg, (width.max(520), height)).into_drawing_area();
+            root.fill(&WHITE)?;
+            root.draw(&text(
+                "Top features: mean |contribution|, relative to each model's first",
+                (10, 18),
+                16,
+                &BLACK,
+                HPos::Left,
+            ))?;
+            for (j, m) in r.models.iter().enumerate() {
+                root.draw(&text(
+                    m.kind.name(),
+                    (left + cw * j as i32 + cw / 2, top - 14),
+                    13,
+                    &BLACK,
+                    HPos::Center,
+                ))?;
+            }
+            for (i, (name, row)) in features.iter().zip(&shares).enumerate() {
+                let y0 = top + ch * i as i32;
+                root.draw(&text(
+                    name.clone(),
+                    (left - 8, y0 + ch / 2),
+                    12,
+                    &BLACK,
+                    HPos::Right,
+                ))?;
+                for (j, share) in row.iter().enumerate() {
+                    let x0 = left + cw * j as i32;
+                    let s = share.unwrap_or(0.0);
+                    root.draw(&Rectangle::new(
+                        [(x0, y0), (x0 + cw, y0 + ch)],
+                        shade(s, GOOD).filled(),
+                    ))?;
+                    root.draw(&Rectangle::new(
+                        [(x0, y0), (x0 + cw, y0 + ch)],
+                        BLACK.mix(0.2),
+                    ))?;
+                    let label = share.map_or("–".to_string(), |v| format!("{v:.2}"));
+                    root.draw(&text(
+                        label,
+                        (x0 + cw / 2, y0 + ch / 2),
+                        12,
+                        ink(s),
+                        HPos::Center,
+                    ))?;
+                }
+            }
+            root.present()?;
+        }
+        Ok(svg)
+    };
+    draw().map_err(|e| plot_error("top features", e))
+}
+
+/// The combined importance chart's rows: feature names and, per model, the feature's mean
+/// |contribution| over the model's largest (`None` when not in its top list).
+pub(super) fn importance_grid(r: &CompareReport) -> (Vec<String>, Vec<Vec<Option<f64>>>) {
+    let mut names: Vec<String> = Vec::new();
+    for m in &r.models {
+        for f in &m.importance.top {
+            if !names.contains(&f.feature) {
+                names.push(f.feature.clone());
+            }
+        }
+    }
+    let rows: Vec<Vec<Option<f64>>> = names
+        .iter()
+        .map(|name| {
+            r.models
+                .iter()
+                .map(|m| {
+                    let max = m
+                        .importance
+                        .top
+                        .iter()
+                        .map(|f| f.mean_abs)
+                        .fold(0.0, f64::max);
+                    m.importance
+                        .top
+                        .iter()
+                        .find(|f| &f.feature == name)
+                        .map(|f| if max > 0.0 { f.mean_abs / max } else { 0.0 })
+                })
+                .collect()
+        })
+        .collect();
+    let mean = |row: &[Option<f64>]| {
+        row.iter().map(|v| v.unwrap_or(0.0)).sum::<f64>() / row.len().max(1) as f64
+    };
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    // Stable: ties keep the first model's order.
+    order.sort_by(|&a, &b| mean(&rows[b]).total_cmp(&mean(&rows[a])));
+    order.truncate(IMPORTANCE_ROWS);
+    (
+        order.iter().map(|&i| names[i].clone()).collect(),
+        order.iter().map(|&i| rows[i].clone()).collect(),
+    )
+}

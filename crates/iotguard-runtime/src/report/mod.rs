@@ -13,7 +13,7 @@ mod plots;
 mod tables;
 
 pub use explore::{explore_html, explore_markdown, EXPLORE_PLOT_IDS};
-pub use html::{html, PLOT_IDS};
+pub use html::{dark_variant, html, PLOT_IDS};
 pub use markdown::markdown;
 
 /// Drawing a plot failed (plotters reported an error while writing SVG text).

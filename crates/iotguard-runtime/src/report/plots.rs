@@ -1,5 +1,6 @@
 //! The report's charts as SVG text, drawn with plotters' SVG backend: ROC and precision-recall
-//! curves, feature importance bars, training time and prediction throughput.
+//! curves (their legends in a panel to the right, never over a curve), training time and
+//! prediction throughput.
 //!
 //! Text is left to the SVG viewer (plotters' SVG backend writes `<text>` elements and estimates
 //! their size without a font library), so no font is needed to draw and nothing is fetched to
@@ -39,6 +40,43 @@ type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 /// Formats a bar's value for its label.
 type Format = dyn Fn(f64) -> String;
 
+/// Width of a curve chart, and of the legend panel to its right.
+const CURVE_W: u32 = 740;
+const LEGEND_W: u32 = 230;
+
+/// Draws a curve chart's legend in its own panel: the chance line, one line per model in its
+/// colour, and the operating-point dot.
+fn side_legend(
+    area: &Area<'_>,
+    r: &CompareReport,
+    chance: String,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let mut entries = vec![(chance, BLACK.mix(0.3), 1)];
+    entries.extend(
+        r.models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.kind.name().to_string(), colour(i).to_rgba(), 2)),
+    );
+    let row = |i: usize| 60 + 24 * i as i32;
+    for (i, (label, c, width)) in entries.iter().enumerate() {
+        area.draw(&PathElement::new(
+            [(8, row(i)), (32, row(i))],
+            c.stroke_width(*width),
+        ))?;
+        area.draw(&Text::new(label.clone(), (40, row(i)), style.clone()))?;
+    }
+    let y = row(entries.len()) + 8;
+    area.draw(&Circle::new((20, y), 5, BLACK.mix(0.6).filled()))?;
+    area.draw(&Text::new(
+        "operating point".to_string(),
+        (40, y),
+        style.clone(),
+    ))?;
+    Ok(())
+}
+
 /// Returns the ROC curves of every model on one chart, the false-alert rate on a log scale
 /// (what matters for an IDS is the left end), each model's operating point marked.
 pub(super) fn roc(r: &CompareReport) -> Result<String, PlotError> {
@@ -48,9 +86,11 @@ pub(super) fn roc(r: &CompareReport) -> Result<String, PlotError> {
         let lo = 10f64.powf(-benign.log10().ceil()).clamp(1e-6, 1e-2);
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, (760, 520)).into_drawing_area();
+            let root =
+                SVGBackend::with_string(&mut svg, (CURVE_W + LEGEND_W, 520)).into_drawing_area();
             root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(&root)
+            let (plot, side) = root.split_horizontally(CURVE_W);
+            let mut chart = ChartBuilder::on(&plot)
                 .caption("ROC curves (pooled test flows)", (FONT, 20))
                 .margin(16)
                 .x_label_area_size(48)
@@ -69,30 +109,16 @@ pub(super) fn roc(r: &CompareReport) -> Result<String, PlotError> {
                     (x, x)
                 })
                 .collect();
-            chart
-                .draw_series(LineSeries::new(chance, BLACK.mix(0.3).stroke_width(1)))?
-                .label("chance")
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.3)));
+            chart.draw_series(LineSeries::new(chance, BLACK.mix(0.3).stroke_width(1)))?;
             for (i, m) in r.models.iter().enumerate() {
                 let c = colour(i);
                 let points = log_x_segments(&m.roc, lo);
-                chart
-                    .draw_series(LineSeries::new(points, c.stroke_width(2)))?
-                    .label(m.kind.name())
-                    .legend(move |(x, y)| {
-                        PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2))
-                    });
+                chart.draw_series(LineSeries::new(points, c.stroke_width(2)))?;
                 if let (Some(x), Some(y)) = (m.pooled.false_alert_rate, m.pooled.recall) {
                     chart.draw_series([Circle::new((x.max(lo), y), 5, c.filled())])?;
                 }
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.5))
-                .label_font((FONT, 14))
-                .draw()?;
+            side_legend(&side, r, "chance".into())?;
             root.present()?;
         }
         Ok(svg)
@@ -129,9 +155,11 @@ pub(super) fn pr(r: &CompareReport) -> Result<String, PlotError> {
         let prevalence = r.malicious as f64 / r.rows.max(1) as f64;
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, (760, 520)).into_drawing_area();
+            let root =
+                SVGBackend::with_string(&mut svg, (CURVE_W + LEGEND_W, 520)).into_drawing_area();
             root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(&root)
+            let (plot, side) = root.split_horizontally(CURVE_W);
+            let mut chart = ChartBuilder::on(&plot)
                 .caption("Precision-recall curves (pooled test flows)", (FONT, 20))
                 .margin(16)
                 .x_label_area_size(48)
@@ -143,74 +171,28 @@ pub(super) fn pr(r: &CompareReport) -> Result<String, PlotError> {
                 .x_desc("recall (share of malicious flows flagged)")
                 .y_desc("precision (share of alerts that are malicious)")
                 .draw()?;
-            chart
-                .draw_series(LineSeries::new(
-                    [(0.0, prevalence), (1.0, prevalence)],
-                    BLACK.mix(0.3).stroke_width(1),
-                ))?
-                .label(format!("chance ({:.1} % malicious)", 100.0 * prevalence))
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.3)));
+            chart.draw_series(LineSeries::new(
+                [(0.0, prevalence), (1.0, prevalence)],
+                BLACK.mix(0.3).stroke_width(1),
+            ))?;
             for (i, m) in r.models.iter().enumerate() {
                 let c = colour(i);
                 let points = m.pr.iter().map(|p| (p[0], p[1]));
-                chart
-                    .draw_series(LineSeries::new(points, c.stroke_width(2)))?
-                    .label(m.kind.name())
-                    .legend(move |(x, y)| {
-                        PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2))
-                    });
+                chart.draw_series(LineSeries::new(points, c.stroke_width(2)))?;
                 if let (Some(x), Some(y)) = (m.pooled.recall, m.pooled.precision) {
                     chart.draw_series([Circle::new((x, y), 5, c.filled())])?;
                 }
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerLeft)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.5))
-                .label_font((FONT, 14))
-                .draw()?;
-            root.present()?;
-        }
-        Ok(svg)
-    };
-    draw().map_err(|e| plot_error("precision-recall", e))
-}
-
-/// Returns one model's most important features as horizontal bars, the most important on top.
-pub(super) fn importance(m: &ModelResult, index: usize) -> Result<String, PlotError> {
-    let title = format!(
-        "{}: top features, mean |contribution| over {} test flows",
-        m.kind.name(),
-        super::count(m.importance.rows)
-    );
-    let bars: Vec<(String, f64)> = m
-        .importance
-        .top
-        .iter()
-        .map(|f| (f.feature.clone(), f.mean_abs))
-        .collect();
-    let longest = bars.iter().map(|b| b.0.len()).max().unwrap_or(0);
-    let height = 90 + 26 * bars.len().max(1) as u32;
-    let draw = || -> Result<String, Box<dyn std::error::Error>> {
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, (760, height)).into_drawing_area();
-            root.fill(&WHITE)?;
-            hbars(
-                &root,
-                &title,
-                &bars,
-                Scale::Linear,
-                &|v| format!("{v:.3}"),
-                colour(index),
-                (longest as u32 * 7 + 16).clamp(80, 360),
+            side_legend(
+                &side,
+                r,
+                format!("chance ({:.1} % malicious)", 100.0 * prevalence),
             )?;
             root.present()?;
         }
         Ok(svg)
     };
-    draw().map_err(|e| plot_error(&title, e))
+    draw().map_err(|e| plot_error("precision-recall", e))
 }
 
 /// Returns three bar panels: training time, batch and one-at-a-time prediction throughput.
@@ -246,7 +228,7 @@ pub(super) fn speed(r: &CompareReport) -> Result<String, PlotError> {
                 (&single, &rates),
             ];
             for ((area, title), (values, fmt)) in panels.iter().zip(titles).zip(values) {
-                hbars(area, title, values, Scale::Log, fmt, colour(0), 90)?;
+                hbars(area, title, values, fmt, colour(0), 90)?;
             }
             root.present()?;
         }
@@ -255,18 +237,12 @@ pub(super) fn speed(r: &CompareReport) -> Result<String, PlotError> {
     draw().map_err(|e| plot_error("speed", e))
 }
 
-/// How bar lengths are scaled.
-enum Scale {
-    Linear,
-    Log,
-}
-
-/// Draws labeled horizontal bars (the first on top) with their values at the bar ends.
+/// Draws labeled horizontal bars (the first on top, lengths on a log scale) with their values
+/// at the bar ends.
 fn hbars(
     area: &Area<'_>,
     title: &str,
     bars: &[(String, f64)],
-    scale: Scale,
     value: &Format,
     colour: RGBColor,
     label_width: u32,
@@ -290,74 +266,41 @@ fn hbars(
     let y = |i: usize| n - i as f64 - 0.5;
     // Chart coordinates are the backend's; text drawn on `area` is relative to its corner.
     let (bx, by) = area.get_base_pixel();
-    match scale {
-        Scale::Linear => {
-            let hi = if max > 0.0 { max * 1.25 } else { 1.0 };
-            let mut chart = builder.build_cartesian_2d(0f64..hi, 0f64..n)?;
-            chart
-                .configure_mesh()
-                .disable_y_mesh()
-                .light_line_style(BLACK.mix(0.03))
-                .y_labels(0)
-                .x_labels(6)
-                .draw()?;
-            for (i, (name, v)) in bars.iter().enumerate() {
-                let (px, py) = chart.backend_coord(&(0.0, y(i)));
-                area.draw(&Text::new(
-                    name.clone(),
-                    (px - bx - 6, py - by),
-                    name_style.clone(),
-                ))?;
-                chart.draw_series([Rectangle::new(
-                    [(0.0, y(i) - 0.3), (*v, y(i) + 0.3)],
-                    colour.filled(),
-                )])?;
-                let (vx, vy) = chart.backend_coord(&(*v, y(i)));
-                area.draw(&Text::new(
-                    value(*v),
-                    (vx - bx + 4, vy - by),
-                    value_style.clone(),
-                ))?;
-            }
+    let (lo, hi) = if values.is_empty() {
+        (0.1, 10.0)
+    } else {
+        (
+            10f64.powf(min.log10().floor()),
+            10f64.powf((max * 8.0).log10().ceil()),
+        )
+    };
+    let mut chart = builder.build_cartesian_2d((lo..hi).log_scale(), 0f64..n)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(BLACK.mix(0.03))
+        .y_labels(0)
+        .x_label_formatter(&|x| format!("{x:.0e}"))
+        .draw()?;
+    for (i, (name, v)) in bars.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(lo, y(i)));
+        area.draw(&Text::new(
+            name.clone(),
+            (px - bx - 6, py - by),
+            name_style.clone(),
+        ))?;
+        if *v > 0.0 {
+            chart.draw_series([Rectangle::new(
+                [(lo, y(i) - 0.3), (*v, y(i) + 0.3)],
+                colour.filled(),
+            )])?;
         }
-        Scale::Log => {
-            let (lo, hi) = if values.is_empty() {
-                (0.1, 10.0)
-            } else {
-                (
-                    10f64.powf(min.log10().floor()),
-                    10f64.powf((max * 8.0).log10().ceil()),
-                )
-            };
-            let mut chart = builder.build_cartesian_2d((lo..hi).log_scale(), 0f64..n)?;
-            chart
-                .configure_mesh()
-                .disable_y_mesh()
-                .light_line_style(BLACK.mix(0.03))
-                .y_labels(0)
-                .x_label_formatter(&|x| format!("{x:.0e}"))
-                .draw()?;
-            for (i, (name, v)) in bars.iter().enumerate() {
-                let (px, py) = chart.backend_coord(&(lo, y(i)));
-                area.draw(&Text::new(
-                    name.clone(),
-                    (px - bx - 6, py - by),
-                    name_style.clone(),
-                ))?;
-                if *v > 0.0 {
-                    chart.draw_series([Rectangle::new(
-                        [(lo, y(i) - 0.3), (*v, y(i) + 0.3)],
-                        colour.filled(),
-                    )])?;
-                }
-                let (vx, vy) = chart.backend_coord(&(v.max(lo), y(i)));
-                area.draw(&Text::new(
-                    value(*v),
-                    (vx - bx + 4, vy - by),
-                    value_style.clone(),
-                ))?;
-            }
-        }
+        let (vx, vy) = chart.backend_coord(&(v.max(lo), y(i)));
+        area.draw(&Text::new(
+            value(*v),
+            (vx - bx + 4, vy - by),
+            value_style.clone(),
+        ))?;
     }
     Ok(())
 }

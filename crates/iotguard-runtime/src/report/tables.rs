@@ -112,6 +112,51 @@ pub(super) fn summary(r: &CompareReport) -> Table {
     }
 }
 
+/// Marks, for [`summary`]'s cells, the best model per column (the baseline row is never
+/// marked): the highest precision, recall, F1, MCC, balanced accuracy, PR-AUC, ROC-AUC and
+/// throughputs, the lowest false-alert rate and training time. Cells that print the same as
+/// the best are marked too (ties).
+pub(super) fn summary_best(r: &CompareReport, t: &Table) -> Vec<Vec<bool>> {
+    type Value = fn(&ModelResult) -> Option<f64>;
+    let columns: [(usize, Value, bool); 11] = [
+        (1, |m| m.pooled.precision, true),
+        (2, |m| m.pooled.recall, true),
+        (3, |m| m.pooled.f1, true),
+        (4, |m| m.pooled.false_alert_rate, false),
+        (5, |m| m.pooled.mcc, true),
+        (6, |m| m.pooled.balanced_accuracy, true),
+        (7, |m| m.pooled.pr_auc, true),
+        (8, |m| m.pooled.roc_auc, true),
+        (9, |m| Some(m.train_secs), false),
+        (10, |m| Some(m.predict_rows_per_sec), true),
+        (11, |m| Some(m.predict_single_rows_per_sec), true),
+    ];
+    let mut marks = vec![vec![false; t.header.len()]; t.rows.len()];
+    for (col, value, higher) in columns {
+        let best = r
+            .models
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| value(m).filter(|v| v.is_finite()).map(|v| (i, v)))
+            .reduce(|a, b| {
+                let better = if higher { b.1 > a.1 } else { b.1 < a.1 };
+                if better {
+                    b
+                } else {
+                    a
+                }
+            });
+        if let Some((i, _)) = best {
+            // Model i is table row i + 1 (the baseline is row 0).
+            let text = &t.rows[i + 1][col];
+            for (row, cells) in t.rows.iter().enumerate().skip(1) {
+                marks[row][col] = &cells[col] == text;
+            }
+        }
+    }
+    marks
+}
+
 /// Returns the pooled confusion counts per model.
 pub(super) fn confusion(r: &CompareReport) -> Table {
     let row = |name: &str, m: &BinaryMetrics| {

@@ -97,7 +97,7 @@ fn markdown_report_matches_golden() {
 #[test]
 fn html_report_is_self_contained_with_every_plot() {
     let r = run(Split::Loco, &KINDS);
-    let html = report::html(&r).unwrap();
+    let html = report::html(&r, None).unwrap();
     for banned in [
         "src=", "href=", "<script", "<link", "<img", "url(", "@import",
     ] {
@@ -109,8 +109,7 @@ fn html_report_is_self_contained_with_every_plot() {
         urls,
         html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
     );
-    let mut ids: Vec<String> = report::PLOT_IDS.iter().map(|s| s.to_string()).collect();
-    ids.extend(KINDS.iter().map(|k| format!("importance-{}", k.name())));
+    let ids: Vec<String> = report::PLOT_IDS.iter().map(|s| s.to_string()).collect();
     assert_eq!(html.matches("<svg").count(), ids.len());
     assert_eq!(html.matches("</svg>").count(), ids.len());
     for id in &ids {
@@ -127,6 +126,93 @@ fn html_report_is_self_contained_with_every_plot() {
     }
     // The class name with an ampersand is escaped in tables and plots alike.
     assert!(html.contains("C&amp;C") && !html.contains("C&C"));
+    // The curves' legends are in a panel of their own, right of the plotting area (x ≥ 740),
+    // one entry per model plus the chance line and the operating point.
+    for id in ["roc", "pr"] {
+        let at = html.find(&format!("<figure id=\"{id}\">")).unwrap();
+        let svg = &html[at..at + html[at..].find("</svg>").unwrap()];
+        assert!(svg.contains("width=\"970\""), "{id}");
+        for name in KINDS.iter().map(|k| k.name()).chain(["operating point"]) {
+            let text = svg
+                .find(&format!(">\n{name}\n</text>"))
+                .unwrap_or_else(|| panic!("{id}: no legend entry {name}"));
+            let tag = &svg[svg[..text].rfind("<text").unwrap()..text];
+            let x: i32 = tag
+                .split("x=\"")
+                .nth(1)
+                .and_then(|v| v.split('"').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{id}: {tag}"));
+            assert!(
+                x >= 740,
+                "{id}: legend entry {name} at x={x}, over the curves"
+            );
+        }
+    }
+    // One importance chart for every model, its columns the models.
+    let at = html.find("<figure id=\"importance\">").unwrap();
+    let svg = &html[at..at + html[at..].find("</svg>").unwrap()];
+    for k in &KINDS {
+        assert!(
+            svg.contains(&format!(">\n{}\n</text>", k.name())),
+            "{}",
+            k.name()
+        );
+    }
+    // The best model per summary column is marked: at least one cell in each of the 11
+    // ranked columns, never in the baseline row.
+    let summary = &html[..html.find("</table>").unwrap()];
+    let marked = summary.matches("<td class=\"best\">").count();
+    assert!((11..=11 * KINDS.len()).contains(&marked), "{marked}");
+    let baseline_row = summary
+        .lines()
+        .find(|l| l.starts_with("<tr><td>majority class</td>"))
+        .unwrap();
+    assert!(!baseline_row.contains("best"));
+    // The dark variant is the same page, dark at its root.
+    let dark = report::dark_variant(&html);
+    assert!(dark.starts_with("<!DOCTYPE html>\n<html lang=\"en\" class=\"dark\">"));
+    assert_eq!(dark.len(), html.len() + " class=\"dark\"".len());
+    assert!(html.contains("html.dark body{color:#d8dee6;background:#0f1419}"));
+}
+
+#[test]
+fn html_report_marks_the_best_value_in_each_summary_column() {
+    let r = run(Split::Loco, &KINDS);
+    let html = report::html(&r, None).unwrap();
+    let summary = &html[..html.find("</table>").unwrap()];
+    let rows: Vec<Vec<(bool, String)>> = summary
+        .lines()
+        .filter(|l| l.starts_with("<tr><td>"))
+        .map(|l| {
+            l.trim_start_matches("<tr>")
+                .trim_end_matches("</tr>")
+                .split("</td>")
+                .filter(|c| !c.is_empty())
+                .map(|c| {
+                    let best = c.starts_with("<td class=\"best\">");
+                    let text = c
+                        .trim_start_matches("<td class=\"best\"><b>")
+                        .trim_start_matches("<td>")
+                        .trim_end_matches("</b>");
+                    (best, text.to_string())
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 1 + KINDS.len());
+    // Recall (column 2): the marked cells hold the largest value among the models.
+    let recall: Vec<f64> = rows[1..].iter().map(|r| r[2].1.parse().unwrap()).collect();
+    let best = recall.iter().copied().fold(f64::MIN, f64::max);
+    for (row, v) in rows[1..].iter().zip(&recall) {
+        assert_eq!(row[2].0, *v == best, "{:?}", row[2]);
+    }
+    // The false-alert rate (column 4): the smallest.
+    let far: Vec<f64> = rows[1..].iter().map(|r| r[4].1.parse().unwrap()).collect();
+    let least = far.iter().copied().fold(f64::MAX, f64::min);
+    for (row, v) in rows[1..].iter().zip(&far) {
+        assert_eq!(row[4].0, *v == least, "{:?}", row[4]);
+    }
 }
 
 #[test]
@@ -189,7 +275,7 @@ fn family_split_holds_out_each_attack_type_and_reports_it() {
             "| C&C | 150 | 225 | 0.970 | 0.000 | 0.000 | 0.645 | 0.000 | 0.000 | 0.973 | 0.907 | 0.031 |",
         ]
     );
-    let html = report::html(&r).unwrap();
+    let html = report::html(&r, None).unwrap();
     assert!(html.contains("<h2>Per held-out attack type</h2>"));
     // Other splits have no such section.
     assert!(

@@ -1,6 +1,7 @@
 //! `GET /api/v1/models` (the active model, its metrics, the last comparison report, live
 //! precision from analyst verdicts per model version and attack type),
-//! `GET /api/v1/models/report` (that report's HTML page with its plots),
+//! `GET /api/v1/models/report` (that report's HTML page with its plots; `?theme=dark` for the
+//! dashboard's dark page),
 //! `GET /api/v1/models/explore` (the exploration of the model's training data),
 //! `POST /api/v1/models/activate` (hot swap to another model file, behind the token) and
 //! `POST /api/v1/models/threshold` (another threshold for the active model, behind the token).
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 use crate::state::AppState;
 
 /// Where the comparison's HTML page is served.
@@ -162,8 +163,27 @@ pub(crate) async fn models(
     Ok(JsonResponse(answer))
 }
 
+/// The report page's query: `theme=dark` serves its dark variant, `light` (or none) the page
+/// as written (light, or dark where the reader's system prefers it).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ReportQuery {
+    theme: Option<String>,
+}
+
 /// Serves the comparison report's HTML page.
-pub(crate) async fn report(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub(crate) async fn report(
+    State(state): State<AppState>,
+    Query(query): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let dark = match query.theme.as_deref() {
+        None | Some("light") => false,
+        Some("dark") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown theme `{other}`; one of: light, dark"
+            )))
+        }
+    };
     let dir = state.report_dir().ok_or_else(|| {
         ApiError::not_found("no comparison report: start with --report DIR (from iotguard compare)")
     })?;
@@ -173,6 +193,11 @@ pub(crate) async fn report(State(state): State<AppState>) -> Result<Response, Ap
     })
     .await
     .map_err(ApiError::internal)??;
+    let html = if dark {
+        iotguard_runtime::report::dark_variant(&String::from_utf8_lossy(&html)).into_bytes()
+    } else {
+        html
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),

@@ -33,7 +33,11 @@ async fn models_describe_the_active_model_and_the_report() {
         r#"{"models": [{"kind": "gbdt", "pooled": {"f1": 0.9}}]}"#,
     )
     .unwrap();
-    std::fs::write(dir.path().join("report.html"), "<html>plots</html>").unwrap();
+    std::fs::write(
+        dir.path().join("report.html"),
+        "<!DOCTYPE html>\n<html lang=\"en\">plots</html>",
+    )
+    .unwrap();
     let (app, _) = app_with(None, Some(dir.path().to_path_buf()));
     let (status, body) = call(&app, get("/api/v1/models")).await;
     assert_eq!(status, StatusCode::OK);
@@ -51,7 +55,23 @@ async fn models_describe_the_active_model_and_the_report() {
     assert_eq!(body["comparison_html"], json!("/api/v1/models/report"));
     let (status, html) = call(&app, get("/api/v1/models/report")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(html, json!("<html>plots</html>"));
+    assert_eq!(
+        html,
+        json!("<!DOCTYPE html>\n<html lang=\"en\">plots</html>")
+    );
+    // The dashboard's dark page asks for the dark variant.
+    let (status, html) = call(&app, get("/api/v1/models/report?theme=dark")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        html,
+        json!("<!DOCTYPE html>\n<html lang=\"en\" class=\"dark\">plots</html>")
+    );
+    let (status, body) = call(&app, get("/api/v1/models/report?theme=sepia")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["message"],
+        json!("unknown theme `sepia`; one of: light, dark")
+    );
 }
 
 #[tokio::test]

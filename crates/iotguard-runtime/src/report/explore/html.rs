@@ -5,7 +5,7 @@
 use super::tables::{self as t, short};
 use super::{plots, BREAKDOWNS};
 use crate::explore::Exploration;
-use crate::report::html::{escape, figure, push_table, STYLE};
+use crate::report::html::{escape, figure, push_table, style};
 use crate::report::PlotError;
 
 /// The ids of the figures every page with labeled rows has; one `distribution-<n>` figure per
@@ -23,7 +23,8 @@ fn h2(out: &mut String, title: &str, intro: &str) {
 /// Renders the exploration as one HTML page.
 pub fn explore_html(e: &Exploration) -> Result<String, PlotError> {
     let mut out = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"color-scheme\" content=\"light dark\">\n<title>Data exploration</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>Data exploration</h1>\n<p>{}</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"color-scheme\" content=\"light dark\">\n<title>Data exploration</title>\n<style>{}</style>\n</head>\n<body>\n<h1>Data exploration</h1>\n<p>{}</p>\n",
+        style(),
         escape(&t::intro(e))
     );
     out.push_str("<nav><p><a href=\"#inputs\">Inputs</a> · <a href=\"#separation\">Separating features</a> · <a href=\"#distributions\">Distributions</a> · <a href=\"#correlation-section\">Correlation</a> · <a href=\"#shift-section\">Shift</a> · <a href=\"#hosts\">Hosts</a> · <a href=\"#checks\">Label checks</a></p></nav>\n");
