@@ -2,7 +2,8 @@
 // `iotguard demo`: live flows and alerts appear with full dates and their zone, the live badge
 // follows the source, the alert filters change the rows to what the store answers, an alert
 // opens with its explanation chart and its explanation in words and the flows the store kept of
-// it, a page opening has the rate chart's history at once,
+// it, the incidents-over-time chart counts the store's alerts and a bar filters the list, a page
+// opening has the rate chart's history at once,
 // the model panel is filled, alerts can be triaged (with IOTGUARD_API_TOKEN), and nothing fails
 // in the page. Saves a screenshot.
 //
@@ -97,6 +98,24 @@ try {
   await step('the rate chart has a history (3 seconds, flows/s > 0)', () =>
     page.waitForFunction(() => Number(document.querySelector('#rates').dataset.points ?? 0) >= 3
       && Number(document.querySelector('#flows-rate').textContent.replace(/[^0-9.]/g, '')) > 0, null, { timeout: left() }));
+  await step('incidents over time: the bars count the store\'s alerts, and a bar lists its own', async () => {
+    await page.waitForFunction(() => Number(document.querySelector('#timeline').dataset.buckets ?? 0) > 0, null, { timeout: left() });
+    // The chart's total is the store's count at the moment it asked (alerts keep coming).
+    const shown = await page.$eval('#timeline', (c) => Number(c.dataset.total));
+    const t = await page.evaluate(async () => (await (await fetch('/api/v1/alerts/timeline')).json()));
+    const now = t.buckets.reduce((n, b) => n + b.total, 0);
+    if (!(shown > 0 && shown <= now)) throw new Error(`the chart shows ${shown} alerts, the store has ${now}`);
+    // Clicking the last bar sets the from/to filters to its bucket and lists its alerts.
+    const box = await page.$eval('#timeline', (c) => { const r = c.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width, h: r.height }; });
+    await page.mouse.click(box.x + box.w - 14, box.y + box.h / 2);
+    await page.waitForFunction(() => document.querySelector('#f-since').value !== '' && /matching alert/.test(document.querySelector('#filter-note').textContent), null, { timeout: 10000 });
+    const since = await page.$eval('#f-since', (e) => e.value);
+    const until = await page.$eval('#f-until', (e) => e.value);
+    if (!(Date.parse(`${until}Z`) - Date.parse(`${since}Z`) === t.bucket_secs * 1000)) throw new Error(`bar range ${since}..${until}, bucket ${t.bucket_secs} s`);
+    await page.click('#f-clear');
+    await page.waitForFunction(() => document.querySelector('#f-since').value === '', null, { timeout: 10000 });
+    log(`timeline: ${t.buckets.length} bars of ${t.bucket_secs} s, ${shown} alerts shown; a bar filters ${since}..${until}`);
+  });
   await step('the severity breakdown counts alerts', () =>
     page.waitForFunction(() => [...document.querySelectorAll('#severity .num')].some((e) => Number(e.textContent.replace(/[^0-9]/g, '')) > 0), null, { timeout: left() }));
   await step('top attacking hosts are listed', () =>

@@ -103,7 +103,8 @@ pub use source_health::{SourceHealth, SourceState};
 pub use stats::{HistogramSnapshot, SourceMetrics, Stage, Stats, StatsSnapshot};
 pub use store::{
     AlertFlows, AlertPage, AlertQuery, AlertStore, AttackPerformance, Feedback, ModelPerformance,
-    Performance, SeverityCount, TriageStatus, Verdict, VerdictCounts, KEPT_FLOWS,
+    Performance, SeverityCount, Timeline, TimelineBucket, TriageStatus, Verdict, VerdictCounts,
+    KEPT_FLOWS, MAX_TIMELINE_BUCKETS,
 };
 pub use table::IncidentTracker;
 pub use time::{parse_time, rfc3339};

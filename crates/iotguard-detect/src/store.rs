@@ -47,6 +47,9 @@ use crate::time::parse_time;
 mod events;
 pub(crate) mod feedback;
 mod flows;
+mod timeline;
+
+pub use timeline::{Timeline, TimelineBucket, MAX_BUCKETS as MAX_TIMELINE_BUCKETS};
 
 pub use flows::{AlertFlows, KEPT_FLOWS};
 
@@ -379,35 +382,11 @@ impl AlertStore {
             "SELECT a.end_ns, a.id, a.doc, {LATEST_COLUMNS} FROM alerts a {LATEST_JOIN} WHERE 1 = 1"
         );
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        filter_clauses(q, &mut sql, &mut args);
         let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
             args.push(v);
             sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
         };
-        if let Some(t) = q.since {
-            arg(&mut sql, " AND end_ns >= ?", t.as_nanos().into());
-        }
-        if let Some(t) = q.until {
-            arg(&mut sql, " AND end_ns < ?", t.as_nanos().into());
-        }
-        if let Some(s) = q.min_severity {
-            arg(&mut sql, " AND severity >= ?", i64::from(s.rank()).into());
-        }
-        if let Some(s) = q.severity {
-            arg(&mut sql, " AND severity = ?", i64::from(s.rank()).into());
-        }
-        if let Some(h) = q.host {
-            let h = h.to_string();
-            arg(&mut sql, " AND (source_ip = ?", h.clone().into());
-            arg(&mut sql, " OR destination_ip = ?)", h.into());
-        }
-        if let Some(t) = &q.attack_type {
-            arg(&mut sql, " AND a.attack_type = ?", t.clone().into());
-        }
-        match q.status {
-            Some(TriageStatus::Open) => sql.push_str(" AND f.seq IS NULL"),
-            Some(TriageStatus::Acknowledged) => sql.push_str(" AND f.seq IS NOT NULL"),
-            None => {}
-        }
         if let Some(cursor) = &q.cursor {
             let (end, id) = cursor
                 .split_once(':')
@@ -589,6 +568,41 @@ impl Drop for AlertStore {
 }
 
 /// `Option<Timestamp>` as RFC 3339 text (or epoch seconds) in query parameters.
+/// Appends to `sql` (which ends in a `WHERE`, over `alerts a` joined with the latest verdict
+/// `f`) the clauses of `q`'s filters, their values to `args`: every filter but the cursor and
+/// the limit.
+fn filter_clauses(q: &AlertQuery, sql: &mut String, args: &mut Vec<rusqlite::types::Value>) {
+    let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+        args.push(v);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(t) = q.since {
+        arg(sql, " AND end_ns >= ?", t.as_nanos().into());
+    }
+    if let Some(t) = q.until {
+        arg(sql, " AND end_ns < ?", t.as_nanos().into());
+    }
+    if let Some(s) = q.min_severity {
+        arg(sql, " AND severity >= ?", i64::from(s.rank()).into());
+    }
+    if let Some(s) = q.severity {
+        arg(sql, " AND severity = ?", i64::from(s.rank()).into());
+    }
+    if let Some(h) = q.host {
+        let h = h.to_string();
+        arg(sql, " AND (source_ip = ?", h.clone().into());
+        arg(sql, " OR destination_ip = ?)", h.into());
+    }
+    if let Some(t) = &q.attack_type {
+        arg(sql, " AND a.attack_type = ?", t.clone().into());
+    }
+    match q.status {
+        Some(TriageStatus::Open) => sql.push_str(" AND f.seq IS NULL"),
+        Some(TriageStatus::Acknowledged) => sql.push_str(" AND f.seq IS NOT NULL"),
+        None => {}
+    }
+}
+
 mod opt_time {
     use iotguard_flow::Timestamp;
     use serde::{Deserialize, Deserializer, Serializer};

@@ -288,7 +288,93 @@ function filterQuery() {
   return p;
 }
 
+// ---- incidents over time: /api/v1/alerts/timeline under the alert filters ----
+
+async function loadTimeline() {
+  const p = filterQuery();
+  if (state.status) p.set('status', state.status);
+  try {
+    const r = await api(`/api/v1/alerts/timeline?${p}`);
+    const t = await r.json();
+    if (!r.ok) { state.timeline = null; $('timeline-note').textContent = t.message ?? `HTTP ${r.status}`; }
+    else state.timeline = t;
+  } catch (e) {
+    state.timeline = null;
+    $('timeline-note').textContent = `the store could not be asked: ${e}`;
+  }
+  drawTimeline();
+}
+
+function bucketLabel(t, withDay) {
+  const d = new Date(t);
+  const hm = d.toISOString().slice(11, 16);
+  return withDay ? `${d.toISOString().slice(5, 10)} ${hm}` : hm;
+}
+
+function drawTimeline() {
+  const c = $('timeline');
+  const dpr = window.devicePixelRatio || 1;
+  const w = c.clientWidth, h = c.clientHeight;
+  if (c.width !== w * dpr) { c.width = w * dpr; c.height = h * dpr; }
+  const g = c.getContext('2d');
+  g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  g.clearRect(0, 0, w, h);
+  const t = state.timeline;
+  const buckets = t?.buckets ?? [];
+  c.dataset.buckets = String(buckets.length);
+  c.dataset.total = String(buckets.reduce((n, b) => n + b.total, 0));
+  g.fillStyle = '#8494a7'; g.font = '11px system-ui';
+  if (!buckets.length) { g.textAlign = 'left'; g.fillText('no alert in the store under these filters', 8, h / 2); state.timelineBars = []; return; }
+  const left = 56, right = 12, top = 8, bottom = 18;
+  const pw = w - left - right, ph = h - top - bottom;
+  const max = niceMax(Math.max(1, ...buckets.map((b) => b.total)));
+  g.strokeStyle = '#2a3542'; g.lineWidth = 1;
+  for (let i = 0; i <= 2; i++) {
+    const y = top + (ph * i) / 2;
+    g.beginPath(); g.moveTo(left, y); g.lineTo(left + pw, y); g.stroke();
+    g.textAlign = 'right'; g.fillText(num(max * (1 - i / 2)), left - 6, y + 4);
+  }
+  const css = getComputedStyle(document.documentElement);
+  const bw = pw / buckets.length;
+  const multiDay = buckets[0].start.slice(0, 10) !== buckets[buckets.length - 1].start.slice(0, 10);
+  state.timelineBars = [];
+  buckets.forEach((b, i) => {
+    const x = left + i * bw;
+    let y = top + ph;
+    // Least severe at the bottom, critical on top.
+    for (const s of [...SEVERITIES].reverse()) {
+      const n = b.by_severity?.[s] ?? 0;
+      if (!n) continue;
+      const bh = (n / max) * ph;
+      g.fillStyle = css.getPropertyValue(`--${s}`).trim() || '#888';
+      g.fillRect(x + 0.5, y - bh, Math.max(1, bw - 1), bh);
+      y -= bh;
+    }
+    state.timelineBars.push({ x, w: bw, start: b.start });
+  });
+  g.fillStyle = '#8494a7'; g.textAlign = 'left';
+  g.fillText(bucketLabel(buckets[0].start, multiDay), left, h - 4);
+  g.textAlign = 'right';
+  g.fillText(`${bucketLabel(buckets[buckets.length - 1].start, multiDay)} UTC, ${num(t.bucket_secs / 60)} min per bar`, left + pw, h - 4);
+}
+
+// A bar's time range becomes the from/to filters: the list shows that bucket's alerts.
+function timelineClick(e) {
+  const t = state.timeline;
+  const bars = state.timelineBars ?? [];
+  const x = e.offsetX;
+  const bar = bars.find((b) => x >= b.x && x < b.x + b.w);
+  if (!bar || !t) return;
+  const from = new Date(bar.start);
+  const to = new Date(from.getTime() + t.bucket_secs * 1000);
+  const local = (d) => d.toISOString().slice(0, 19);
+  $('f-since').value = local(from);
+  $('f-until').value = local(to);
+  applyFilters();
+}
+
 async function applyFilters() {
+  loadTimeline();
   const query = filterQuery();
   $('f-clear').hidden = ![...query.keys()].length;
   if (![...query.keys()].length) {
@@ -666,7 +752,7 @@ async function start() {
   // The analyst's name is remembered in this browser (it is not a secret).
   $('analyst').value = localStorage.getItem('iotguard-analyst') ?? '';
   $('analyst').addEventListener('change', () => localStorage.setItem('iotguard-analyst', $('analyst').value.trim()));
-  $('alert-status').addEventListener('change', () => { setStatus($('alert-status').value); if (state.filter) applyFilters(); });
+  $('alert-status').addEventListener('change', () => { setStatus($('alert-status').value); if (state.filter) applyFilters(); else loadTimeline(); });
   for (const id of ['f-severity', 'f-type', 'f-host', 'f-since', 'f-until']) $(id).addEventListener('change', applyFilters);
   $('f-clear').addEventListener('click', () => {
     for (const id of ['f-severity', 'f-type', 'f-host', 'f-since', 'f-until']) $(id).value = '';
@@ -688,6 +774,9 @@ async function start() {
   loadModel();
   loadDrift();
   setInterval(loadDrift, 5000);
+  $('timeline').addEventListener('click', timelineClick);
+  loadTimeline();
+  setInterval(loadTimeline, 15000);
   try {
     const r = await api('/api/v1/alerts?limit=200');
     if (r.ok) { const page = await r.json(); for (const a of (page.alerts ?? []).reverse()) addAlert(a); }
@@ -705,7 +794,7 @@ async function start() {
   es.addEventListener('stats', (e) => addTick(JSON.parse(e.data)));
   es.addEventListener('model', () => loadModel());
   setInterval(frame, 250);
-  window.addEventListener('resize', () => { state.dirty.charts = true; });
+  window.addEventListener('resize', () => { state.dirty.charts = true; drawTimeline(); });
 }
 
 start();

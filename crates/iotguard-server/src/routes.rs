@@ -79,6 +79,12 @@ fn table(state: &AppState) -> RouteTable {
     )
     .add(
         Method::GET,
+        "/api/v1/alerts/timeline",
+        RouteKind::Api,
+        get(api::alerts::timeline),
+    )
+    .add(
+        Method::GET,
         "/api/v1/alerts/{id}",
         RouteKind::Api,
         get(api::alerts::get),
@@ -154,6 +160,12 @@ fn table(state: &AppState) -> RouteTable {
         "/",
         RouteKind::Page,
         get(crate::dashboard::index),
+    )
+    .add(
+        Method::GET,
+        "/glossary",
+        RouteKind::Page,
+        get(crate::dashboard::glossary),
     )
     .add(
         Method::GET,

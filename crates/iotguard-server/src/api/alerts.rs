@@ -1,9 +1,11 @@
-//! `GET /api/v1/alerts` (filtered, newest first, paged by cursor), `/api/v1/alerts/{id}/flows` and
+//! `GET /api/v1/alerts` (filtered, newest first, paged by cursor), `/api/v1/alerts/timeline`
+//! (the same filters, counted per time bucket and severity), `/api/v1/alerts/{id}/flows` and
 //! `GET /api/v1/alerts/{id}` (each with its latest analyst verdict), read from the alert store through the server's own connection.
 
 use axum::extract::State;
 use axum::Json as JsonResponse;
-use iotguard_detect::{Alert, AlertPage, AlertQuery};
+use iotguard_detect::{Alert, AlertPage, AlertQuery, Timeline};
+use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
@@ -41,14 +43,7 @@ pub(crate) async fn list(
 ) -> Result<JsonResponse<AlertPage>, ApiError> {
     state.require_store()?;
     check_cursor(query.cursor.as_deref())?;
-    // An unknown type is refused (it would match nothing, silently); a known one in any case
-    // is asked for by its canonical name, as the store keeps it.
-    if let Some(t) = &query.attack_type {
-        let t = t
-            .parse::<iotguard_detect::AttackType>()
-            .map_err(ApiError::bad_request)?;
-        query.attack_type = Some(t.as_str().to_owned());
-    }
+    canonical_type(&mut query)?;
     let page = tokio::task::spawn_blocking(move || {
         let store = state.require_store()?;
         store.query(&query).map_err(store_error)
@@ -56,6 +51,50 @@ pub(crate) async fn list(
     .await
     .map_err(ApiError::internal)??;
     Ok(JsonResponse(page))
+}
+
+/// Refuses an unknown attack type (it would match nothing, silently); a known one in any case
+/// is asked for by its canonical name, as the store keeps it.
+fn canonical_type(query: &mut AlertQuery) -> Result<(), ApiError> {
+    if let Some(t) = &query.attack_type {
+        let t = t
+            .parse::<iotguard_detect::AttackType>()
+            .map_err(ApiError::bad_request)?;
+        query.attack_type = Some(t.as_str().to_owned());
+    }
+    Ok(())
+}
+
+/// The timeline's own parameter: the bucket width in seconds (absent: chosen for at most 96
+/// buckets).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct BucketQuery {
+    bucket: Option<u64>,
+}
+
+/// Counts the alerts the list's filters select (cursor and limit ignored) per time bucket of
+/// their last flow and per severity: the dashboard's incidents-over-time chart.
+pub(crate) async fn timeline(
+    State(state): State<AppState>,
+    Query(mut query): Query<AlertQuery>,
+    Query(bucket): Query<BucketQuery>,
+) -> Result<JsonResponse<Timeline>, ApiError> {
+    state.require_store()?;
+    canonical_type(&mut query)?;
+    if bucket.bucket == Some(0) {
+        return Err(ApiError::bad_request("bucket: at least 1 second"));
+    }
+    let answer = tokio::task::spawn_blocking(move || {
+        let store = state.require_store()?;
+        store.timeline(&query, bucket.bucket).map_err(|e| match e {
+            // Too many buckets for the range: the caller's to fix.
+            iotguard_detect::Error::Config(m) => ApiError::bad_request(m),
+            e => store_error(e),
+        })
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(JsonResponse(answer))
 }
 
 /// Returns one alert by its id (the incident id, `event.id`).

@@ -309,6 +309,63 @@ async fn alerts_are_listed_filtered_paged_and_fetched() {
 }
 
 #[tokio::test]
+async fn the_timeline_counts_the_listed_alerts_per_bucket_and_severity() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_alerts(dir.path());
+    let app = app(AppState::builder().store(store).build());
+    let (_, page) = call(&app, get("/api/v1/alerts?limit=10000")).await;
+    let all = page["alerts"].as_array().unwrap().clone();
+    let (status, t) = call(&app, get("/api/v1/alerts/timeline?bucket=60")).await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["bucket_secs"], json!(60));
+    let buckets = t["buckets"].as_array().unwrap();
+    let total: u64 = buckets.iter().map(|b| b["total"].as_u64().unwrap()).sum();
+    assert_eq!(total, all.len() as u64);
+    // Per severity, the same counts as the list's.
+    for sev in ["info", "low", "medium", "high", "critical"] {
+        let in_buckets: u64 = buckets
+            .iter()
+            .map(|b| b["by_severity"][sev].as_u64().unwrap())
+            .sum();
+        let listed = all
+            .iter()
+            .filter(|a| a["iotguard"]["severity"] == json!(sev))
+            .count() as u64;
+        assert_eq!(in_buckets, listed, "{sev}");
+    }
+    // Filtered by a host, as the list is.
+    let host = all[0]["source"]["ip"].as_str().unwrap();
+    let (_, listed) = call(
+        &app,
+        get(&format!("/api/v1/alerts?host={host}&limit=10000")),
+    )
+    .await;
+    let (_, t) = call(&app, get(&format!("/api/v1/alerts/timeline?host={host}"))).await;
+    let total: u64 = t["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["total"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, listed["alerts"].as_array().unwrap().len() as u64);
+    for (uri, needle) in [
+        ("/api/v1/alerts/timeline?bucket=0", "at least 1 second"),
+        (
+            "/api/v1/alerts/timeline?type=portscan",
+            "unknown attack type",
+        ),
+        ("/api/v1/alerts/timeline?bucket=-5", "bucket"),
+    ] {
+        let (status, body) = call(&app, get(uri)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(needle),
+            "{uri}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn bad_alert_filters_are_client_errors() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_alerts(dir.path());
@@ -420,6 +477,21 @@ async fn dashboard_page_and_assets_are_served() {
     }
     let (status, _) = call(&app, get("/assets/secret.txt")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // The glossary: docs/glossary.md as a page in the dashboard's style, linked from it.
+    assert!(page.contains("href=\"/glossary\""));
+    let (status, glossary) = call(&app, get("/glossary")).await;
+    assert_eq!(status, StatusCode::OK);
+    let glossary = glossary.as_str().unwrap();
+    assert!(glossary.contains("<link rel=\"stylesheet\" href=\"/assets/style.css\">"));
+    assert!(
+        glossary.contains("<h1>Glossary: what iotguard&rsquo;s alerts say</h1>")
+            || glossary.contains("<h1>Glossary: what iotguard's alerts say</h1>"),
+        "{glossary:.400}"
+    );
+    // Its tables are tables (attack types, severities, features), not pipes.
+    assert!(glossary.matches("<table>").count() >= 3, "{glossary:.400}");
+    assert!(glossary.contains("<td><code>horizontal_scan</code></td>"));
+    assert!(!glossary.contains("| type |"));
 }
 
 #[tokio::test]
