@@ -100,6 +100,11 @@ try {
       && Number(document.querySelector('#flows-rate').textContent.replace(/[^0-9.]/g, '')) > 0, null, { timeout: left() }));
   await step('incidents over time: the bars count the store\'s alerts, and a bar lists its own', async () => {
     await page.waitForFunction(() => Number(document.querySelector('#timeline').dataset.buckets ?? 0) > 0, null, { timeout: left() });
+    // Both charts keep the height the page gives them (they grew with every redraw).
+    for (const [id, height] of [['timeline', 140], ['rates', 160]]) {
+      const shown = await page.$eval(`#${id}`, (c) => c.clientHeight);
+      if (shown !== height) throw new Error(`#${id} is ${shown} px high, not ${height}`);
+    }
     // The chart's total is the store's count at the moment it asked (alerts keep coming).
     const shown = await page.$eval('#timeline', (c) => Number(c.dataset.total));
     const t = await page.evaluate(async () => (await (await fetch('/api/v1/alerts/timeline')).json()));
