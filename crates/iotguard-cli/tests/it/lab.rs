@@ -164,9 +164,13 @@ fn compare_writes_both_reports_with_a_baseline_row() {
             .trim(),
         md.trim()
     );
-    // The page: the five shared plots and one importance plot per model.
+    // The page: ROC, PR, confusion, per-class, speed and one importance heatmap for all
+    // models, each once.
     let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 5 + 2);
+    assert_eq!(html.matches("<svg").count(), 6);
+    for id in ["roc", "pr", "confusion", "per-class", "speed", "importance"] {
+        assert_eq!(html.matches(&format!("id=\"{id}\"")).count(), 1, "{id}");
+    }
     assert_eq!(report["split"], json!({"mode": "loco"}));
 }
 
