@@ -40,7 +40,7 @@ fn every_api_route_is_documented_and_nothing_else() {
         .filter(|(_, _, kind)| *kind == RouteKind::Page)
         .map(|(_, p, _)| p)
         .collect();
-    assert_eq!(pages, ["/", "/assets/{file}"]);
+    assert_eq!(pages, ["/", "/glossary", "/assets/{file}"]);
 }
 
 #[test]
