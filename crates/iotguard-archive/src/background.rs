@@ -27,6 +27,7 @@ struct OwnedRow {
     alert_id: Option<String>,
     model_id: Arc<str>,
     model_version: Arc<str>,
+    shadow_score: Option<f32>,
 }
 
 enum Msg {
@@ -91,6 +92,7 @@ impl BackgroundArchive {
                                     alert_id: r.alert_id.as_deref(),
                                     model_id: &r.model_id,
                                     model_version: &r.model_version,
+                                    shadow_score: r.shadow_score,
                                 };
                                 if let Err(e) = writer.append(rec, &row) {
                                     first.get_or_insert(e);
@@ -160,6 +162,7 @@ impl BackgroundArchive {
                 alert_id: row.alert_id.map(str::to_owned),
                 model_id: model.0,
                 model_version: model.1,
+                shadow_score: row.shadow_score,
             },
         ));
         if self.buf.len() >= BATCH {

@@ -33,6 +33,9 @@ pub struct ArchivedFlow {
     pub model_id: String,
     /// The model's version.
     pub model_version: String,
+    /// The shadow model's score, when one ran beside the model (files written before the
+    /// column existed read as `None`).
+    pub shadow_score: Option<f32>,
 }
 
 /// What [`read_archive`] found besides the flows.
@@ -112,6 +115,10 @@ fn read_file(path: &Path, out: &mut Vec<ArchivedFlow>) -> Result<u64> {
                 alert_id: string_at(&columns.alert_id, i),
                 model_id: string_at(&columns.model_id, i).unwrap_or_default(),
                 model_version: string_at(&columns.model_version, i).unwrap_or_default(),
+                shadow_score: columns
+                    .shadow_score
+                    .as_ref()
+                    .and_then(|c| c.is_valid(i).then(|| c.value(i))),
             });
         }
     }
@@ -137,6 +144,7 @@ struct Columns {
     alert_id: ArrayRef,
     model_id: ArrayRef,
     model_version: ArrayRef,
+    shadow_score: Option<arrow_array::Float32Array>,
 }
 
 impl Columns {
@@ -162,7 +170,11 @@ impl Columns {
                     std::io::Error::new(std::io::ErrorKind::InvalidData, "`score` is not float32"),
                 )
             })?;
+        let shadow_score = batch
+            .column_by_name("shadow_score")
+            .and_then(|c| c.as_primitive_opt::<Float32Type>().cloned());
         Ok(Columns {
+            shadow_score,
             score,
             alert_id: column("alert_id")?,
             model_id: column("model_id")?,

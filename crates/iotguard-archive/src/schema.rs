@@ -6,18 +6,20 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use iotguard_runtime::parquet::flow_schema;
 
 /// The archive's own columns, after the flow columns.
-pub(crate) const ARCHIVE_COLUMNS: [&str; 6] = [
+pub(crate) const ARCHIVE_COLUMNS: [&str; 7] = [
     "score",
     "threshold",
     "is_alert",
     "alert_id",
     "model_id",
     "model_version",
+    "shadow_score",
 ];
 
 /// Returns the Arrow schema of archive files: every flow-schema column, then `score` (float32),
 /// `threshold` (float32), `is_alert` (bool), `alert_id` (string, null when the flow did not
-/// alert), `model_id` and `model_version` (dictionary strings).
+/// alert), `model_id` and `model_version` (dictionary strings), `shadow_score` (float32, null
+/// unless a shadow model ran beside the model: `detect --auto-retrain`).
 pub fn archive_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
     SCHEMA
@@ -32,6 +34,7 @@ pub fn archive_schema() -> SchemaRef {
                 Field::new(ARCHIVE_COLUMNS[3], DataType::Utf8, true),
                 Field::new(ARCHIVE_COLUMNS[4], dict(), false),
                 Field::new(ARCHIVE_COLUMNS[5], dict(), false),
+                Field::new(ARCHIVE_COLUMNS[6], DataType::Float32, true),
             ]);
             Arc::new(Schema::new_with_metadata(fields, flow.metadata().clone()))
         })

@@ -74,6 +74,8 @@ pub struct ArchiveRow<'a> {
     pub model_id: &'a str,
     /// The model's version.
     pub model_version: &'a str,
+    /// The shadow model's score, when one ran beside the model.
+    pub shadow_score: Option<f32>,
 }
 
 /// The writer's counters.
@@ -136,6 +138,7 @@ struct Columns {
     alert_id: StringBuilder,
     model_id: StringDictionaryBuilder<Int32Type>,
     model_version: StringDictionaryBuilder<Int32Type>,
+    shadow_score: Float32Builder,
 }
 
 impl ArchiveWriter {
@@ -502,6 +505,7 @@ impl Columns {
             alert_id: StringBuilder::new(),
             model_id: StringDictionaryBuilder::new(),
             model_version: StringDictionaryBuilder::new(),
+            shadow_score: Float32Builder::with_capacity(rows),
         }
     }
 
@@ -518,6 +522,7 @@ impl Columns {
         self.threshold.append_value(row.threshold);
         self.is_alert.append_value(row.is_alert);
         self.alert_id.append_option(row.alert_id);
+        self.shadow_score.append_option(row.shadow_score);
         Ok(())
     }
 
@@ -529,6 +534,7 @@ impl Columns {
         cols.push(Arc::new(self.alert_id.finish()));
         cols.push(Arc::new(self.model_id.finish()));
         cols.push(Arc::new(self.model_version.finish()));
+        cols.push(Arc::new(self.shadow_score.finish()));
         cols
     }
 }

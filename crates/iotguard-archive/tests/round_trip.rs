@@ -35,6 +35,7 @@ fn row(i: u64) -> ArchiveRow<'static> {
         alert_id: (i % 1000 >= 500).then_some("incident-1"),
         model_id: "00000000deadbeef",
         model_version: "2026-01-01T00:00:00Z",
+        shadow_score: (i % 3 == 0).then_some(i as f32 / 2000.0),
     }
 }
 
@@ -167,6 +168,11 @@ fn the_archive_reads_back_in_time_order_with_alert_ids_and_models() {
     assert_eq!(alerted, 1_500);
     assert_eq!(flows[500].alert_id, None); // flow 2000
     assert_eq!(flows[1_500].score, 0.0); // flow 0
+    // The shadow's score where one ran (every third flow here), null elsewhere.
+    assert_eq!(f.shadow_score, Some(0.75));
+    assert_eq!(flows[1].shadow_score, None); // flow 1501
+    let shadowed = flows.iter().filter(|f| f.shadow_score.is_some()).count();
+    assert_eq!(shadowed, 1_000);
     drop(open);
 }
 

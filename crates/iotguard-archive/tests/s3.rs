@@ -39,6 +39,7 @@ fn row(i: u64) -> ArchiveRow<'static> {
         alert_id: (i % 1000 >= 500).then_some("incident-1"),
         model_id: "00000000deadbeef",
         model_version: "2026-01-01T00:00:00Z",
+        shadow_score: (i % 3 == 0).then_some(i as f32 / 2000.0),
     }
 }
 

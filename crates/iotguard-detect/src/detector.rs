@@ -17,6 +17,7 @@ use crate::drift::{Drift, EventDocument};
 use crate::error::{Error, Result};
 use crate::incident::{BASELINE, MODEL};
 use crate::model::{ActiveModel, ModelHandle};
+use crate::shadow::Shadow;
 use crate::reasons::may_be_reason;
 use crate::scored::ScoredFlow;
 use crate::table::Incidents;
@@ -28,6 +29,8 @@ use crate::table::Incidents;
 pub struct Detector {
     model: ModelHandle,
     active: Arc<ActiveModel>,
+    /// A model scored beside the active one, never alerting ([`crate::shadow`]).
+    shadow: Option<Arc<Shadow>>,
     generation: u64,
     extractor: FeatureExtractor,
     row: Vec<f32>,
@@ -80,6 +83,7 @@ impl Detector {
         }
         Ok(Detector {
             row: vec![0.0; extractor.dim()],
+            shadow: model.shadow(),
             model,
             active,
             generation,
@@ -225,16 +229,38 @@ impl Detector {
         }
     }
 
-    /// Scores one flow, folds it into its incident if it alerts, and returns its scored view.
+    /// Scores one flow, folds it into its incident if it alerts, and returns its scored view
+    /// (with the shadow's score when a shadow runs beside the model).
     pub fn process(&mut self, rec: &FlowRecord) -> ScoredFlow {
+        let mut scored = self.process_active(rec);
+        if let Some(shadow) = &self.shadow {
+            if scored.detector != Some("learning") {
+                let model = &shadow.model.loaded;
+                let score = model.model.score(&self.row);
+                // The model's alert, not a baseline's beside it.
+                let active_alert = scored.is_alert
+                    && !(self.baseline.is_some() && scored.detector == Some(BASELINE));
+                shadow.count(active_alert, score >= model.threshold.value);
+                scored.shadow_score = Some(score);
+            }
+        }
+        scored
+    }
+
+    fn process_active(&mut self, rec: &FlowRecord) -> ScoredFlow {
         let generation = self.model.generation();
         if generation != self.generation {
-            // `ModelHandle::swap` refuses other feature configurations, so the extractor and
-            // its host state stay valid.
-            self.active = self.model.current();
+            // `ModelHandle::swap` and `set_shadow` refuse other feature configurations, so the
+            // extractor and its host state stay valid. The generation counts shadow changes
+            // too: the drift monitors start again only when the active model changed.
+            let active = self.model.current();
+            self.shadow = self.model.shadow();
             self.generation = generation;
-            if let Some(d) = self.drift.as_mut() {
-                d.start(&self.active);
+            if !Arc::ptr_eq(&active, &self.active) {
+                self.active = active;
+                if let Some(d) = self.drift.as_mut() {
+                    d.start(&self.active);
+                }
             }
         }
         self.flows += 1;
@@ -321,6 +347,7 @@ impl Detector {
         let generation = self.model.generation();
         if generation != self.generation {
             self.active = self.model.current();
+            self.shadow = self.model.shadow();
             self.generation = generation;
         }
     }

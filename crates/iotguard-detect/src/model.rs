@@ -21,6 +21,7 @@ use iotguard_runtime::lab::{load_model, LoadedModel};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::shadow::{Shadow, ShadowCounts, ShadowStatus};
 use crate::time::rfc3339;
 
 /// How alerts name a model (`rule.*`).
@@ -81,6 +82,9 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 struct Shared {
     current: RwLock<Arc<ActiveModel>>,
     generation: AtomicU64,
+    /// The shadow scored beside the active model, if any; `generation` also counts its
+    /// changes, so the detector's one check before each flow sees both.
+    shadow: RwLock<Option<Arc<Shadow>>>,
 }
 
 /// A cheap, thread-safe handle to the active model; see the module docs for swapping.
@@ -96,6 +100,7 @@ impl ModelHandle {
             shared: Arc::new(Shared {
                 current: RwLock::new(Arc::new(model)),
                 generation: AtomicU64::new(0),
+                shadow: RwLock::new(None),
             }),
         }
     }
@@ -126,31 +131,111 @@ impl ModelHandle {
     }
 
     /// Installs `model`, returning the one it replaces. Refused (and nothing changes) when its
-    /// feature configuration differs from the active model's.
+    /// feature configuration differs from the active model's. A shadow in place stays (it now
+    /// runs beside the new model).
     pub fn swap(&self, mut model: ActiveModel) -> Result<Arc<ActiveModel>> {
         let mut current = self
             .shared
             .current
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        // The memory caps belong to the running extractor, not to the model: a new model
-        // keeps them (they do not change the features' names or values).
-        model.loaded.features.max_hosts = current.loaded.features.max_hosts;
-        model.loaded.features.idle_timeout_secs = current.loaded.features.idle_timeout_secs;
-        if current.loaded.features != model.loaded.features {
-            return Err(Error::Model(format!(
-                "refusing to swap in {} ({}): its feature configuration {} differs from the \
-                 running {}; restart detection to change features",
-                model.info.name,
-                model.info.path.as_deref().unwrap_or("in memory"),
-                serde_json::to_string(&model.loaded.features).unwrap_or_default(),
-                serde_json::to_string(&current.loaded.features).unwrap_or_default(),
-            )));
-        }
+        fit(&current, &mut model, "swap in")?;
         let old = std::mem::replace(&mut *current, Arc::new(model));
         self.shared.generation.fetch_add(1, Ordering::AcqRel);
         Ok(old)
     }
+
+    /// Installs `model` as the shadow ([`crate::shadow`]): scored beside the active model on
+    /// every flow from the next one on, never alerting. Replaces a shadow in place; refused
+    /// (and nothing changes) when its feature configuration differs from the active model's.
+    pub fn set_shadow(&self, mut model: ActiveModel) -> Result<()> {
+        let current = self
+            .shared
+            .current
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        fit(&current, &mut model, "shadow")?;
+        let since = rfc3339(crate::time::now());
+        let shadow = Shadow::new(model, current.info.clone(), since);
+        *self.shadow_slot() = Some(Arc::new(shadow));
+        self.shared.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Drops the shadow, returning what it would have done (`None` without one).
+    pub fn clear_shadow(&self) -> Option<ShadowCounts> {
+        let _current = self
+            .shared
+            .current
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let old = self.shadow_slot().take()?;
+        self.shared.generation.fetch_add(1, Ordering::AcqRel);
+        Some(old.counts())
+    }
+
+    /// Makes the shadow the active model, in one step between two flows; returns what it
+    /// would have done as a shadow, or `None` (and nothing changes) without one.
+    pub fn promote_shadow(&self) -> Option<ShadowCounts> {
+        let mut current = self
+            .shared
+            .current
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let shadow = self.shadow_slot().take()?;
+        let counts = shadow.counts();
+        let model = match Arc::try_unwrap(shadow) {
+            Ok(s) => s.model,
+            // The detector still holds it for the flow it is scoring: share the loaded model.
+            Err(shared) => ActiveModel {
+                loaded: shared.model.loaded.clone(),
+                info: shared.model.info.clone(),
+            },
+        };
+        *current = Arc::new(model);
+        self.shared.generation.fetch_add(1, Ordering::AcqRel);
+        Some(counts)
+    }
+
+    /// Returns the shadow, if any.
+    pub fn shadow(&self) -> Option<Arc<Shadow>> {
+        self.shared
+            .shadow
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Returns the shadow's state, if there is one.
+    pub fn shadow_status(&self) -> Option<ShadowStatus> {
+        self.shadow().map(|s| s.status())
+    }
+
+    fn shadow_slot(&self) -> std::sync::RwLockWriteGuard<'_, Option<Arc<Shadow>>> {
+        self.shared
+            .shadow
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Makes `model` fit to run where `current` runs: it takes the running extractor's memory caps
+/// (they belong to the extractor, not to the model, and change no feature's name or value);
+/// any other difference in feature configuration is refused, naming both.
+fn fit(current: &ActiveModel, model: &mut ActiveModel, what: &str) -> Result<()> {
+    model.loaded.features.max_hosts = current.loaded.features.max_hosts;
+    model.loaded.features.idle_timeout_secs = current.loaded.features.idle_timeout_secs;
+    if current.loaded.features != model.loaded.features {
+        return Err(Error::Model(format!(
+            "refusing to {what} {} ({}): its feature configuration {} differs from the \
+             running {}; restart detection to change features",
+            model.info.name,
+            model.info.path.as_deref().unwrap_or("in memory"),
+            serde_json::to_string(&model.loaded.features).unwrap_or_default(),
+            serde_json::to_string(&current.loaded.features).unwrap_or_default(),
+        )));
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for ModelHandle {

@@ -213,6 +213,7 @@ pub fn run_pipeline(
                         alert_id: scored.incident_id.as_deref(),
                         model_id: &info.id,
                         model_version: &info.version,
+                        shadow_score: scored.shadow_score,
                     };
                     if let Err(e) = archive.append(&rec, &row) {
                         archive_result(Err(e), archive, stats, &mut archive_failing, on_notice);

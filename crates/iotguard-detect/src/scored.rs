@@ -59,6 +59,9 @@ pub struct ScoredFlow {
     /// `learning` (score NaN, no alert).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detector: Option<&'static str>,
+    /// The shadow model's score, when one runs beside the model ([`crate::shadow`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow_score: Option<f32>,
 }
 
 impl ScoredFlow {
@@ -90,6 +93,7 @@ impl ScoredFlow {
             severity: None,
             incident_id: None,
             detector: None,
+            shadow_score: None,
         }
     }
 }
