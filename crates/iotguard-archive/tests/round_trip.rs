@@ -168,7 +168,7 @@ fn the_archive_reads_back_in_time_order_with_alert_ids_and_models() {
     assert_eq!(alerted, 1_500);
     assert_eq!(flows[500].alert_id, None); // flow 2000
     assert_eq!(flows[1_500].score, 0.0); // flow 0
-    // The shadow's score where one ran (every third flow here), null elsewhere.
+                                         // The shadow's score where one ran (every third flow here), null elsewhere.
     assert_eq!(f.shadow_score, Some(0.75));
     assert_eq!(flows[1].shadow_score, None); // flow 1501
     let shadowed = flows.iter().filter(|f| f.shadow_score.is_some()).count();

@@ -17,9 +17,9 @@ use crate::drift::{Drift, EventDocument};
 use crate::error::{Error, Result};
 use crate::incident::{BASELINE, MODEL};
 use crate::model::{ActiveModel, ModelHandle};
-use crate::shadow::Shadow;
 use crate::reasons::may_be_reason;
 use crate::scored::ScoredFlow;
+use crate::shadow::Shadow;
 use crate::table::Incidents;
 
 /// Turns flows into scored flows and incidents into alert documents.

@@ -174,29 +174,6 @@ impl ModelHandle {
         Some(old.counts())
     }
 
-    /// Makes the shadow the active model, in one step between two flows; returns what it
-    /// would have done as a shadow, or `None` (and nothing changes) without one.
-    pub fn promote_shadow(&self) -> Option<ShadowCounts> {
-        let mut current = self
-            .shared
-            .current
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        let shadow = self.shadow_slot().take()?;
-        let counts = shadow.counts();
-        let model = match Arc::try_unwrap(shadow) {
-            Ok(s) => s.model,
-            // The detector still holds it for the flow it is scoring: share the loaded model.
-            Err(shared) => ActiveModel {
-                loaded: shared.model.loaded.clone(),
-                info: shared.model.info.clone(),
-            },
-        };
-        *current = Arc::new(model);
-        self.shared.generation.fetch_add(1, Ordering::AcqRel);
-        Some(counts)
-    }
-
     /// Returns the shadow, if any.
     pub fn shadow(&self) -> Option<Arc<Shadow>> {
         self.shared

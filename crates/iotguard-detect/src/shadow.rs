@@ -1,8 +1,8 @@
 //! A shadow model: scored beside the active model on every live flow, never alerting, with
 //! counts of where the two would disagree. Whoever installs one ([`ModelHandle::set_shadow`])
-//! decides from those counts whether to promote it ([`ModelHandle::promote_shadow`]) or drop
-//! it ([`ModelHandle::clear_shadow`]); `detect --auto-retrain` does so before swapping a
-//! retrained model in.
+//! decides from those counts whether to swap it in ([`ModelHandle::swap`]) or drop it
+//! ([`ModelHandle::clear_shadow`]); `detect --auto-retrain` does so before swapping a retrained
+//! model in.
 //!
 //! Invariant: a shadow changes nothing the active model decides (alerts, incidents,
 //! explanations); it only adds its score to the scored flow (and so to the archive) and to
@@ -10,7 +10,7 @@
 //! a swap.
 //!
 //! [`ModelHandle::set_shadow`]: crate::ModelHandle::set_shadow
-//! [`ModelHandle::promote_shadow`]: crate::ModelHandle::promote_shadow
+//! [`ModelHandle::swap`]: crate::ModelHandle::swap
 //! [`ModelHandle::clear_shadow`]: crate::ModelHandle::clear_shadow
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -145,7 +145,13 @@ mod tests {
     #[test]
     fn counts_say_where_the_two_disagree() {
         let c = Counts::default();
-        for (active, shadow) in [(true, true), (true, false), (false, true), (false, true), (false, false)] {
+        for (active, shadow) in [
+            (true, true),
+            (true, false),
+            (false, true),
+            (false, true),
+            (false, false),
+        ] {
             c.add(active, shadow);
         }
         let got = c.read();

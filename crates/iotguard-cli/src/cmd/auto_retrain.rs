@@ -2,15 +2,20 @@
 //! the alert store and the drift board; once N more verdicts have been given since the last
 //! retraining (counting those already there at the start), or a new drift event was raised
 //! (`drift`), it runs `retrain` on the active model, the archive and the store (the lineage's
-//! `trigger` says which fired), and hot-swaps the retrained model in when it is better on the latest judged flows
-//! (between two flows, as `POST /api/v1/models/activate` does: no flow is dropped).
+//! `trigger` says which fired). A retrained model that is better on the latest judged flows
+//! then runs as a shadow beside the active model on the next `--shadow-flows` live flows
+//! (scored, both scores archived, never alerting), and is hot-swapped in (between two flows, as
+//! `POST /api/v1/models/activate` does: no flow is dropped) only if it would not have added more
+//! than `--shadow-max-added` of those flows as alerts the active model did not raise: nobody
+//! has judged those, so a model that would flood the analysts on today's traffic waits. The
+//! lineage in the model file records the live trial (`shadow`) and the final decision.
 //!
 //! Each retrained model is written beside the current model file as `STEM.retrained-K.json`
 //! (the first K not taken: an earlier run's files are kept), promoted or not, with its lineage. Only finished archive files are read, so flows in the
 //! archive's open files (`--archive-roll-secs`) wait for the next retraining. A retraining that
 //! fails is reported and the next one tried after N more verdicts; detection never waits for
 //! one, but at the end of the run an unfinished retraining is finished before `detect`
-//! returns. Not built: running the shadow beside the active model on live flows before the swap.
+//! returns; a shadow whose trial the end of the run cut short is not swapped in.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iotguard_detect::monitor::DriftBoard;
-use iotguard_detect::{ActiveModel, AlertStore, ModelHandle};
+use iotguard_detect::{ActiveModel, AlertStore, ModelHandle, ShadowCounts};
 
 use super::retrain::{retrain_once, RetrainJob};
 use crate::output;
@@ -69,6 +74,10 @@ pub(crate) struct Settings {
     pub(crate) model: PathBuf,
     /// How often the store is looked at.
     pub(crate) poll: Duration,
+    /// Live flows a retrained model runs as a shadow before the swap (0: swap at once).
+    pub(crate) shadow_flows: u64,
+    /// The largest share of those flows it may flag that the active model did not.
+    pub(crate) shadow_max_added: f64,
 }
 
 /// What the thread did.
@@ -159,7 +168,7 @@ fn watch(settings: &Settings, handle: &ModelHandle, stop: &AtomicBool) -> Outcom
             events_seen = events;
             outcome.retrained += 1;
             k = next_free(&settings.model, k + 1);
-            if retrain_and_swap(settings, handle, k, &trigger) {
+            if retrain_and_swap(settings, handle, k, &trigger, stop) {
                 outcome.swapped += 1;
             }
             continue;
@@ -175,8 +184,15 @@ fn watch(settings: &Settings, handle: &ModelHandle, stop: &AtomicBool) -> Outcom
     outcome
 }
 
-/// Runs the `k`th retraining on the active model; returns whether it was swapped in.
-fn retrain_and_swap(settings: &Settings, handle: &ModelHandle, k: u64, trigger: &str) -> bool {
+/// Runs the `k`th retraining on the active model and, when it is better offline, its live
+/// trial as a shadow; returns whether it was swapped in.
+fn retrain_and_swap(
+    settings: &Settings,
+    handle: &ModelHandle,
+    k: u64,
+    trigger: &str,
+    stop: &AtomicBool,
+) -> bool {
     let current = handle
         .info()
         .path
@@ -215,12 +231,68 @@ fn retrain_and_swap(settings: &Settings, handle: &ModelHandle, k: u64, trigger: 
     if !retrained.lineage.promoted {
         return false;
     }
+    let loaded = match iotguard_runtime::lab::load_model(&out) {
+        Ok(l) => l,
+        Err(e) => {
+            output::warn(&format!("auto-retrain {k}: not swapped in: {e}"));
+            return false;
+        }
+    };
+    let model = ActiveModel::new(loaded, Some(&out));
+    if settings.shadow_flows == 0 {
+        return swap_now(handle, model, k, &out);
+    }
+    // Until the trial decides, the file says it is on trial, not promoted.
+    let on_trial = format!(
+        "better offline; on trial as a shadow on {} live flows",
+        settings.shadow_flows
+    );
+    if let Err(e) = record_trial(&out, &ShadowCounts::default(), false, &on_trial) {
+        output::warn(&format!(
+            "auto-retrain {k}: not swapped in: cannot write {}: {}",
+            out.display(),
+            output::causes(e.as_ref())
+        ));
+        return false;
+    }
+    if let Err(e) = handle.set_shadow(model) {
+        let reason = format!("not swapped in: {e}");
+        let _ = record_trial(&out, &ShadowCounts::default(), false, &reason);
+        output::warn(&format!("auto-retrain {k}: {reason}"));
+        return false;
+    }
+    output::info(&format!(
+        "auto-retrain {k}: shadow: {} runs beside the active model on the next {} flows",
+        out.display(),
+        settings.shadow_flows
+    ));
+    let (counts, ended) = trial(handle, settings.shadow_flows, stop);
+    let (promote, reason) = decide(&counts, ended, settings);
+    // Decided before it is installed, so the file says why even if the swap is refused.
+    if let Err(e) = record_trial(&out, &counts, promote, &reason) {
+        output::warn(&format!(
+            "auto-retrain {k}: could not record the shadow trial in {}: {}",
+            out.display(),
+            output::causes(e.as_ref())
+        ));
+    }
+    if !promote {
+        handle.clear_shadow();
+        output::info(&format!("auto-retrain {k}: {reason}"));
+        return false;
+    }
+    // The shadow goes, then the file as now written (its lineage says why) is swapped in: a
+    // flow between the two is scored by the current model alone.
+    handle.clear_shadow();
     let swapped = iotguard_runtime::lab::load_model(&out)
         .map_err(anyhow::Error::from)
         .and_then(|loaded| Ok(handle.swap(ActiveModel::new(loaded, Some(&out)))?));
     match swapped {
         Ok(_) => {
-            output::info(&format!("auto-retrain {k}: swapped in {}", out.display()));
+            output::info(&format!(
+                "auto-retrain {k}: swapped in {} ({reason})",
+                out.display()
+            ));
             true
         }
         Err(e) => {
@@ -231,6 +303,100 @@ fn retrain_and_swap(settings: &Settings, handle: &ModelHandle, k: u64, trigger: 
             false
         }
     }
+}
+
+/// Whether a shadow that saw `counts` (`ended`: the run ended first) is swapped in, and why.
+fn decide(counts: &ShadowCounts, ended: bool, settings: &Settings) -> (bool, String) {
+    let added = counts.added_share();
+    if ended {
+        return (
+            false,
+            format!(
+                "not swapped in: the run ended after {} of the {} shadow flows",
+                counts.flows, settings.shadow_flows
+            ),
+        );
+    }
+    let what = format!(
+        "as a shadow on {} live flows it would have added {} alerts the active model did not \
+         raise ({:.2} % of flows, {} {:.2} % allowed)",
+        counts.flows,
+        counts.shadow_only,
+        added * 100.0,
+        if added > settings.shadow_max_added {
+            "above the"
+        } else {
+            "at most"
+        },
+        settings.shadow_max_added * 100.0
+    );
+    if added > settings.shadow_max_added {
+        (false, format!("not swapped in: {what}"))
+    } else {
+        (
+            true,
+            format!("swapped in: {what} and dropped {}", counts.active_only),
+        )
+    }
+}
+
+/// Swaps `model` in at once (`--shadow-flows 0`).
+fn swap_now(handle: &ModelHandle, model: ActiveModel, k: u64, out: &Path) -> bool {
+    match handle.swap(model) {
+        Ok(_) => {
+            output::info(&format!("auto-retrain {k}: swapped in {}", out.display()));
+            true
+        }
+        Err(e) => {
+            output::warn(&format!("auto-retrain {k}: not swapped in: {e}"));
+            false
+        }
+    }
+}
+
+/// Waits until the shadow has seen `flows` live flows, or the run ends (`true`).
+fn trial(handle: &ModelHandle, flows: u64, stop: &AtomicBool) -> (ShadowCounts, bool) {
+    loop {
+        let counts = handle.shadow_status().map(|s| s.counts).unwrap_or_default();
+        if counts.flows >= flows {
+            return (counts, false);
+        }
+        if stop.load(Ordering::Relaxed) {
+            return (counts, true);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Writes the live trial and the final decision into the model file's lineage (`shadow`,
+/// `promoted`, `reason`; the offline verdict stays as `offline_reason`), replacing the file
+/// in one rename.
+fn record_trial(
+    out: &Path,
+    counts: &ShadowCounts,
+    promoted: bool,
+    reason: &str,
+) -> anyhow::Result<()> {
+    let mut file = iotguard_models::persist::ModelFile::load(std::fs::File::open(out)?)?;
+    if let Some(serde_json::Value::Object(lineage)) = file.lineage.as_mut() {
+        if !lineage.contains_key("offline_reason") {
+            if let Some(offline) = lineage.remove("reason") {
+                lineage.insert("offline_reason".to_string(), offline);
+            }
+        }
+        lineage.insert("shadow".to_string(), serde_json::to_value(counts)?);
+        lineage.insert("promoted".to_string(), promoted.into());
+        lineage.insert("reason".to_string(), reason.into());
+    }
+    let tmp = out.with_extension("json.tmp");
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        file.save(&mut w)?;
+        std::io::Write::flush(&mut w)?;
+        w.get_ref().sync_all()?;
+    }
+    std::fs::rename(&tmp, out)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -255,6 +421,56 @@ mod tests {
         assert_eq!(
             parse_triggers("5,6"),
             Err("`6`: expected N (verdicts), `drift`, or both as `drift,N`".to_string())
+        );
+    }
+
+    #[test]
+    fn a_shadow_is_swapped_in_only_after_a_whole_trial_that_adds_few_alerts() {
+        let settings = Settings {
+            triggers: Triggers {
+                every: Some(1),
+                drift: false,
+            },
+            drift: DriftBoard::default(),
+            archive: PathBuf::new(),
+            alerts_db: PathBuf::new(),
+            model: PathBuf::new(),
+            poll: Duration::from_secs(1),
+            shadow_flows: 1000,
+            shadow_max_added: 0.01,
+        };
+        let counts = |flows, shadow_only| ShadowCounts {
+            flows,
+            active_alerts: 40,
+            shadow_alerts: 30 + shadow_only,
+            shadow_only,
+            active_only: 10,
+        };
+        assert_eq!(
+            decide(&counts(1000, 10), false, &settings),
+            (
+                true,
+                "swapped in: as a shadow on 1000 live flows it would have added 10 alerts the \
+                 active model did not raise (1.00 % of flows, at most 1.00 % allowed) and \
+                 dropped 10"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            decide(&counts(1000, 11), false, &settings),
+            (
+                false,
+                "not swapped in: as a shadow on 1000 live flows it would have added 11 alerts \
+                 the active model did not raise (1.10 % of flows, above the 1.00 % allowed)"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            decide(&counts(400, 0), true, &settings),
+            (
+                false,
+                "not swapped in: the run ended after 400 of the 1000 shadow flows".to_string()
+            )
         );
     }
 

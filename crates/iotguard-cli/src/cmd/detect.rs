@@ -160,9 +160,10 @@ pub(crate) struct DetectArgs {
     /// Retrain the active model each time this many more analyst verdicts are in the alert
     /// store (those there at the start count) and/or on each new drift event (`drift`, or
     /// `drift,N` for both), as `iotguard retrain` does, on a thread of its own; the lineage's
-    /// `trigger` says which fired. A retrained model better on the latest judged flows is
-    /// swapped in between two flows. Retrained files go beside --model as
-    /// `STEM.retrained-K.json`.
+    /// `trigger` says which fired. A retrained model better on the latest judged flows runs as
+    /// a shadow on the next --shadow-flows live flows and is swapped in between two flows if it
+    /// passes (--shadow-max-added). Retrained files go beside --model as
+    /// `STEM.retrained-K.json`, with the lineage saying why they were or were not swapped in.
     #[arg(
         long,
         value_name = "N|drift|drift,N",
@@ -171,6 +172,19 @@ pub(crate) struct DetectArgs {
         conflicts_with = "no_alerts_db"
     )]
     auto_retrain: Option<super::auto_retrain::Triggers>,
+    /// With --auto-retrain: live flows a retrained model is scored on beside the active one
+    /// (never alerting; both scores archived) before it may be swapped in; 0 swaps at once.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10_000,
+        requires = "auto_retrain"
+    )]
+    shadow_flows: u64,
+    /// With --auto-retrain: the largest share of the shadow's flows (0..1) it may flag that the
+    /// active model did not; a shadow that would add more alerts than that is not swapped in.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.01, value_parser = share, requires = "auto_retrain")]
+    shadow_max_added: f64,
     /// Keep every rejected line verbatim in this file, one per line, appended (so a restart
     /// keeps what earlier runs set aside) and synced before each checkpoint commit (a file: `-`
     /// is refused).
@@ -494,6 +508,8 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
                     alerts_db: args.alerts_db.clone(),
                     model: model.clone(),
                     poll: Duration::from_secs(1),
+                    shadow_flows: args.shadow_flows,
+                    shadow_max_added: args.shadow_max_added,
                 },
                 handle,
             )?)
@@ -709,4 +725,14 @@ fn refuse_without_native(
         );
     }
     Ok(())
+}
+
+/// Parses a share between 0 and 1.
+fn share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!(
+            "`{text}`: expected a share between 0 and 1, such as 0.01"
+        )),
+    }
 }

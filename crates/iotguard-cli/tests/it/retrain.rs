@@ -372,9 +372,11 @@ fn retrain_on_verdicts_beats_the_current_model_on_the_later_window_and_records_i
 }
 
 /// `detect --auto-retrain`: with the verdicts of the first run in the store, a second run
-/// (another day of the bigger network, on standard input) retrains at once, swaps the better model in
-/// between two flows, and detection goes on with it: every flow is scored and archived once,
-/// the earlier ones by the current model, the later ones by the retrained one.
+/// (another day of the bigger network, on standard input) retrains at once, runs the better
+/// model as a shadow on the next 3,000 live flows (both scores archived), swaps it in between
+/// two flows, and detection goes on with it: every flow is scored and archived once, the
+/// earlier ones by the current model, the later ones by the retrained one; the lineage says
+/// what the shadow would have done.
 #[test]
 fn detect_auto_retrain_swaps_a_better_model_in_without_dropping_a_flow() {
     let dir = tempfile::tempdir().unwrap();
@@ -395,8 +397,9 @@ fn detect_auto_retrain_swaps_a_better_model_in_without_dropping_a_flow() {
             .unwrap();
     }
     drop(store);
-    // The next day, 16,000 flows on standard input: the first half at once, the second half
-    // only once the retrained model is in, so the test does not depend on how fast it trains.
+    // The next day, 16,000 flows on standard input: the first half at once, 4,000 more once
+    // the shadow runs, the rest only once the retrained model is in, so the test does not
+    // depend on how fast it trains.
     let day2 = d.join("day2.log");
     simulate(
         &day2,
@@ -415,6 +418,7 @@ fn detect_auto_retrain_swaps_a_better_model_in_without_dropping_a_flow() {
     let lines: Vec<&str> = text.lines().collect();
     let header = lines.iter().take_while(|l| l.starts_with('#')).count();
     let split = header + 8_000;
+    let trial_end = split + 4_000;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_iotguard"))
         .args([
             "detect",
@@ -428,6 +432,10 @@ fn detect_auto_retrain_swaps_a_better_model_in_without_dropping_a_flow() {
             "1",
             "--auto-retrain",
             "10",
+            "--shadow-flows",
+            "3000",
+            "--shadow-max-added",
+            "0.05",
             "--json",
             "-",
         ])
@@ -457,17 +465,29 @@ fn detect_auto_retrain_swaps_a_better_model_in_without_dropping_a_flow() {
         .unwrap();
     stdin.flush().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
-    loop {
+    let wait_for = |what: &str| loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         let line = rx
             .recv_timeout(left)
-            .expect("the retrained model is swapped in");
-        if line.contains("auto-retrain 1: swapped in") {
-            break;
+            .unwrap_or_else(|_| panic!("no `{what}`"));
+        if line.contains(what) {
+            break line;
         }
-    }
+    };
+    let started = wait_for("auto-retrain 1: shadow: ");
+    assert!(started.ends_with("on the next 3000 flows"), "{started}");
     stdin
-        .write_all((lines[split..].join("\n") + "\n").as_bytes())
+        .write_all((lines[split..trial_end].join("\n") + "\n").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    let swapped = wait_for("auto-retrain 1: swapped in");
+    // Counted until the trial is looked at (every 50 ms): at least the 3,000.
+    assert!(
+        swapped.contains("(swapped in: as a shadow on "),
+        "{swapped}"
+    );
+    stdin
+        .write_all((lines[trial_end..].join("\n") + "\n").as_bytes())
         .unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
@@ -483,6 +503,27 @@ fn detect_auto_retrain_swaps_a_better_model_in_without_dropping_a_flow() {
     let retrained = iotguard_runtime::lab::load_model(&d.join("current.retrained-1.json")).unwrap();
     let lineage = retrained.file.lineage.clone().unwrap();
     assert_eq!(lineage["promoted"], true);
+    assert!(
+        lineage["offline_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("promoted: "),
+        "{lineage}"
+    );
+    assert!(
+        lineage["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("swapped in: as a shadow on "),
+        "{lineage}"
+    );
+    let trial = &lineage["shadow"];
+    let trial_flows = trial["flows"].as_u64().unwrap();
+    assert!((3000..=4000).contains(&trial_flows), "{trial}");
+    assert!(
+        trial["shadow_only"].as_u64().unwrap() * 20 <= trial_flows,
+        "{trial}"
+    );
     assert!(
         lineage["trigger"]
             .as_str()
@@ -516,4 +557,27 @@ fn detect_auto_retrain_swaps_a_better_model_in_without_dropping_a_flow() {
         "{by_old} by the current, {by_new} by the retrained"
     );
     assert_eq!(day2.first(), Some(&old.as_str()));
+    // The shadow's trial: scored beside the current model on at least its 3,000 flows (the
+    // flows between the trial's end and the swap too), one run of flows in the middle of the day.
+    let shadowed: Vec<usize> = flows
+        .iter()
+        .filter(|f| f.record.ts >= Timestamp::from_secs_nanos(1_704_153_600, 0))
+        .enumerate()
+        .filter(|(_, f)| f.shadow_score.is_some())
+        .map(|(i, f)| {
+            assert_eq!(f.model_id, old);
+            i
+        })
+        .collect();
+    assert!(
+        shadowed.len() as u64 >= trial_flows,
+        "{} shadow-scored",
+        shadowed.len()
+    );
+    assert!(shadowed.len() < 8000, "{} shadow-scored", shadowed.len());
+    assert!(shadowed[0] > 0);
+    assert_eq!(
+        shadowed[shadowed.len() - 1] - shadowed[0] + 1,
+        shadowed.len()
+    );
 }

@@ -128,6 +128,53 @@ fn swapping_models_between_flows() {
     assert_eq!(handle.current().loaded.features.horizons_secs.len(), 4);
 }
 
+/// A shadow is scored on every flow beside the model and counted, changes none of the model's
+/// alerts, and goes at the next flow once cleared.
+#[test]
+fn a_shadow_is_scored_beside_the_model_and_changes_nothing() {
+    let records = read_log(&fixture().test_log);
+    let plain: Vec<_> = {
+        let mut d = detector(DetectConfig::default());
+        records[..3000].iter().map(|r| d.process(r)).collect()
+    };
+    let handle = ModelHandle::load(&fixture().model).unwrap();
+    let config = DetectConfig {
+        clock: super::fixed_clock(),
+        ..DetectConfig::default()
+    };
+    let mut d = Detector::new(handle.clone(), config).unwrap();
+    let first: Vec<_> = records[..1000].iter().map(|r| d.process(r)).collect();
+    assert!(first.iter().all(|s| s.shadow_score.is_none()));
+    // The same model with a threshold every score reaches: it would flag every flow.
+    let mut loaded = iotguard_runtime::lab::load_model(&fixture().model).unwrap();
+    loaded.threshold.value = -1.0;
+    handle.set_shadow(ActiveModel::new(loaded, None)).unwrap();
+    assert_eq!(handle.generation(), 1);
+    let during: Vec<_> = records[1000..2000].iter().map(|r| d.process(r)).collect();
+    let counts = handle.shadow_status().unwrap().counts;
+    let active_alerts = during.iter().filter(|s| s.is_alert).count() as u64;
+    assert!(active_alerts > 0);
+    assert_eq!(counts.flows, 1000);
+    assert_eq!(counts.shadow_alerts, 1000);
+    assert_eq!(counts.active_alerts, active_alerts);
+    assert_eq!(counts.shadow_only, 1000 - active_alerts);
+    assert_eq!(counts.active_only, 0);
+    // Same model: the same scores, and the model's own decisions are those without a shadow.
+    for (s, p) in during.iter().zip(&plain[1000..2000]) {
+        assert_eq!(s.shadow_score, Some(s.score));
+        assert_eq!((s.score, s.is_alert), (p.score, p.is_alert));
+    }
+    assert_eq!(handle.clear_shadow(), Some(counts));
+    assert!(handle.shadow_status().is_none());
+    let after: Vec<_> = records[2000..3000].iter().map(|r| d.process(r)).collect();
+    assert!(after.iter().all(|s| s.shadow_score.is_none()));
+    // Another feature configuration is refused as a shadow too.
+    let mut other = iotguard_runtime::lab::load_model(&fixture().model).unwrap();
+    other.features.horizons_secs = vec![5.0];
+    assert!(handle.set_shadow(ActiveModel::new(other, None)).is_err());
+    assert!(handle.shadow_status().is_none());
+}
+
 #[test]
 fn incidents_stay_bounded() {
     let records = read_log(&fixture().test_log);

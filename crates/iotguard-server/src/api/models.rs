@@ -103,7 +103,8 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 
 /// Describes the active model: names, threshold and what it implies, training summary, metrics, its lineage when
 /// it was retrained (`iotguard retrain`), and its live precision from verdicts (`live`: its
-/// row of `performance.by_model`, null without one).
+/// row of `performance.by_model`, null without one), and the shadow on trial beside it
+/// (`shadow`: its names and counts so far, null without one).
 fn describe(handle: &ModelHandle, performance: Option<&Performance>) -> Value {
     let active = handle.current();
     let file = &active.loaded.file;
@@ -128,6 +129,7 @@ fn describe(handle: &ModelHandle, performance: Option<&Performance>) -> Value {
         "metrics": file.metrics,
         "params": file.params,
         "lineage": file.lineage,
+        "shadow": handle.shadow_status(),
     })
 }
 

@@ -74,6 +74,39 @@ async fn models_describe_the_active_model_and_the_report() {
     );
 }
 
+/// A shadow on trial beside the active model is listed with its names and counts, and goes
+/// from the answer once cleared.
+#[tokio::test]
+async fn models_show_the_shadow_on_trial() {
+    let (app, handle) = app_with(None, None);
+    let (_, body) = call(&app, get("/api/v1/models")).await;
+    assert_eq!(body["active"]["shadow"], json!(null));
+    let loaded = iotguard_runtime::lab::load_model(&models().b).unwrap();
+    handle
+        .set_shadow(iotguard_detect::ActiveModel::new(loaded, Some(&models().b)))
+        .unwrap();
+    let (status, body) = call(&app, get("/api/v1/models")).await;
+    assert_eq!(status, StatusCode::OK);
+    let shadow = &body["active"]["shadow"];
+    assert_eq!(
+        shadow["model"]["path"],
+        json!(models().b.display().to_string())
+    );
+    assert_eq!(
+        shadow["beside"]["path"],
+        json!(models().a.display().to_string())
+    );
+    assert_eq!(
+        shadow["counts"],
+        json!({"flows": 0, "active_alerts": 0, "shadow_alerts": 0, "shadow_only": 0, "active_only": 0})
+    );
+    assert!(shadow["since"].as_str().unwrap().ends_with('Z'), "{shadow}");
+    assert_eq!(body["active"]["generation"], json!(1));
+    handle.clear_shadow().unwrap();
+    let (_, body) = call(&app, get("/api/v1/models")).await;
+    assert_eq!(body["active"]["shadow"], json!(null));
+}
+
 #[tokio::test]
 async fn without_a_report_the_report_is_absent() {
     let (app, _) = app_with(None, None);
