@@ -613,6 +613,8 @@ async function loadModel() {
     $('model').innerHTML = `<p><b>${esc(act.kind)}</b> from <code>${esc(act.path ?? '')}</code>, threshold ${fix(act.threshold)}, `
       + `trained on ${num(act.training?.rows)} flows (${num(act.training?.malicious)} malicious).</p>`
       + (act.lineage ? `<p id="model-lineage">retrained from ${esc(act.lineage.parent?.kind)} <code>${esc(act.lineage.parent?.id)}</code> (${esc(act.lineage.parent?.version)}) on analyst verdicts: ${esc(act.lineage.reason)}</p>` : '')
+      + (act.shadow ? `<p id="model-shadow">on trial as a shadow since ${esc(act.shadow.since)}: <code>${esc(act.shadow.model?.path ?? act.shadow.model?.id)}</code>, `
+        + `${num(act.shadow.counts?.flows)} flows scored beside this model, it would have added ${num(act.shadow.counts?.shadow_only)} alerts and dropped ${num(act.shadow.counts?.active_only)} (it raises none)</p>` : '')
       + impliedHtml(act.implied, act.threshold_method)
       + `<table class="compact"><thead><tr>${keys.map((k) => `<th class="num">${k}</th>`).join('')}</tr></thead>`
       + `<tbody><tr>${keys.map((k) => `<td class="num">${fix(metrics[k])}</td>`).join('')}</tr></tbody></table>`
