@@ -4,7 +4,7 @@
 // opens with its explanation chart and its explanation in words and the flows the store kept of
 // it, the incidents-over-time chart counts the store's alerts and a bar filters the list, a page
 // opening has the rate chart's history at once,
-// the model panel is filled, alerts can be triaged (with IOTGUARD_API_TOKEN), and nothing fails
+// the model panel is filled (with the model versions it may switch to), alerts can be triaged (with IOTGUARD_API_TOKEN), and nothing fails
 // in the page. Saves a screenshot.
 //
 // Usage: IOTGUARD_URL=http://127.0.0.1:PORT/ node dashboard.test.mjs [SCREENSHOT.png]
@@ -158,6 +158,13 @@ try {
     const text = await page.$eval('#model-threshold', (p) => p.textContent);
     if (!/threshold \S+ \(.*\): expected false-alert rate/.test(text)) throw new Error(`model threshold line: ${text}`);
     log(`model threshold: ${text}`);
+  });
+  await step('the model panel lists the model versions of the models directory, the active one marked', async () => {
+    await page.waitForSelector('#model-versions tbody tr', { timeout: left() });
+    const rows = await page.$$eval('#model-versions tbody tr', (trs) => trs.map((t) => t.textContent));
+    const active = rows.filter((r) => r.includes('(active)'));
+    if (active.length !== 1) throw new Error(`${active.length} active versions in ${rows.join(' | ')}`);
+    log(`model versions: ${rows.length}; active: ${active[0]}`);
   });
   await step('the model panel links the exploration of its training data, with its plots', async () => {
     await page.waitForSelector('#model-explore', { timeout: left() });

@@ -624,10 +624,34 @@ async function loadModel() {
         : '<p class="muted">metrics on a random share of the training captures\' own rows: they say little about another network (retrain with this version for an out-of-capture estimate)</p>')
       + explorationHtml(m.exploration, act.training?.inputs ?? []);
     $('live-performance').innerHTML = performanceHtml(act, m.performance);
+    $('versions').innerHTML = versionsHtml(m.versions);
     $('comparison').innerHTML = comparisonHtml(m.comparison, m.comparison_html);
   } catch (e) {
     $('model').innerHTML = `<p class="muted">model information unavailable: ${esc(e)}</p>`;
   }
+}
+
+// Every model file of the server's models directory, newest first: its lineage (retrained from
+// which model, on what trigger, promoted or not and why) and a button to make it the active model.
+function versionsHtml(versions) {
+  if (!versions?.length) return '';
+  const rows = versions.map((v) => `<tr class="${v.active ? '' : 'muted'}" data-file="${esc(v.file)}">`
+    + `<td><code>${esc(v.file)}</code>${v.active ? ' <b>(active)</b>' : ''}</td><td>${esc(v.kind ?? '')}</td><td>${esc(v.version ?? '')}</td>`
+    + `<td class="num">${fix(v.threshold)}</td><td>${v.parent ? `<code>${esc(v.parent)}</code>` : ''}</td><td>${esc(v.trigger ?? '')}</td>`
+    + `<td>${esc(v.error ?? v.reason ?? '')}</td>`
+    + `<td>${v.active || v.error ? '' : '<button class="activate" type="button">activate</button>'}</td></tr>`).join('');
+  return '<h3>Model versions</h3><table class="compact" id="model-versions"><thead><tr><th>file</th><th>kind</th><th>created</th><th class="num">threshold</th>'
+    + `<th>retrained from</th><th>trigger</th><th>why (not) promoted</th><th></th></tr></thead><tbody>${rows}</tbody></table><p class="muted" id="activate-result"></p>`;
+}
+
+// Makes another model version the active one (behind the token), then shows the panel again.
+async function activateVersion(file) {
+  if (!window.confirm(`Make ${file} the active model? Detection switches between two flows.`)) return;
+  const r = await apiPost('/api/v1/models/activate', { path: file });
+  const body = await r.json().catch(() => ({}));
+  await loadModel();
+  const note = $('activate-result');
+  if (note) note.textContent = r.ok ? `${file} is now the active model` : `not activated: ${body.message ?? r.status}`;
 }
 
 // Live precision from analyst verdicts: the active model's, per attack type, and every model
@@ -772,6 +796,10 @@ async function start() {
     $('alerts-card').className = 'card full';
     state.selected = null;
     state.dirty.alerts = true;
+  });
+  $('versions').addEventListener('click', (e) => {
+    const button = e.target.closest('button.activate');
+    if (button) activateVersion(button.closest('tr[data-file]').dataset.file);
   });
   loadModel();
   loadDrift();

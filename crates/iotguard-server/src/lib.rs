@@ -26,6 +26,7 @@ mod extract;
 mod guard;
 mod models_dir;
 mod openapi;
+mod registry;
 mod routes;
 mod server;
 mod state;

@@ -31,6 +31,8 @@ struct Inner {
     report_dir: Option<PathBuf>,
     explore_dir: Option<PathBuf>,
     models_dir: Option<PathBuf>,
+    /// The model files of `models_dir`, summarised once per file version.
+    registry: crate::registry::Registry,
     started: Instant,
     shutdown: watch::Sender<bool>,
     /// Live streams open now, and the most allowed.
@@ -170,6 +172,7 @@ impl AppStateBuilder {
                 report_dir: self.report_dir,
                 explore_dir: self.explore_dir,
                 models_dir,
+                registry: crate::registry::Registry::default(),
                 started: Instant::now(),
                 shutdown,
                 live_streams: AtomicUsize::new(0),
@@ -243,6 +246,11 @@ impl AppState {
     /// The folder model activation may load from (`None`: activation is refused).
     pub(crate) fn models_dir(&self) -> Option<&std::path::Path> {
         self.inner.models_dir.as_deref()
+    }
+
+    /// The model versions of the models directory.
+    pub(crate) fn registry(&self) -> &crate::registry::Registry {
+        &self.inner.registry
     }
 
     pub(crate) fn uptime_secs(&self) -> f64 {

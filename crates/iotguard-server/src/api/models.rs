@@ -1,5 +1,6 @@
 //! `GET /api/v1/models` (the active model, its metrics, the last comparison report, live
-//! precision from analyst verdicts per model version and attack type),
+//! precision from analyst verdicts per model version and attack type, every model version in
+//! the models directory with its lineage),
 //! `GET /api/v1/models/report` (that report's HTML page with its plots; `?theme=dark` for the
 //! dashboard's dark page),
 //! `GET /api/v1/models/explore` (the exploration of the model's training data),
@@ -34,6 +35,9 @@ pub(crate) struct Models {
     exploration: Option<Exploration>,
     /// Live performance from analyst verdicts (`None` without an alert store).
     performance: Option<Performance>,
+    /// The model files of the models directory, newest first ([`crate::registry`]; `None`
+    /// without a models directory).
+    versions: Option<Vec<crate::registry::Version>>,
 }
 
 /// The exploration of the training data, as the model panel links it.
@@ -152,6 +156,10 @@ fn models_answer(state: &AppState) -> Result<Models, ApiError> {
         comparison_html: html.then_some(REPORT_URL),
         exploration: state.explore_dir().and_then(exploration),
         performance,
+        versions: state.models_dir().map(|dir| {
+            let active = state.model().and_then(|h| h.info().path);
+            state.registry().list(dir, active.as_deref())
+        }),
     })
 }
 

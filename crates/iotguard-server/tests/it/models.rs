@@ -107,6 +107,96 @@ async fn models_show_the_shadow_on_trial() {
     assert_eq!(body["active"]["shadow"], json!(null));
 }
 
+/// Every model file of the models directory is listed, newest first, with its lineage and the
+/// active one marked; other JSON files are left out, a broken model file is listed with its
+/// error, and activating another file moves the mark.
+#[tokio::test]
+async fn models_list_every_version_in_the_models_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = d.join("current.json");
+    std::fs::copy(&models().a, &a).unwrap();
+    // A retrained version of it, created an hour later, with a lineage.
+    let mut retrained: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&models().b).unwrap()).unwrap();
+    let created = retrained["created_unix_secs"].as_i64().unwrap();
+    let a_created = iotguard_runtime::lab::load_model(&a)
+        .unwrap()
+        .file
+        .created_unix_secs;
+    retrained["created_unix_secs"] = json!(created.max(a_created) + 3600);
+    let a_id = iotguard_runtime::lab::load_model(&a).unwrap().file.id();
+    retrained["lineage"] = json!({
+        "parent": {"id": a_id, "kind": "logreg"},
+        "trigger": "10 verdicts (37 in the store)",
+        "promoted": false,
+        "reason": "not swapped in: as a shadow on 10000 live flows it would have added 300 alerts",
+    });
+    std::fs::write(
+        d.join("current.retrained-1.json"),
+        serde_json::to_vec(&retrained).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(d.join("report.json"), r#"{"models": []}"#).unwrap();
+    std::fs::write(d.join("broken.json"), r#"{"format": "iotguard-model"}"#).unwrap();
+    let handle = ModelHandle::load(&a).unwrap();
+    let state = AppState::builder()
+        .model(handle.clone())
+        .token(Some("t".to_string()))
+        .build();
+    let app = app(state);
+    let (status, body) = call(&app, get("/api/v1/models")).await;
+    assert_eq!(status, StatusCode::OK);
+    let versions = body["versions"].as_array().unwrap();
+    let files: Vec<&str> = versions
+        .iter()
+        .map(|v| v["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        ["current.retrained-1.json", "current.json", "broken.json"]
+    );
+    let (new, old, broken) = (&versions[0], &versions[1], &versions[2]);
+    assert_eq!(old["active"], json!(true));
+    assert_eq!(old["id"], json!(a_id));
+    assert_eq!(old["parent"], json!(null));
+    assert_eq!(old["kind"], json!("logreg"));
+    assert_eq!(new["active"], json!(false));
+    assert_eq!(new["parent"], json!(a_id));
+    assert_eq!(new["promoted"], json!(false));
+    assert_eq!(new["trigger"], json!("10 verdicts (37 in the store)"));
+    assert!(new["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("not swapped in: as a shadow"));
+    assert!(new["threshold"].is_number());
+    assert_eq!(broken["id"], json!(null));
+    assert_eq!(
+        broken["error"],
+        json!("model file: model file version missing is not the version this build reads (1)")
+    );
+    // Activating the retrained version moves the mark (the listing is read again).
+    let (status, _) = call(
+        &app,
+        post_json(
+            "/api/v1/models/activate",
+            r#"{"path": "current.retrained-1.json"}"#,
+            Some("t"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, body) = call(&app, get("/api/v1/models")).await;
+    let active: Vec<&str> = body["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["active"] == json!(true))
+        .map(|v| v["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(active, ["current.retrained-1.json"]);
+}
+
 #[tokio::test]
 async fn without_a_report_the_report_is_absent() {
     let (app, _) = app_with(None, None);
