@@ -295,6 +295,14 @@ fn retrain_on_verdicts_beats_the_current_model_on_the_later_window_and_records_i
     );
     let recorded = shadow.file.lineage.clone().unwrap();
     assert_eq!(recorded, lineage);
+    // Its drift reference is the test window (the network as it is now), every flow of it,
+    // not its training rows: the monitors would raise drift again at once after a swap.
+    let reference = shadow.file.reference.clone().unwrap();
+    assert_eq!(reference.rows, test.len() as u64);
+    assert_eq!(
+        reference.benign_rows,
+        test.len() as u64 - cmp["shadow"]["alerts"].as_u64().unwrap()
+    );
     assert_eq!(recorded["parent"]["id"], current.file.id());
     assert_eq!(
         recorded["parent"]["version"],

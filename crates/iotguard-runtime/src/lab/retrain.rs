@@ -32,9 +32,10 @@ use std::path::{Path, PathBuf};
 use iotguard_flow::{FlowRecord, Timestamp, TsvWriteOptions, ZeekTsvWriter};
 use iotguard_models::lab::ModelKind;
 use iotguard_models::operating::{Objective, Rule};
+use iotguard_models::reference::ReferenceProfile;
 use serde::{Deserialize, Serialize};
 
-use super::{evaluate, load_model_from, train_model, train_model_out_of_capture, EvalRow};
+use super::{dataset, evaluate, load_model_from, train_model, train_model_out_of_capture, EvalRow};
 use super::{Choice, LoadedModel};
 use crate::batch::BatchConfig;
 use crate::error::{Error, Result};
@@ -309,6 +310,16 @@ pub fn retrain(
     let shadow = load_model_from("shadow", bytes.as_slice())?;
 
     let window = [Input::File(test_log.clone())];
+    // The drift monitors' reference for the shadow: the latest window, the network as it is
+    // now (what the shadow is judged on), not its training rows, most of which may predate
+    // the change that set the retraining off; else the monitors raise drift again at once
+    // after a swap.
+    let latest = dataset(&window, &config.batch, &parent.features, on_error)?;
+    file.reference = Some(ReferenceProfile::build(
+        &latest.dataset,
+        &shadow.model,
+        shadow.threshold.value,
+    ));
     let (current_report, _) = evaluate(parent, &window, &config.batch, on_error)?;
     let (shadow_report, _) = evaluate(&shadow, &window, &config.batch, on_error)?;
     let (cur, sha) = (current_report.pooled, shadow_report.pooled);
