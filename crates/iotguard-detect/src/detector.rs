@@ -299,7 +299,7 @@ impl Detector {
             };
             if self.config.explain && inc.wants_explanation(score) {
                 self.explanations += 1;
-                let explanation = model.model.explain(&self.row);
+                let explanation = model.model.explain_live(&self.row);
                 let names = &model.file.features.names;
                 inc.set_explanation(
                     score,
@@ -329,7 +329,7 @@ impl Detector {
         };
         if self.config.explain && inc.wants_explanation(b_score) {
             self.explanations += 1;
-            let explanation = base.model.explain(&self.row);
+            let explanation = base.model.explain_live(&self.row);
             let names = &base.file.features.names;
             inc.set_explanation(
                 b_score,

@@ -85,4 +85,8 @@ impl Scorer for GroupedBaseline {
     fn explain(&self, row: &[f32]) -> Explanation {
         self.member(row).model.explain(row)
     }
+
+    fn explain_live(&self, row: &[f32]) -> Explanation {
+        self.member(row).model.explain_live(row)
+    }
 }

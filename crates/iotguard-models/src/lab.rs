@@ -175,6 +175,10 @@ impl Scorer for TrainedModel {
     fn explain(&self, row: &[f32]) -> Explanation {
         self.scorer().explain(row)
     }
+
+    fn explain_live(&self, row: &[f32]) -> Explanation {
+        self.scorer().explain_live(row)
+    }
 }
 
 /// The share of training rows held out to choose the threshold.

@@ -44,4 +44,12 @@ pub trait Scorer: Send + Sync {
 
     /// Explains one row's score.
     fn explain(&self, row: &[f32]) -> crate::model::Explanation;
+
+    /// Explains one row's score for live detection, where an explanation must cost about as
+    /// much as a few hundred scorings: a model whose exact explanation costs far more may
+    /// estimate it (a random forest: [`crate::forest::LIVE_TREES`] of its trees). The default
+    /// is [`Scorer::explain`].
+    fn explain_live(&self, row: &[f32]) -> crate::model::Explanation {
+        self.explain(row)
+    }
 }
