@@ -4,7 +4,7 @@
 // opens with its explanation chart and its explanation in words and the flows the store kept of
 // it, the incidents-over-time chart counts the store's alerts and a bar filters the list, a page
 // opening has the rate chart's history at once,
-// the model panel is filled (with the model versions it may switch to), alerts can be triaged (with IOTGUARD_API_TOKEN), and nothing fails
+// the drift panel shows the monitors, the model panel is filled (with the model versions it may switch to), alerts can be triaged (with IOTGUARD_API_TOKEN), and nothing fails
 // in the page. Saves a screenshot.
 //
 // Usage: IOTGUARD_URL=http://127.0.0.1:PORT/ node dashboard.test.mjs [SCREENSHOT.png]
@@ -158,6 +158,15 @@ try {
     const text = await page.$eval('#model-threshold', (p) => p.textContent);
     if (!/threshold \S+ \(.*\): expected false-alert rate/.test(text)) throw new Error(`model threshold line: ${text}`);
     log(`model threshold: ${text}`);
+  });
+  await step('the drift panel shows the monitors\' last window as /api/v1/drift has it', async () => {
+    await page.waitForSelector('#drift-features tbody tr', { timeout: left() });
+    const drift = await page.evaluate(async () => { const r = await fetch('/api/v1/drift'); return r.json(); });
+    const rows = await page.$$eval('#drift-features tbody tr', (trs) => trs.map((t) => t.textContent));
+    const detectors = await page.$$eval('#drift-detectors tbody tr', (trs) => trs.length);
+    if (!drift.enabled || !(drift.windows >= 1)) throw new Error(`/api/v1/drift: ${JSON.stringify(drift).slice(0, 200)}`);
+    if (detectors !== 2) throw new Error(`${detectors} Page-Hinkley rows, expected 2 (alert rate, mean score)`);
+    log(`drift: ${drift.windows} window(s), ${rows.length} feature rows, first: ${rows[0]}`);
   });
   await step('the model panel lists the model versions of the models directory, the active one marked', async () => {
     await page.waitForSelector('#model-versions tbody tr', { timeout: left() });
