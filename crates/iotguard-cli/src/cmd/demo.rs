@@ -132,13 +132,15 @@ impl Source for SimSource {
     }
 }
 
-fn sim_config(seed: u64, devices: u32) -> SimConfig {
+/// The simulation's settings; `start` is its first flow's time, by default [`HISTORY_SECS`]
+/// before now.
+fn sim_config(seed: u64, devices: u32, start: Option<i64>) -> SimConfig {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     SimConfig {
         seed,
-        start_unix_secs: now - HISTORY_SECS,
+        start_unix_secs: start.unwrap_or(now - HISTORY_SECS),
         sensor: Some("iotguard-demo".to_string()),
         devices: DeviceCounts::mix(devices),
         ..SimConfig::default()
@@ -150,8 +152,9 @@ fn flows(
     seed: u64,
     devices: u32,
     drift: Option<u64>,
+    start: Option<i64>,
 ) -> anyhow::Result<Box<dyn Iterator<Item = iotguard_flow::FlowRecord> + Send>> {
-    let config = sim_config(seed, devices);
+    let config = sim_config(seed, devices, start);
     Ok(match drift {
         Some(at) => Box::new(iotguard_sim::DriftScenario::new(config, at)?.flows()),
         None => Box::new(Simulator::new(config)?.flows()),
@@ -226,9 +229,17 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
             // Another seed than the detection's: the model never saw the flows it scores. The
             // drift scenario trains on the network before its change: its first flows.
             let drift = args.scenario.map(|_| args.change_at);
+            // The training capture starts at a fixed time (the simulator's default), so the
+            // demo trains the same model whenever it runs: the simulated network's daily
+            // rhythm would otherwise make the model depend on the time of day.
             let training = match drift {
-                Some(_) => flows(args.seed, args.devices, drift)?,
-                None => flows(args.seed.wrapping_add(1000), args.devices, None)?,
+                Some(_) => flows(args.seed, args.devices, drift, None)?,
+                None => flows(
+                    args.seed.wrapping_add(1000),
+                    args.devices,
+                    None,
+                    Some(SimConfig::default().start_unix_secs),
+                )?,
             };
             let path =
                 train_on_simulation(work.path(), args.train_kind, args.train_flows, training)
@@ -306,6 +317,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
                 args.seed,
                 args.devices,
                 args.scenario.map(|_| args.change_at),
+                None,
             )?,
             rate: args.rate,
             started: None,

@@ -42,7 +42,7 @@ fn demo_trains_detects_stores_and_serves() {
     assert_eq!(stats["pipeline"]["rejected"], json!(0));
     let page = get_json(&demo.addr, "/api/v1/alerts?limit=1000");
     let alerts = page["alerts"].as_array().unwrap();
-    assert!(!alerts.is_empty(), "{stats}");
+    assert!(!alerts.is_empty(), "{stats}\n{lines:#?}");
     let by_severity: u64 = stats["alerts_by_severity"]
         .as_object()
         .unwrap()
