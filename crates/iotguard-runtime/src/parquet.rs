@@ -200,7 +200,10 @@ pub fn flow_schema() -> SchemaRef {
                 f("detailed_label", dict(), true),
             ];
             let version = [(SCHEMA_VERSION_KEY.to_owned(), SCHEMA_VERSION.to_owned())];
-            Arc::new(Schema::new_with_metadata(fields, version.into()))
+            Arc::new(Schema::new_with_metadata(
+                fields,
+                std::collections::HashMap::from(version),
+            ))
         })
         .clone()
 }

@@ -33,7 +33,7 @@ pub fn write_dataset<W: Write + Send>(w: W, d: &Dataset) -> Result<W> {
     let schema = Arc::new(Schema::new(fields));
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-        .set_max_row_group_size(1 << 16)
+        .set_max_row_group_row_count(Some(1 << 16))
         .build();
     let mut writer = ArrowWriter::try_new(w, schema.clone(), Some(props))?;
     let n = d.n_features();

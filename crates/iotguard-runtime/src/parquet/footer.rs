@@ -1,13 +1,17 @@
 //! Checks a file's footer before the Parquet library decodes it: every Thrift list, set, map and
 //! binary in the footer must fit in the bytes left after its header.
 //!
-//! The `parquet` crate 57.3 reserves a list's declared element count before reading any element
-//! (`read_thrift_vec`): a footer whose `schema` list declares billions of elements asks for tens
+//! The `parquet` crate 57.3 reserved a list's declared element count before reading any element
+//! (`read_thrift_vec`): a footer whose `schema` list declared billions of elements asked for tens
 //! of gigabytes, and a failed allocation aborts the process, which no `catch_unwind` can catch.
-//! The fuzz target found one (57.8 GB). Upstream bounds the count by the remaining input from
-//! parquet 60 (apache/arrow-rs#10979); this walk applies the same bound here, over the Thrift
-//! compact protocol, without decoding anything. Nothing else checks a footer this way, so it is
-//! written by hand: about a hundred lines, the encoding rules of the compact protocol only.
+//! The fuzz target found one (57.8 GB). From 60.1 (apache/arrow-rs#10979) the library bounds
+//! each list by the bytes left and checks its element type; this walk is kept as a cheap first
+//! pass (one read of the footer, nothing decoded) because its error names the byte where the
+//! footer goes wrong, which the library's does not. The walk alone was not enough: it trusts the
+//! types the footer declares, and a field of the wrong type that 57.3 decoded as a list header
+//! anyway asked for 37.3 GB (`testdata/parquet/footer_type_bomb.parquet`); only the library
+//! knows each field's expected type. Written by hand (no crate walks compact Thrift without
+//! decoding): about a hundred lines, the encoding rules of the compact protocol only.
 
 use ::parquet::file::reader::ChunkReader;
 

@@ -130,7 +130,7 @@ pub fn writer_properties(options: &WriteOptions) -> Result<WriterProperties> {
         .map_err(|_| Error::InvalidOptions("zstd_level must be between 1 and 22"))?;
     Ok(WriterProperties::builder()
         .set_compression(Compression::ZSTD(level))
-        .set_max_row_group_size(options.row_group_rows)
+        .set_max_row_group_row_count(Some(options.row_group_rows))
         // Nearly every value of these is distinct, so a dictionary is built only to be dropped.
         .set_column_dictionary_enabled("ts".into(), false)
         .set_column_dictionary_enabled("uid".into(), false)

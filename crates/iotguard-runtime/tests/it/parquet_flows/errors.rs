@@ -286,6 +286,23 @@ fn a_footer_list_declaring_more_elements_than_bytes_is_refused_when_opened() {
     );
 }
 
+/// The fuzz target's third find (`testdata/parquet/footer_type_bomb.parquet`, CI of 2026-12-04):
+/// a footer field of the wrong Thrift type, which `parquet` 57.3 decoded as a list header anyway
+/// and reserved 37.3 GB for. The footer walk saw a well-formed value of the declared type; the
+/// library (60.1) now checks every list's type and length against the bytes left, and the file
+/// is refused with its error instead of aborting the process.
+#[test]
+fn a_footer_field_of_the_wrong_type_is_refused_when_opened() {
+    let bytes = std::fs::read(iotguard_testkit::testdata(
+        "parquet/footer_type_bomb.parquet",
+    ))
+    .unwrap();
+    let Err(err) = ParquetFlowReader::new(bytes::Bytes::from(bytes), ReadOptions::default()) else {
+        panic!("the file is read");
+    };
+    assert!(matches!(err, Error::Parquet(_)), "{err:?}");
+}
+
 /// pyarrow and Spark name a list's items `element` (the Parquet spec's name) where Arrow
 /// writers say `item`: a flow file rewritten by them is read all the same.
 #[test]

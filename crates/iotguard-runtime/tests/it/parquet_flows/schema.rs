@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow_schema::{DataType, Field, TimeUnit};
 use iotguard_runtime::parquet::{flow_schema, WriteOptions, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{LogicalType, TimeUnit as ParquetTimeUnit};
+use parquet::basic::{IntType, LogicalType, TimeUnit as ParquetTimeUnit, TimestampType};
 
 use super::write_file;
 
@@ -104,24 +104,24 @@ fn written_file_has_the_documented_schema() {
     };
     assert_eq!(
         logical("ts"),
-        Some(LogicalType::Timestamp {
+        Some(LogicalType::Timestamp(TimestampType {
             is_adjusted_to_u_t_c: true,
             unit: ParquetTimeUnit::NANOS,
-        })
+        }))
     );
     assert_eq!(
         logical("orig_p"),
-        Some(LogicalType::Integer {
+        Some(LogicalType::Integer(IntType {
             bit_width: 16,
             is_signed: false,
-        })
+        }))
     );
     assert_eq!(
         logical("orig_bytes"),
-        Some(LogicalType::Integer {
+        Some(LogicalType::Integer(IntType {
             bit_width: 64,
             is_signed: false,
-        })
+        }))
     );
     assert_eq!(logical("orig_h"), Some(LogicalType::String));
     assert_eq!(logical("label"), Some(LogicalType::String));
