@@ -129,11 +129,11 @@ fn detect_line(first: &[u8]) -> Option<Format> {
 
 /// Names what an input is when it is a known kind of file that holds no flow records.
 pub(crate) fn not_flows(head: &[u8]) -> Option<&'static str> {
-    const PCAP: &str =
-        "a packet capture (pcap), not flow records; run Zeek on it (`zeek -r FILE`) for a conn log";
+    const PCAP: &str = "a packet capture (pcap), not flow records; name the file itself \
+         (`iotguard inspect FILE.pcap`) to read its packets as flows";
     match head.get(..4)? {
         [0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d] => Some(PCAP),
-        [0x0a, 0x0d, 0x0d, 0x0a] => Some("a packet capture (pcapng), not flow records; run Zeek on it (`zeek -r FILE`) for a conn log"),
+        [0x0a, 0x0d, 0x0d, 0x0a] => Some("a packet capture (pcapng), not flow records; name the file itself (`iotguard inspect FILE.pcapng`) to read its packets as flows"),
         _ => None,
     }
 }

@@ -129,8 +129,12 @@ impl Input {
             Input::Stdin => Box::new(io::stdin()),
             Input::File(p) | Input::InFolder(p) => {
                 let mut file = File::open(p).map_err(|e| Error::io(&name, e))?;
-                if is_parquet(&mut file).map_err(|e| Error::io(&name, e))? {
+                let magic = magic(&mut file).map_err(|e| Error::io(&name, e))?;
+                if &magic == b"PAR1" {
                     return crate::parquet_input::open(&name, file, None);
+                }
+                if crate::pcap_input::is_pcap(&magic) {
+                    return crate::pcap_input::open(&name, file);
                 }
                 Box::new(file)
             }
@@ -237,7 +241,12 @@ fn walk(
             .iter()
             .any(|ext| name.ends_with(ext))
         {
-            skipped.push((path, "a packet capture (run Zeek on it to get a conn log)"));
+            // A folder of captures often holds their conn logs too: reading both would count
+            // every flow twice. A capture given by name is read (its packets into flows).
+            skipped.push((
+                path,
+                "a packet capture (name the file itself to read its packets as flows)",
+            ));
         } else {
             files.push(path);
         }
@@ -253,11 +262,23 @@ fn is_other_zeek_log(name: &str) -> bool {
 
 /// True if the file starts with Parquet's magic bytes; leaves the file at its start.
 fn is_parquet(file: &mut File) -> io::Result<bool> {
+    Ok(&magic(file)? == b"PAR1")
+}
+
+/// The file's first four bytes (zeros past its end); leaves the file at its start.
+fn magic(file: &mut File) -> io::Result<[u8; 4]> {
     use std::io::{Seek, SeekFrom};
     let mut magic = [0u8; 4];
-    let n = file.read(&mut magic)?;
+    let mut n = 0;
+    while n < 4 {
+        let k = file.read(&mut magic[n..])?;
+        if k == 0 {
+            break;
+        }
+        n += k;
+    }
     file.seek(SeekFrom::Start(0))?;
-    Ok(n == 4 && &magic == b"PAR1")
+    Ok(magic)
 }
 
 /// Counts bytes as they are read.

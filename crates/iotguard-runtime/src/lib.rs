@@ -17,6 +17,7 @@ pub mod multiclass;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 mod parquet_input;
+mod pcap_input;
 pub mod report;
 pub mod topk;
 pub mod window;

@@ -14,6 +14,7 @@ mod kafka;
 mod lab;
 mod new_models;
 mod operating;
+mod pcap;
 mod retrain;
 mod seed_datasets;
 mod serve;

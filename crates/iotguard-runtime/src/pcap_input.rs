@@ -1,0 +1,142 @@
+//! Packet captures (pcap and pcapng files) as an input like any other: the flow meter
+//! (`iotguard-packets`) turns their packets into the flows Zeek would log, so `inspect`,
+//! `convert`, `train`, `eval`, `compare` and `detect` take a capture file as they take a conn
+//! log. The meter runs on a thread of its own and hands flows over as connections end.
+//!
+//! Nothing is lost in silence: a malformed packet is a counted error naming its packet number,
+//! a capture cut inside a packet yields every flow before the cut and then an I/O error, and a
+//! meter thread that stops without saying it is done is an error too.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+
+use iotguard_flow::{ErrorKind, FlowRecord, ParseError, RecordIter};
+use iotguard_packets::decode::Skip;
+use iotguard_packets::{read_pcap, FlowMeter, MeterConfig};
+
+use crate::error::{Error, Result};
+
+/// True for the first four bytes of a pcap (either byte order, micro- or nanoseconds) or a
+/// pcapng file.
+pub(crate) fn is_pcap(magic: &[u8; 4]) -> bool {
+    matches!(
+        magic,
+        [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0x4d, 0x3c, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d]
+            | [0x0a, 0x0d, 0x0d, 0x0a]
+    )
+}
+
+/// What the meter thread sends: a flow or an error, then `None` once the capture is done.
+type Message = Option<std::result::Result<FlowRecord, ParseError>>;
+
+/// Opens a capture file: its flows come as the meter ends their connections.
+pub(crate) fn open(name: &str, file: File) -> Result<Box<dyn RecordIter>> {
+    let (tx, rx) = sync_channel::<Message>(4096);
+    let input: Arc<str> = name.into();
+    let thread_input = input.clone();
+    std::thread::Builder::new()
+        .name("pcap-meter".to_owned())
+        .spawn(move || {
+            let input = thread_input;
+            let error = |line: u64, kind: ErrorKind, reason: String| ParseError {
+                input: input.clone(),
+                line,
+                kind,
+                field: None,
+                reason,
+                raw: Vec::new(),
+            };
+            let mut meter = FlowMeter::new(MeterConfig::default());
+            let mut receiver_gone = false;
+            let mut number = 0u64;
+            let read = read_pcap(BufReader::new(file), |packet| {
+                number += 1;
+                if receiver_gone {
+                    return;
+                }
+                let skipped = match meter.push(&packet) {
+                    Ok(()) | Err(Skip::NotIp) => None,
+                    Err(Skip::Malformed) => Some("too short or malformed for its headers"),
+                    Err(Skip::Linktype) => Some("a link type the flow meter does not decode"),
+                };
+                if let Some(why) = skipped {
+                    let e = error(
+                        number,
+                        ErrorKind::Malformed,
+                        format!("packet {number}: {why}"),
+                    );
+                    receiver_gone |= tx.send(Some(Err(e))).is_err();
+                }
+                for flow in meter.drain() {
+                    receiver_gone |= tx.send(Some(Ok(flow))).is_err();
+                }
+            });
+            if receiver_gone {
+                return;
+            }
+            for flow in meter.finish() {
+                if tx.send(Some(Ok(flow))).is_err() {
+                    return;
+                }
+            }
+            if let Err(e) = read {
+                let e = error(number, ErrorKind::Io, e.to_string());
+                if tx.send(Some(Err(e))).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(None);
+        })
+        .map_err(|e| Error::io(name, e))?;
+    Ok(Box::new(PcapRecords {
+        rx,
+        input,
+        done: false,
+    }))
+}
+
+/// The flows of a capture, as the meter thread sends them.
+struct PcapRecords {
+    rx: Receiver<Message>,
+    input: Arc<str>,
+    done: bool,
+}
+
+impl Iterator for PcapRecords {
+    type Item = std::result::Result<FlowRecord, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.rx.recv() {
+            Ok(Some(item)) => Some(item),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(_) => {
+                self.done = true;
+                Some(Err(ParseError {
+                    input: self.input.clone(),
+                    line: 0,
+                    kind: ErrorKind::Io,
+                    field: None,
+                    reason: "the flow meter stopped before the end of the capture".to_owned(),
+                    raw: Vec::new(),
+                }))
+            }
+        }
+    }
+}
+
+impl RecordIter for PcapRecords {
+    fn format_name(&self) -> &'static str {
+        "pcap"
+    }
+}
