@@ -55,15 +55,17 @@ cat "$BIG" > /dev/null  # warm the page cache for both
 
 run() {
   local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" || true
-  read -r secs rss_kb < "$WORK/time"
-  printf "| %s | %s | %.1f | %.2f | %.0f | %.0f |\n" "$name" "$PACKETS" "$secs" \
-    "$(echo "$PACKETS / $secs / 1000000" | bc -l)" "$(echo "$SIZE / $secs / 1000000" | bc -l)" \
-    "$(echo "$rss_kb / 1024" | bc -l)"
+  /usr/bin/time -f "%e %M %U %S" -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" || true
+  read -r secs rss_kb user sys < "$WORK/time"
+  local cpu
+  cpu=$(echo "$user + $sys" | bc -l)
+  printf "| %s | %s | %.1f | %.1f | %.2f | %.2f | %.0f | %.0f |\n" "$name" "$PACKETS" "$secs" "$cpu" \
+    "$(echo "$PACKETS / $secs / 1000000" | bc -l)" "$(echo "$PACKETS / $cpu / 1000000" | bc -l)" \
+    "$(echo "$SIZE / $secs / 1000000" | bc -l)" "$(echo "$rss_kb / 1024" | bc -l)"
 }
 
-echo "| tool | packets | seconds | M packets/s | MB/s | max RSS MiB |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| tool | packets | seconds | CPU seconds | M packets/s | M packets per CPU second | MB/s | max RSS MiB |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 run "iotguard convert --to zeek-tsv (flows to /dev/null)" "$BIN" convert "$BIG" --to zeek-tsv --out /dev/null
 grep -o "converted [0-9]* records" "$WORK/err" || cat "$WORK/err"
 run "argus -r (flow records to /dev/null)" argus -r "$BIG" -w /dev/null

@@ -31,12 +31,18 @@ pub(crate) fn is_pcap(magic: &[u8; 4]) -> bool {
     )
 }
 
-/// What the meter thread sends: a flow or an error, then `None` once the capture is done.
-type Message = Option<std::result::Result<FlowRecord, ParseError>>;
+type Item = std::result::Result<FlowRecord, ParseError>;
+
+/// What the meter thread sends: flows and errors in batches (a hand-off per flow cost a tenth
+/// of the time in thread wake-ups), then `None` once the capture is done.
+type Message = Option<Vec<Item>>;
+
+/// Flows handed over at a time.
+const BATCH: usize = 512;
 
 /// Opens a capture file: its flows come as the meter ends their connections.
 pub(crate) fn open(name: &str, file: File) -> Result<Box<dyn RecordIter>> {
-    let (tx, rx) = sync_channel::<Message>(4096);
+    let (tx, rx) = sync_channel::<Message>(16);
     let input: Arc<str> = name.into();
     let thread_input = input.clone();
     std::thread::Builder::new()
@@ -52,6 +58,7 @@ pub(crate) fn open(name: &str, file: File) -> Result<Box<dyn RecordIter>> {
                 raw: Vec::new(),
             };
             let mut meter = FlowMeter::new(MeterConfig::default());
+            let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
             let mut receiver_gone = false;
             let mut number = 0u64;
             let read = read_pcap(BufReader::new(file), |packet| {
@@ -65,37 +72,31 @@ pub(crate) fn open(name: &str, file: File) -> Result<Box<dyn RecordIter>> {
                     Err(Skip::Linktype) => Some("a link type the flow meter does not decode"),
                 };
                 if let Some(why) = skipped {
-                    let e = error(
-                        number,
-                        ErrorKind::Malformed,
-                        format!("packet {number}: {why}"),
-                    );
-                    receiver_gone |= tx.send(Some(Err(e))).is_err();
+                    let reason = format!("packet {number}: {why}");
+                    batch.push(Err(error(number, ErrorKind::Malformed, reason)));
                 }
-                for flow in meter.drain() {
-                    receiver_gone |= tx.send(Some(Ok(flow))).is_err();
+                batch.extend(meter.drain().into_iter().map(Ok));
+                if batch.len() >= BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    receiver_gone |= tx.send(Some(full)).is_err();
                 }
             });
             if receiver_gone {
                 return;
             }
-            for flow in meter.finish() {
-                if tx.send(Some(Ok(flow))).is_err() {
-                    return;
-                }
-            }
+            batch.extend(meter.finish().into_iter().map(Ok));
             if let Err(e) = read {
-                let e = error(number, ErrorKind::Io, e.to_string());
-                if tx.send(Some(Err(e))).is_err() {
-                    return;
-                }
+                batch.push(Err(error(number, ErrorKind::Io, e.to_string())));
             }
-            let _ = tx.send(None);
+            if tx.send(Some(batch)).is_ok() {
+                let _ = tx.send(None);
+            }
         })
         .map_err(|e| Error::io(name, e))?;
     Ok(Box::new(PcapRecords {
         rx,
         input,
+        current: Vec::new().into_iter(),
         done: false,
     }))
 }
@@ -104,32 +105,38 @@ pub(crate) fn open(name: &str, file: File) -> Result<Box<dyn RecordIter>> {
 struct PcapRecords {
     rx: Receiver<Message>,
     input: Arc<str>,
+    current: std::vec::IntoIter<Item>,
     done: bool,
 }
 
 impl Iterator for PcapRecords {
-    type Item = std::result::Result<FlowRecord, ParseError>;
+    type Item = Item;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        match self.rx.recv() {
-            Ok(Some(item)) => Some(item),
-            Ok(None) => {
-                self.done = true;
-                None
+        loop {
+            if let Some(item) = self.current.next() {
+                return Some(item);
             }
-            Err(_) => {
-                self.done = true;
-                Some(Err(ParseError {
-                    input: self.input.clone(),
-                    line: 0,
-                    kind: ErrorKind::Io,
-                    field: None,
-                    reason: "the flow meter stopped before the end of the capture".to_owned(),
-                    raw: Vec::new(),
-                }))
+            if self.done {
+                return None;
+            }
+            match self.rx.recv() {
+                Ok(Some(batch)) => self.current = batch.into_iter(),
+                Ok(None) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Some(Err(ParseError {
+                        input: self.input.clone(),
+                        line: 0,
+                        kind: ErrorKind::Io,
+                        field: None,
+                        reason: "the flow meter stopped before the end of the capture".to_owned(),
+                        raw: Vec::new(),
+                    }));
+                }
             }
         }
     }
