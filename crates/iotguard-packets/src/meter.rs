@@ -538,9 +538,16 @@ fn service(c: &Conn, d: &Decoded) -> Option<&'static str> {
     }
 }
 
-/// Adds a history letter the first time its event happens on a side.
+/// Adds a history letter the first time its event happens on a side; true if it had
+/// happened before (Zeek's `CheckHistory`).
 fn check_history(c: &mut Conn, is_orig: bool, letter: char) -> bool {
-    let bit = (letter as u64 - 'A' as u64) + if is_orig { 0 } else { 32 };
+    check_history_as(c, is_orig, letter, letter)
+}
+
+/// [`check_history`] for an event whose flag is another letter's: Zeek logs a SYN as `S`, or
+/// `H` with its ACK, under one flag.
+fn check_history_as(c: &mut Conn, is_orig: bool, flag: char, letter: char) -> bool {
+    let bit = (flag as u64 - 'A' as u64) + if is_orig { 0 } else { 32 };
     if c.hist_seen & (1 << bit) != 0 {
         return true;
     }
@@ -605,19 +612,12 @@ fn update_tcp(c: &mut Conn, side: usize, is_orig: bool, tcp: &TcpInfo, len: u64)
             check_history(c, is_orig, 'Q');
         }
     } else if bits == 1 {
-        let e_rel = rel;
         if tcp.syn {
             let code = if tcp.ack { 'H' } else { 'S' };
-            let seen = check_history(c, is_orig, 'S');
-            // S and H share one flag per side in Zeek: log H through the S bit.
-            if !seen && code == 'H' {
-                c.history.pop();
-                add_history(c, is_orig, 'H');
-            }
-            if seen && c.ends[side].last_syn != Some(e_rel) {
+            if check_history_as(c, is_orig, 'S', code) && c.ends[side].last_syn != Some(rel) {
                 add_history(c, is_orig, code);
             }
-            c.ends[side].last_syn = Some(e_rel);
+            c.ends[side].last_syn = Some(rel);
         }
         if tcp.fin {
             if check_history(c, is_orig, 'F') && c.ends[side].last_fin != Some(end) {
@@ -626,10 +626,10 @@ fn update_tcp(c: &mut Conn, side: usize, is_orig: bool, tcp: &TcpInfo, len: u64)
             c.ends[side].last_fin = Some(end);
         }
         if tcp.rst {
-            if check_history(c, is_orig, 'R') && c.ends[side].last_rst != Some(e_rel) {
+            if check_history(c, is_orig, 'R') && c.ends[side].last_rst != Some(rel) {
                 add_history(c, is_orig, 'R');
             }
-            c.ends[side].last_rst = Some(e_rel);
+            c.ends[side].last_rst = Some(rel);
         }
     } else if len > 0 {
         check_history(c, is_orig, 'D');
