@@ -22,6 +22,8 @@ pub struct MeterConfig {
     pub udp_inactivity: Interval,
     /// An ICMP flow idle this long ends (`icmp_inactivity_timeout`, 1 min).
     pub icmp_inactivity: Interval,
+    /// A UDP flow carrying DNS idle this long ends (`dns_session_timeout`, 10 s).
+    pub dns_session: Interval,
     /// An unanswered SYN ends its connection this long after it (`tcp_attempt_delay`, 5 s).
     pub tcp_attempt: Interval,
     /// A closed or reset connection ends this long after its last packet (`tcp_close_delay`).
@@ -36,6 +38,7 @@ impl Default for MeterConfig {
             tcp_inactivity: Interval(300 * SEC),
             udp_inactivity: Interval(60 * SEC),
             icmp_inactivity: Interval(60 * SEC),
+            dns_session: Interval(10 * SEC),
             tcp_attempt: Interval(5 * SEC),
             tcp_close_delay: Interval(5 * SEC),
             max_conns: 1_000_000,
@@ -255,6 +258,8 @@ impl FlowMeter {
                     cfg.tcp_inactivity
                 }
             }
+            // Zeek's DNS analyzer ends its sessions after `dns_session_timeout` idle.
+            Protocol::Udp if c.service == Some("dns") => cfg.dns_session,
             Protocol::Udp => cfg.udp_inactivity,
             _ => cfg.icmp_inactivity,
         };
@@ -735,6 +740,9 @@ fn tcp_state_machine(c: &mut Conn, side: usize, is_orig: bool, tcp: &TcpInfo, le
             if tcp.rst && c.ends[peer_side].state != State::Closed {
                 c.ends[side].set_state(State::Reset);
                 do_close = !c.ends[side].did_close;
+                // A RST after this side's FIN: Zeek's reset timer removes the connection
+                // `tcp_reset_delay` (5 s) later.
+                c.closed = true;
             }
         }
         State::Reset | State::Active => {}

@@ -203,3 +203,40 @@ fn arp_is_counted_not_metered() {
     );
     assert!(m.finish().is_empty());
 }
+
+#[test]
+fn a_dns_exchange_ends_after_10_s_idle_as_zeeks_dns_sessions_do() {
+    let dns = [0u8; 20];
+    let (flows, _) = meter(
+        MeterConfig::default(),
+        &[
+            (0.0, udp(true, 5555, 53, &dns)),
+            (0.1, udp(false, 53, 5555, &dns)),
+            // The same ports 15 s later: a new DNS session (one UDP flow under the 1 min
+            // timeout of other UDP traffic).
+            (15.0, udp(true, 5555, 53, &dns)),
+        ],
+    );
+    assert_eq!(flows.len(), 2);
+    assert_eq!(flows[1].orig_pkts, Some(1));
+}
+
+#[test]
+fn a_rst_after_a_fin_ends_the_connection_5_s_later() {
+    let (flows, _) = meter(
+        MeterConfig::default(),
+        &[
+            (0.0, tcp(true, F::Syn, 100, b"")),
+            (0.1, tcp(false, F::SynAck, 500, b"")),
+            (0.2, tcp(true, F::Ack, 101, b"")),
+            (0.3, tcp(false, F::Fin, 501, b"")),
+            (0.4, tcp(false, F::Rst, 502, b"")),
+            // 10 s later, the same ports: a connection of its own.
+            (10.4, tcp(true, F::Syn, 9000, b"")),
+        ],
+    );
+    assert_eq!(flows.len(), 2);
+    assert_eq!(flows[0].conn_state, Some(ConnState::RSTR));
+    assert_eq!(flows[0].history.as_deref(), Some("ShAfr"));
+    assert_eq!(flows[1].conn_state, Some(ConnState::S0));
+}
