@@ -690,14 +690,7 @@ fn tcp_state_machine(c: &mut Conn, side: usize, is_orig: bool, tcp: &TcpInfo, le
                     c.ends[side].set_state(State::Established);
                 }
             }
-            if tcp.fin {
-                c.ends[side].set_state(State::Closed);
-                do_close = true;
-            }
-            if tcp.rst {
-                c.ends[side].set_state(State::Reset);
-                do_close = true;
-            }
+            do_close |= fin_or_rst(&mut c.ends[side], tcp);
             if c.ends[side].state == State::Inactive {
                 let orig_syn_sent = c.ends[0].state == State::SynSent;
                 if !is_orig && len == 0 && orig_syn_sent {
@@ -710,14 +703,7 @@ fn tcp_state_machine(c: &mut Conn, side: usize, is_orig: bool, tcp: &TcpInfo, le
             }
         }
         State::SynSent | State::SynAckSent => {
-            if tcp.fin {
-                c.ends[side].set_state(State::Closed);
-                do_close = true;
-            }
-            if tcp.rst {
-                c.ends[side].set_state(State::Reset);
-                do_close = true;
-            }
+            do_close |= fin_or_rst(&mut c.ends[side], tcp);
         }
         State::Established | State::Partial => {
             if tcp.syn && state == State::Partial && peer == State::Inactive && !tcp.ack {
@@ -754,6 +740,18 @@ fn tcp_state_machine(c: &mut Conn, side: usize, is_orig: bool, tcp: &TcpInfo, le
             c.closed = true;
         }
     }
+}
+
+/// A FIN closes an endpoint not yet established, a RST resets it (Zeek's inactive and
+/// SYN-sent states treat them alike); true if either did.
+fn fin_or_rst(e: &mut Endpoint, tcp: &TcpInfo) -> bool {
+    if tcp.fin {
+        e.set_state(State::Closed);
+    }
+    if tcp.rst {
+        e.set_state(State::Reset);
+    }
+    tcp.fin || tcp.rst
 }
 
 /// Zeek's `conn_state` (base/protocols/conn/main.zeek) from the endpoint states.
