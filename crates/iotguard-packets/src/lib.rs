@@ -19,5 +19,5 @@ pub mod decode;
 pub mod meter;
 pub mod pcap;
 
-pub use meter::{FlowMeter, MeterConfig, MeterStats};
+pub use meter::{likely_server as likely_server_port, FlowMeter, MeterConfig, MeterStats};
 pub use pcap::{read_pcap, PcapError};

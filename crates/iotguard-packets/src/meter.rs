@@ -450,7 +450,7 @@ fn counterpart(ty: u16, v6: bool) -> Option<u16> {
 
 /// Ports Zeek's analyzers register (`likely_server_ports`): a flow seen first from one of them
 /// is turned around.
-fn likely_server(port: u16) -> bool {
+pub fn likely_server(port: u16) -> bool {
     matches!(
         port,
         21 | 22

@@ -31,7 +31,7 @@ use crate::{exit, output};
 pub(crate) struct DetectArgs {
     /// Files or folders of flow records to replay (folders read recursively, in path order);
     /// `-` reads standard input. Not with `--follow`.
-    #[arg(value_name = "PATH", required_unless_present_any = ["follow", "kafka"])]
+    #[arg(value_name = "PATH", required_unless_present_any = ["follow", "kafka", "netflow"])]
     paths: Vec<PathBuf>,
     /// The model file (from `iotguard train`); optional with --learn-for, which then detects
     /// with the learned baseline alone.
@@ -69,6 +69,11 @@ pub(crate) struct DetectArgs {
     /// With --follow: keep the position in this file and resume from it after a restart.
     #[arg(long, value_name = "FILE", requires = "follow")]
     checkpoint: Option<PathBuf>,
+    /// Collect NetFlow v5/v9 and IPFIX exports on this UDP address (`0.0.0.0:2055`) instead
+    /// of replaying, until Ctrl-C or SIGTERM. Flows lost on the way (the exporters' sequence
+    /// numbers) are counted, told, and make the exit status non-zero.
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["paths", "follow"])]
+    netflow: Option<std::net::SocketAddr>,
     /// The SQLite alert store (the default sink).
     #[arg(long, value_name = "FILE", default_value = super::serve::DEFAULT_ALERTS_DB)]
     alerts_db: PathBuf,
@@ -405,7 +410,23 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         header: None,
     };
     let mut kafka = None;
+    let mut netflow = None;
+    if args.netflow.is_some() && args.kafka.kafka.is_some() {
+        anyhow::bail!("--netflow and --kafka are two inputs: give one");
+    }
     let mut source: Box<dyn Source> = match &args.follow {
+        _ if args.netflow.is_some() => {
+            let addr = args.netflow.unwrap_or_else(|| unreachable!());
+            let source = iotguard_netflow::NetflowSource::start(addr)
+                .with_context(|| format!("listening for NetFlow/IPFIX on udp {addr}"))?;
+            output::info(&format!(
+                "netflow: listening on udp {} (NetFlow v5, v9, IPFIX)",
+                source.local_addr()
+            ));
+            stats.attach_source(source.stats());
+            netflow = Some(source.stats());
+            Box::new(source)
+        }
         _ if args.kafka.kafka.is_some() => {
             let (source, mut side) = args.kafka.start(options, shutdown.clone())?;
             sinks.extend(side.take_sink());
@@ -527,7 +548,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         &PipelineConfig {
             rejects: args.rejects.clone(),
             flush_every: Duration::from_secs(1),
-            idle_event_rate: args.follow.as_ref().map(|_| 1.0),
+            idle_event_rate: (args.follow.is_some() || args.netflow.is_some()).then_some(1.0),
             ..PipelineConfig::default()
         },
         PipelineParts {
@@ -564,11 +585,36 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         Some(side) => Some(super::replay::finish_kafka(side)?),
         None => None,
     };
+    let netflow = netflow.map(|n| n.snapshot());
+    let netflow_lost = netflow
+        .as_ref()
+        .is_some_and(|n| n.flows_lost > 0 || n.datagrams_lost > 0 || n.sets_without_template > 0);
+    if let Some(n) = &netflow {
+        let line = format!(
+            "netflow: {} datagrams from {} exporter(s), {} flows, {} rejected datagrams; \
+             {} sequence gaps: {} flows and {} datagrams lost on the way, {} data sets without \
+             their template",
+            n.datagrams,
+            n.exporters,
+            n.flows,
+            n.rejected,
+            n.sequence_gaps,
+            n.flows_lost,
+            n.datagrams_lost,
+            n.sets_without_template
+        );
+        if netflow_lost {
+            output::error(&line);
+        } else {
+            output::info(&line);
+        }
+    }
     if args.json {
         output::out(&serde_json::to_string_pretty(&serde_json::json!({
             "report": report,
             "stats": stats.snapshot(),
             "kafka": kafka_stats,
+            "netflow": netflow,
             "learning": detector.learn_status(),
             "baseline_alert_flows": detector.baseline().map(|_| detector.baseline_alert_flows()),
         }))?);
@@ -648,6 +694,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             && report.archive_failed == 0
             && pending_uploads == 0
             && !learning_failed
+            && !netflow_lost
         {
             exit::OK
         } else {

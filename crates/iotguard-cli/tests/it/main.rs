@@ -12,6 +12,7 @@ mod input_failures;
 mod inspect;
 mod kafka;
 mod lab;
+mod netflow;
 mod new_models;
 mod operating;
 mod pcap;
