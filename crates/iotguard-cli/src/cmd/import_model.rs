@@ -1,0 +1,89 @@
+//! `iotguard import-model`: an XGBoost or LightGBM booster trained on `iotguard features` rows
+//! into an iotguard model file that `detect`, `eval` and `serve` load like any other.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use iotguard_models::import::Source;
+use iotguard_runtime::lab::{FeatureSchemaFile, ImportConfig, FEATURE_SCHEMA_FORMAT};
+
+use crate::{exit, output};
+
+/// Arguments of `import-model`.
+#[derive(Args, Debug)]
+pub(crate) struct ImportModelArgs {
+    /// The package that saved the model: `xgboost` (JSON from `booster.save_model("m.json")`,
+    /// binary:logistic) or `lightgbm` (text from `booster.save_model("m.txt")`, binary).
+    #[arg(long = "from", value_name = "PACKAGE", ignore_case = true, value_parser = Source::NAMES)]
+    from: String,
+    /// The saved model.
+    #[arg(value_name = "MODEL_FILE")]
+    model: PathBuf,
+    /// Where to write the iotguard model file.
+    #[arg(long, short, value_name = "FILE")]
+    out: PathBuf,
+    /// The `feature_schema.json` that `iotguard features` wrote beside the rows the model was
+    /// trained on (or its folder); needed when they used a native feature set [default: the
+    /// default feature set].
+    #[arg(long, value_name = "FILE")]
+    schema: Option<PathBuf>,
+    /// The probability at or above which a flow alerts [default: 0.5].
+    #[arg(long, value_name = "P")]
+    threshold: Option<f32>,
+}
+
+pub(crate) fn run(args: ImportModelArgs) -> anyhow::Result<u8> {
+    let source: Source = args.from.parse()?;
+    let schema = args.schema.as_ref().map(read_schema).transpose()?;
+    let text = std::fs::read_to_string(&args.model)
+        .with_context(|| format!("reading {}", args.model.display()))?;
+    let config = ImportConfig {
+        source,
+        file_name: args
+            .model
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        threshold: args.threshold,
+        schema,
+    };
+    let file = iotguard_runtime::lab::import_model(&text, &config)
+        .with_context(|| format!("importing {}", args.model.display()))?;
+    let out =
+        File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    file.save(BufWriter::new(out))
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let imported = &file.metrics["imported"];
+    output::info(&format!(
+        "imported a {} model ({} trees over {} features) at threshold {} ({}); wrote {}",
+        source.name(),
+        imported["source"]["trees"],
+        file.features.names.len(),
+        imported["threshold"]["value"],
+        imported["threshold"]["set_by"].as_str().unwrap_or("?"),
+        args.out.display()
+    ));
+    Ok(exit::OK)
+}
+
+/// Reads a `feature_schema.json` (given as the file or its folder).
+fn read_schema(path: &PathBuf) -> anyhow::Result<iotguard_models::persist::FeatureSpec> {
+    let path = if path.is_dir() {
+        path.join("feature_schema.json")
+    } else {
+        path.clone()
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let file: FeatureSchemaFile = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a feature schema file", path.display()))?;
+    anyhow::ensure!(
+        file.format == FEATURE_SCHEMA_FORMAT,
+        "{}: format `{}` is not {FEATURE_SCHEMA_FORMAT}",
+        path.display(),
+        file.format
+    );
+    Ok(file.spec)
+}
