@@ -257,3 +257,22 @@ fn truncated_or_garbled_files_are_errors_not_panics() {
         }
     }
 }
+
+#[test]
+fn the_python_trained_fixtures_cut_short_are_errors_not_panics() {
+    let xgb = include_str!("../../../../testdata/import/xgboost.json");
+    let lgb = include_str!("../../../../testdata/import/lightgbm.txt");
+    for (source, text) in [(Source::Xgboost, xgb), (Source::Lightgbm, lgb)] {
+        let full = import(source, text).unwrap();
+        assert_eq!(full.model.trees.len(), 12);
+        let end = text.find("end of trees").unwrap_or(text.len() - 2);
+        for k in 1..=40 {
+            let cut = end * k / 41;
+            let cut = (cut..).find(|&c| text.is_char_boundary(c)).unwrap();
+            assert!(
+                import(source, &text[..cut]).is_err(),
+                "{source:?} cut at {cut}"
+            );
+        }
+    }
+}

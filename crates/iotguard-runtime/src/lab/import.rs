@@ -161,8 +161,10 @@ pub fn import_model(text: &str, config: &ImportConfig) -> Result<ModelFile> {
     let set_by = if config.threshold.is_some() {
         "--threshold"
     } else {
-        "default (0.5, the packages' own cut-off)"
+        "default"
     };
+    // The f32 as its shortest decimal (0.4, not 0.4000000059604645), as the threshold is written.
+    let shown: f64 = value.to_string().parse().unwrap_or(f64::from(value));
     let model = TrainedModel::Gbdt(imported.model);
     Ok(ModelFile {
         format: MODEL_FORMAT.to_string(),
@@ -177,7 +179,7 @@ pub fn import_model(text: &str, config: &ImportConfig) -> Result<ModelFile> {
                 "from": config.source.name(),
                 "file": config.file_name,
                 "source": imported.source,
-                "threshold": { "value": value, "set_by": set_by },
+                "threshold": { "value": shown, "set_by": set_by },
             }
         }),
         created_unix_secs: std::time::SystemTime::now()
