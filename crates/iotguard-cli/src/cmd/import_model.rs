@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
@@ -37,7 +37,7 @@ pub(crate) struct ImportModelArgs {
 
 pub(crate) fn run(args: ImportModelArgs) -> anyhow::Result<u8> {
     let source: Source = args.from.parse()?;
-    let schema = args.schema.as_ref().map(read_schema).transpose()?;
+    let schema = args.schema.as_deref().map(read_schema).transpose()?;
     let text = std::fs::read_to_string(&args.model)
         .with_context(|| format!("reading {}", args.model.display()))?;
     let config = ImportConfig {
@@ -69,11 +69,11 @@ pub(crate) fn run(args: ImportModelArgs) -> anyhow::Result<u8> {
 }
 
 /// Reads a `feature_schema.json` (given as the file or its folder).
-fn read_schema(path: &PathBuf) -> anyhow::Result<iotguard_models::persist::FeatureSpec> {
+fn read_schema(path: &Path) -> anyhow::Result<iotguard_models::persist::FeatureSpec> {
     let path = if path.is_dir() {
         path.join("feature_schema.json")
     } else {
-        path.clone()
+        path.to_path_buf()
     };
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;

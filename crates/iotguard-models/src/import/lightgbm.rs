@@ -252,10 +252,10 @@ fn parse_tree(
             cover: internal_count[i],
         });
     }
-    for j in 0..n_leaves {
+    for (j, v) in leaf_value.iter().enumerate() {
         raw.push(RawNode {
             split: None,
-            value: sigmoid * leaf_value[j],
+            value: sigmoid * v,
             cover: leaf_count.get(j).copied().unwrap_or(1.0),
         });
     }
