@@ -56,6 +56,14 @@ pub(crate) fn run(args: ImportModelArgs) -> anyhow::Result<u8> {
     file.save(BufWriter::new(out))
         .with_context(|| format!("writing {}", args.out.display()))?;
     let imported = &file.metrics["imported"];
+    if let Some(best) = imported["source"]["best_iteration"].as_u64() {
+        output::warn(&format!(
+            "the booster records early stopping's best iteration {best}, but all {} saved trees \
+             are imported (as Booster.predict scores); save booster[:{}] to keep only those",
+            imported["source"]["trees"],
+            best + 1
+        ));
+    }
     output::info(&format!(
         "imported a {} model ({} trees over {} features) at threshold {} ({}); wrote {}",
         source.name(),

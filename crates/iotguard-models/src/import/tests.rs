@@ -107,6 +107,13 @@ fn xgboost_splits_base_score_and_missing_values_are_xgboosts() {
     }
     assert_eq!(m.source["version"], serde_json::json!([3, 0, 0]));
     assert_eq!(m.source["trees"], 2);
+    assert_eq!(m.source["best_iteration"], serde_json::Value::Null);
+    let stopped = XGB.replace(
+        r#""attributes": {}"#,
+        r#""attributes": {"best_iteration": "0"}"#,
+    );
+    let m = import(Source::Xgboost, &stopped).unwrap();
+    assert_eq!(m.source["best_iteration"], 0);
 }
 
 #[test]

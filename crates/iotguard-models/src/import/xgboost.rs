@@ -132,6 +132,13 @@ pub(super) fn parse(text: &str) -> Result<Imported> {
         out.push(parse_tree(tree, t, n_features)?);
     }
     let version = root.get("version").cloned().unwrap_or(Value::Null);
+    // Early stopping records its best round; every saved tree is imported all the same, as
+    // `Booster.predict` scores with all of them.
+    let best_iteration = learner
+        .get("attributes")
+        .and_then(|a| a.get("best_iteration"))
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<u64>().ok());
     let init = f64::from(base).ln() - f64::from(1.0 - base).ln();
     Ok(Imported {
         model: GradientBoosting {
@@ -147,6 +154,7 @@ pub(super) fn parse(text: &str) -> Result<Imported> {
             "objective": objective,
             "trees": trees.len(),
             "base_score": base,
+            "best_iteration": best_iteration,
         }),
     })
 }
