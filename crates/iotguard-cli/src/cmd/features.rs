@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use iotguard_runtime::dataset::Labels;
 
 use super::{report_audit, report_inputs, AuditArg, ErrorPrinter, FeaturesArg, InputArgs};
 use crate::{exit, output};
@@ -26,6 +27,10 @@ pub(crate) struct FeaturesArgs {
     /// metadata) into; created if needed.
     #[arg(long, short, value_name = "DIR")]
     out: PathBuf,
+    /// Write every flow as a row whatever label it carries (label 0, detailed_label
+    /// Unlabeled): the rows `train --unlabeled` learns a baseline from, for unlabeled inputs.
+    #[arg(long)]
+    unlabeled: bool,
 }
 
 pub(crate) fn run(args: FeaturesArgs) -> anyhow::Result<u8> {
@@ -33,9 +38,16 @@ pub(crate) fn run(args: FeaturesArgs) -> anyhow::Result<u8> {
     args.audit.load(&mut config)?;
     let features = args.features.resolve(&inputs, &config)?;
     let mut errors = ErrorPrinter::default();
+    let labels = if args.unlabeled {
+        Labels::Ignored
+    } else {
+        Labels::AsGiven
+    };
     let built =
-        iotguard_runtime::lab::feature_rows(&inputs, &config, &features, &mut |e| errors.print(e))
-            .context("building the feature rows")?;
+        iotguard_runtime::lab::feature_rows(&inputs, &config, &features, labels, &mut |e| {
+            errors.print(e)
+        })
+        .context("building the feature rows")?;
     errors.finish(args.input.rejects.is_some());
     report_inputs(&built.outcome);
     report_audit(&built.audited);
@@ -48,6 +60,14 @@ pub(crate) fn run(args: FeaturesArgs) -> anyhow::Result<u8> {
     let schema_path = args.out.join("feature_schema.json");
     std::fs::write(&schema_path, format!("{json}\n"))
         .with_context(|| format!("writing {}", schema_path.display()))?;
+    if args.unlabeled {
+        let i = &built.ignored;
+        output::info(&format!(
+            "--unlabeled: every flow is a row labeled 0; labels ignored: {} benign, {} malicious, \
+             {} other",
+            i.benign, i.malicious, i.other
+        ));
+    }
     output::info(&format!(
         "wrote {} rows ({} malicious) of {} features from {} input(s) to {} and the schema to {}; \
          {} other and {} unlabeled flows left out, as train leaves them out",

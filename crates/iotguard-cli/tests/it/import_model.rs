@@ -218,3 +218,19 @@ fn a_model_with_a_wrong_feature_name_is_refused_naming_it() {
     );
     assert!(!dir.path().join("m.json").exists());
 }
+
+#[test]
+fn features_unlabeled_writes_every_flow_as_a_benign_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let mut args = vec!["features", "--unlabeled", "--out", &out];
+    args.extend(INPUTS);
+    ok(&args);
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("feature_schema.json")).unwrap(),
+    )
+    .unwrap();
+    // The 552 labeled rows plus the two Background flows, none malicious.
+    assert_eq!(schema["rows"], 554);
+    assert_eq!(schema["malicious"], 0);
+}

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{dataset, feature_spec};
 use crate::batch::BatchConfig;
-use crate::dataset::BuiltDataset;
+use crate::dataset::{build_dataset_with, BuiltDataset, Labels};
 use crate::error::{Error, Result};
 use crate::input::Input;
 
@@ -60,14 +60,27 @@ pub struct Column {
     pub meaning: String,
 }
 
-/// Builds the labeled feature rows of `inputs`, exactly as `train` builds them.
+/// Builds the feature rows of `inputs` exactly as `train` builds them: with
+/// [`Labels::AsGiven`], the labeled rows `train` fits on; with [`Labels::Ignored`], every flow
+/// as a benign row, the rows `train --unlabeled` learns a baseline from.
 pub fn feature_rows(
     inputs: &[Input],
     batch: &BatchConfig,
     features: &FeatureConfig,
+    labels: Labels,
     on_error: &mut dyn FnMut(&ParseError),
 ) -> Result<BuiltDataset> {
-    dataset(inputs, batch, features, on_error)
+    match labels {
+        Labels::AsGiven => dataset(inputs, batch, features, on_error),
+        Labels::Ignored => build_dataset_with(
+            inputs,
+            batch,
+            features,
+            Labels::Ignored,
+            &Default::default(),
+            on_error,
+        ),
+    }
 }
 
 /// Returns the schema file describing `built`'s rows.
