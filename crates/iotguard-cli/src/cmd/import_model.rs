@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use iotguard_models::import::Source;
+use iotguard_runtime::dataset::Labels;
 use iotguard_runtime::lab::{FeatureSchemaFile, ImportConfig, FEATURE_SCHEMA_FORMAT};
 
+use super::{report_inputs, ErrorPrinter, InputArgs};
 use crate::{exit, output};
 
 /// Arguments of `import-model`.
@@ -33,6 +35,11 @@ pub(crate) struct ImportModelArgs {
     /// The probability at or above which a flow alerts [default: 0.5].
     #[arg(long, value_name = "P")]
     threshold: Option<f32>,
+    /// The labeled flow inputs the booster was trained on (those given to `features`): their
+    /// rows are recorded as its training data and its drift reference profile is built on
+    /// them, as `train` does, so `detect` runs drift monitors [default: none, no monitors].
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    profile_on: Vec<PathBuf>,
 }
 
 pub(crate) fn run(args: ImportModelArgs) -> anyhow::Result<u8> {
@@ -49,7 +56,40 @@ pub(crate) fn run(args: ImportModelArgs) -> anyhow::Result<u8> {
         threshold: args.threshold,
         schema,
     };
-    let file = iotguard_runtime::lab::import_model(&text, &config)
+    let rows = if args.profile_on.is_empty() {
+        None
+    } else {
+        let input = InputArgs {
+            paths: args.profile_on.clone(),
+            format: None,
+            threads: None,
+            rejects: None,
+            sensor: None,
+            max_line_bytes: iotguard_flow::DEFAULT_MAX_LINE,
+            since: None,
+            until: None,
+            header_from: None,
+        };
+        let (inputs, batch) = input.prepare()?;
+        let features = iotguard_runtime::lab::import_features(&config)?;
+        let mut errors = ErrorPrinter::default();
+        let built = iotguard_runtime::lab::feature_rows(
+            &inputs,
+            &batch,
+            &features,
+            Labels::AsGiven,
+            &mut |e| errors.print(e),
+        )
+        .context("building the profiling rows")?;
+        errors.finish(false);
+        report_inputs(&built.outcome);
+        anyhow::ensure!(
+            built.outcome.failed_inputs.is_empty(),
+            "--profile-on: an input could not be read to its end"
+        );
+        Some(built)
+    };
+    let file = iotguard_runtime::lab::import_model(&text, &config, rows.as_ref())
         .with_context(|| format!("importing {}", args.model.display()))?;
     let out =
         File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -62,6 +102,13 @@ pub(crate) fn run(args: ImportModelArgs) -> anyhow::Result<u8> {
              are imported (as Booster.predict scores); save booster[:{}] to keep only those",
             imported["source"]["trees"],
             best + 1
+        ));
+    }
+    if let Some(r) = &file.reference {
+        output::info(&format!(
+            "training data and drift reference profile from {} rows of {} input(s)",
+            r.rows,
+            file.training.inputs.len()
         ));
     }
     output::info(&format!(

@@ -17,6 +17,7 @@ use iotguard_models::lab::TrainedModel;
 use iotguard_models::persist::{
     FeatureSpec, ModelFile, TrainingSummary, MODEL_FILE_VERSION, MODEL_FORMAT,
 };
+use iotguard_models::reference::ReferenceProfile;
 use iotguard_models::threshold::Threshold;
 use serde::{Deserialize, Serialize};
 
@@ -142,26 +143,37 @@ fn import_error(why: String) -> Error {
     Error::Model(iotguard_models::Error::Import(why))
 }
 
+/// Returns the feature configuration an import uses: the schema file's, checked against this
+/// build, or the default set.
+pub fn import_features(config: &ImportConfig) -> Result<FeatureConfig> {
+    let Some(spec) = &config.schema else {
+        return Ok(FeatureConfig::default());
+    };
+    let features: FeatureConfig = serde_json::from_value(spec.config.clone())
+        .map_err(|e| import_error(format!("feature schema config: {e}")))?;
+    let running = running_spec(&features)?;
+    if running.version != spec.version || running.fingerprint != spec.fingerprint {
+        return Err(import_error(format!(
+            "the feature schema (version {}, fingerprint {}) is not the one this build computes \
+             (version {}, fingerprint {}); write the features again with this build",
+            spec.version, spec.fingerprint, running.version, running.fingerprint
+        )));
+    }
+    Ok(features)
+}
+
 /// Converts a booster's saved text into a model file: its features checked against the schema
 /// (the first mismatch named), its trees our own gbdt, its threshold given or 0.5, and
-/// `metrics.imported` saying where it came from and how the threshold was set.
-pub fn import_model(text: &str, config: &ImportConfig) -> Result<ModelFile> {
-    let features = match &config.schema {
-        Some(spec) => {
-            let features: FeatureConfig = serde_json::from_value(spec.config.clone())
-                .map_err(|e| import_error(format!("feature schema config: {e}")))?;
-            let running = running_spec(&features)?;
-            if running.version != spec.version || running.fingerprint != spec.fingerprint {
-                return Err(import_error(format!(
-                    "the feature schema (version {}, fingerprint {}) is not the one this build \
-                     computes (version {}, fingerprint {}); write the features again with this build",
-                    spec.version, spec.fingerprint, running.version, running.fingerprint
-                )));
-            }
-            features
-        }
-        None => FeatureConfig::default(),
-    };
+/// `metrics.imported` saying where it came from and how the threshold was set. With `rows`
+/// (the training rows, from [`feature_rows`] over the inputs given to `features`), they are
+/// recorded as its training data and its drift reference profile is built on them, as `train`
+/// builds one; without, the file has no profile and detection runs no drift monitors.
+pub fn import_model(
+    text: &str,
+    config: &ImportConfig,
+    rows: Option<&BuiltDataset>,
+) -> Result<ModelFile> {
+    let features = import_features(config)?;
     let spec = running_spec(&features)?;
     let imported = import(config.source, text).map_err(Error::Model)?;
     check_feature_names(&imported.feature_names, &spec.names).map_err(Error::Model)?;
@@ -179,6 +191,23 @@ pub fn import_model(text: &str, config: &ImportConfig) -> Result<ModelFile> {
     // The f32 as its shortest decimal (0.4, not 0.4000000059604645), as the threshold is written.
     let shown: f64 = value.to_string().parse().unwrap_or(f64::from(value));
     let model = TrainedModel::Gbdt(imported.model);
+    let (training, reference) = match rows {
+        Some(built) => {
+            let d = &built.dataset;
+            if d.feature_names != spec.names {
+                return Err(import_error(
+                    "the profiling rows were built with other features than the schema's".into(),
+                ));
+            }
+            let training = TrainingSummary {
+                rows: d.n_rows() as u64,
+                malicious: d.target.iter().filter(|t| **t).count() as u64,
+                inputs: d.group_names.clone(),
+            };
+            (training, Some(ReferenceProfile::build(d, &model, value)))
+        }
+        None => (TrainingSummary::default(), None),
+    };
     Ok(ModelFile {
         format: MODEL_FORMAT.to_string(),
         version: MODEL_FILE_VERSION,
@@ -186,7 +215,7 @@ pub fn import_model(text: &str, config: &ImportConfig) -> Result<ModelFile> {
         params: serde_json::json!({ "imported_from": config.source.name() }),
         features: spec,
         threshold: serde_json::to_value(Threshold::fixed(value)).unwrap_or_default(),
-        training: TrainingSummary::default(),
+        training,
         metrics: serde_json::json!({
             "imported": {
                 "from": config.source.name(),
@@ -200,7 +229,7 @@ pub fn import_model(text: &str, config: &ImportConfig) -> Result<ModelFile> {
             .map_or(0, |d| d.as_secs() as i64),
         model: serde_json::to_value(&model)
             .map_err(|e| import_error(format!("serialising: {e}")))?,
-        reference: None,
+        reference,
         lineage: None,
     })
 }

@@ -48,8 +48,8 @@ pub use evaluate::{
     TOP_FEATURES,
 };
 pub use import::{
-    feature_rows, feature_schema_file, import_model, Column, FeatureSchemaFile, ImportConfig,
-    DEFAULT_IMPORT_THRESHOLD, FEATURE_SCHEMA_FORMAT,
+    feature_rows, feature_schema_file, import_features, import_model, Column, FeatureSchemaFile,
+    ImportConfig, DEFAULT_IMPORT_THRESHOLD, FEATURE_SCHEMA_FORMAT,
 };
 pub use iotguard_models::tune::Choice;
 pub use operating::{
