@@ -214,8 +214,21 @@ pub(crate) fn build_tree(raw: &[RawNode], n_features: usize, tree: usize) -> Res
             };
         }
     }
-    Ok(Tree::new(nodes, value, cover))
+    let built = Tree::new(nodes, value, cover);
+    if built.depth() > MAX_DEPTH {
+        return Err(bad(format!(
+            "{} levels deep: trees deeper than {MAX_DEPTH} are refused (TreeSHAP explains a row \
+             by recursing over the tree's depth)",
+            built.depth()
+        )));
+    }
+    Ok(built)
 }
+
+/// The deepest tree accepted: far deeper than boosters grow (XGBoost's default depth is 6,
+/// LightGBM's 31 leaves are at most 30 deep), shallow enough that TreeSHAP's recursion and its
+/// cost (leaves × depth²) stay small whatever a garbled file says.
+pub(crate) const MAX_DEPTH: usize = 128;
 
 /// Returns the largest `f32` below `x` (for finite `x` and +∞; −∞ and NaN are returned as they
 /// are). `f32::next_down` needs Rust 1.86.

@@ -283,3 +283,47 @@ fn the_python_trained_fixtures_cut_short_are_errors_not_panics() {
         }
     }
 }
+
+#[test]
+fn a_tree_deeper_than_the_limit_is_refused() {
+    // A chain: node 2k splits, its left child 2k+1 is a leaf, its right child the next split.
+    let chain = |splits: usize| -> Vec<RawNode> {
+        let mut raw = Vec::new();
+        for k in 0..splits {
+            raw.push(RawNode {
+                split: Some(RawSplit {
+                    feature: 0,
+                    threshold: k as f32,
+                    default_left: true,
+                    left: 2 * k + 1,
+                    right: 2 * k + 2,
+                }),
+                value: 0.0,
+                cover: 1.0,
+            });
+            raw.push(RawNode {
+                split: None,
+                value: 1.0,
+                cover: 1.0,
+            });
+        }
+        raw.push(RawNode {
+            split: None,
+            value: 2.0,
+            cover: 1.0,
+        });
+        raw
+    };
+    assert_eq!(
+        build_tree(&chain(MAX_DEPTH), 1, 0).unwrap().depth(),
+        MAX_DEPTH
+    );
+    let err = build_tree(&chain(MAX_DEPTH + 1), 1, 7)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "import: tree 7: 129 levels deep: trees deeper than 128 are refused (TreeSHAP explains a \
+         row by recursing over the tree's depth)"
+    );
+}
