@@ -188,7 +188,9 @@ fn features_then_import_then_eval_and_detect() {
     assert_eq!(report["pooled"]["tp"], 60, "{report}");
     assert_eq!(report["pooled"]["fp"], 0, "{report}");
 
-    let mut args = vec!["detect", "--json", "--model", &model_s];
+    // The alert store in the temporary folder: the default one would land in the repository.
+    let db = dir.path().join("alerts.db").display().to_string();
+    let mut args = vec!["detect", "--json", "--model", &model_s, "--alerts-db", &db];
     args.extend(INPUTS);
     let v: Value = serde_json::from_str(&ok(&args)).unwrap();
     // Detection scores every flow, the two Background ones included, and alerts on the 60.
