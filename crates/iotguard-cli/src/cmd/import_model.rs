@@ -89,8 +89,20 @@ pub(crate) fn run(args: ImportModelArgs) -> anyhow::Result<u8> {
         );
         Some(built)
     };
-    let file = iotguard_runtime::lab::import_model(&text, &config, rows.as_ref())
-        .with_context(|| format!("importing {}", args.model.display()))?;
+    let file = match iotguard_runtime::lab::import_model(&text, &config, rows.as_ref()) {
+        Ok(file) => file,
+        // A native feature set's rows have more columns than the default schema assumed here.
+        Err(e) if args.schema.is_none() && e.to_string().contains("the feature schema") => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "importing {} against the default feature set (rows written with another \
+                 set need --schema FEATURES_DIR)",
+                args.model.display()
+            )));
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("importing {}", args.model.display())))
+        }
+    };
     let out =
         File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     file.save(BufWriter::new(out))
