@@ -12,6 +12,9 @@ pub enum Error {
     /// A model file cannot be used (unknown version, feature schema mismatch, corrupt).
     #[error("model file: {0}")]
     ModelFile(String),
+    /// A model file of another package (XGBoost, LightGBM) cannot be imported.
+    #[error("import: {0}")]
+    Import(String),
 }
 
 /// The crate's result type.

@@ -14,6 +14,7 @@ pub mod ensemble;
 mod error;
 pub mod forest;
 pub mod grouped;
+pub mod import;
 pub mod isolation;
 pub mod lab;
 pub mod model;

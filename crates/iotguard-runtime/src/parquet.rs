@@ -49,7 +49,7 @@ pub mod provenance;
 mod read;
 mod write;
 
-pub use dataset::write_dataset;
+pub use dataset::{write_dataset, write_features, FEATURE_SCHEMA_KEY};
 pub use provenance::{capture_name, captures_in, ProvenanceWriter};
 pub use read::{read_parquet_flows, ParquetFlowReader, ReadOptions};
 pub use write::{writer_properties, FlowColumns, ParquetFlowWriter, WriteOptions};

@@ -20,6 +20,8 @@ mod demo;
 mod detect;
 mod eval;
 mod explore;
+mod features;
+mod import_model;
 mod inspect;
 mod replay;
 mod retrain;
@@ -45,6 +47,12 @@ pub(crate) enum Command {
     /// correlations, shift between captures, top talkers and label checks (JSON, Markdown,
     /// HTML), and proposed label-audit rules for likely mislabeled flows.
     Explore(explore::ExploreArgs),
+    /// Write the feature rows `train` fits on as Parquet (plus feature_schema.json), for
+    /// training elsewhere (Spark, XGBoost, LightGBM).
+    Features(features::FeaturesArgs),
+    /// Turn an XGBoost (JSON) or LightGBM (text) booster trained on `features` output into an
+    /// iotguard model file for detect, eval and serve.
+    ImportModel(import_model::ImportModelArgs),
     /// Compare every model kind on the same features and folds: JSON, Markdown and HTML with plots.
     Compare(compare::CompareArgs),
     /// Retrain a model on its training data plus the archived flows analysts judged, and
@@ -71,6 +79,8 @@ pub(crate) fn run(command: Command) -> anyhow::Result<u8> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Features(args) => features::run(args),
+        Command::ImportModel(args) => import_model::run(args),
         Command::Retrain(args) => retrain::run(args),
         Command::Explore(args) => explore::run(args),
         Command::Detect(args) => detect::run(*args),

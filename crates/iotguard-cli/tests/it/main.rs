@@ -8,6 +8,7 @@ mod convert;
 mod demo;
 mod detect;
 mod explore;
+mod import_model;
 mod input_failures;
 mod inspect;
 mod kafka;

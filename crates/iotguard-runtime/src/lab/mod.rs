@@ -1,6 +1,7 @@
 //! The model lab's workflows on flow inputs: train a model into a model file, evaluate a model
 //! file per input and pooled, compare every kind (`compare.rs`), and retrain a model on
-//! analyst verdicts over archived flows (`retrain.rs`). Features come from
+//! analyst verdicts over archived flows (`retrain.rs`), and export feature rows for training
+//! elsewhere and import the boosters trained on them (`import.rs`). Features come from
 //! [`crate::dataset`], the same extractor detection uses.
 
 use std::fs::File;
@@ -32,6 +33,7 @@ mod baseline;
 mod compare;
 mod curves;
 mod evaluate;
+mod import;
 mod operating;
 mod retrain;
 mod split;
@@ -44,6 +46,10 @@ pub use compare::{compare, compare_dataset, Baseline, CompareConfig, CompareRepo
 pub use evaluate::{
     FeatureImportance, FoldResult, Importance, ModelResult, IMPORTANCE_ROWS, SINGLE_ROWS_PER_FOLD,
     TOP_FEATURES,
+};
+pub use import::{
+    feature_rows, feature_schema_file, import_features, import_model, Column, FeatureSchemaFile,
+    ImportConfig, DEFAULT_IMPORT_THRESHOLD, FEATURE_SCHEMA_FORMAT,
 };
 pub use iotguard_models::tune::Choice;
 pub use operating::{
