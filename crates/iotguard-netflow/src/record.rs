@@ -84,7 +84,7 @@ pub fn to_record(f: &ExportedFlow, serial: u64) -> FlowRecord {
             _ => 0,
         };
     let payload = |e: &End| match (e.octets, e.pkts) {
-        (Some(b), Some(n)) => Some(b.saturating_sub(n * header)),
+        (Some(b), Some(n)) => Some(b.saturating_sub(n.saturating_mul(header))),
         _ => None,
     };
     let (ob, rb) = (payload(&o), payload(&r));
@@ -105,7 +105,7 @@ pub fn to_record(f: &ExportedFlow, serial: u64) -> FlowRecord {
         resp_h: r.addr,
         resp_p: r.port,
         proto,
-        duration: Some(Interval((end - start) * 1_000_000)),
+        duration: Some(Interval(end.saturating_sub(start).saturating_mul(1_000_000))),
         orig_bytes: ob,
         resp_bytes: rb,
         service: service.map(CompactString::const_new),
