@@ -62,6 +62,9 @@ pub struct Sequences {
     last: HashMap<(SocketAddr, u16, u32), Last>,
 }
 
+/// Exporters (address, version, domain) tracked at most.
+const MAX_EXPORTERS: usize = 65_536;
+
 /// More than this many behind or ahead is taken for a restart rather than loss.
 const HALF: u32 = 1 << 31;
 
@@ -86,7 +89,10 @@ impl Sequences {
             candidates: 0b1111,
         };
         let Some(prev) = self.last.get(&key).copied() else {
-            self.last.insert(key, now);
+            // Bounded: datagrams with forged source addresses cannot grow it without end.
+            if self.last.len() < MAX_EXPORTERS {
+                self.last.insert(key, now);
+            }
             return Check::First;
         };
         // The number expected under each convention still held.

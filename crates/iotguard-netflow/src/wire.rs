@@ -101,7 +101,8 @@ pub struct Decoder {
     boot: HashMap<(SocketAddr, u32), i64>,
 }
 
-/// Caps the templates kept, so a flood of bogus templates cannot grow memory without bound.
+/// Caps the templates (and exporter boot times) kept, so a flood of bogus templates cannot grow
+/// memory without bound.
 const MAX_TEMPLATES: usize = 4096;
 
 impl Decoder {
@@ -220,7 +221,10 @@ impl Decoder {
                     Some(t) => {
                         if let Some(boot) = data_set(t, content, boot_ms, base + 4, d)? {
                             boot_ms = boot;
-                            self.boot.insert((exporter, d.domain), boot);
+                            let key = (exporter, d.domain);
+                            if self.boot.len() < MAX_TEMPLATES || self.boot.contains_key(&key) {
+                                self.boot.insert(key, boot);
+                            }
                         }
                     }
                     None => d.sets_without_template += 1,
