@@ -105,7 +105,9 @@ pub fn to_record(f: &ExportedFlow, serial: u64) -> FlowRecord {
         resp_h: r.addr,
         resp_p: r.port,
         proto,
-        duration: Some(Interval(end.saturating_sub(start).saturating_mul(1_000_000))),
+        duration: Some(Interval(
+            end.saturating_sub(start).saturating_mul(1_000_000),
+        )),
         orig_bytes: ob,
         resp_bytes: rb,
         service: service.map(CompactString::const_new),

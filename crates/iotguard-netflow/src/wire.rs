@@ -380,7 +380,9 @@ fn set_field(flow: &mut ExportedFlow, f: &Field, v: &[u8], boot_ms: i64) {
         (0, 12) | (0, 28) => flow.dst = addr(v),
         (0, 32) | (0, 139) => flow.icmp_type_code = n.map(|x| x as u16),
         // flowStart/EndSysUpTime (v9 FIRST/LAST_SWITCHED): milliseconds since boot.
-        (0, 22) if boot_ms != i64::MIN => flow.start_ms = n.map(|x| boot_ms.saturating_add(x as i64)),
+        (0, 22) if boot_ms != i64::MIN => {
+            flow.start_ms = n.map(|x| boot_ms.saturating_add(x as i64))
+        }
         (0, 21) if boot_ms != i64::MIN => flow.end_ms = n.map(|x| boot_ms.saturating_add(x as i64)),
         (0, 150) => flow.start_ms = n.map(|x| (x as i64).saturating_mul(1000)),
         (0, 151) => flow.end_ms = n.map(|x| (x as i64).saturating_mul(1000)),

@@ -46,9 +46,16 @@ fn softflowd_v5() {
     // One direction of the TLS connection below: the server's, as the exporter listed it.
     let r = &records[0];
     assert_eq!(r.orig_h, Some("88.99.66.31".parse().unwrap()));
-    assert_eq!((r.orig_p, r.resp_p, &r.proto), (Some(443), Some(53044), &Protocol::Tcp));
+    assert_eq!(
+        (r.orig_p, r.resp_p, &r.proto),
+        (Some(443), Some(53044), &Protocol::Tcp)
+    );
     assert_eq!((r.orig_pkts, r.orig_ip_bytes), (Some(4), Some(2425)));
-    assert_eq!((r.resp_pkts, &r.conn_state), (None, &None), "one direction: nothing of the other");
+    assert_eq!(
+        (r.resp_pkts, &r.conn_state),
+        (None, &None),
+        "one direction: nothing of the other"
+    );
 }
 
 #[test]
