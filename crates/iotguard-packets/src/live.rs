@@ -198,6 +198,8 @@ impl LiveCapture {
         while listening && !stop.load(Ordering::Relaxed) {
             match self.cap.next_packet() {
                 Ok(p) => {
+                    // `time_t` and `suseconds_t` are 64 bits here, 32 on some platforms.
+                    #[allow(clippy::useless_conversion)]
                     let ts = Timestamp(
                         i64::from(p.header.ts.tv_sec)
                             .saturating_mul(1_000_000_000)

@@ -246,7 +246,7 @@ fn expire_ends_idle_connections_without_a_next_packet() {
     // A live capture gone quiet: the wall clock, not a packet, moves the meter's time.
     let base = 1_700_000_000_000_000_000i64;
     let mut m = FlowMeter::new(MeterConfig::default());
-    let data = udp(true, 5353, 9999, b"hello");
+    let data = udp(true, 40000, 9999, b"hello");
     m.push(&Packet {
         ts: Timestamp(base),
         linktype: 1,
