@@ -192,6 +192,7 @@ impl LiveCapture {
         // Packet time as of the last packet, and when (wall clock) it came: on a quiet link
         // the meter's clock goes on from there at the wall clock's pace.
         let mut clock: Option<(Timestamp, Instant)> = None;
+        let mut packets_since_poll = 0u64;
         let mut last_poll = Instant::now();
         let mut failure = None;
         let mut listening = true;
@@ -212,6 +213,7 @@ impl LiveCapture {
                         data: p.data,
                     });
                     clock = Some((ts, Instant::now()));
+                    packets_since_poll += 1;
                 }
                 Err(pcap::Error::TimeoutExpired) => std::thread::sleep(IDLE_SLEEP),
                 Err(e) => {
@@ -223,7 +225,10 @@ impl LiveCapture {
                 }
             }
             let due = last_poll.elapsed() >= POLL_EVERY;
-            if due {
+            // While packets come the meter sweeps on its own, as it does reading a file (the
+            // same flows, and no walk of a large table every second); a poll interval without
+            // a packet moves its clock on.
+            if due && packets_since_poll == 0 {
                 if let Some((ts, at)) = clock {
                     let since = i64::try_from(at.elapsed().as_nanos()).unwrap_or(i64::MAX);
                     meter.expire(Timestamp(ts.0.saturating_add(since)));
@@ -236,6 +241,7 @@ impl LiveCapture {
             }
             if due && listening {
                 last_poll = Instant::now();
+                packets_since_poll = 0;
                 let kernel = self.poll_stats();
                 listening = emit(LiveEvent::Stats {
                     kernel,
