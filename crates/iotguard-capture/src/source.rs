@@ -34,7 +34,9 @@ pub struct CaptureStats {
 /// A copy of the counters at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CaptureSnapshot {
-    /// Packets the kernel passed the filter (libpcap's `ps_recv`).
+    /// Packets the kernel passed the filter (libpcap's `ps_recv`; on Linux the dropped ones
+    /// included, so `packets + dropped = received`, except on loopback, where the kernel
+    /// passes each packet twice and libpcap keeps one).
     pub received: u64,
     /// Packets the kernel dropped because the capture buffer was full (libpcap's `ps_drop`):
     /// detection did not keep up, and they are in no flow.
