@@ -286,3 +286,53 @@ fn capture_thread(
     last.push(SourceEvent::End);
     let _ = tx.send(last);
 }
+
+#[cfg(test)]
+mod tests {
+    use iotguard_detect::SourceMetrics;
+
+    use super::*;
+
+    #[test]
+    fn counters_show_in_json_and_prometheus_with_their_names() {
+        let stats = CaptureStats::default();
+        stats.set(
+            &KernelStats {
+                received: 24_484,
+                dropped: 3,
+                if_dropped: 1,
+            },
+            &MeterStats {
+                packets: 24_480,
+                in_flows: 22_744,
+                not_ip: 1_736,
+                unknown_linktype: 0,
+                malformed: 0,
+                flows: 3_172,
+                evicted: 2,
+            },
+        );
+        let s = stats.snapshot();
+        assert_eq!(s.lost(), 4);
+        let json = stats.snapshot_json();
+        assert_eq!(json["capture"]["received"], 24_484);
+        assert_eq!(json["capture"]["dropped"], 3);
+        assert_eq!(json["capture"]["not_ip"], 1_736);
+        assert_eq!(json["capture"]["evicted"], 2);
+        let text = stats.prometheus_text();
+        for line in [
+            "iotguard_capture_received_total 24484\n",
+            "iotguard_capture_dropped_total 3\n",
+            "iotguard_capture_if_dropped_total 1\n",
+            "iotguard_capture_packets_total 24480\n",
+            "iotguard_capture_not_ip_total 1736\n",
+            "iotguard_capture_unknown_linktype_total 0\n",
+            "iotguard_capture_malformed_total 0\n",
+            "iotguard_capture_flows_total 3172\n",
+            "iotguard_capture_evicted_total 2\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        assert_eq!(text.matches("# TYPE ").count(), 9);
+    }
+}
