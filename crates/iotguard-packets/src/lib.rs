@@ -5,6 +5,8 @@
 //! - [`pcap`] reads pcap and pcapng files into packets (through `pcap-parser`).
 //! - [`decode`] takes a packet's link layer to its addresses, ports and TCP flags (through
 //!   `etherparse`).
+//! - `live` (the `live` feature) captures from a network interface through libpcap into the
+//!   same meter.
 //! - [`meter`] keeps the table of open connections, with Zeek's TCP endpoint state machine,
 //!   history letters and timeouts, and emits a [`FlowRecord`](iotguard_flow::FlowRecord) when a
 //!   connection ends. Only this part is written by hand: no crate keeps Zeek's connection
@@ -16,6 +18,8 @@
 //! connection, never drops it.
 
 pub mod decode;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod meter;
 pub mod pcap;
 

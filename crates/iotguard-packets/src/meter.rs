@@ -187,6 +187,18 @@ impl FlowMeter {
         out
     }
 
+    /// Ends every connection whose timeout has passed at `now` (when no packet comes to move
+    /// the meter's clock: a live capture calls this with the wall clock mapped to packet time).
+    /// A time before the last packet's is taken as the last packet's; the ended flows are
+    /// [`drain`](Self::drain)ed as usual.
+    pub fn expire(&mut self, now: Timestamp) {
+        let t = now.max(self.now);
+        self.now = t;
+        self.since_sweep = 0;
+        self.sweep(t);
+        self.last_sweep = t.0;
+    }
+
     /// Counts one packet into its connection; a packet that is in no flow says why (and is
     /// counted in [`MeterStats`]).
     pub fn push(&mut self, packet: &Packet<'_>) -> Result<(), Skip> {

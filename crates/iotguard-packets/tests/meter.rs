@@ -240,3 +240,29 @@ fn a_rst_after_a_fin_ends_the_connection_5_s_later() {
     assert_eq!(flows[0].history.as_deref(), Some("ShAfr"));
     assert_eq!(flows[1].conn_state, Some(ConnState::S0));
 }
+
+#[test]
+fn expire_ends_idle_connections_without_a_next_packet() {
+    // A live capture gone quiet: the wall clock, not a packet, moves the meter's time.
+    let base = 1_700_000_000_000_000_000i64;
+    let mut m = FlowMeter::new(MeterConfig::default());
+    let data = udp(true, 40000, 9999, b"hello");
+    m.push(&Packet {
+        ts: Timestamp(base),
+        linktype: 1,
+        data: &data,
+    })
+    .unwrap();
+    // UDP idles out after 60 s: not yet at 60 s, ended past it.
+    m.expire(Timestamp(base + 60_000_000_000));
+    assert!(m.drain().is_empty());
+    // A time before the last packet's changes nothing.
+    m.expire(Timestamp(base - 1));
+    assert!(m.drain().is_empty());
+    m.expire(Timestamp(base + 60_000_000_001));
+    let flows = m.drain();
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].orig_pkts, Some(1));
+    assert_eq!(m.stats().flows, 1);
+    assert!(m.finish().is_empty());
+}

@@ -31,7 +31,7 @@ use crate::{exit, output};
 pub(crate) struct DetectArgs {
     /// Files or folders of flow records to replay (folders read recursively, in path order);
     /// `-` reads standard input. Not with `--follow`.
-    #[arg(value_name = "PATH", required_unless_present_any = ["follow", "kafka", "netflow"])]
+    #[arg(value_name = "PATH", required_unless_present_any = ["follow", "kafka", "netflow", "interface"])]
     paths: Vec<PathBuf>,
     /// The model file (from `iotguard train`); optional with --learn-for, which then detects
     /// with the learned baseline alone.
@@ -74,6 +74,19 @@ pub(crate) struct DetectArgs {
     /// numbers) are counted, told, and make the exit status non-zero.
     #[arg(long, value_name = "ADDR", conflicts_with_all = ["paths", "follow"])]
     netflow: Option<std::net::SocketAddr>,
+    /// Capture packets live on this network interface (`eth0`, through libpcap; needs root or
+    /// CAP_NET_RAW) and detect on the flows the flow meter makes of them, until Ctrl-C or
+    /// SIGTERM, which end every open connection as a flow. Packets the kernel dropped are
+    /// counted, told, and make the exit status non-zero.
+    #[arg(long, value_name = "IFACE", conflicts_with_all = ["paths", "follow", "netflow"])]
+    interface: Option<String>,
+    /// With --interface: capture only what this BPF filter passes (`not port 22`).
+    #[arg(long, value_name = "FILTER", requires = "interface")]
+    bpf: Option<String>,
+    /// With --interface: put the interface in promiscuous mode (traffic not addressed to this
+    /// host too, as on a mirror port that does not already deliver it).
+    #[arg(long, requires = "interface")]
+    promiscuous: bool,
     /// The SQLite alert store (the default sink).
     #[arg(long, value_name = "FILE", default_value = super::serve::DEFAULT_ALERTS_DB)]
     alerts_db: PathBuf,
@@ -411,10 +424,47 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
     };
     let mut kafka = None;
     let mut netflow = None;
+    let mut capture = None;
     if args.netflow.is_some() && args.kafka.kafka.is_some() {
         anyhow::bail!("--netflow and --kafka are two inputs: give one");
     }
+    if args.interface.is_some() && args.kafka.kafka.is_some() {
+        anyhow::bail!("--interface and --kafka are two inputs: give one");
+    }
+    // A live capture stops on Ctrl-C by itself: it ends its open connections, delivers them
+    // and then ends, so the pipeline must not stop on the same flag before reading them.
+    let pipeline_shutdown = if args.interface.is_some() {
+        Arc::new(AtomicBool::new(false))
+    } else {
+        shutdown.clone()
+    };
     let mut source: Box<dyn Source> = match &args.follow {
+        _ if args.interface.is_some() => {
+            let interface = args.interface.as_deref().unwrap_or_default();
+            let source = iotguard_capture::CaptureSource::start(
+                iotguard_capture::LiveConfig {
+                    filter: args.bpf.clone(),
+                    promiscuous: args.promiscuous,
+                    ..iotguard_capture::LiveConfig::new(interface)
+                },
+                shutdown.clone(),
+            )?;
+            output::info(&format!(
+                "capture: on {interface}{}{}",
+                args.bpf
+                    .as_deref()
+                    .map(|f| format!(" with filter '{f}'"))
+                    .unwrap_or_default(),
+                if args.promiscuous {
+                    ", promiscuous"
+                } else {
+                    ""
+                }
+            ));
+            stats.attach_source(source.stats());
+            capture = Some(source.stats());
+            Box::new(source)
+        }
         _ if args.netflow.is_some() => {
             let addr = args.netflow.unwrap_or_else(|| unreachable!());
             let source = iotguard_netflow::NetflowSource::start(addr)
@@ -541,24 +591,31 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
         }
         _ => None,
     };
-    let report = run_pipeline(
+    let mut report = run_pipeline(
         source.as_mut(),
         &mut detector,
         &mut sinks,
         &PipelineConfig {
             rejects: args.rejects.clone(),
             flush_every: Duration::from_secs(1),
-            idle_event_rate: (args.follow.is_some() || args.netflow.is_some()).then_some(1.0),
+            idle_event_rate: (args.follow.is_some()
+                || args.netflow.is_some()
+                || args.interface.is_some())
+            .then_some(1.0),
+            // A capture ends on Ctrl-C like the other live sources: incidents stay open.
+            close_at_end: args.interface.is_none(),
             ..PipelineConfig::default()
         },
         PipelineParts {
             stats: &stats,
             feed: feed.as_mut(),
-            shutdown: &shutdown,
+            shutdown: &pipeline_shutdown,
             archive: archive.as_mut(),
             on_notice: &mut on_notice,
         },
     )?;
+    // A capture's End came from Ctrl-C or SIGTERM.
+    report.interrupted |= capture.is_some() && shutdown.load(Ordering::Relaxed);
     errors.finish(args.rejects.is_some());
     let archive_counts = archive
         .as_ref()
@@ -609,8 +666,33 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             output::info(&line);
         }
     }
+    let capture = capture.map(|c| c.snapshot());
+    let capture_lost = capture.as_ref().is_some_and(|c| c.lost() > 0);
+    if let Some(c) = &capture {
+        let line = format!(
+            "capture: {} packets passed the filter, {} dropped by the kernel, {} by the \
+             interface; the meter read {} packets: {} in {} flows ({} ended early, the table \
+             full), {} not IP, {} of an unknown link type, {} malformed",
+            c.received,
+            c.dropped,
+            c.if_dropped,
+            c.packets,
+            c.in_flows,
+            c.flows,
+            c.evicted,
+            c.not_ip,
+            c.unknown_linktype,
+            c.malformed
+        );
+        if capture_lost {
+            output::error(&line);
+        } else {
+            output::info(&line);
+        }
+    }
     if args.json {
         output::out(&serde_json::to_string_pretty(&serde_json::json!({
+            "capture": capture,
             "report": report,
             "stats": stats.snapshot(),
             "kafka": kafka_stats,
@@ -695,6 +777,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             && pending_uploads == 0
             && !learning_failed
             && !netflow_lost
+            && !capture_lost
         {
             exit::OK
         } else {

@@ -13,6 +13,7 @@ mod input_failures;
 mod inspect;
 mod kafka;
 mod lab;
+mod live_capture;
 mod netflow;
 mod new_models;
 mod operating;
