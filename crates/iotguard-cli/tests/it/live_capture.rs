@@ -327,3 +327,114 @@ fn a_bad_capture_filter_is_an_error_naming_the_filter() {
         "{err}"
     );
 }
+
+#[test]
+fn packets_the_kernel_drops_are_counted_told_and_fail_the_exit_status() {
+    let name = "packets_the_kernel_drops";
+    let Some(data) = iotguard_testkit::shared_data(name) else {
+        return;
+    };
+    if !have("tcpreplay") && skip(name, "tcpreplay is not installed") {
+        return;
+    }
+    let veth = match Veth::new('d') {
+        Ok(v) => v,
+        Err(why) => {
+            skip(
+                name,
+                &format!("cannot make a network namespace (root?): {why}"),
+            );
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(data.join("iot23/CTU-IoT-Malware-Capture-42-1.pcap")).unwrap();
+    let pcap = dir.path().join("42-1.pcap");
+    std::fs::write(&pcap, &bytes[..2_908_099]).unwrap();
+    let train = simulated(dir.path(), 3, 500);
+    let model = dir.path().join("model.json").display().to_string();
+    ok(&["train", "--model", "logreg", "--out", &model, &train]);
+    let mut detect = Detect(Some(
+        Command::new(env!("CARGO_BIN_EXE_iotguard"))
+            .args([
+                "detect",
+                "--model",
+                &model,
+                "--interface",
+                &veth.host,
+                "--bpf",
+                "not host 10.213.0.1",
+                "--json",
+                "--no-alerts-db",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let pid = detect.0.as_ref().unwrap().id().to_string();
+    let mut stderr = BufReader::new(detect.0.as_mut().unwrap().stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("capture: on ") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "detect exited early"
+        );
+    }
+    let rest = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    // Detect stopped (SIGSTOP) while 20 copies of the capture arrive: the kernel's capture
+    // buffer fills and the rest is dropped, as on a host too busy to read.
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let replay = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &veth.ns,
+            "tcpreplay",
+            "--topspeed",
+            "--loop",
+            "20",
+        ])
+        .arg(format!("--intf1={}", veth.peer))
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(replay.status.success());
+    std::thread::sleep(Duration::from_secs(2));
+    let child = detect.0.take().unwrap();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let err = rest.join().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{err}", String::from_utf8_lossy(&out.stdout)));
+    let c = &json["capture"];
+    let dropped = c["dropped"].as_u64().unwrap();
+    assert!(dropped > 0, "{json}");
+    // Nothing unaccounted: every packet the kernel took is metered or counted as dropped.
+    assert_eq!(
+        c["packets"].as_u64().unwrap() + dropped,
+        c["received"].as_u64().unwrap(),
+        "{json}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("dropped before the meter saw them"), "{err}");
+}
