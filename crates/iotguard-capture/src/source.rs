@@ -2,8 +2,8 @@
 //! batches over a bounded channel, the kernel's and the meter's counters in [`CaptureStats`]
 //! (`detect --json`, `/metrics`), and kernel drops told as they happen.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -16,19 +16,10 @@ use serde::Serialize;
 /// Drop notices: at most one in this long (the counters say the rest).
 const NOTICE_EVERY: Duration = Duration::from_secs(10);
 
-/// The capture's counters; share it in an `Arc`.
+/// The capture's counters, as last read (once a second and at the end); share it in an `Arc`.
 #[derive(Debug, Default)]
 pub struct CaptureStats {
-    received: AtomicU64,
-    dropped: AtomicU64,
-    if_dropped: AtomicU64,
-    packets: AtomicU64,
-    in_flows: AtomicU64,
-    not_ip: AtomicU64,
-    unknown_linktype: AtomicU64,
-    malformed: AtomicU64,
-    flows: AtomicU64,
-    evicted: AtomicU64,
+    latest: Mutex<CaptureSnapshot>,
 }
 
 /// A copy of the counters at one moment.
@@ -69,33 +60,25 @@ impl CaptureSnapshot {
 impl CaptureStats {
     /// Returns the counters now.
     pub fn snapshot(&self) -> CaptureSnapshot {
-        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        CaptureSnapshot {
-            received: g(&self.received),
-            dropped: g(&self.dropped),
-            if_dropped: g(&self.if_dropped),
-            packets: g(&self.packets),
-            in_flows: g(&self.in_flows),
-            not_ip: g(&self.not_ip),
-            unknown_linktype: g(&self.unknown_linktype),
-            malformed: g(&self.malformed),
-            flows: g(&self.flows),
-            evicted: g(&self.evicted),
-        }
+        self.latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn set(&self, kernel: &KernelStats, meter: &MeterStats) {
-        let s = |a: &AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
-        s(&self.received, kernel.received);
-        s(&self.dropped, kernel.dropped);
-        s(&self.if_dropped, kernel.if_dropped);
-        s(&self.packets, meter.packets);
-        s(&self.in_flows, meter.in_flows);
-        s(&self.not_ip, meter.not_ip);
-        s(&self.unknown_linktype, meter.unknown_linktype);
-        s(&self.malformed, meter.malformed);
-        s(&self.flows, meter.flows);
-        s(&self.evicted, meter.evicted);
+        *self.latest.lock().unwrap_or_else(|e| e.into_inner()) = CaptureSnapshot {
+            received: kernel.received,
+            dropped: kernel.dropped,
+            if_dropped: kernel.if_dropped,
+            packets: meter.packets,
+            in_flows: meter.in_flows,
+            not_ip: meter.not_ip,
+            unknown_linktype: meter.unknown_linktype,
+            malformed: meter.malformed,
+            flows: meter.flows,
+            evicted: meter.evicted,
+        };
     }
 }
 

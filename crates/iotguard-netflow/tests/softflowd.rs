@@ -20,10 +20,6 @@ use iotguard_detect::source::{Source, SourceEvent};
 use iotguard_flow::{FlowRecord, Protocol};
 use iotguard_netflow::{NetflowSnapshot, NetflowSource};
 
-/// The capture's last record is cut (45 of its 91 bytes); softflowd stops without exporting
-/// anything on a cut file, so it reads the whole records before the cut.
-const WHOLE_RECORDS: u64 = 2_908_099;
-
 fn tools() -> bool {
     for tool in ["softflowd", "nfcapd", "nfdump"] {
         let found = Command::new("sh")
@@ -41,11 +37,7 @@ fn tools() -> bool {
 
 fn capture(test: &str, dir: &Path) -> Option<PathBuf> {
     let data = iotguard_testkit::shared_data(test)?;
-    let bytes = std::fs::read(data.join("iot23/CTU-IoT-Malware-Capture-42-1.pcap")).unwrap();
-    assert_eq!(bytes.len(), 2_908_160, "the shared capture changed");
-    let path = dir.join("42-1.pcap");
-    std::fs::write(&path, &bytes[..WHOLE_RECORDS as usize]).unwrap();
-    Some(path)
+    Some(iotguard_testkit::whole_42_1(&data, dir))
 }
 
 /// One flow, its two ends in a fixed order: (address, port, packets, bytes) each.

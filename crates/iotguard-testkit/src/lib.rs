@@ -41,6 +41,18 @@ pub fn shared_data(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// Writes the whole records of the shared capture CTU-IoT-Malware-Capture-42-1.pcap into `dir`
+/// and returns the file. Its last record is cut at byte 2,908,099 (45 of 91 bytes), and
+/// tcpreplay and softflowd stop at a cut without sending or exporting anything.
+pub fn whole_42_1(data: &Path, dir: &Path) -> PathBuf {
+    let bytes = std::fs::read(data.join("iot23/CTU-IoT-Malware-Capture-42-1.pcap"))
+        .expect("read the shared capture 42-1");
+    assert_eq!(bytes.len(), 2_908_160, "the shared capture changed");
+    let pcap = dir.join("42-1.pcap");
+    std::fs::write(&pcap, &bytes[..2_908_099]).expect("write the capture's whole records");
+    pcap
+}
+
 /// Returns the folder of the seeds' own datasets as published (BoT-IoT, TON_IoT):
 /// `IOTGUARD_SEED_DATA_DIR`, else `seed-datasets` beside the shared data folder
 /// (`IOTGUARD_DATA_DIR`'s parent, else `../shared` beside the checkout), or `None` after printing

@@ -4,23 +4,15 @@
 //! packets. Skipped with a visible line where namespaces cannot be made (not root, no `ip`) or
 //! tcpreplay is missing.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use iotguard_flow::Timestamp;
 use iotguard_packets::{FlowMeter, MeterConfig};
 
+use super::running::{have, Running};
 use super::{iotguard, ok, simulated};
-
-/// Whether `program` is on PATH.
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+use iotguard_testkit::whole_42_1;
 
 /// Runs a command; returns whether it succeeded, with its standard error when it did not.
 fn run(args: &[&str]) -> Result<(), String> {
@@ -94,18 +86,6 @@ impl Drop for Veth {
     }
 }
 
-/// Kills detect if the test fails before stopping it.
-struct Detect(Option<Child>);
-
-impl Drop for Detect {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 /// The flows the meter makes of `pcap`'s packets with every packet at one instant (a replay
 /// faster than every timeout): one flow per connection key.
 fn flows_without_timeouts(pcap: &std::path::Path) -> u64 {
@@ -157,53 +137,28 @@ fn live_capture_on_a_veth_meters_every_replayed_packet_and_drops_none() {
         }
     };
     let dir = tempfile::tempdir().unwrap();
-    // The shared capture's last record is cut at byte 2,908,099: replay the whole ones.
-    let bytes = std::fs::read(data.join("iot23/CTU-IoT-Malware-Capture-42-1.pcap")).unwrap();
-    let pcap = dir.path().join("42-1.pcap");
-    std::fs::write(&pcap, &bytes[..2_908_099]).unwrap();
+    let pcap = whole_42_1(&data, dir.path());
     let train = simulated(dir.path(), 3, 3000);
     let model = dir.path().join("model.json").display().to_string();
     ok(&["train", "--model", "logreg", "--out", &model, &train]);
     let jsonl = dir.path().join("alerts.jsonl").display().to_string();
-
-    let mut detect = Detect(Some(
-        Command::new(env!("CARGO_BIN_EXE_iotguard"))
-            .args([
-                "detect",
-                "--model",
-                &model,
-                "--interface",
-                &veth.host,
-                // Nothing of the capture's, only the host's own end (compiled by libpcap).
-                "--bpf",
-                "not host 10.213.0.1",
-                "--json",
-                "--no-alerts-db",
-                "--alerts-jsonl",
-                &jsonl,
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    // The capture is open once detect says so on standard error; the rest of it is read as
-    // it comes so the pipe never fills.
-    let mut stderr = BufReader::new(detect.0.as_mut().unwrap().stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("capture: on ") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "detect exited early"
-        );
-    }
-    let rest = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
+    let detect = Running::start(
+        &[
+            "detect",
+            "--model",
+            &model,
+            "--interface",
+            &veth.host,
+            // Nothing of the capture's, only the host's own end (compiled by libpcap).
+            "--bpf",
+            "not host 10.213.0.1",
+            "--json",
+            "--no-alerts-db",
+            "--alerts-jsonl",
+            &jsonl,
+        ],
+        "capture: on ",
+    );
     let replay = Command::new("ip")
         .args(["netns", "exec", &veth.ns, "tcpreplay", "--topspeed"])
         .arg(format!("--intf1={}", veth.peer))
@@ -232,17 +187,8 @@ fn live_capture_on_a_veth_meters_every_replayed_packet_and_drops_none() {
     assert!(told.contains("Failed packets:            0"), "{told}");
     // The replay's end, then a second for the last blocks to reach the meter.
     std::thread::sleep(Duration::from_secs(1));
-    let child = detect.0.take().unwrap();
-    assert!(Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    let err = rest.join().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{err}", String::from_utf8_lossy(&out.stdout)));
+    let (code, json, err) = detect.stop();
+    assert_eq!(code, Some(0), "{err}");
     let c = &json["capture"];
     assert_eq!(c["dropped"], 0, "{json}");
     assert_eq!(c["if_dropped"], 0, "{json}");
@@ -348,53 +294,27 @@ fn packets_the_kernel_drops_are_counted_told_and_fail_the_exit_status() {
         }
     };
     let dir = tempfile::tempdir().unwrap();
-    let bytes = std::fs::read(data.join("iot23/CTU-IoT-Malware-Capture-42-1.pcap")).unwrap();
-    let pcap = dir.path().join("42-1.pcap");
-    std::fs::write(&pcap, &bytes[..2_908_099]).unwrap();
+    let pcap = whole_42_1(&data, dir.path());
     let train = simulated(dir.path(), 3, 500);
     let model = dir.path().join("model.json").display().to_string();
     ok(&["train", "--model", "logreg", "--out", &model, &train]);
-    let mut detect = Detect(Some(
-        Command::new(env!("CARGO_BIN_EXE_iotguard"))
-            .args([
-                "detect",
-                "--model",
-                &model,
-                "--interface",
-                &veth.host,
-                "--bpf",
-                "not host 10.213.0.1",
-                "--json",
-                "--no-alerts-db",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    let pid = detect.0.as_ref().unwrap().id().to_string();
-    let mut stderr = BufReader::new(detect.0.as_mut().unwrap().stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("capture: on ") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "detect exited early"
-        );
-    }
-    let rest = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
+    let detect = Running::start(
+        &[
+            "detect",
+            "--model",
+            &model,
+            "--interface",
+            &veth.host,
+            "--bpf",
+            "not host 10.213.0.1",
+            "--json",
+            "--no-alerts-db",
+        ],
+        "capture: on ",
+    );
     // Detect stopped (SIGSTOP) while 20 copies of the capture arrive: the kernel's capture
     // buffer fills and the rest is dropped, as on a host too busy to read.
-    assert!(Command::new("kill")
-        .args(["-STOP", &pid])
-        .status()
-        .unwrap()
-        .success());
+    detect.signal("STOP");
     let replay = Command::new("ip")
         .args([
             "netns",
@@ -409,23 +329,10 @@ fn packets_the_kernel_drops_are_counted_told_and_fail_the_exit_status() {
         .arg(&pcap)
         .output()
         .unwrap();
-    assert!(Command::new("kill")
-        .args(["-CONT", &pid])
-        .status()
-        .unwrap()
-        .success());
+    detect.signal("CONT");
     assert!(replay.status.success());
     std::thread::sleep(Duration::from_secs(2));
-    let child = detect.0.take().unwrap();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    let err = rest.join().unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{err}", String::from_utf8_lossy(&out.stdout)));
+    let (code, json, err) = detect.stop();
     let c = &json["capture"];
     let dropped = c["dropped"].as_u64().unwrap();
     assert!(dropped > 0, "{json}");
@@ -435,6 +342,6 @@ fn packets_the_kernel_drops_are_counted_told_and_fail_the_exit_status() {
         c["received"].as_u64().unwrap(),
         "{json}"
     );
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("dropped before the meter saw them"), "{err}");
 }

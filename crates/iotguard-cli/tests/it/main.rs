@@ -19,6 +19,7 @@ mod new_models;
 mod operating;
 mod pcap;
 mod retrain;
+mod running;
 mod seed_datasets;
 mod serve;
 mod simulate;

@@ -2,22 +2,24 @@
 //! sent is scored (softflowd reading the shared capture, when installed), and flows lost on the
 //! way are counted, told, and make the exit status non-zero.
 
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use super::running::{have, Running};
 use super::{ok, simulated};
+use iotguard_testkit::whole_42_1;
 
 /// Starts `detect --netflow` on a free port; returns it once it listens, with the port.
-fn start(model: &str, jsonl: &str) -> (Child, u16, std::thread::JoinHandle<String>) {
+fn start(model: &str, jsonl: &str) -> (Running, u16) {
     let port = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iotguard"))
-        .args([
+    let listen = format!("127.0.0.1:{port}");
+    let detect = Running::start(
+        &[
             "detect",
             "--model",
             model,
@@ -26,46 +28,11 @@ fn start(model: &str, jsonl: &str) -> (Child, u16, std::thread::JoinHandle<Strin
             jsonl,
             "--json",
             "--netflow",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(err.read_line(&mut line).unwrap() > 0, "detect exited early");
-        if line.contains("netflow: listening on udp") {
-            break;
-        }
-    }
-    // The rest of standard error, read as it comes so the pipe never fills.
-    let rest = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut err, &mut text);
-        text
-    });
-    (child, port, rest)
-}
-
-/// Stops detect as an operator would (SIGINT) and returns its exit code, JSON and stderr.
-fn stop(
-    child: Child,
-    rest: std::thread::JoinHandle<String>,
-) -> (Option<i32>, serde_json::Value, String) {
-    assert!(Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    let err = rest.join().unwrap();
-    let json = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{err}", String::from_utf8_lossy(&out.stdout)));
-    (out.status.code(), json, err)
+            &listen,
+        ],
+        "netflow: listening on udp",
+    );
+    (detect, port)
 }
 
 /// A NetFlow v5 datagram of `flows` records numbered from `sequence`.
@@ -99,7 +66,7 @@ fn netflow_loss_is_counted_told_and_fails_the_exit_status() {
     let model = dir.path().join("model.json").display().to_string();
     ok(&["train", "--model", "logreg", "--out", &model, &train]);
     let jsonl = dir.path().join("alerts.jsonl").display().to_string();
-    let (child, port, rest) = start(&model, &jsonl);
+    let (detect, port) = start(&model, &jsonl);
     let out = UdpSocket::bind("127.0.0.1:0").unwrap();
     // 2 flows numbered 0-1, 2 numbered 2-3, then 1 numbered 10: flows 4 to 9 never came.
     for d in [v5(0, 2), v5(2, 2), v5(10, 1)] {
@@ -108,7 +75,7 @@ fn netflow_loss_is_counted_told_and_fails_the_exit_status() {
     // And one datagram that is not NetFlow at all: rejected, counted, not fatal.
     out.send_to(b"hello", ("127.0.0.1", port)).unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let (code, json, err) = stop(child, rest);
+    let (code, json, err) = detect.stop();
     assert_eq!(code, Some(2), "{err}");
     let n = &json["netflow"];
     assert_eq!(
@@ -145,21 +112,13 @@ fn detect_on_softflowd_ipfix_scores_every_exported_flow() {
     let Some(data) = iotguard_testkit::shared_data("detect_on_softflowd_ipfix") else {
         return;
     };
-    if !Command::new("sh")
-        .args(["-c", "command -v softflowd"])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-    {
+    if !have("softflowd") {
         eprintln!("SKIPPED: softflowd is not installed (apt-get install softflowd)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let iot23 = data.join("iot23");
-    // softflowd stops without exporting on a capture cut inside a packet: the whole records.
-    let bytes = std::fs::read(iot23.join("CTU-IoT-Malware-Capture-42-1.pcap")).unwrap();
-    let pcap = dir.path().join("42-1.pcap");
-    std::fs::write(&pcap, &bytes[..2_908_099]).unwrap();
+    let pcap = whole_42_1(&data, dir.path());
     let model = dir.path().join("model.json").display().to_string();
     ok(&[
         "train",
@@ -173,7 +132,7 @@ fn detect_on_softflowd_ipfix_scores_every_exported_flow() {
             .to_string(),
     ]);
     let jsonl = dir.path().join("alerts.jsonl").display().to_string();
-    let (child, port, rest) = start(&model, &jsonl);
+    let (detect, port) = start(&model, &jsonl);
     // IPFIX biflows (-b), dated by the capture's own clock (-a); no control socket.
     let sf = Command::new("softflowd")
         .args(["-d", "-b", "-a", "-v", "10", "-c", "none", "-r"])
@@ -188,7 +147,7 @@ fn detect_on_softflowd_ipfix_scores_every_exported_flow() {
         "{text}"
     );
     std::thread::sleep(Duration::from_millis(2000));
-    let (code, json, err) = stop(child, rest);
+    let (code, json, err) = detect.stop();
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(json["netflow"]["flows"], 3172, "{json}");
     assert_eq!(json["netflow"]["sequence_gaps"], 0, "{json}");
