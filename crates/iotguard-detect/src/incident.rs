@@ -87,6 +87,9 @@ pub(crate) struct Incident {
     risk: f64,
     pub(crate) attack: AttackType,
     pub(crate) revision: u32,
+    /// A source's untyped flows that have lasted `pending_secs`: due in event time, so an
+    /// incident whether or not a drain has sent its document yet.
+    published: bool,
     emitted_at: Option<Timestamp>,
     emitted_severity: Option<Severity>,
     pub(crate) queued: bool,
@@ -156,6 +159,7 @@ impl Incident {
             risk: 0.0,
             attack,
             revision: 0,
+            published: false,
             emitted_at: None,
             emitted_severity: None,
             queued: false,
@@ -241,6 +245,58 @@ impl Incident {
         promo
     }
 
+    /// Whether a source's untyped flows are an incident in their own right, whatever the
+    /// drains did: they have lasted long enough for their document to be due (so a drain may
+    /// have sent it).
+    pub(crate) fn published(&self) -> bool {
+        self.published
+    }
+
+    /// Turns a source's untyped flows, every one of which forms `promo`'s pattern, into that
+    /// typed incident, keeping the id the analyst may already have seen: its next document
+    /// carries the type.
+    pub(crate) fn become_typed(&mut self, promo: Promotion, config: &DetectConfig) {
+        let Some(mut pending) = self.pending.take() else {
+            return;
+        };
+        self.attack = promo.attack();
+        // The targets are those of the flows it holds now (flows that moved out earlier were
+        // noted too when they came in).
+        self.dsts = BoundedSet::default();
+        self.dst_ports = BoundedSet::default();
+        self.src_ports = BoundedSet::default();
+        (self.proto, self.service) = (None, None);
+        (self.first_dst, self.first_dst_port, self.first_src_port) = (None, None, None);
+        self.criticality = config.criticality(self.source);
+        self.uids.clear();
+        for (key, entry) in pending.take(promo) {
+            self.note_pair(key, entry, config);
+        }
+    }
+
+    /// Marks a source's untyped flows published once they have lasted `pending_secs` (the
+    /// event-time half of [`Incident::due`]). Called after every flow folded into the table,
+    /// the points at which a drain could have sent the document.
+    pub(crate) fn note_published(&mut self, config: &DetectConfig) {
+        if !self.published && self.pending.is_some() && self.lasted_pending(config) {
+            self.published = true;
+        }
+    }
+
+    fn lasted_pending(&self, config: &DetectConfig) -> bool {
+        self.agg
+            .end
+            .as_nanos()
+            .saturating_sub(self.agg.first.as_nanos()) as f64
+            / 1e9
+            >= config.pending_secs
+    }
+
+    /// Whether a promotion would take every one of a source's untyped flows.
+    pub(crate) fn takes_all(&self, promo: Promotion) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.takes_all(promo))
+    }
+
     /// Takes the pending pairs a promotion moves out of a source's untyped flows.
     pub(crate) fn take(&mut self, promo: Promotion) -> Vec<(PairKey, PairEntry)> {
         let taken = match &mut self.pending {
@@ -260,6 +316,11 @@ impl Incident {
     /// Folds a pair's flows (moved from the source's untyped flows) in.
     pub(crate) fn absorb(&mut self, key: PairKey, entry: PairEntry, config: &DetectConfig) {
         self.agg.merge(&entry.agg);
+        self.note_pair(key, entry, config);
+    }
+
+    /// Notes a pair's target and uids (its flows already counted).
+    fn note_pair(&mut self, key: PairKey, entry: PairEntry, config: &DetectConfig) {
         self.note_target(
             key.0,
             key.1,
@@ -355,17 +416,7 @@ impl Incident {
                     || self.agg.last.as_nanos().saturating_sub(at.as_nanos()) as f64 / 1e9
                         >= config.update_every_secs
             }
-            _ => {
-                self.closed
-                    || self.pending.is_none()
-                    || self
-                        .agg
-                        .end
-                        .as_nanos()
-                        .saturating_sub(self.agg.first.as_nanos()) as f64
-                        / 1e9
-                        >= config.pending_secs
-            }
+            _ => self.closed || self.pending.is_none() || self.lasted_pending(config),
         }
     }
 

@@ -147,26 +147,37 @@ impl Pending {
         None
     }
 
-    /// Removes and returns the pairs a promotion takes, oldest first (then by key), so the
-    /// typed incident is built the same way whatever the hash order.
-    pub(crate) fn take(&mut self, promo: Promotion) -> Vec<(PairKey, PairEntry)> {
+    /// Returns the pairs a promotion takes, oldest first (then by key), so the typed incident
+    /// is built the same way whatever the hash order.
+    fn selected(&self, promo: Promotion) -> Vec<PairKey> {
         let wanted = |k: &PairKey, e: &PairEntry| match promo {
             Promotion::Pair(_, d, p) => *k == (d, p),
             Promotion::Flood(d) => k.0 == d,
             Promotion::HorizontalScan(p) => k.1 == p && e.agg.flows <= SCAN_PAIR_MAX_FLOWS,
             Promotion::VerticalScan(d) => k.0 == d && e.agg.flows <= SCAN_PAIR_MAX_FLOWS,
         };
-        let keys: Vec<PairKey> = self
+        let mut keys: Vec<(Timestamp, PairKey)> = self
             .pairs
             .iter()
             .filter(|(k, e)| wanted(k, e))
-            .map(|(k, _)| *k)
+            .map(|(k, e)| (e.agg.first, *k))
             .collect();
-        let mut taken: Vec<(PairKey, PairEntry)> = keys
+        keys.sort();
+        keys.into_iter().map(|(_, k)| k).collect()
+    }
+
+    /// Whether a promotion would take every pending pair.
+    pub(crate) fn takes_all(&self, promo: Promotion) -> bool {
+        self.selected(promo).len() == self.pairs.len()
+    }
+
+    /// Removes and returns the pairs a promotion takes, in [`Pending::selected`]'s order.
+    pub(crate) fn take(&mut self, promo: Promotion) -> Vec<(PairKey, PairEntry)> {
+        let taken: Vec<(PairKey, PairEntry)> = self
+            .selected(promo)
             .into_iter()
             .filter_map(|k| self.pairs.remove(&k).map(|e| (k, e)))
             .collect();
-        taken.sort_by(|a, b| a.1.agg.first.cmp(&b.1.agg.first).then(a.0.cmp(&b.0)));
         for (k, e) in &taken {
             self.uid_count = self.uid_count.saturating_sub(e.uids.len());
             if let Some(dst) = self.dsts.get_mut(&k.0) {

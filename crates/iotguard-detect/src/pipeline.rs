@@ -235,6 +235,9 @@ pub fn run_pipeline(
                 }
                 in_batch += 1;
                 if in_batch >= config.batch {
+                    // Incidents close at points fixed by the input (every `batch` flows), so
+                    // a replay gives the same incidents whatever the wall clock does.
+                    expire_at_latest(detector);
                     run.send(detector, sinks, stats, feed.as_deref_mut(), on_notice);
                     in_batch = 0;
                 }
@@ -268,13 +271,18 @@ pub fn run_pipeline(
                     ));
                 }
                 run.send(detector, sinks, stats, feed.as_deref_mut(), on_notice);
-                in_batch = 0;
             }
             SourceEvent::End => break,
         }
         if last_flush.elapsed() >= config.flush_every {
+            // For a replay the wall clock only sends what is due: closing incidents at
+            // wall-clock points inside a stream made a replay's incidents differ from run to
+            // run (late flows, written when they end, joined or missed an incident closed just
+            // before). A live source's incidents close with the wall clock too.
+            if config.idle_event_rate.is_some() {
+                expire_at_latest(detector);
+            }
             run.send(detector, sinks, stats, feed.as_deref_mut(), on_notice);
-            in_batch = 0;
             if let Some(archive) = archive.as_deref_mut() {
                 let result = archive.roll_if_due();
                 archive_result(result, archive, stats, &mut archive_failing, on_notice);
@@ -289,6 +297,7 @@ pub fn run_pipeline(
     if config.close_at_end && !run.report.interrupted && run.fatal.is_none() {
         detector.close_all();
     }
+    expire_at_latest(detector);
     run.send(detector, sinks, stats, feed, on_notice);
     if let Some(archive) = archive {
         let result = archive.finish().map(|_| ());
@@ -307,6 +316,13 @@ pub fn run_pipeline(
     run.report.incidents = run.incidents;
     run.report.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(run.report)
+}
+
+/// Closes the incidents idle at the latest flow time seen.
+fn expire_at_latest(detector: &mut Detector) {
+    if let Some(now) = detector.latest() {
+        detector.expire(now);
+    }
 }
 
 /// Writes out and syncs the rejects file: a rejected line is on disk before the position past
@@ -373,7 +389,8 @@ struct Run {
 }
 
 impl Run {
-    /// Expires incidents, sends due alerts to every sink and the feed, updates statistics.
+    /// Sends due alerts to every sink and the feed, updates statistics (the callers close idle
+    /// incidents first, at points the input fixes).
     fn send(
         &mut self,
         detector: &mut Detector,
@@ -382,9 +399,6 @@ impl Run {
         feed: Option<&mut LiveFeed>,
         on_notice: &mut dyn FnMut(Notice<'_>),
     ) {
-        if let Some(now) = detector.latest() {
-            detector.expire(now);
-        }
         if !self.alert_flows.is_empty() {
             for sink in sinks.iter_mut() {
                 if let Err(e) = sink.send_flows(&self.alert_flows) {

@@ -188,6 +188,9 @@ impl Incidents {
             Some(p) => self.promote(rec, p, threshold, config),
             None => key,
         };
+        if let Some(pending) = self.open.get_mut(&Key::Pending(rec.orig_h)) {
+            pending.note_published(config);
+        }
         self.open.get_mut(&key)
     }
 
@@ -202,13 +205,34 @@ impl Incidents {
     ) -> Key {
         let source = rec.orig_h;
         let pending_key = Key::Pending(source);
+        let key = Key::promoted(source, promo);
+        let Some(pending) = self.open.get(&pending_key) else {
+            return pending_key;
+        };
+        // Published untyped flows (due in event time, so perhaps already sent) that all form
+        // the pattern are refined rather than replaced: they become the typed incident, keeping
+        // their id, and a typed incident of that key still open ends there (the source's next
+        // scan of another port, say). So the incident the analyst may have seen is never left
+        // empty, and every alerting flow stays in exactly one incident. Unpublished untyped
+        // flows move into the typed incident. None of this depends on when drains ran, so a
+        // stream's incidents are the same however often it is drained.
+        if pending.published() && pending.takes_all(promo) {
+            self.close(key);
+            if let Some(mut inc) = self.open.remove(&pending_key) {
+                inc.become_typed(promo, config);
+                inc.regrade();
+                inc.queued = false;
+                self.open.insert(key, inc);
+                self.enqueue(key);
+            }
+            return key;
+        }
         let Some(pending) = self.open.get_mut(&pending_key) else {
             return pending_key;
         };
         let taken = pending.take(promo);
-        let (empty, emitted) = (pending.agg.flows == 0, pending.revision > 0);
+        let emptied = pending.agg.flows == 0;
         let first = taken.first().map_or(rec.ts, |(_, e)| e.agg.first);
-        let key = Key::promoted(source, promo);
         self.prepare(key, rec.ts, config);
         let tag = self.tag;
         let inc = self.open.entry(key).or_insert_with(|| {
@@ -228,13 +252,8 @@ impl Incidents {
         }
         inc.regrade();
         self.enqueue(key);
-        if empty {
-            if emitted {
-                // Its document was sent: close it so the store sees it end.
-                self.close(pending_key);
-            } else {
-                self.open.remove(&pending_key);
-            }
+        if emptied {
+            self.open.remove(&pending_key);
         }
         key
     }

@@ -359,7 +359,7 @@ mod tests {
         .collect::<std::result::Result<_, _>>()
         .unwrap();
         let mut out = Vec::new();
-        for (i, (model, g)) in [("m1", 1), ("m1", 5), ("m2", 1), ("m2", 5)]
+        for (i, (model, g)) in [("m1", 1), ("m1", 6), ("m2", 1), ("m2", 6)]
             .into_iter()
             .enumerate()
         {
