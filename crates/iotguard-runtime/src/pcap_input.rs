@@ -166,3 +166,30 @@ impl RecordIter for PcapRecords {
         "pcap"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// testdata/pcap/fragments.pcap: its four reassembled flows, then one error for the three
+    /// IP fragments in no flow (two of a datagram never completed, one inconsistent with its
+    /// datagram), naming the reasons.
+    #[test]
+    fn ip_fragments_in_no_flow_are_one_error_at_the_end() {
+        let path = iotguard_testkit::testdata("pcap/fragments.pcap");
+        let items: Vec<Item> = open("fragments.pcap", File::open(path).unwrap())
+            .unwrap()
+            .collect();
+        assert_eq!(items.len(), 5);
+        assert!(items[..4].iter().all(Result::is_ok));
+        let e = items[4].as_ref().unwrap_err();
+        assert_eq!((e.kind, e.line), (ErrorKind::Malformed, 25));
+        assert_eq!(
+            e.reason,
+            "3 of the capture's 17 IP fragments are in no flow: 0 of datagrams not complete 5 \
+             min after their first fragment, 0 of datagrams dropped from a full reassembly, 2 \
+             of datagrams not complete when the capture ended, 1 inconsistent with their \
+             datagram"
+        );
+    }
+}
