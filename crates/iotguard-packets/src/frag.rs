@@ -154,10 +154,10 @@ impl Defrag {
             }
         }
         let dg = self.table.get_mut(&key)?;
+        let mut inconsistent = f.proto != dg.proto;
         if f.offset == 0 {
             dg.proto = f.proto;
         }
-        let mut inconsistent = f.proto != dg.proto;
         let mut overlapping = false;
         for s in dg.buf.sections() {
             let lo = usize::from(s.start).max(start);

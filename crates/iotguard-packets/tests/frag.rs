@@ -299,6 +299,27 @@ fn an_overlap_with_other_bytes_keeps_the_data_that_came_first_as_zeek_does() {
 }
 
 #[test]
+fn a_fragment_of_another_protocol_is_inconsistent_and_the_first_fragments_protocol_wins() {
+    let frags = fragment_v4(&udp(true, 5000, 6000, &[7; 1000]), 3, &[400, 800]);
+    let mut tcp_middle = frags[1].clone();
+    tcp_middle[14 + 9] = 6;
+    let (flows, s) = run(
+        MeterConfig::default(),
+        &at(0.0, vec![tcp_middle, frags[0].clone(), frags[2].clone()]),
+    );
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].proto, Protocol::Udp);
+    assert_eq!(
+        (flows[0].orig_p, flows[0].orig_ip_bytes),
+        (Some(5000), Some(1_028))
+    );
+    assert_eq!(
+        (s.frag_inconsistent, s.frag_datagrams, s.frag_in_flows),
+        (1, 1, 3)
+    );
+}
+
+#[test]
 fn a_fragmented_tcp_segment_counts_as_the_whole_segment_would() {
     let whole = tcp_ack(true, 1, false, &[b'y'; 1_200]);
     let conn = |data: Vec<Vec<u8>>| {
