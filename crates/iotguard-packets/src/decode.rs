@@ -1,6 +1,6 @@
 //! From a packet's bytes to what a flow needs of it: addresses, transport, ports, TCP flags and
 //! sequence number, and byte counts; or, for an IP fragment, what its reassembly needs
-//! ([`Fragment`], put together in [`crate::frag`]).
+//! ([`Fragment`]; the meter reassembles datagrams in `frag.rs`).
 
 use std::net::IpAddr;
 
