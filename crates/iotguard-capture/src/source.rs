@@ -48,6 +48,26 @@ pub struct CaptureSnapshot {
     pub flows: u64,
     /// Of them, ended early because the connection table was full.
     pub evicted: u64,
+    /// Of the packets, IP fragments (reassembled into datagrams before metering).
+    pub fragments: u64,
+    /// Datagrams reassembled from fragments, each one packet of its flow.
+    pub frag_datagrams: u64,
+    /// Fragments of those datagrams (in `in_flows`).
+    pub frag_in_flows: u64,
+    /// Fragments held for a datagram not yet complete (in no flow yet).
+    pub frag_pending: u64,
+    /// Fragments dropped: their datagram was not complete 5 min after its first.
+    pub frag_timed_out: u64,
+    /// Fragments dropped: their datagram was the oldest when reassembly was full.
+    pub frag_evicted: u64,
+    /// Fragments dropped: their datagram was not complete when the capture ended.
+    pub frag_unfinished: u64,
+    /// Fragments rejected as inconsistent with their datagram.
+    pub frag_rejected: u64,
+    /// Fragments overlapping data already held, same bytes (kept).
+    pub frag_overlapping: u64,
+    /// Fragments overlapping data already held with other bytes, or of another protocol.
+    pub frag_inconsistent: u64,
 }
 
 impl CaptureSnapshot {
@@ -78,6 +98,16 @@ impl CaptureStats {
             malformed: meter.malformed,
             flows: meter.flows,
             evicted: meter.evicted,
+            fragments: meter.fragments,
+            frag_datagrams: meter.frag_datagrams,
+            frag_in_flows: meter.frag_in_flows,
+            frag_pending: meter.frag_pending,
+            frag_timed_out: meter.frag_timed_out,
+            frag_evicted: meter.frag_evicted,
+            frag_unfinished: meter.frag_unfinished,
+            frag_rejected: meter.frag_rejected,
+            frag_overlapping: meter.frag_overlapping,
+            frag_inconsistent: meter.frag_inconsistent,
         };
     }
 }
@@ -120,11 +150,56 @@ impl iotguard_detect::SourceMetrics for CaptureStats {
                 "flows ended early, the connection table full",
                 s.evicted,
             ),
+            ("fragments", "IP fragments the flow meter read", s.fragments),
+            (
+                "frag_datagrams",
+                "datagrams reassembled from IP fragments, one packet of a flow each",
+                s.frag_datagrams,
+            ),
+            (
+                "frag_in_flows",
+                "IP fragments of reassembled datagrams",
+                s.frag_in_flows,
+            ),
+            (
+                "frag_timed_out",
+                "IP fragments dropped, their datagram incomplete at the timeout",
+                s.frag_timed_out,
+            ),
+            (
+                "frag_evicted",
+                "IP fragments dropped, their datagram evicted from a full reassembly",
+                s.frag_evicted,
+            ),
+            (
+                "frag_unfinished",
+                "IP fragments dropped, their datagram incomplete when the capture ended",
+                s.frag_unfinished,
+            ),
+            (
+                "frag_rejected",
+                "IP fragments rejected as inconsistent with their datagram",
+                s.frag_rejected,
+            ),
+            (
+                "frag_overlapping",
+                "IP fragments overlapping data already held, with the same bytes",
+                s.frag_overlapping,
+            ),
+            (
+                "frag_inconsistent",
+                "IP fragments overlapping data already held with other bytes, or of another protocol",
+                s.frag_inconsistent,
+            ),
         ] {
             out.push_str(&format!(
                 "# HELP iotguard_capture_{name}_total {help}\n# TYPE iotguard_capture_{name}_total counter\niotguard_capture_{name}_total {value}\n"
             ));
         }
+        out.push_str(&format!(
+            "# HELP iotguard_capture_frag_pending IP fragments held for a datagram not yet complete\n# TYPE iotguard_capture_frag_pending gauge\niotguard_capture_frag_pending {}\n",
+            s.frag_pending
+        ));
         out
     }
 }
@@ -293,6 +368,16 @@ mod tests {
                 malformed: 0,
                 flows: 3_172,
                 evicted: 2,
+                fragments: 12,
+                frag_datagrams: 3,
+                frag_in_flows: 8,
+                frag_pending: 1,
+                frag_timed_out: 2,
+                frag_evicted: 0,
+                frag_unfinished: 0,
+                frag_rejected: 1,
+                frag_overlapping: 1,
+                frag_inconsistent: 0,
             },
         );
         let s = stats.snapshot();
@@ -302,6 +387,8 @@ mod tests {
         assert_eq!(json["capture"]["dropped"], 3);
         assert_eq!(json["capture"]["not_ip"], 1_736);
         assert_eq!(json["capture"]["evicted"], 2);
+        assert_eq!(json["capture"]["frag_timed_out"], 2);
+        assert_eq!(json["capture"]["frag_pending"], 1);
         let text = stats.prometheus_text();
         for line in [
             "iotguard_capture_received_total 24484\n",
@@ -313,9 +400,14 @@ mod tests {
             "iotguard_capture_malformed_total 0\n",
             "iotguard_capture_flows_total 3172\n",
             "iotguard_capture_evicted_total 2\n",
+            "iotguard_capture_fragments_total 12\n",
+            "iotguard_capture_frag_datagrams_total 3\n",
+            "iotguard_capture_frag_timed_out_total 2\n",
+            "iotguard_capture_frag_rejected_total 1\n",
+            "# TYPE iotguard_capture_frag_pending gauge\niotguard_capture_frag_pending 1\n",
         ] {
             assert!(text.contains(line), "{line} in {text}");
         }
-        assert_eq!(text.matches("# TYPE ").count(), 9);
+        assert_eq!(text.matches("# TYPE ").count(), 19);
     }
 }

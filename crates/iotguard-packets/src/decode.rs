@@ -1,9 +1,13 @@
 //! From a packet's bytes to what a flow needs of it: addresses, transport, ports, TCP flags and
-//! sequence number, and byte counts.
+//! sequence number, and byte counts; or, for an IP fragment, what its reassembly needs
+//! ([`Fragment`]; the meter reassembles datagrams in `frag.rs`).
 
 use std::net::IpAddr;
 
-use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use etherparse::{
+    Icmpv4Slice, Icmpv6Slice, IpNumber, Ipv6ExtensionSlice, NetSlice, SlicedPacket, TcpSlice,
+    TransportSlice, UdpSlice,
+};
 
 /// Link types this meter decodes (the numbers of tcpdump.org's list).
 pub mod linktype {
@@ -34,7 +38,7 @@ pub enum Transport {
     Udp,
     /// ICMP or ICMPv6: ports carry the type and code, as Zeek's do.
     Icmp,
-    /// Any other IP protocol, or a fragment after the first (no transport header).
+    /// Any other IP protocol.
     Other,
 }
 
@@ -85,6 +89,39 @@ fn head_of(payload: &[u8]) -> ([u8; 8], u8) {
     (head, n as u8)
 }
 
+/// An IP packet: a whole datagram, or a fragment of one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ip<'a> {
+    /// A whole datagram, decoded to its transport.
+    Whole(Decoded),
+    /// A fragment (IPv4 with MF set or an offset, IPv6 with a fragment header that fragments):
+    /// it has a flow only once its datagram is reassembled.
+    Fragment(Fragment<'a>),
+}
+
+/// One fragment of an IP datagram, as reassembly needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fragment<'a> {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// The identification (IPv4's 16 bits, IPv6's fragment header's 32).
+    pub id: u32,
+    /// The protocol of the datagram's payload (IPv6: the fragment header's next header).
+    pub proto: u8,
+    /// Where this fragment's data starts in the datagram's payload, in bytes.
+    pub offset: u16,
+    /// More fragments follow (MF).
+    pub more: bool,
+    /// The length of the IP header the reassembled datagram gets from this fragment, as
+    /// Zeek counts it: IPv4's header with its options, IPv6's fixed header and the extension
+    /// headers before the fragment header (not the fragment header itself).
+    pub header_len: u16,
+    /// The fragment's data (the part of the datagram's payload it carries).
+    pub data: &'a [u8],
+}
+
 /// Why a packet has no flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Skip {
@@ -97,7 +134,7 @@ pub enum Skip {
 }
 
 /// Decodes one packet of link type `linktype`.
-pub fn decode(linktype: i32, data: &[u8]) -> Result<Decoded, Skip> {
+pub fn decode(linktype: i32, data: &[u8]) -> Result<Ip<'_>, Skip> {
     let sliced = match linktype {
         linktype::ETHERNET => SlicedPacket::from_ethernet(data),
         linktype::LINUX_SLL => SlicedPacket::from_linux_sll(data),
@@ -110,6 +147,9 @@ pub fn decode(linktype: i32, data: &[u8]) -> Result<Decoded, Skip> {
         _ => return Err(Skip::Linktype),
     }
     .map_err(|_| Skip::Malformed)?;
+    if sliced.is_ip_payload_fragmented() {
+        return fragment(data, &sliced).map(Ip::Fragment);
+    }
     let (src, dst, ip_len, header_len) = match &sliced.net {
         Some(NetSlice::Ipv4(ip)) => {
             let h = ip.header();
@@ -173,13 +213,158 @@ pub fn decode(linktype: i32, data: &[u8]) -> Result<Decoded, Skip> {
         ),
         _ => (0, 0, Transport::Other, after_ip, ([0; 8], 0)),
     };
-    Ok(Decoded {
+    Ok(Ip::Whole(Decoded {
         src,
         dst,
         sport,
         dport,
         transport,
         ip_len,
+        payload_len,
+        head,
+        head_len,
+    }))
+}
+
+/// What reassembly needs of a fragment.
+fn fragment<'a>(buf: &'a [u8], sliced: &SlicedPacket<'a>) -> Result<Fragment<'a>, Skip> {
+    match &sliced.net {
+        Some(NetSlice::Ipv4(ip)) => {
+            let h = ip.header();
+            Ok(Fragment {
+                src: IpAddr::V4(h.source_addr()),
+                dst: IpAddr::V4(h.destination_addr()),
+                id: u32::from(h.identification()),
+                proto: ip.payload().ip_number.0,
+                offset: h.fragments_offset().byte_offset(),
+                more: h.more_fragments(),
+                header_len: u16::from(h.ihl()) * 4,
+                data: ip.payload().payload,
+            })
+        }
+        Some(NetSlice::Ipv6(ip)) => {
+            // The headers before the fragment header are the datagram's own; what follows it is
+            // the fragment's data (extension headers after it included: etherparse parses them,
+            // but they belong to the fragmentable part).
+            let exts = ip.extensions();
+            let mut before = 0usize;
+            let mut frag = None;
+            for ext in exts.clone().into_iter() {
+                match ext {
+                    Ipv6ExtensionSlice::Fragment(f) => {
+                        frag = Some(f);
+                        break;
+                    }
+                    Ipv6ExtensionSlice::HopByHop(e)
+                    | Ipv6ExtensionSlice::Routing(e)
+                    | Ipv6ExtensionSlice::DestinationOptions(e) => before += e.slice().len(),
+                    Ipv6ExtensionSlice::Authentication(e) => before += e.slice().len(),
+                }
+            }
+            let f = frag.ok_or(Skip::Malformed)?;
+            // The data runs from after the fragment header to the end of the payload: two
+            // slices of the packet, one after the other.
+            let after = &exts.slice()[before + f.slice().len()..];
+            let payload = ip.payload().payload;
+            let data = if after.is_empty() {
+                payload
+            } else {
+                joined(buf, after, payload).ok_or(Skip::Malformed)?
+            };
+            let h = ip.header();
+            Ok(Fragment {
+                src: IpAddr::V6(h.source_addr()),
+                dst: IpAddr::V6(h.destination_addr()),
+                id: f.identification(),
+                proto: f.next_header().0,
+                offset: f.fragment_offset().byte_offset(),
+                more: f.more_fragments(),
+                header_len: u16::try_from(40 + before).map_err(|_| Skip::Malformed)?,
+                data,
+            })
+        }
+        _ => Err(Skip::NotIp),
+    }
+}
+
+/// Two slices of `buf`, the second right after the first, as one slice of it; `None` if they
+/// are not adjacent parts of `buf`.
+fn joined<'a>(buf: &'a [u8], first: &[u8], second: &[u8]) -> Option<&'a [u8]> {
+    let base = buf.as_ptr() as usize;
+    let start = (first.as_ptr() as usize).checked_sub(base)?;
+    let next = (second.as_ptr() as usize).checked_sub(base)?;
+    if next != start + first.len() {
+        return None;
+    }
+    buf.get(start..next + second.len())
+}
+
+/// A reassembled datagram decoded to its transport, as [`decode`] decodes a whole packet:
+/// `header_len` is the IP header's length Zeek gives it, `payload` the whole reassembled payload.
+pub fn decode_datagram(
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    header_len: u16,
+    payload: &[u8],
+) -> Result<Decoded, Skip> {
+    let after_ip = payload.len() as u64;
+    let (sport, dport, transport, payload_len, (head, head_len)) = match IpNumber(proto) {
+        IpNumber::TCP => {
+            let t = TcpSlice::from_slice(payload).map_err(|_| Skip::Malformed)?;
+            (
+                t.source_port(),
+                t.destination_port(),
+                Transport::Tcp(TcpInfo {
+                    syn: t.syn(),
+                    ack: t.ack(),
+                    fin: t.fin(),
+                    rst: t.rst(),
+                    seq: t.sequence_number(),
+                }),
+                after_ip.saturating_sub(u64::from(t.data_offset()) * 4),
+                head_of(t.payload()),
+            )
+        }
+        IpNumber::UDP => {
+            let u = UdpSlice::from_slice(payload).map_err(|_| Skip::Malformed)?;
+            (
+                u.source_port(),
+                u.destination_port(),
+                Transport::Udp,
+                after_ip.saturating_sub(8),
+                head_of(u.payload()),
+            )
+        }
+        IpNumber::ICMP if src.is_ipv4() => {
+            let i = Icmpv4Slice::from_slice(payload).map_err(|_| Skip::Malformed)?;
+            (
+                u16::from(i.type_u8()),
+                u16::from(i.code_u8()),
+                Transport::Icmp,
+                after_ip.saturating_sub(8),
+                ([0; 8], 0),
+            )
+        }
+        IpNumber::IPV6_ICMP if src.is_ipv6() => {
+            let i = Icmpv6Slice::from_slice(payload).map_err(|_| Skip::Malformed)?;
+            (
+                u16::from(i.type_u8()),
+                u16::from(i.code_u8()),
+                Transport::Icmp,
+                after_ip.saturating_sub(8),
+                ([0; 8], 0),
+            )
+        }
+        _ => (0, 0, Transport::Other, after_ip, ([0; 8], 0)),
+    };
+    Ok(Decoded {
+        src,
+        dst,
+        sport,
+        dport,
+        transport,
+        ip_len: u64::from(header_len) + after_ip,
         payload_len,
         head,
         head_len,

@@ -4,7 +4,10 @@
 //!
 //! - [`pcap`] reads pcap and pcapng files into packets (through `pcap-parser`).
 //! - [`decode`] takes a packet's link layer to its addresses, ports and TCP flags (through
-//!   `etherparse`).
+//!   `etherparse`), or to an IP fragment.
+//! - `frag` reassembles IPv4 and IPv6 fragments into datagrams before the connection table,
+//!   as Zeek does (etherparse's `IpDefragBuf` for each datagram's bytes; the keying, Zeek's
+//!   rules on overlaps, the timeout and the bounds are written here).
 //! - `live` (the `live` feature) captures from a network interface through libpcap into the
 //!   same meter.
 //! - [`meter`] keeps the table of open connections, with Zeek's TCP endpoint state machine,
@@ -13,11 +16,16 @@
 //!   semantics.
 //!
 //! Invariant: every packet read is either part of exactly one emitted flow or counted in
-//! [`MeterStats`](meter::MeterStats) with the reason it is not (not IP, truncated, a fragment
-//! after the first); the table is bounded and a full table evicts (emits) its oldest
-//! connection, never drops it.
+//! [`MeterStats`](meter::MeterStats) with the reason it is not (not IP, of an unknown link
+//! type, truncated or malformed, or an IP fragment whose datagram timed out, was evicted, was
+//! unfinished when the capture ended, or which was rejected as inconsistent with it; until
+//! then, pending). A fragment of a reassembled datagram is part of the datagram's flow, where
+//! the datagram counts as one packet, as in Zeek's conn.log. The connection table is bounded
+//! and a full table evicts (emits) its oldest connection, never drops it; reassembly is
+//! bounded in datagrams, bytes and time, and what it drops is counted.
 
 pub mod decode;
+mod frag;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod meter;

@@ -8,7 +8,8 @@ use std::net::IpAddr;
 use compact_str::CompactString;
 use iotguard_flow::{ConnState, FlowRecord, Interval, Protocol, Timestamp};
 
-use crate::decode::{decode, Decoded, Skip, TcpInfo, Transport};
+use crate::decode::{decode, Decoded, Ip, Skip, TcpInfo, Transport};
+use crate::frag::Defrag;
 use crate::pcap::Packet;
 
 const SEC: i64 = 1_000_000_000;
@@ -30,6 +31,15 @@ pub struct MeterConfig {
     pub tcp_close_delay: Interval,
     /// At most this many open connections; a new one past it ends the longest idle first.
     pub max_conns: usize,
+    /// A fragmented IP datagram not complete this long after its first fragment is dropped,
+    /// its fragments counted (`frag_timeout`, 5 min).
+    pub frag_timeout: Interval,
+    /// At most this many datagrams in reassembly; a new one past it drops the oldest first
+    /// (Zeek has no bound).
+    pub max_frag_datagrams: usize,
+    /// At most this many bytes buffered for reassembly; past it the oldest datagrams are
+    /// dropped first (Zeek has no bound).
+    pub max_frag_bytes: usize,
 }
 
 impl Default for MeterConfig {
@@ -42,27 +52,63 @@ impl Default for MeterConfig {
             tcp_attempt: Interval(5 * SEC),
             tcp_close_delay: Interval(5 * SEC),
             max_conns: 1_000_000,
+            frag_timeout: Interval(300 * SEC),
+            max_frag_datagrams: 16_384,
+            max_frag_bytes: 64 << 20,
         }
     }
 }
 
 /// What the meter saw, and what it did not make flows of.
+///
+/// At every moment `packets` = `in_flows` + `not_ip` + `unknown_linktype` + `malformed` +
+/// `frag_pending` + `frag_timed_out` + `frag_evicted` + `frag_unfinished` + `frag_rejected`;
+/// and the emitted flows' packets (`orig_pkts` + `resp_pkts`) add up to `in_flows` −
+/// `frag_in_flows` + `frag_datagrams` (a reassembled datagram is one packet of its flow, as in
+/// Zeek), once the open connections are emitted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MeterStats {
     /// Packets given to the meter.
     pub packets: u64,
-    /// Of them, counted in a flow.
+    /// Of them, counted in a flow (an IP fragment: its datagram is).
     pub in_flows: u64,
     /// Not IP (ARP, LLDP, ...).
     pub not_ip: u64,
     /// Of a link type the meter does not decode.
     pub unknown_linktype: u64,
-    /// Too short or malformed for their headers.
+    /// Too short or malformed for their headers (a reassembled datagram's transport header
+    /// included: all its fragments are counted here).
     pub malformed: u64,
     /// Flows emitted.
     pub flows: u64,
     /// Flows ended early because the table was full.
     pub evicted: u64,
+    /// IP fragments read, whatever became of them.
+    pub fragments: u64,
+    /// Datagrams reassembled from fragments and counted in a flow.
+    pub frag_datagrams: u64,
+    /// Fragments of those datagrams (counted in `in_flows`).
+    pub frag_in_flows: u64,
+    /// Fragments held for a datagram not yet complete (in no flow yet; 0 once the meter is
+    /// finished).
+    pub frag_pending: u64,
+    /// Fragments dropped: their datagram was not complete `frag_timeout` after its first.
+    pub frag_timed_out: u64,
+    /// Fragments dropped: their datagram was the oldest when reassembly reached its bound on
+    /// datagrams or bytes.
+    pub frag_evicted: u64,
+    /// Fragments dropped: their datagram was not complete when the capture ended.
+    pub frag_unfinished: u64,
+    /// Fragments rejected as inconsistent with their datagram (an end past or other than the
+    /// last fragment's, data before the last not a multiple of 8 bytes, past 65,535 bytes).
+    pub frag_rejected: u64,
+    /// Fragments overlapping data already held, with the same bytes (Zeek's
+    /// `fragment_overlap` weird); kept, the data held stays.
+    pub frag_overlapping: u64,
+    /// Fragments overlapping data already held with other bytes, or of another protocol than
+    /// their datagram (Zeek's `fragment_inconsistency` and `fragment_protocol_inconsistency`);
+    /// kept, the data held stays.
+    pub frag_inconsistent: u64,
 }
 
 /// TCP endpoint states (Zeek's `TCP_ENDPOINT_*`); UDP and ICMP use Inactive and Active only.
@@ -141,6 +187,8 @@ pub struct FlowMeter {
     /// foldhash, seeded per process: a fifth of SipHash's cost here, and a seed an attacker
     /// crafting packets does not know.
     table: HashMap<Key, Conn, foldhash::fast::RandomState>,
+    /// IP datagrams in reassembly.
+    defrag: Defrag,
     stats: MeterStats,
     out: Vec<FlowRecord>,
     next_serial: u64,
@@ -154,6 +202,11 @@ impl FlowMeter {
     /// A meter with these timeouts and bounds.
     pub fn new(config: MeterConfig) -> Self {
         FlowMeter {
+            defrag: Defrag::new(
+                config.frag_timeout,
+                config.max_frag_datagrams,
+                config.max_frag_bytes,
+            ),
             config,
             table: HashMap::default(),
             stats: MeterStats::default(),
@@ -177,6 +230,7 @@ impl FlowMeter {
 
     /// Ends every open connection (the capture is over) and returns all flows not yet drained.
     pub fn finish(&mut self) -> Vec<FlowRecord> {
+        self.defrag.finish(&mut self.stats);
         let mut rest: Vec<Conn> = self.table.drain().map(|(_, c)| c).collect();
         rest.sort_by_key(|c| c.serial);
         let mut out = self.drain();
@@ -200,11 +254,33 @@ impl FlowMeter {
     }
 
     /// Counts one packet into its connection; a packet that is in no flow says why (and is
-    /// counted in [`MeterStats`]).
+    /// counted in [`MeterStats`]). An IP fragment goes to its datagram's reassembly (`Ok`:
+    /// counted as pending, or as rejected if it cannot be part of its datagram); the fragment
+    /// that completes the datagram counts the datagram into its connection as one packet.
     pub fn push(&mut self, packet: &Packet<'_>) -> Result<(), Skip> {
         self.stats.packets += 1;
+        let t = packet.ts.max(self.now);
         let d = match decode(packet.linktype, packet.data) {
-            Ok(d) => d,
+            Ok(Ip::Whole(d)) => {
+                self.stats.in_flows += 1;
+                d
+            }
+            Ok(Ip::Fragment(f)) => {
+                self.now = t;
+                match self.defrag.push(&f, t, &mut self.stats) {
+                    None => return Ok(()),
+                    Some((Ok(d), n)) => {
+                        self.stats.in_flows += n;
+                        self.stats.frag_datagrams += 1;
+                        self.stats.frag_in_flows += n;
+                        d
+                    }
+                    Some((Err(skip), n)) => {
+                        self.stats.malformed += n;
+                        return Err(skip);
+                    }
+                }
+            }
             Err(skip) => {
                 match skip {
                     Skip::NotIp => self.stats.not_ip += 1,
@@ -214,8 +290,6 @@ impl FlowMeter {
                 return Err(skip);
             }
         };
-        self.stats.in_flows += 1;
-        let t = packet.ts.max(self.now);
         self.now = t;
         // Ended connections are looked for once a second of capture time, but the walk costs
         // at most 4 table entries a packet on average (a sparse capture, hours of a few
@@ -279,6 +353,7 @@ impl FlowMeter {
     }
 
     fn sweep(&mut self, t: Timestamp) {
+        self.defrag.expire(t, &mut self.stats);
         let mut ended: Vec<Key> = Vec::new();
         for (k, c) in &self.table {
             if self.deadline(c) < t {

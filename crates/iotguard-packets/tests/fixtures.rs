@@ -1,7 +1,7 @@
 //! The committed captures (testdata/pcap, written by gen_pcap_fixture.py): the pcap and the
 //! pcapng of the same packets give the same flows, exactly these.
 
-use iotguard_flow::{ConnState, FlowRecord, Timestamp};
+use iotguard_flow::{ConnState, FlowRecord, Protocol, Timestamp};
 use iotguard_packets::{read_pcap, FlowMeter, MeterConfig, MeterStats};
 
 fn flows(name: &str) -> (u64, Vec<FlowRecord>, MeterStats) {
@@ -88,4 +88,93 @@ fn a_capture_cut_anywhere_gives_the_packets_before_the_cut_and_an_error() {
         read_pcap(&b"not a capture at all"[..], |_| {}),
         Err(iotguard_packets::PcapError::NotPcap)
     ));
+}
+
+/// testdata/pcap/fragments.pcap (gen_fragments_fixture.py): datagrams in fragments, in order,
+/// out of order, duplicated, forged, past their end, incomplete, over IPv4 and IPv6. Each
+/// reassembled datagram is one packet of its flow with its whole IP length (Zeek's conn.log
+/// counts), and every fragment that made no flow is counted with its reason.
+#[test]
+fn a_capture_of_ip_fragments_gives_the_reassembled_flows() {
+    let (n, flows, s) = flows("pcap/fragments.pcap");
+    assert_eq!(n, 25);
+    let got: Vec<_> = flows
+        .iter()
+        .map(|f| {
+            (
+                f.orig_h.unwrap().to_string(),
+                f.orig_p,
+                f.resp_p,
+                f.proto.clone(),
+                f.conn_state.clone(),
+                f.history.as_deref().map(str::to_owned),
+                (f.orig_pkts, f.orig_ip_bytes, f.orig_bytes),
+                (f.resp_pkts, f.resp_ip_bytes, f.resp_bytes),
+            )
+        })
+        .collect();
+    let h = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        got,
+        vec![
+            (
+                "192.0.2.10".to_owned(),
+                Some(5000),
+                Some(6000),
+                Protocol::Udp,
+                Some(ConnState::SF),
+                h("Dd"),
+                (Some(1), Some(1_028), Some(1_000)),
+                (Some(1), Some(38), Some(10)),
+            ),
+            (
+                "192.0.2.10".to_owned(),
+                Some(40001),
+                Some(80),
+                Protocol::Tcp,
+                Some(ConnState::SF),
+                h("ShADaFf"),
+                (Some(4), Some(1_360), Some(1_200)),
+                (Some(3), Some(120), Some(0)),
+            ),
+            (
+                "2001:db8::a".to_owned(),
+                Some(40002),
+                Some(9999),
+                Protocol::Udp,
+                Some(ConnState::S0),
+                h("D"),
+                (Some(1), Some(1_548), None),
+                (Some(0), Some(0), None),
+            ),
+            (
+                "192.0.2.10".to_owned(),
+                Some(8100),
+                Some(8101),
+                Protocol::Udp,
+                Some(ConnState::S0),
+                h("D"),
+                (Some(1), Some(628), None),
+                (Some(0), Some(0), None),
+            ),
+        ]
+    );
+    assert_eq!(
+        (s.packets, s.in_flows, s.not_ip, s.flows, s.fragments),
+        (25, 21, 1, 4, 17)
+    );
+    assert_eq!(
+        (
+            s.frag_datagrams,
+            s.frag_in_flows,
+            s.frag_pending,
+            s.frag_timed_out,
+            s.frag_evicted,
+            s.frag_unfinished,
+            s.frag_rejected,
+            s.frag_overlapping,
+            s.frag_inconsistent
+        ),
+        (4, 14, 0, 0, 0, 2, 1, 1, 1)
+    );
 }

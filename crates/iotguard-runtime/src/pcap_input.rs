@@ -4,6 +4,7 @@
 //! log. The meter runs on a thread of its own and hands flows over as connections end.
 //!
 //! Nothing is lost in silence: a malformed packet is a counted error naming its packet number,
+//! IP fragments whose datagram never completed are one counted error at the end,
 //! a capture cut inside a packet yields every flow before the cut and then an I/O error, and a
 //! meter thread that stops without saying it is done is an error too.
 
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use iotguard_flow::{ErrorKind, FlowRecord, ParseError, RecordIter};
 use iotguard_packets::decode::Skip;
-use iotguard_packets::{read_pcap, FlowMeter, MeterConfig};
+use iotguard_packets::{read_pcap, FlowMeter, MeterConfig, MeterStats};
 
 use crate::error::{Error, Result};
 
@@ -36,6 +37,21 @@ type Item = std::result::Result<FlowRecord, ParseError>;
 /// What the meter thread sends: flows and errors in batches (a hand-off per flow cost a tenth
 /// of the time in thread wake-ups), then `None` once the capture is done.
 type Message = Option<Vec<Item>>;
+
+/// IP fragments that made no flow (their datagram never completed, or they were inconsistent
+/// with it), as one error for the whole capture; `None` if there were none.
+fn fragments_in_no_flow(s: &MeterStats) -> Option<String> {
+    let lost = s.frag_timed_out + s.frag_evicted + s.frag_unfinished + s.frag_rejected;
+    (lost > 0).then(|| {
+        format!(
+            "{lost} of the capture's {} IP fragments are in no flow: {} of datagrams not \
+             complete 5 min after their first fragment, {} of datagrams dropped from a full \
+             reassembly, {} of datagrams not complete when the capture ended, {} inconsistent \
+             with their datagram",
+            s.fragments, s.frag_timed_out, s.frag_evicted, s.frag_unfinished, s.frag_rejected
+        )
+    })
+}
 
 /// Flows handed over at a time.
 const BATCH: usize = 512;
@@ -85,6 +101,9 @@ pub(crate) fn open(name: &str, file: File) -> Result<Box<dyn RecordIter>> {
                 return;
             }
             batch.extend(meter.finish().into_iter().map(Ok));
+            if let Some(reason) = fragments_in_no_flow(meter.stats()) {
+                batch.push(Err(error(number, ErrorKind::Malformed, reason)));
+            }
             if let Err(e) = read {
                 batch.push(Err(error(number, ErrorKind::Io, e.to_string())));
             }
@@ -145,5 +164,32 @@ impl Iterator for PcapRecords {
 impl RecordIter for PcapRecords {
     fn format_name(&self) -> &'static str {
         "pcap"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// testdata/pcap/fragments.pcap: its four reassembled flows, then one error for the three
+    /// IP fragments in no flow (two of a datagram never completed, one inconsistent with its
+    /// datagram), naming the reasons.
+    #[test]
+    fn ip_fragments_in_no_flow_are_one_error_at_the_end() {
+        let path = iotguard_testkit::testdata("pcap/fragments.pcap");
+        let items: Vec<Item> = open("fragments.pcap", File::open(path).unwrap())
+            .unwrap()
+            .collect();
+        assert_eq!(items.len(), 5);
+        assert!(items[..4].iter().all(Result::is_ok));
+        let e = items[4].as_ref().unwrap_err();
+        assert_eq!((e.kind, e.line), (ErrorKind::Malformed, 25));
+        assert_eq!(
+            e.reason,
+            "3 of the capture's 17 IP fragments are in no flow: 0 of datagrams not complete 5 \
+             min after their first fragment, 0 of datagrams dropped from a full reassembly, 2 \
+             of datagrams not complete when the capture ended, 1 inconsistent with their \
+             datagram"
+        );
     }
 }

@@ -669,7 +669,7 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
     let capture = capture.map(|c| c.snapshot());
     let capture_lost = capture.as_ref().is_some_and(|c| c.lost() > 0);
     if let Some(c) = &capture {
-        let line = format!(
+        let mut line = format!(
             "capture: {} packets passed the filter, {} dropped by the kernel, {} by the \
              interface; the meter read {} packets: {} in {} flows ({} ended early, the table \
              full), {} not IP, {} of an unknown link type, {} malformed",
@@ -684,6 +684,23 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             c.unknown_linktype,
             c.malformed
         );
+        if c.fragments > 0 {
+            line.push_str(&format!(
+                "; {} IP fragments: {} in {} reassembled datagrams, {} pending, {} timed out, \
+                 {} evicted, {} unfinished, {} rejected; {} overlapped data already held, {} \
+                 with other bytes",
+                c.fragments,
+                c.frag_in_flows,
+                c.frag_datagrams,
+                c.frag_pending,
+                c.frag_timed_out,
+                c.frag_evicted,
+                c.frag_unfinished,
+                c.frag_rejected,
+                c.frag_overlapping,
+                c.frag_inconsistent
+            ));
+        }
         if capture_lost {
             output::error(&line);
         } else {
