@@ -37,6 +37,7 @@
 //! eviction), no allocation per flow once the host tables are warm.
 
 mod config;
+mod context;
 mod describe;
 mod extract;
 mod flow;
@@ -44,7 +45,8 @@ mod host;
 mod schema;
 mod window;
 
-pub use config::{ConfigError, FeatureConfig};
+pub use config::{ConfigError, FeatureConfig, DEFAULT_CONTEXT};
+pub use context::{ContextGroup, DST_ORIGS_CAP, MAX_PORTS, PORT_HOSTS_CAP, PORT_WINDOW_SECS};
 pub use describe::{describe, glossary_rows, number, FeatureDoc, Scale};
 pub use extract::FeatureExtractor;
 pub use schema::{FeatureSchema, SCHEMA_VERSION};
