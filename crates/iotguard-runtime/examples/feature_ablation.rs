@@ -40,6 +40,9 @@ use iotguard_runtime::batch::BatchConfig;
 use iotguard_runtime::dataset::build_dataset;
 use iotguard_runtime::input;
 
+/// One held-out capture under one candidate: (capture, scores, target, class, threshold).
+type Fold = (String, Vec<f32>, Vec<bool>, Vec<u32>, f32);
+
 fn parse_variant(v: &str) -> Result<Vec<ContextGroup>, String> {
     match v {
         "baseline" => Ok(Vec::new()),
@@ -124,9 +127,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             .map(|(i, _)| i)
             .collect();
         let d = full.select_features(&columns);
-        // Per candidate, per fold: (capture, scores, target, class, threshold).
-        let mut folds: Vec<Vec<(String, Vec<f32>, Vec<bool>, Vec<u32>, f32)>> =
-            vec![Vec::new(); candidates.len()];
+        // Per candidate, per fold.
+        let mut folds: Vec<Vec<Fold>> = vec![Vec::new(); candidates.len()];
         for &g in &iotguard_models::cv::distinct_groups(&d.group) {
             let name = d.group_names[g as usize].clone();
             let train_rows: Vec<usize> = (0..d.n_rows()).filter(|&i| d.group[i] != g).collect();
