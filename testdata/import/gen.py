@@ -66,7 +66,7 @@ def main():
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [args.bin, "features", "--out", tmp] + [os.path.join(ROOT, p) for p in INPUTS],
+            [args.bin, "features", "--context", "none", "--out", tmp] + [os.path.join(ROOT, p) for p in INPUTS],
             check=True,
         )
         schema = json.load(open(os.path.join(tmp, "feature_schema.json")))

@@ -468,10 +468,50 @@ fn host_doc(name: &str) -> Option<FeatureDoc> {
     Some(d)
 }
 
+/// Describes a network-context feature (`pair.*`, `dst.*`, `port.*`, `service_port.*`).
+fn context_doc(name: &str) -> Option<FeatureDoc> {
+    use Scale::*;
+    let d = match name {
+        "pair.flows" => doc(name, "Connections from the originator to this responder so far (since the pair was first seen, forgotten after an hour idle), this one included.", "connections", Plain,
+            "{src} has opened {v} connections to {dst} so far"),
+        "pair.gap_s" => FeatureDoc {
+            when_missing: Some("it was the first connection seen from {src} to {dst}".to_string()),
+            ..doc(name, "Seconds since the originator's previous connection to this same responder (missing: none seen).", "s", Plain,
+                "{src}'s previous connection to {dst} was {v} s earlier")
+        },
+        "pair.gap_mean_s" => doc(name, "Mean seconds between the originator's connections to this same responder (missing: fewer than two).", "s", Plain,
+            "{src} connected to {dst} every {v} s on average"),
+        "pair.gap_cv" => doc(name, "Regularity of the originator's connections to this same responder: standard deviation over mean of the gaps (0: like clockwork, as a beacon to a command server; missing: fewer than three connections).", "", Plain,
+            "the gaps between {src}'s connections to {dst} varied by a factor of {v} (0 is like clockwork)"),
+        "dst.orig_hosts" => doc(name, "Distinct originators seen contacting this responder so far (counted up to 16): 1 means no other host on the network talks to it.", "hosts", Plain,
+            "{v} distinct hosts have contacted {dst} so far"),
+        "dst.flows" => doc(name, "Connections to this responder from anyone so far, this one included.", "connections", Plain,
+            "{dst} has received {v} connections so far"),
+        "dst.age_s" => doc(name, "Seconds since this responder was first seen on the network (0: first seen now).", "s", Plain,
+            "{dst} was first seen {v} s earlier"),
+        "dst.public" => flag(name, "Whether the responder is a public Internet address (not private, link-local, multicast or reserved).",
+            "{dst} is a public Internet address", "{dst} is a local or reserved address"),
+        "port.orig_hosts_1m" => doc(name, "Distinct originators that used this responder port (same protocol) over the last minute, anywhere on the network (counted up to 64).", "hosts", Plain,
+            "{v} distinct hosts connected to this port over the last minute"),
+        "port.resp_hosts_1m" => doc(name, "Distinct responders contacted on this port (same protocol) over the last minute, anywhere on the network (counted up to 64): a sweep of a service over many hosts.", "hosts", Plain,
+            "{v} distinct hosts were contacted on this port over the last minute"),
+        "service_port.odd_port" => flag(name, "Whether a recognised service (HTTP, TLS, IRC, ...) ran on a port not conventional for it.",
+            "a recognised service ran on a port not conventional for it", "no recognised service ran on an unusual port"),
+        "service_port.mismatch" => flag(name, "Whether the service detected differs from the responder port's conventional service (HTTP on the telnet port, IRC on 443, ...).",
+            "the service detected is not the port's conventional one", "the service detected did not contradict the port"),
+        "service_port.none_detected" => flag(name, "Whether payload went both ways on a port with a conventional service (web, TLS, telnet, DNS, ...) but no service was recognised.",
+            "data went both ways on a well-known service port without that service being recognised", "not a well-known port carrying unrecognised data"),
+        _ => return None,
+    };
+    Some(d)
+}
+
 /// Returns what a feature means, or `None` for a name no feature of this version has.
 pub fn describe(name: &str) -> Option<FeatureDoc> {
     if name.starts_with("orig_host.") || name.starts_with("resp_host.") {
         host_doc(name)
+    } else if let Some(d) = context_doc(name) {
+        Some(d)
     } else {
         flow_doc(name)
     }

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use iotguard_flow::{FlowRecord, NativeFamily, Protocol};
 
 use crate::config::{horizon_label, ConfigError, FeatureConfig};
+use crate::context::Context;
 use crate::flow::{self, FLOW_LEN};
 use crate::host::{role_len, HostTable};
 use crate::schema::{FeatureSchema, SCHEMA_VERSION};
@@ -27,6 +28,8 @@ pub struct FeatureExtractor {
     schema: FeatureSchema,
     orig: HostTable,
     resp: HostTable,
+    /// The optional network-context groups (`pair.*`, `dst.*`, `port.*`, `service_port.*`).
+    context: Context,
     /// How many `native.*` values end the vector (0 for the common set).
     native_width: usize,
 }
@@ -63,6 +66,8 @@ impl FeatureExtractor {
                 names.extend(HORIZON_STATS.iter().map(|s| format!("{role}.{s}_{label}")));
             }
         }
+        Context::names(&config.context, &mut names);
+        let context = Context::new(&config.context, config.max_hosts, idle_ns);
         let native_width = config.native.map_or(0, NativeFamily::width);
         if let Some(family) = config.native {
             names.extend(family.feature_names());
@@ -73,11 +78,12 @@ impl FeatureExtractor {
         };
         debug_assert_eq!(
             schema.len(),
-            FLOW_LEN + 2 * role_len(horizons.len()) + native_width
+            FLOW_LEN + 2 * role_len(horizons.len()) + context.width() + native_width
         );
         Ok(FeatureExtractor {
             orig: HostTable::new(horizons.clone(), config.max_hosts, idle_ns),
             resp: HostTable::new(horizons, config.max_hosts, idle_ns),
+            context,
             config,
             schema,
             native_width,
@@ -128,6 +134,17 @@ impl FeatureExtractor {
         (self.orig.capacity_used(), self.resp.capacity_used())
     }
 
+    /// Returns how many entries the context tables hold: pairs, destinations, ports.
+    pub fn context_counts(&self) -> [usize; 3] {
+        self.context.lens()
+    }
+
+    /// Returns how many slots the context tables have allocated: pairs and destinations at most
+    /// `max_hosts` each, ports at most [`MAX_PORTS`](crate::MAX_PORTS).
+    pub fn context_slots(&self) -> [usize; 3] {
+        self.context.slots()
+    }
+
     /// Forgets every host (keeping the allocated tables), as a new extractor would start.
     ///
     /// Use one extractor, or a reset, per capture: captures with unrelated clocks must not share
@@ -135,6 +152,7 @@ impl FeatureExtractor {
     pub fn reset(&mut self) {
         self.orig.clear();
         self.resp.clear();
+        self.context.clear();
     }
 
     /// Updates the state with `rec` and writes its feature vector into `out`.
@@ -156,6 +174,9 @@ impl FeatureExtractor {
             }
             _ => native_part.fill(f32::NAN),
         }
+        let (out, context_part) = out.split_at_mut(out.len() - self.context.width());
+        self.context
+            .update_and_read(rec, !rec.untimed, context_part);
         let (flow_part, host_part) = out.split_at_mut(FLOW_LEN);
         flow::write(rec, flow_part);
         if rec.untimed {

@@ -1,7 +1,7 @@
 //! Feature extraction: one [`FlowRecord`](iotguard_flow::FlowRecord) in, one named `f32` vector
 //! out, for training, evaluation and live detection alike (one code path, no train/serve skew).
 //!
-//! A vector has three parts, in this order (see [`FeatureSchema`] for the names):
+//! A vector has these parts, in this order (see [`FeatureSchema`] for the names):
 //!
 //! 1. **Per-flow features** (names without a `_host.` prefix):
 //!    duration, log-scaled byte and packet counts in both directions, ratios, bytes per packet,
@@ -15,6 +15,10 @@
 //!    (beacons), approximate distinct responders and responder ports (scans).
 //! 3. **Responding host context** (`resp_host.*`): the same per responder address, with distinct
 //!    originators (fan-in) and distinct ports asked of it (vertical scans).
+//! 4. **Network context** ([`FeatureConfig::context`], opt-in, none by default): per pair
+//!    gap regularity (`pair.*`), destination rarity and novelty (`dst.*`), per-port fan-out over
+//!    hosts (`port.*`) and service/port mismatch (`service_port.*`); see [`ContextGroup`].
+//! 5. **Native columns** (`native.*`, only with [`FeatureConfig::native`]).
 //!
 //! ```
 //! use iotguard_features::{FeatureConfig, FeatureExtractor};
@@ -37,6 +41,7 @@
 //! eviction), no allocation per flow once the host tables are warm.
 
 mod config;
+mod context;
 mod describe;
 mod extract;
 mod flow;
@@ -44,7 +49,8 @@ mod host;
 mod schema;
 mod window;
 
-pub use config::{ConfigError, FeatureConfig};
+pub use config::{ConfigError, FeatureConfig, DEFAULT_CONTEXT};
+pub use context::{ContextGroup, DST_ORIGS_CAP, MAX_PORTS, PORT_HOSTS_CAP, PORT_WINDOW_SECS};
 pub use describe::{describe, glossary_rows, number, FeatureDoc, Scale};
 pub use extract::FeatureExtractor;
 pub use schema::{FeatureSchema, SCHEMA_VERSION};

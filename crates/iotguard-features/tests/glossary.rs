@@ -1,14 +1,18 @@
-//! `docs/glossary.md` lists every feature family of the default schema in words, as
+//! `docs/glossary.md` lists every feature family of the default schema, and of the optional
+//! network-context groups (`--context`), in words, as
 //! [`iotguard_features::glossary_rows`] writes them (`UPDATE_GOLDEN=1` rewrites the table).
 
-use iotguard_features::{glossary_rows, FeatureConfig, FeatureExtractor};
+use iotguard_features::{glossary_rows, ContextGroup, FeatureConfig, FeatureExtractor};
 
 const BEGIN: &str = "<!-- features:begin (generated: UPDATE_GOLDEN=1 cargo test -p iotguard-features --test glossary) -->\n";
 const END: &str = "<!-- features:end -->";
 
 #[test]
 fn glossary_lists_every_feature_family() {
-    let x = FeatureExtractor::new(FeatureConfig::default());
+    let x = FeatureExtractor::new(FeatureConfig {
+        context: ContextGroup::ALL.to_vec(),
+        ..FeatureConfig::default()
+    });
     let rows = glossary_rows(&x.schema().names);
     assert!(!rows.contains("(no description)"), "{rows}");
     let path = iotguard_testkit::repo_root().join("docs/glossary.md");

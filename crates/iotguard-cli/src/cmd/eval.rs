@@ -18,8 +18,8 @@ pub(crate) struct EvalArgs {
     /// The model file.
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
-    /// Print JSON (per input and pooled: precision, recall, f1, false_alert_rate, mcc, pr_auc
-    /// and the counts behind them).
+    /// Print JSON (per input and pooled: precision, recall, f1, false_alert_rate, mcc, pr_auc,
+    /// the counts behind them, and `families`: the recall per attack family, by detailed label).
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -64,6 +64,15 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<u8> {
                 fmt(r.pr_auc),
                 r.input
             ));
+        }
+        if !report.pooled.families.is_empty() {
+            output::out("recall by attack family (pooled): family  flows  detected  recall");
+            for f in &report.pooled.families {
+                output::out(&format!(
+                    "{}  {}  {}  {:.3}",
+                    f.family, f.flows, f.detected, f.recall
+                ));
+            }
         }
         output::out("operating points (pooled):");
         output::out("threshold  alerts  precision  recall  false_alerts  setting");

@@ -301,9 +301,37 @@ pub(crate) struct FeaturesArg {
     /// inputs without them), or `auto` (native when every input carries one family's columns).
     #[arg(long = "features", value_name = "SET", default_value = "auto", ignore_case = true, value_parser = ["auto", "default", "native"])]
     features: String,
+    /// The network-context feature groups, comma-separated: `pair` (per source→destination
+    /// periodicity), `dst` (destination rarity and novelty), `port` (fan-out over hosts per
+    /// destination port), `service` (service/port mismatch), `all`, or `none`. Default: the
+    /// default feature set's groups (BENCHMARKS.md, "Features for the families the forest
+    /// missed"). The model records them; detection recomputes the same.
+    #[arg(long = "context", value_name = "GROUPS")]
+    context: Option<String>,
 }
 
 impl FeaturesArg {
+    /// The context groups `--context` names (`None`: the default set's).
+    fn context_groups(&self) -> anyhow::Result<Option<Vec<iotguard_features::ContextGroup>>> {
+        let Some(list) = &self.context else {
+            return Ok(None);
+        };
+        let mut groups = Vec::new();
+        for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "none" => {}
+                "all" => groups.extend(iotguard_features::ContextGroup::ALL),
+                g => groups.push(
+                    g.parse()
+                        .map_err(|e: String| anyhow::anyhow!("--context: {e}"))?,
+                ),
+            }
+        }
+        groups.sort();
+        groups.dedup();
+        Ok(Some(groups))
+    }
+
     /// The feature configuration for these inputs, saying which native set `auto` chose.
     pub(crate) fn resolve(
         &self,
@@ -311,6 +339,9 @@ impl FeaturesArg {
         config: &BatchConfig,
     ) -> anyhow::Result<iotguard_features::FeatureConfig> {
         let mut features = iotguard_features::FeatureConfig::default();
+        if let Some(groups) = self.context_groups()? {
+            features.context = groups;
+        }
         if self.features == "default" {
             return Ok(features);
         }

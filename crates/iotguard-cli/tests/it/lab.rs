@@ -31,6 +31,18 @@ fn train_then_eval_on_another_capture() {
             .map(|k| pooled[k].as_u64().unwrap())
             .sum();
         assert_eq!(counts, 10_000);
+        // Recall per attack family (detailed label): the families add up to the malicious
+        // flows and the detected ones to the true positives.
+        let families = pooled["families"].as_array().unwrap();
+        assert!(!families.is_empty(), "{kind}: {pooled}");
+        let sum = |k: &str| families.iter().map(|f| f[k].as_u64().unwrap()).sum::<u64>();
+        assert_eq!(sum("flows"), pooled["malicious"].as_u64().unwrap());
+        assert_eq!(sum("detected"), pooled["tp"].as_u64().unwrap());
+        for f in families {
+            let r = f["detected"].as_f64().unwrap() / f["flows"].as_f64().unwrap();
+            assert_eq!(f["recall"].as_f64().unwrap(), r, "{f}");
+            assert!(f["family"].as_str().is_some_and(|n| n != "Benign"), "{f}");
+        }
         for key in [
             "precision",
             "recall",

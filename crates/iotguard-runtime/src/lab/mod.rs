@@ -283,9 +283,62 @@ pub struct EvalRow {
     pub mcc: Option<f64>,
     /// Area under the precision-recall curve (average precision).
     pub pr_auc: Option<f64>,
+    /// Recall per attack family (the detailed label of the malicious flows, `C&C`, `DDoS`,
+    /// `PartOfAHorizontalPortScan`, ...), in order of first appearance; absent without
+    /// malicious flows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub families: Vec<FamilyRecall>,
 }
 
-fn eval_row(input: String, scores: &[f32], target: &[bool], threshold: f32) -> EvalRow {
+/// How many flows of one attack family a model flagged.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FamilyRecall {
+    /// The detailed label (the label's name when the flows have none).
+    pub family: String,
+    /// Malicious flows of this family.
+    pub flows: u64,
+    /// Of them, flows alerted on.
+    pub detected: u64,
+    /// `detected / flows`.
+    pub recall: f64,
+}
+
+/// Per attack family (a malicious row's detailed class), the rows and how many were flagged, in
+/// class order; benign rows are not counted.
+pub fn family_recall(
+    class_names: &[String],
+    class: &[u32],
+    target: &[bool],
+    flagged: &[bool],
+) -> Vec<FamilyRecall> {
+    let mut n = vec![(0u64, 0u64); class_names.len()];
+    for ((&c, &t), &f) in class.iter().zip(target).zip(flagged) {
+        if t {
+            if let Some(e) = n.get_mut(c as usize) {
+                e.0 += 1;
+                e.1 += u64::from(f);
+            }
+        }
+    }
+    n.iter()
+        .zip(class_names)
+        .filter(|((flows, _), _)| *flows > 0)
+        .map(|(&(flows, detected), name)| FamilyRecall {
+            family: name.clone(),
+            flows,
+            detected,
+            recall: detected as f64 / flows as f64,
+        })
+        .collect()
+}
+
+fn eval_row(
+    input: String,
+    scores: &[f32],
+    target: &[bool],
+    threshold: f32,
+    families: Vec<FamilyRecall>,
+) -> EvalRow {
     let m = BinaryMetrics::compute(scores, target, threshold);
     EvalRow {
         input,
@@ -302,6 +355,7 @@ fn eval_row(input: String, scores: &[f32], target: &[bool], threshold: f32) -> E
         false_alert_rate: m.false_alert_rate,
         mcc: m.mcc,
         pr_auc: average_precision(scores, target),
+        families,
     }
 }
 
@@ -340,6 +394,18 @@ pub fn evaluate(
     let d = &built.dataset;
     let scores = loaded.model.score_batch(&d.features, d.n_features());
     let t = loaded.threshold.value;
+    let flagged: Vec<bool> = scores.iter().map(|&x| x >= t).collect();
+    let families = |rows: &[usize]| {
+        let pick = |v: &[u32]| rows.iter().map(|&i| v[i]).collect::<Vec<_>>();
+        let class = if d.class.len() == d.n_rows() {
+            pick(&d.class)
+        } else {
+            Vec::new()
+        };
+        let y: Vec<bool> = rows.iter().map(|&i| d.target[i]).collect();
+        let f: Vec<bool> = rows.iter().map(|&i| flagged[i]).collect();
+        family_recall(&d.class_names, &class, &y, &f)
+    };
     let per_input = (0..inputs.len())
         .map(|g| {
             let rows: Vec<usize> = (0..d.n_rows())
@@ -347,18 +413,55 @@ pub fn evaluate(
                 .collect();
             let s: Vec<f32> = rows.iter().map(|&i| scores[i]).collect();
             let y: Vec<bool> = rows.iter().map(|&i| d.target[i]).collect();
-            eval_row(inputs[g].name(), &s, &y, t)
+            eval_row(inputs[g].name(), &s, &y, t, families(&rows))
         })
         .collect();
+    let all: Vec<usize> = (0..d.n_rows()).collect();
     let report = EvalReport {
         model: loaded.model.kind().to_string(),
         threshold: t,
         inputs: per_input,
-        pooled: eval_row("pooled".to_string(), &scores, &d.target, t),
+        pooled: eval_row("pooled".to_string(), &scores, &d.target, t, families(&all)),
         operating_points: operating::points(loaded, &scores, &d.target),
         excluded_other: built.excluded_other,
         excluded_unlabeled: built.excluded_unlabeled,
         label_audit: built.audited.clone(),
     };
     Ok((report, built))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn family_recall_counts_malicious_rows_per_detailed_class() {
+        let names: Vec<String> = ["Benign", "C&C", "Attack", "DDoS"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let class = [0, 1, 1, 1, 2, 2, 0, 0];
+        let target = [false, true, true, true, true, true, false, false];
+        let flagged = [true, true, false, true, false, false, false, false];
+        let r = family_recall(&names, &class, &target, &flagged);
+        assert_eq!(
+            r,
+            [
+                FamilyRecall {
+                    family: "C&C".into(),
+                    flows: 3,
+                    detected: 2,
+                    recall: 2.0 / 3.0
+                },
+                FamilyRecall {
+                    family: "Attack".into(),
+                    flows: 2,
+                    detected: 0,
+                    recall: 0.0
+                },
+            ]
+        );
+        // No classes (a dataset without them): nothing.
+        assert!(family_recall(&[], &[], &target, &flagged).is_empty());
+    }
 }
