@@ -145,7 +145,7 @@ impl ModelHandle {
         Ok(old)
     }
 
-    /// Installs `model` as the shadow ([`crate::shadow`]): scored beside the active model on
+    /// Installs `model` as the shadow (see the `shadow` module): scored beside the active model on
     /// every flow from the next one on, never alerting. Replaces a shadow in place; refused
     /// (and nothing changes) when its feature configuration differs from the active model's.
     pub fn set_shadow(&self, mut model: ActiveModel) -> Result<()> {

@@ -59,7 +59,7 @@ pub struct ScoredFlow {
     /// `learning` (score NaN, no alert).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detector: Option<&'static str>,
-    /// The shadow model's score, when one runs beside the model ([`crate::shadow`]).
+    /// The shadow model's score, when one runs beside the model (see the `shadow` module).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shadow_score: Option<f32>,
 }

@@ -16,7 +16,7 @@
 //!   semantics.
 //!
 //! Invariant: every packet read is either part of exactly one emitted flow or counted in
-//! [`MeterStats`](meter::MeterStats) with the reason it is not (not IP, of an unknown link
+//! [`MeterStats`] with the reason it is not (not IP, of an unknown link
 //! type, truncated or malformed, or an IP fragment whose datagram timed out, was evicted, was
 //! unfinished when the capture ended, or which was rejected as inconsistent with it; until
 //! then, pending). A fragment of a reassembled datagram is part of the datagram's flow, where

@@ -144,7 +144,7 @@ impl<W: Write + Send> ProvenanceWriter<W> {
         })
     }
 
-    /// Adds one record read from `input` (named as [`crate::Input::name`] names it), whose
+    /// Adds one record read from `input` (named as [`crate::input::Input::name`] names it), whose
     /// capture is `capture`.
     pub fn write(&mut self, record: &FlowRecord, input: &str, capture: &str) -> Result<()> {
         self.flow.append(record)?;
