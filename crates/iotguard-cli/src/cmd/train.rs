@@ -123,7 +123,11 @@ pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
         "mib" => 1 << 20,
         "gib" => 1 << 30,
         "tib" => 1 << 40,
-        _ => return Err(format!("`{text}`: unknown unit (B, K, M, G, T, KiB, MiB, GiB, TiB)")),
+        _ => {
+            return Err(format!(
+                "`{text}`: unknown unit (B, K, M, G, T, KiB, MiB, GiB, TiB)"
+            ))
+        }
     };
     let bytes = value * scale as f64;
     if !(1.0..1.8e19).contains(&bytes) {
@@ -463,6 +467,9 @@ mod tests {
         assert_eq!(row_budget(100_000_000, Some(4 << 30), 181).unwrap(), fit);
         assert_eq!(row_budget(1_000, Some(4 << 30), 181).unwrap(), 1_000);
         let err = row_budget(1_000_000, Some(BASE_BYTES), 181).unwrap_err();
-        assert!(err.to_string().contains("leaves room for 0 training rows"), "{err}");
+        assert!(
+            err.to_string().contains("leaves room for 0 training rows"),
+            "{err}"
+        );
     }
 }

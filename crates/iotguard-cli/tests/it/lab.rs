@@ -106,7 +106,14 @@ fn train_keeps_a_sample_within_its_row_budget_and_says_so() {
     let m = model.display().to_string();
     let out = iotguard(
         &[
-            "train", "--model", "logreg", "--max-train-rows", "2000", "--out", &m, &train_on,
+            "train",
+            "--model",
+            "logreg",
+            "--max-train-rows",
+            "2000",
+            "--out",
+            &m,
+            &train_on,
         ],
         None,
     );

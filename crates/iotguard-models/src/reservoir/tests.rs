@@ -114,7 +114,13 @@ fn every_row_is_kept_in_order_while_they_fit() {
         .map(|i| {
             // Duplicates too: they are kept as they came when nothing has to go.
             let v = (i % 7) as f32;
-            (vec![v, -v], i % 3 == 0, (i % 3) as u32, (i / 20) as u32, i as f64)
+            (
+                vec![v, -v],
+                i % 3 == 0,
+                (i % 3) as u32,
+                (i / 20) as u32,
+                i as f64,
+            )
         })
         .collect();
     let (d, report) = sample(&rows, 50, 1);
@@ -145,15 +151,7 @@ fn repeated_scans_are_folded_and_do_not_crowd_out_the_other_strata() {
     let counts: Vec<(&str, u64, u64, u64, u64)> = report
         .strata
         .iter()
-        .map(|s| {
-            (
-                s.class.as_str(),
-                s.seen,
-                s.kept,
-                s.folded,
-                s.sampled_away,
-            )
-        })
+        .map(|s| (s.class.as_str(), s.seen, s.kept, s.folded, s.sampled_away))
         .collect();
     assert_eq!(
         counts,
@@ -167,7 +165,10 @@ fn repeated_scans_are_folded_and_do_not_crowd_out_the_other_strata() {
         (report.seen, report.kept, report.folded, report.sampled_away),
         (16, 4, 9, 3)
     );
-    assert_eq!((report.strata[2].group.as_str(), report.strata[2].malicious), ("b", true));
+    assert_eq!(
+        (report.strata[2].group.as_str(), report.strata[2].malicious),
+        ("b", true)
+    );
     // The scan row first (time of its first occurrence), the two benign rows of lowest rank,
     // then the C&C row.
     assert_eq!(d.n_rows(), 4);
@@ -194,7 +195,10 @@ fn the_sample_depends_on_the_seed_only_through_the_ranks() {
     assert_eq!((a.clone(), ra.clone()), (b, rb));
     assert_ne!(a.features, c.features);
     // Two strata of 500 distinct rows: 50 each.
-    assert_eq!(ra.strata.iter().map(|s| s.kept).collect::<Vec<_>>(), [50, 50]);
+    assert_eq!(
+        ra.strata.iter().map(|s| s.kept).collect::<Vec<_>>(),
+        [50, 50]
+    );
 }
 
 proptest! {
