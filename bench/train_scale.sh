@@ -22,7 +22,7 @@ echo "input: $(du -h "$WORK/flows.log" | cut -f1)"
 /usr/bin/time -v "$BIN" train --out "$WORK/model.json" "$@" "$WORK/flows.log" \
   >"$WORK/stdout" 2>"$WORK/stderr" || { cat "$WORK/stderr"; exit 1; }
 grep -E "^iotguard: (trained|sample|--memory-limit)" "$WORK/stderr" || true
-grep -E "^  " "$WORK/stderr" | grep -E "seen" || true
+grep -E "^iotguard:   .* seen, " "$WORK/stderr" || true
 head -1 "$WORK/stdout"
 grep -E "Elapsed \(wall|Maximum resident|User time|System time" "$WORK/stderr" | sed 's/^\s*//'
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

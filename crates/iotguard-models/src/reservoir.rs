@@ -110,8 +110,8 @@ impl Rows {
     /// Keeps the rows whose `keep` is true, in order.
     fn retain(&mut self, keep: &[bool], n_features: usize) {
         let mut w = 0;
-        for r in 0..keep.len() {
-            if !keep[r] {
+        for (r, &kept) in keep.iter().enumerate() {
+            if !kept {
                 continue;
             }
             if w != r {

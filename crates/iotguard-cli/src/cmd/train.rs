@@ -78,7 +78,7 @@ pub(crate) struct TrainArgs {
     /// shared equally among strata with the leftover shared again, seeded by --seed) and the
     /// summary and the model file (`training.sampling`) say what was kept. Under it every row
     /// is kept and the model is the one trained on all of them. The default keeps the default
-    /// forest's peak memory near 2 GiB (BENCHMARKS.md, "Training in bounded memory").
+    /// forest's peak memory near 1.7 GiB (BENCHMARKS.md, "Training in bounded memory").
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TRAIN_ROWS, value_parser = clap::value_parser!(u64).range(1..))]
     max_train_rows: u64,
     /// Plan training for this peak memory (`4GiB`, `512MiB`, `8G`, bytes): the row budget
@@ -88,12 +88,15 @@ pub(crate) struct TrainArgs {
     memory_limit: Option<u64>,
 }
 
-/// The row budget `train` keeps by default: the default forest peaks at about 2 GiB on it
+/// The row budget `train` keeps by default: the default forest peaked at 1.72 GiB on it
 /// (BENCHMARKS.md, "Training in bounded memory"), well under 4 GiB.
 pub(crate) const DEFAULT_MAX_TRAIN_ROWS: u64 = 1_000_000;
 
 /// Peak memory of `train` with the default forest: a fixed part and a part per training row
-/// and feature, measured (BENCHMARKS.md, "Training in bounded memory").
+/// and feature. Measured with 181 features (BENCHMARKS.md, "Training in bounded memory"):
+/// 456 MiB peak on 250 k rows, 1,762 MiB on 1 M, so 1,826 bytes per row (10.1 per feature) past
+/// about 20 MiB; the fixed part here leaves room for the reader's buffers and the host tables
+/// (at most about 230 MB at their caps) and the per-row part rounds up.
 const BASE_BYTES: u64 = 256 << 20;
 /// See [`BASE_BYTES`].
 const BYTES_PER_ROW_FEATURE: u64 = 10;
