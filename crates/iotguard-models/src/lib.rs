@@ -23,6 +23,7 @@ pub mod ooc;
 pub mod operating;
 pub mod persist;
 pub mod reference;
+pub mod reservoir;
 pub mod shap;
 pub mod synthetic;
 pub mod tree;

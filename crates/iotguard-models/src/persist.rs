@@ -41,6 +41,11 @@ pub struct TrainingSummary {
     pub malicious: u64,
     /// The inputs (captures) the rows came from.
     pub inputs: Vec<String>,
+    /// What the rows are a sample of, when a row budget was set (`train --max-train-rows`):
+    /// rows seen, kept, folded and sampled away per (input, class, detailed label). Absent in
+    /// files written before it and by commands that set no budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<crate::reservoir::SamplingReport>,
 }
 
 /// A saved model with everything needed to use it safely.
@@ -207,6 +212,7 @@ mod tests {
                 rows: 10,
                 malicious: 3,
                 inputs: vec!["x.log".into()],
+                sampling: None,
             },
             metrics: serde_json::json!({"f1": 0.9}),
             created_unix_secs: 1_700_000_000,

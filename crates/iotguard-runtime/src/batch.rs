@@ -28,6 +28,9 @@ pub struct BatchConfig {
     pub label_audit: LabelAudit,
     /// `--since/--until`: records outside it are left out (and counted in the window).
     pub window: crate::window::TimeWindow,
+    /// A row budget for the datasets built from the inputs (`train --max-train-rows`): rows
+    /// past it are sampled ([`iotguard_models::reservoir`]); `None` keeps every row.
+    pub sample: Option<iotguard_models::reservoir::SampleConfig>,
 }
 
 /// What reading the inputs gave.

@@ -7,6 +7,12 @@
 //! unlabeled flows are neither, so they are counted and left out. With [`Labels::Ignored`]
 //! (a baseline learned without labels) every flow becomes a row taken as normal traffic, and
 //! the labels some flows carry are only counted.
+//!
+//! Rows go from the extractor into a [`RowSampler`], never into an unbounded list when
+//! [`BatchConfig::sample`] sets a budget: past it, a stratified, de-duplicating sample per
+//! (input, class, detailed label) is kept and [`BuiltDataset::sampling`] says what was kept,
+//! folded and sampled away. Under the budget the dataset is every row in input order, as
+//! without one.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -14,6 +20,7 @@ use std::sync::Arc;
 
 use iotguard_features::{FeatureConfig, FeatureExtractor, FeatureSchema};
 use iotguard_flow::{FlowRecord, LabelClass};
+use iotguard_models::reservoir::{RowSampler, SampleConfig, SamplingReport};
 use iotguard_models::Dataset;
 
 use crate::audit::AuditCount;
@@ -38,6 +45,9 @@ pub struct BuiltDataset {
     pub audited: Vec<AuditCount>,
     /// With [`Labels::Ignored`]: the labels the rows carried and were not used.
     pub ignored: IgnoredLabels,
+    /// What the row sample holds per stratum (every row kept when no budget was set or the rows
+    /// fit in it).
+    pub sampling: SamplingReport,
 }
 
 /// What becomes of the flows' labels when a dataset is built.
@@ -152,11 +162,16 @@ pub fn build_dataset_with(
 ) -> Result<BuiltDataset> {
     let mut extractor = FeatureExtractor::new(features.clone());
     let schema = extractor.schema().clone();
-    let mut dataset = Dataset {
+    let mut names = Dataset {
         feature_names: schema.names.clone(),
         group_names: inputs.iter().map(Input::name).collect(),
         ..Dataset::default()
     };
+    let config = batch.sample.unwrap_or(SampleConfig {
+        max_rows: usize::MAX,
+        seed: 0,
+    });
+    let mut sampler = RowSampler::new(config, schema.len());
     let mut classes: HashMap<String, u32> = HashMap::new();
     let mut row = vec![0f32; schema.len()];
     let mut current: Option<usize> = None;
@@ -186,10 +201,10 @@ pub fn build_dataset_with(
                 Some(LabelClass::Other) => ignored.other += 1,
                 None => ignored.unlabeled += 1,
             }
-            if dataset.class_names.is_empty() {
-                dataset.class_names.push(UNLABELED_CLASS.to_string());
+            if names.class_names.is_empty() {
+                names.class_names.push(UNLABELED_CLASS.to_string());
             }
-            push_row(&mut dataset, &row, false, 0, index, &rec);
+            push_row(&mut sampler, &row, false, 0, index, &rec);
             return Ok(());
         }
         if let Some(rule) = audit.apply(&audit_rules[index], &mut rec) {
@@ -214,13 +229,17 @@ pub fn build_dataset_with(
         };
         let next = classes.len() as u32;
         let class = *classes.entry(class_name.to_string()).or_insert_with(|| {
-            dataset.class_names.push(class_name.to_string());
+            names.class_names.push(class_name.to_string());
             next
         });
-        push_row(&mut dataset, &row, malicious, class, index, &rec);
+        push_row(&mut sampler, &row, malicious, class, index, &rec);
         Ok(())
     };
     let outcome = run_batch(inputs, batch, bytes_read, &mut sink, on_error)?;
+    let (dataset, mut sampling) = sampler.finish(names);
+    if batch.sample.is_none() {
+        sampling.max_rows = None;
+    }
     Ok(BuiltDataset {
         dataset,
         schema,
@@ -229,28 +248,26 @@ pub fn build_dataset_with(
         excluded_unlabeled: unlabeled,
         audited: audit.counts(&audited),
         ignored,
+        sampling,
     })
 }
 
-/// Appends one row: its features, target, class, group and time.
+/// Gives one row to the sampler: its features, target, class, group and time.
 fn push_row(
-    dataset: &mut Dataset,
+    sampler: &mut RowSampler,
     row: &[f32],
     malicious: bool,
     class: u32,
     group: usize,
     rec: &FlowRecord,
 ) {
-    dataset.features.extend_from_slice(row);
-    dataset.target.push(malicious);
-    dataset.class.push(class);
-    dataset.group.push(group as u32);
     // A row without time (its input has none) is NaN: a time-ordered split refuses it.
-    dataset.time.push(if rec.untimed {
+    let time = if rec.untimed {
         f64::NAN
     } else {
         rec.ts.as_secs_f64()
-    });
+    };
+    sampler.push(row, malicious, class, group as u32, time);
 }
 
 #[cfg(test)]
@@ -397,6 +414,135 @@ mod tests {
         let (a, b) = (malicious(&as_given), malicious(&audited));
         assert_eq!(a.len(), (6_932 + 6) * as_given.dataset.n_features());
         assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    }
+
+    fn explore_fixtures() -> Vec<Input> {
+        [
+            "zeek/explore_a.conn.log.labeled",
+            "zeek/explore_b.conn.log.labeled",
+        ]
+        .iter()
+        .map(|p| Input::File(iotguard_testkit::testdata(p)))
+        .collect()
+    }
+
+    fn budget(max_rows: usize) -> BatchConfig {
+        BatchConfig {
+            threads: 1,
+            sample: Some(SampleConfig { max_rows, seed: 1 }),
+            ..BatchConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_budget_the_rows_fit_in_gives_the_same_rows_and_the_same_model() {
+        use iotguard_models::lab::ModelKind;
+        let inputs = explore_fixtures();
+        let train = |batch: &BatchConfig| {
+            crate::lab::train_model_out_of_capture(
+                ModelKind::Forest,
+                &inputs,
+                batch,
+                &FeatureConfig::default(),
+                1,
+                &crate::lab::Choice::Default,
+                None,
+                None,
+                &mut |e| panic!("{e}"),
+            )
+            .unwrap()
+        };
+        let unbounded = BatchConfig {
+            threads: 1,
+            ..BatchConfig::default()
+        };
+        let (all_file, all, all_ooc) = train(&unbounded);
+        // 305 labeled rows in a, 247 in b: a budget of exactly 552 keeps them all.
+        assert_eq!(all.dataset.n_rows(), 552);
+        assert_eq!(all_file.training.sampling, None);
+        let (file, built, ooc) = train(&budget(552));
+        // The same rows bit for bit (NaN is missing, so `==` on the floats cannot say it).
+        let bits = |d: &Dataset| d.features.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&built.dataset), bits(&all.dataset));
+        let no_features = |d: &Dataset| Dataset {
+            features: Vec::new(),
+            ..d.clone()
+        };
+        assert_eq!(no_features(&built.dataset), no_features(&all.dataset));
+        assert_eq!(file.model, all_file.model);
+        assert_eq!(file.threshold, all_file.threshold);
+        assert_eq!(file.params, all_file.params);
+        assert_eq!(ooc, all_ooc);
+        let s = file.training.sampling.unwrap();
+        assert!(!s.sampled);
+        assert_eq!(
+            (s.max_rows, s.seen, s.kept, s.folded, s.sampled_away),
+            (Some(552), 552, 552, 0, 0)
+        );
+        // One row fewer and the sample is taken: the rows differ, and the file says so.
+        let (file, built, _) = train(&budget(551));
+        assert!(built.sampling.sampled);
+        assert!(built.dataset.n_rows() <= 551);
+        assert!(file.training.sampling.unwrap().sampled);
+    }
+
+    #[test]
+    fn a_budget_below_the_rows_is_shared_by_input_class_and_detailed_label() {
+        let built = build_dataset(
+            &explore_fixtures(),
+            &budget(100),
+            &FeatureConfig::default(),
+            &Arc::default(),
+            &mut |e| panic!("{e}"),
+        )
+        .unwrap();
+        let s = &built.sampling;
+        let counts: Vec<(&str, &str, u64, u64, u64, u64)> = s
+            .strata
+            .iter()
+            .map(|t| {
+                (
+                    t.group.rsplit('/').next().unwrap(),
+                    t.class.as_str(),
+                    t.seen,
+                    t.kept,
+                    t.folded,
+                    t.sampled_away,
+                )
+            })
+            .collect();
+        // Seven strata: the four small ones keep every row (3 + 2 + 3 + 12 = 20 of the 100),
+        // the two benign ones and a's C&C share the other 80 (26 each, the remainder to the
+        // first seen). Every row is kept or sampled away (no two rows are identical here).
+        let a = "explore_a.conn.log.labeled";
+        let b = "explore_b.conn.log.labeled";
+        assert_eq!(
+            counts,
+            [
+                (a, "Benign", 262, 27, 0, 235),
+                (a, "FileDownload", 3, 3, 0, 0),
+                (a, "C&C", 40, 27, 0, 13),
+                (b, "FileDownload", 2, 2, 0, 0),
+                (b, "Benign", 230, 26, 0, 204),
+                (b, "C&C", 3, 3, 0, 0),
+                (b, "Attack", 12, 12, 0, 0),
+            ]
+        );
+        assert_eq!((s.seen, s.kept), (552, 100));
+        assert_eq!(built.dataset.n_rows(), 100);
+        built.dataset.validate().unwrap();
+        // The sampled rows still make a model with its threshold chosen out of capture.
+        let (trained, ooc) = iotguard_models::lab::train_out_of_capture(
+            iotguard_models::lab::ModelKind::Forest,
+            &iotguard_models::tune::Setting::Default,
+            &built.dataset,
+            1,
+            None,
+            None,
+        )
+        .unwrap();
+        assert!(ooc.is_some());
+        assert_eq!(trained.fit_rows, 100);
     }
 
     #[test]

@@ -226,6 +226,7 @@ impl InputArgs {
             threads,
             rejects: self.rejects.clone(),
             label_audit: Default::default(),
+            sample: None,
             window,
         };
         Ok((expanded.inputs, config))

@@ -73,6 +73,148 @@ pub(crate) struct TrainArgs {
     /// baseline over every flow.
     #[arg(long, value_name = "FAMILY", requires = "unlabeled")]
     group_by: Option<String>,
+    /// Train on at most this many rows: past it, a sample stratified by input, class and
+    /// detailed label is kept while reading (identical rows folded and counted, the budget
+    /// shared equally among strata with the leftover shared again, seeded by --seed) and the
+    /// summary and the model file (`training.sampling`) say what was kept. Under it every row
+    /// is kept and the model is the one trained on all of them. The default keeps the default
+    /// forest's peak memory near 1.7 GiB (BENCHMARKS.md, "Training in bounded memory").
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TRAIN_ROWS, value_parser = clap::value_parser!(u64).range(1..))]
+    max_train_rows: u64,
+    /// Plan training for this peak memory (`4GiB`, `512MiB`, `8G`, bytes): the row budget
+    /// becomes the smaller of --max-train-rows and the rows that fit, from the bytes per row
+    /// measured for the default forest; refused when fewer than 1,000 rows would fit.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    memory_limit: Option<u64>,
+}
+
+/// The row budget `train` keeps by default: the default forest peaked at 1.72 GiB on it
+/// (BENCHMARKS.md, "Training in bounded memory"), well under 4 GiB.
+pub(crate) const DEFAULT_MAX_TRAIN_ROWS: u64 = 1_000_000;
+
+/// Peak memory of `train` with the default forest: a fixed part and a part per training row
+/// and feature. Measured with 181 features (BENCHMARKS.md, "Training in bounded memory"):
+/// 456 MiB peak on 250 k rows, 1,762 MiB on 1 M, so 1,826 bytes per row (10.1 per feature) past
+/// about 20 MiB; the fixed part here leaves room for the reader's buffers and the host tables
+/// (at most about 230 MB at their caps) and the per-row part rounds up.
+const BASE_BYTES: u64 = 256 << 20;
+/// See [`BASE_BYTES`].
+const BYTES_PER_ROW_FEATURE: u64 = 10;
+/// See [`BASE_BYTES`].
+const BYTES_PER_ROW: u64 = 64;
+/// --memory-limit refuses a limit that leaves fewer rows than this.
+const MIN_TRAIN_ROWS: u64 = 1_000;
+
+/// Parses a byte count: digits with an optional `K`, `M`, `G`, `T` (powers of 1000, also with
+/// `B`) or `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024), any case.
+pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a byte count (such as 4GiB, 512MiB or 8G)"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "m" | "mb" => 1_000_000,
+        "g" | "gb" => 1_000_000_000,
+        "t" | "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "`{text}`: unknown unit (B, K, M, G, T, KiB, MiB, GiB, TiB)"
+            ))
+        }
+    };
+    let bytes = value * scale as f64;
+    if !(1.0..1.8e19).contains(&bytes) {
+        return Err(format!("`{text}`: out of range"));
+    }
+    Ok(bytes as u64)
+}
+
+/// The row budget: --max-train-rows, lowered to what --memory-limit leaves room for with
+/// `n_features` features (said when it lowers it), or an error when too few rows fit.
+pub(crate) fn row_budget(
+    max_train_rows: u64,
+    memory_limit: Option<u64>,
+    n_features: usize,
+) -> anyhow::Result<u64> {
+    let Some(limit) = memory_limit else {
+        return Ok(max_train_rows);
+    };
+    let per_row = BYTES_PER_ROW_FEATURE * n_features as u64 + BYTES_PER_ROW;
+    let fit = limit.saturating_sub(BASE_BYTES) / per_row;
+    anyhow::ensure!(
+        fit >= MIN_TRAIN_ROWS,
+        "--memory-limit {limit} bytes leaves room for {fit} training rows (about {per_row} bytes \
+         per row of {n_features} features past {} MiB for the rest); give at least {} bytes",
+        BASE_BYTES >> 20,
+        BASE_BYTES + MIN_TRAIN_ROWS * per_row
+    );
+    if fit < max_train_rows {
+        output::info(&format!(
+            "--memory-limit: training on at most {fit} rows (about {per_row} bytes per row of \
+             {n_features} features past {} MiB), fewer than --max-train-rows {max_train_rows}",
+            BASE_BYTES >> 20
+        ));
+        return Ok(fit);
+    }
+    Ok(max_train_rows)
+}
+
+/// Sets the row budget of `config` from the arguments and the feature count.
+fn set_budget(
+    args: &TrainArgs,
+    config: &mut iotguard_runtime::batch::BatchConfig,
+    features: &iotguard_features::FeatureConfig,
+) -> anyhow::Result<()> {
+    let n_features = iotguard_features::FeatureExtractor::try_new(features.clone())
+        .map_err(|e| anyhow::anyhow!("feature config: {e}"))?
+        .schema()
+        .len();
+    let budget = row_budget(args.max_train_rows, args.memory_limit, n_features)?;
+    config.sample = Some(iotguard_models::reservoir::SampleConfig {
+        max_rows: usize::try_from(budget).unwrap_or(usize::MAX),
+        seed: args.seed,
+    });
+    Ok(())
+}
+
+/// What `train` says about the sample: one line, and one per stratum that lost rows.
+pub(crate) fn sampling_lines(s: &iotguard_models::reservoir::SamplingReport) -> Vec<String> {
+    let budget = s.max_rows.unwrap_or(0);
+    if !s.sampled {
+        return vec![format!(
+            "sample: every row kept ({} of at most {budget}; nothing folded or sampled away)",
+            s.seen
+        )];
+    }
+    let mut lines = vec![format!(
+        "sample: {} rows seen, {} kept (at most {budget}), {} identical to a kept row folded \
+         into it (counted, not weighted), {} sampled away; per input, class and detailed label \
+         (also in the model file, training.sampling):",
+        s.seen, s.kept, s.folded, s.sampled_away
+    )];
+    for st in &s.strata {
+        lines.push(format!(
+            "  {} {} {}: {} seen, {} kept, {} folded, {} sampled away",
+            st.group,
+            if st.malicious { "malicious" } else { "benign" },
+            st.class,
+            st.seen,
+            st.kept,
+            st.folded,
+            st.sampled_away
+        ));
+    }
+    lines
 }
 
 /// Parses a `--gbdt-setting` name.
@@ -106,6 +248,7 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
     let (inputs, mut config) = args.input.prepare()?;
     args.audit.load(&mut config)?;
     let features = args.features.resolve(&inputs, &config)?;
+    set_budget(&args, &mut config, &features)?;
     let mut errors = ErrorPrinter::default();
     let (file, built, ooc) = iotguard_runtime::lab::train_model_out_of_capture(
         kind,
@@ -146,6 +289,9 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
         built.excluded_unlabeled,
         args.out.display()
     ));
+    for line in sampling_lines(&built.sampling) {
+        output::info(&line);
+    }
     match &ooc {
         Some(o) => {
             for line in summary_lines(o) {
@@ -184,8 +330,9 @@ fn run_unlabeled(args: TrainArgs) -> anyhow::Result<u8> {
         !kind.supervised(),
         "--unlabeled learns with --model iforest or autoencoder; {kind} needs labels"
     );
-    let (inputs, config) = args.input.prepare()?;
+    let (inputs, mut config) = args.input.prepare()?;
     let features = args.features.resolve(&inputs, &config)?;
+    set_budget(&args, &mut config, &features)?;
     let mut errors = ErrorPrinter::default();
     let params = iotguard_runtime::lab::BaselineParams {
         group_by: args.group_by.clone(),
@@ -217,6 +364,9 @@ fn run_unlabeled(args: TrainArgs) -> anyhow::Result<u8> {
         ig.unlabeled,
         args.out.display()
     ));
+    for line in sampling_lines(&built.sampling) {
+        output::info(&line);
+    }
     output::out(&baseline_line(&summary));
     for g in &summary.groups {
         let threshold = output::num(f64::from(g.threshold));
@@ -294,4 +444,35 @@ pub(crate) fn summary_lines(o: &OutOfCapture) -> Vec<String> {
         lines.push(format!("not scored: {s}"));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts_with_units() {
+        assert_eq!(parse_bytes("4GiB"), Ok(4 << 30));
+        assert_eq!(parse_bytes("512mib"), Ok(512 << 20));
+        assert_eq!(parse_bytes("8G"), Ok(8_000_000_000));
+        assert_eq!(parse_bytes("1.5GB"), Ok(1_500_000_000));
+        assert_eq!(parse_bytes("123456"), Ok(123_456));
+        assert!(parse_bytes("4 parsecs").is_err());
+        assert!(parse_bytes("GiB").is_err());
+        assert!(parse_bytes("0").is_err());
+    }
+
+    #[test]
+    fn the_memory_limit_lowers_the_row_budget_or_is_refused() {
+        let per_row = BYTES_PER_ROW_FEATURE * 181 + BYTES_PER_ROW;
+        assert_eq!(row_budget(1_000_000, None, 181).unwrap(), 1_000_000);
+        let fit = ((4u64 << 30) - BASE_BYTES) / per_row;
+        assert_eq!(row_budget(100_000_000, Some(4 << 30), 181).unwrap(), fit);
+        assert_eq!(row_budget(1_000, Some(4 << 30), 181).unwrap(), 1_000);
+        let err = row_budget(1_000_000, Some(BASE_BYTES), 181).unwrap_err();
+        assert!(
+            err.to_string().contains("leaves room for 0 training rows"),
+            "{err}"
+        );
+    }
 }

@@ -111,6 +111,48 @@ fn eval_counts_labeled_flows_of_real_captures_exactly() {
 }
 
 #[test]
+fn train_keeps_a_sample_within_its_row_budget_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let train_on = simulated(dir.path(), 4, 5_000);
+    let model = dir.path().join("m.json");
+    let m = model.display().to_string();
+    let out = iotguard(
+        &[
+            "train",
+            "--model",
+            "logreg",
+            "--max-train-rows",
+            "2000",
+            "--out",
+            &m,
+            &train_on,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("sample: 5000 rows seen, "), "{stderr}");
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+    let s = &file["training"]["sampling"];
+    assert_eq!(s["max_rows"], json!(2000));
+    assert_eq!(s["seen"], json!(5000));
+    assert_eq!(s["sampled"], json!(true));
+    let kept = s["kept"].as_u64().unwrap();
+    assert_eq!(file["training"]["rows"], json!(kept));
+    assert!(kept <= 2000);
+    let n = |k: &str| s[k].as_u64().unwrap();
+    assert_eq!(n("kept") + n("folded") + n("sampled_away"), 5000);
+    // A memory limit that leaves room for too few rows is refused before anything is read.
+    let out = iotguard(
+        &["train", "--memory-limit", "100MiB", "--out", &m, &train_on],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--memory-limit"), "{stderr}");
+}
+
+#[test]
 fn a_model_for_other_features_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let train_on = simulated(dir.path(), 3, 5_000);

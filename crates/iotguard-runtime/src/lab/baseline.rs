@@ -63,7 +63,8 @@ pub fn train_baseline_model(
         &Default::default(),
         on_error,
     )?;
-    let (file, summary) = baseline_file(params, &built.dataset, &built.schema, features)?;
+    let (mut file, summary) = baseline_file(params, &built.dataset, &built.schema, features)?;
+    file.training.sampling = built.sampling.max_rows.map(|_| built.sampling.clone());
     Ok((file, built, summary))
 }
 
@@ -99,6 +100,7 @@ pub fn baseline_file(
             rows: dataset.n_rows() as u64,
             malicious: 0,
             inputs: dataset.group_names.clone(),
+            sampling: None,
         },
         metrics: serde_json::json!({ "baseline": summary }),
         created_unix_secs: std::time::SystemTime::now()

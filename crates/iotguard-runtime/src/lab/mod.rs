@@ -191,6 +191,7 @@ fn train_built(
             rows: d.n_rows() as u64,
             malicious: d.target.iter().filter(|t| **t).count() as u64,
             inputs: d.group_names.clone(),
+            sampling: built.sampling.max_rows.map(|_| built.sampling.clone()),
         },
         metrics,
         created_unix_secs: std::time::SystemTime::now()
