@@ -39,16 +39,34 @@ type Item = std::result::Result<FlowRecord, ParseError>;
 type Message = Option<Vec<Item>>;
 
 /// IP fragments that made no flow (their datagram never completed, or they were inconsistent
-/// with it), as one error for the whole capture; `None` if there were none.
+/// with it), as one error for the whole capture naming only the reasons that occurred; `None`
+/// if there were none.
 fn fragments_in_no_flow(s: &MeterStats) -> Option<String> {
     let lost = s.frag_timed_out + s.frag_evicted + s.frag_unfinished + s.frag_rejected;
     (lost > 0).then(|| {
+        let reasons: Vec<String> = [
+            (
+                s.frag_timed_out,
+                "from datagrams still incomplete 5 min after their first fragment",
+            ),
+            (
+                s.frag_evicted,
+                "from datagrams dropped from a full reassembly table",
+            ),
+            (
+                s.frag_unfinished,
+                "from datagrams incomplete when the capture ended",
+            ),
+            (s.frag_rejected, "inconsistent with their datagram"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, why)| format!("{n} {why}"))
+        .collect();
         format!(
-            "{lost} of the capture's {} IP fragments are in no flow: {} of datagrams not \
-             complete 5 min after their first fragment, {} of datagrams dropped from a full \
-             reassembly, {} of datagrams not complete when the capture ended, {} inconsistent \
-             with their datagram",
-            s.fragments, s.frag_timed_out, s.frag_evicted, s.frag_unfinished, s.frag_rejected
+            "{lost} of the capture's {} IP fragments are in no flow: {}",
+            s.fragments,
+            reasons.join(", ")
         )
     })
 }
@@ -186,10 +204,8 @@ mod tests {
         assert_eq!((e.kind, e.line), (ErrorKind::Malformed, 25));
         assert_eq!(
             e.reason,
-            "3 of the capture's 17 IP fragments are in no flow: 0 of datagrams not complete 5 \
-             min after their first fragment, 0 of datagrams dropped from a full reassembly, 2 \
-             of datagrams not complete when the capture ended, 1 inconsistent with their \
-             datagram"
+            "3 of the capture's 17 IP fragments are in no flow: 2 from datagrams incomplete \
+             when the capture ended, 1 inconsistent with their datagram"
         );
     }
 }
