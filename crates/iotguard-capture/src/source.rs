@@ -34,40 +34,9 @@ pub struct CaptureSnapshot {
     pub dropped: u64,
     /// Packets the interface or its driver dropped (libpcap's `ps_ifdrop`).
     pub if_dropped: u64,
-    /// Packets the meter read.
-    pub packets: u64,
-    /// Of them, counted in a flow.
-    pub in_flows: u64,
-    /// Of them, not IP (ARP, LLDP, ...).
-    pub not_ip: u64,
-    /// Of them, of a link type the meter does not decode.
-    pub unknown_linktype: u64,
-    /// Of them, too short or malformed for their headers.
-    pub malformed: u64,
-    /// Flows the meter emitted.
-    pub flows: u64,
-    /// Of them, ended early because the connection table was full.
-    pub evicted: u64,
-    /// Of the packets, IP fragments (reassembled into datagrams before metering).
-    pub fragments: u64,
-    /// Datagrams reassembled from fragments, each one packet of its flow.
-    pub frag_datagrams: u64,
-    /// Fragments of those datagrams (in `in_flows`).
-    pub frag_in_flows: u64,
-    /// Fragments held for a datagram not yet complete (in no flow yet).
-    pub frag_pending: u64,
-    /// Fragments dropped: their datagram was not complete 5 min after its first.
-    pub frag_timed_out: u64,
-    /// Fragments dropped: their datagram was the oldest when reassembly was full.
-    pub frag_evicted: u64,
-    /// Fragments dropped: their datagram was not complete when the capture ended.
-    pub frag_unfinished: u64,
-    /// Fragments rejected as inconsistent with their datagram.
-    pub frag_rejected: u64,
-    /// Fragments overlapping data already held, same bytes (kept).
-    pub frag_overlapping: u64,
-    /// Fragments overlapping data already held with other bytes, or of another protocol.
-    pub frag_inconsistent: u64,
+    /// What the meter saw and made of it (its fields appear beside the kernel's in JSON).
+    #[serde(flatten)]
+    pub meter: MeterStats,
 }
 
 impl CaptureSnapshot {
@@ -91,23 +60,7 @@ impl CaptureStats {
             received: kernel.received,
             dropped: kernel.dropped,
             if_dropped: kernel.if_dropped,
-            packets: meter.packets,
-            in_flows: meter.in_flows,
-            not_ip: meter.not_ip,
-            unknown_linktype: meter.unknown_linktype,
-            malformed: meter.malformed,
-            flows: meter.flows,
-            evicted: meter.evicted,
-            fragments: meter.fragments,
-            frag_datagrams: meter.frag_datagrams,
-            frag_in_flows: meter.frag_in_flows,
-            frag_pending: meter.frag_pending,
-            frag_timed_out: meter.frag_timed_out,
-            frag_evicted: meter.frag_evicted,
-            frag_unfinished: meter.frag_unfinished,
-            frag_rejected: meter.frag_rejected,
-            frag_overlapping: meter.frag_overlapping,
-            frag_inconsistent: meter.frag_inconsistent,
+            meter: meter.clone(),
         };
     }
 }
@@ -136,60 +89,60 @@ impl iotguard_detect::SourceMetrics for CaptureStats {
                 "packets the interface or its driver dropped",
                 s.if_dropped,
             ),
-            ("packets", "packets the flow meter read", s.packets),
-            ("not_ip", "packets that were not IP", s.not_ip),
+            ("packets", "packets the flow meter read", s.meter.packets),
+            ("not_ip", "packets that were not IP", s.meter.not_ip),
             (
                 "unknown_linktype",
                 "packets of a link type the meter does not decode",
-                s.unknown_linktype,
+                s.meter.unknown_linktype,
             ),
-            ("malformed", "packets too short or malformed", s.malformed),
-            ("flows", "flows the meter emitted", s.flows),
+            ("malformed", "packets too short or malformed", s.meter.malformed),
+            ("flows", "flows the meter emitted", s.meter.flows),
             (
                 "evicted",
                 "flows ended early, the connection table full",
-                s.evicted,
+                s.meter.evicted,
             ),
-            ("fragments", "IP fragments the flow meter read", s.fragments),
+            ("fragments", "IP fragments the flow meter read", s.meter.fragments),
             (
                 "frag_datagrams",
                 "datagrams reassembled from IP fragments, one packet of a flow each",
-                s.frag_datagrams,
+                s.meter.frag_datagrams,
             ),
             (
                 "frag_in_flows",
                 "IP fragments of reassembled datagrams",
-                s.frag_in_flows,
+                s.meter.frag_in_flows,
             ),
             (
                 "frag_timed_out",
                 "IP fragments dropped, their datagram incomplete at the timeout",
-                s.frag_timed_out,
+                s.meter.frag_timed_out,
             ),
             (
                 "frag_evicted",
                 "IP fragments dropped, their datagram evicted from a full reassembly",
-                s.frag_evicted,
+                s.meter.frag_evicted,
             ),
             (
                 "frag_unfinished",
                 "IP fragments dropped, their datagram incomplete when the capture ended",
-                s.frag_unfinished,
+                s.meter.frag_unfinished,
             ),
             (
                 "frag_rejected",
                 "IP fragments rejected as inconsistent with their datagram",
-                s.frag_rejected,
+                s.meter.frag_rejected,
             ),
             (
                 "frag_overlapping",
                 "IP fragments overlapping data already held, with the same bytes",
-                s.frag_overlapping,
+                s.meter.frag_overlapping,
             ),
             (
                 "frag_inconsistent",
                 "IP fragments overlapping data already held with other bytes, or of another protocol",
-                s.frag_inconsistent,
+                s.meter.frag_inconsistent,
             ),
         ] {
             out.push_str(&format!(
@@ -198,7 +151,7 @@ impl iotguard_detect::SourceMetrics for CaptureStats {
         }
         out.push_str(&format!(
             "# HELP iotguard_capture_frag_pending IP fragments held for a datagram not yet complete\n# TYPE iotguard_capture_frag_pending gauge\niotguard_capture_frag_pending {}\n",
-            s.frag_pending
+            s.meter.frag_pending
         ));
         out
     }

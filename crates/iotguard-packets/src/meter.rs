@@ -66,7 +66,7 @@ impl Default for MeterConfig {
 /// and the emitted flows' packets (`orig_pkts` + `resp_pkts`) add up to `in_flows` −
 /// `frag_in_flows` + `frag_datagrams` (a reassembled datagram is one packet of its flow, as in
 /// Zeek), once the open connections are emitted.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MeterStats {
     /// Packets given to the meter.
     pub packets: u64,

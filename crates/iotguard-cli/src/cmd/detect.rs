@@ -676,29 +676,29 @@ pub(crate) fn run(args: DetectArgs) -> anyhow::Result<u8> {
             c.received,
             c.dropped,
             c.if_dropped,
-            c.packets,
-            c.in_flows,
-            c.flows,
-            c.evicted,
-            c.not_ip,
-            c.unknown_linktype,
-            c.malformed
+            c.meter.packets,
+            c.meter.in_flows,
+            c.meter.flows,
+            c.meter.evicted,
+            c.meter.not_ip,
+            c.meter.unknown_linktype,
+            c.meter.malformed
         );
-        if c.fragments > 0 {
+        if c.meter.fragments > 0 {
             line.push_str(&format!(
                 "; {} IP fragments: {} in {} reassembled datagrams, {} pending, {} timed out, \
                  {} evicted, {} unfinished, {} rejected; {} overlapped data already held, {} \
                  with other bytes",
-                c.fragments,
-                c.frag_in_flows,
-                c.frag_datagrams,
-                c.frag_pending,
-                c.frag_timed_out,
-                c.frag_evicted,
-                c.frag_unfinished,
-                c.frag_rejected,
-                c.frag_overlapping,
-                c.frag_inconsistent
+                c.meter.fragments,
+                c.meter.frag_in_flows,
+                c.meter.frag_datagrams,
+                c.meter.frag_pending,
+                c.meter.frag_timed_out,
+                c.meter.frag_evicted,
+                c.meter.frag_unfinished,
+                c.meter.frag_rejected,
+                c.meter.frag_overlapping,
+                c.meter.frag_inconsistent
             ));
         }
         if capture_lost {
