@@ -14,6 +14,8 @@
 //!   history letters and timeouts, and emits a [`FlowRecord`](iotguard_flow::FlowRecord) when a
 //!   connection ends. Only this part is written by hand: no crate keeps Zeek's connection
 //!   semantics.
+//! - `idle` orders a full table's connections by last activity, so that evicting the one idle
+//!   longest costs a heap operation, not a walk of a million connections.
 //!
 //! Invariant: every packet read is either part of exactly one emitted flow or counted in
 //! [`MeterStats`] with the reason it is not (not IP, of an unknown link
@@ -26,6 +28,7 @@
 
 pub mod decode;
 mod frag;
+mod idle;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod meter;

@@ -10,6 +10,7 @@ use iotguard_flow::{ConnState, FlowRecord, Interval, Protocol, Timestamp};
 
 use crate::decode::{decode, Decoded, Ip, Skip, TcpInfo, Transport};
 use crate::frag::Defrag;
+use crate::idle::IdleQueue;
 use crate::pcap::Packet;
 
 const SEC: i64 = 1_000_000_000;
@@ -155,7 +156,7 @@ impl Endpoint {
 }
 
 /// The table key: both ends, the smaller first, and the transport.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Key {
     a: (IpAddr, u16),
     b: (IpAddr, u16),
@@ -187,6 +188,9 @@ pub struct FlowMeter {
     /// foldhash, seeded per process: a fifth of SipHash's cost here, and a seed an attacker
     /// crafting packets does not know.
     table: HashMap<Key, Conn, foldhash::fast::RandomState>,
+    /// The table's connections by last activity, while the table is full or nearly (built
+    /// when it first fills, dropped when a sweep leaves it half empty): what it evicts.
+    idle: Option<IdleQueue<Key>>,
     /// IP datagrams in reassembly.
     defrag: Defrag,
     stats: MeterStats,
@@ -209,6 +213,7 @@ impl FlowMeter {
             ),
             config,
             table: HashMap::default(),
+            idle: None,
             stats: MeterStats::default(),
             out: Vec::new(),
             next_serial: 0,
@@ -231,6 +236,7 @@ impl FlowMeter {
     /// Ends every open connection (the capture is over) and returns all flows not yet drained.
     pub fn finish(&mut self) -> Vec<FlowRecord> {
         self.defrag.finish(&mut self.stats);
+        self.idle = None;
         let mut rest: Vec<Conn> = self.table.drain().map(|(_, c)| c).collect();
         rest.sort_by_key(|c| c.serial);
         let mut out = self.drain();
@@ -323,6 +329,9 @@ impl FlowMeter {
             .or_insert_with(|| open(&d, src, dst, t, serial));
         if c.serial == serial {
             self.next_serial += 1;
+            if let Some(idle) = self.idle.as_mut() {
+                idle.push(key, (t.0, serial));
+            }
         }
         update(c, &d, src, t);
         Ok(())
@@ -366,15 +375,21 @@ impl FlowMeter {
             let f = self.emit(c);
             self.out.push(f);
         }
+        if let Some(idle) = &self.idle {
+            if self.table.len() < self.config.max_conns / 2 {
+                self.idle = None;
+            } else if idle.len() > 2 * self.table.len() + 1024 {
+                // Entries of ended connections outnumber the live ones.
+                self.idle = Some(idle_queue(&self.table));
+            }
+        }
     }
 
+    /// Ends the connection idle longest (the least last activity, then the least serial).
     fn evict_oldest(&mut self) {
-        let Some(key) = self
-            .table
-            .iter()
-            .min_by_key(|(_, c)| (c.last, c.serial))
-            .map(|(k, _)| *k)
-        else {
+        let table = &self.table;
+        let idle = self.idle.get_or_insert_with(|| idle_queue(table));
+        let Some(key) = idle.pop_oldest(|k| table.get(k).map(|c| (c.last.0, c.serial))) else {
             return;
         };
         if let Some(c) = self.table.remove(&key) {
@@ -500,6 +515,11 @@ fn ends(d: &Decoded) -> (u8, (IpAddr, u16), (IpAddr, u16)) {
         return (proto, (d.src, sport), (d.dst, dport));
     }
     (proto, (d.src, d.sport), (d.dst, d.dport))
+}
+
+/// The queue of a table's connections by last activity.
+fn idle_queue(table: &HashMap<Key, Conn, foldhash::fast::RandomState>) -> IdleQueue<Key> {
+    IdleQueue::build(table.iter().map(|(k, c)| (*k, (c.last.0, c.serial))))
 }
 
 fn key(proto: u8, x: (IpAddr, u16), y: (IpAddr, u16)) -> Key {

@@ -184,6 +184,41 @@ fn a_full_table_ends_its_longest_idle_connection_and_loses_none() {
     assert_eq!(m.stats().packets, 3);
 }
 
+/// A full table ends the connection whose last packet is oldest, not the one opened first:
+/// connections touched again stay, and each new one past the cap ends exactly one.
+#[test]
+fn a_full_table_ends_the_connection_idle_longest_not_the_first_opened() {
+    let mut m = FlowMeter::new(MeterConfig {
+        max_conns: 3,
+        ..MeterConfig::default()
+    });
+    let mut evicted = Vec::new();
+    let packets = [
+        (0.0, 1000),
+        (0.1, 1001),
+        (0.2, 1002),
+        (0.3, 1000), // 1000 is active again: 1001 is now idle longest
+        (0.4, 1003), // ends 1001
+        (0.5, 1001), // 1001 again, a new connection: ends 1002
+        (0.6, 1004), // ends 1000
+        (0.6, 1005), // ends 1003
+        (0.7, 1006), // ends the second 1001 (opened while the table was full)
+    ];
+    for (t, sport) in packets {
+        m.push(&Packet {
+            ts: Timestamp((t * 1e9) as i64 + 1_700_000_000_000_000_000),
+            linktype: 1,
+            data: &udp(true, sport, 9999, b"x"),
+        })
+        .unwrap();
+        evicted.extend(m.drain().iter().map(|f| f.orig_p.unwrap()));
+    }
+    assert_eq!(evicted, [1001, 1002, 1000, 1003, 1001]);
+    assert_eq!(m.stats().evicted, 5);
+    let rest: Vec<u16> = m.finish().iter().map(|f| f.orig_p.unwrap()).collect();
+    assert_eq!(rest, [1004, 1005, 1006]);
+}
+
 #[test]
 fn arp_is_counted_not_metered() {
     let mut arp = vec![0xff; 6];
