@@ -11,6 +11,7 @@ match within 1e-6.
 Writes, next to this script:
 - xgboost.json: binary:logistic, 12 rounds of depth 3, base score estimated by XGBoost (so
   the logit of a base score other than 0.5 is tested);
+- xgboost_unnamed.json: the same booster saved without feature names (`--by-position`);
 - lightgbm.txt: binary, 12 rounds of 8 leaves;
 - expected.json: the rows (null = missing), where each came from, each package's predicted
   probability and, for the first rows, its SHAP contributions (sparse, plus the bias).
@@ -91,6 +92,12 @@ def main():
     lgb_path = os.path.join(HERE, "lightgbm.txt")
     booster_x.save_model(xgb_path)
     booster_l.save_model(lgb_path)
+    # The same booster without feature names, as XGBoost4J-Spark (trained on a VectorAssembler
+    # column) or a booster trained on a bare array saves it: `import-model --by-position`.
+    unnamed = xgb.Booster(model_file=xgb_path)
+    unnamed.feature_names = None
+    unnamed.feature_types = None
+    unnamed.save_model(os.path.join(HERE, "xgboost_unnamed.json"))
 
     # Real rows: malicious and benign, those with a missing value first.
     has_nan = np.isnan(x).any(axis=1)
@@ -146,7 +153,7 @@ def main():
     with open(os.path.join(HERE, "expected.json"), "w") as f:
         json.dump(expected, f, separators=(",", ":"))
         f.write("\n")
-    for p in ("xgboost.json", "lightgbm.txt", "expected.json"):
+    for p in ("xgboost.json", "xgboost_unnamed.json", "lightgbm.txt", "expected.json"):
         print(p, os.path.getsize(os.path.join(HERE, p)), "bytes", file=sys.stderr)
 
 

@@ -32,6 +32,12 @@ pub(crate) struct ImportModelArgs {
     /// default feature set].
     #[arg(long, value_name = "FILE")]
     schema: Option<PathBuf>,
+    /// Match the model's columns to the feature schema's by position instead of by name, only
+    /// their count checked: for a booster saved without feature names (XGBoost4J-Spark trained
+    /// on a VectorAssembler column, or a booster trained on a bare array) or with generic ones
+    /// (LightGBM's `Column_0`, ...). The columns must be the schema's, in its order.
+    #[arg(long)]
+    by_position: bool,
     /// The probability at or above which a flow alerts [default: 0.5].
     #[arg(long, value_name = "P")]
     threshold: Option<f32>,
@@ -55,6 +61,7 @@ pub(crate) fn run(args: ImportModelArgs) -> anyhow::Result<u8> {
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         threshold: args.threshold,
         schema,
+        by_position: args.by_position,
     };
     let rows = if args.profile_on.is_empty() {
         None

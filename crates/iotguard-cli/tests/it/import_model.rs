@@ -119,6 +119,62 @@ fn imported_boosters_explain_rows_as_their_package_treeshap() {
     }
 }
 
+/// The XGBoost fixture saved without feature names, as XGBoost4J-Spark saves a booster trained
+/// on a VectorAssembler column: refused by name, with a pointer to `--by-position`; imported by
+/// position, it scores every row as XGBoost did.
+#[test]
+fn a_booster_without_feature_names_imports_by_position_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = iotguard_testkit::testdata("import/xgboost_unnamed.json");
+    let fixture = fixture.display().to_string();
+    let out = dir.path().join("unnamed.model.json");
+    let out_s = out.display().to_string();
+    let refused = iotguard(
+        &[
+            "import-model",
+            "--from",
+            "xgboost",
+            &fixture,
+            "--out",
+            &out_s,
+        ],
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("no feature names, only a count (181)") && err.contains("--by-position"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    ok(&[
+        "import-model",
+        "--from",
+        "xgboost",
+        &fixture,
+        "--by-position",
+        "--out",
+        &out_s,
+    ]);
+    let m = iotguard_runtime::lab::load_model(&out).unwrap();
+    assert_eq!(
+        m.file.metrics["imported"]["features_matched"],
+        "by position"
+    );
+    let e = expected();
+    for (i, (row, p)) in rows(&e)
+        .iter()
+        .zip(e["xgboost"].as_array().unwrap())
+        .enumerate()
+    {
+        let got = f64::from(m.model.score(row));
+        assert!(
+            (got - p.as_f64().unwrap()).abs() <= 1e-6,
+            "row {i}: {got} vs {p}"
+        );
+    }
+}
+
 #[test]
 fn features_then_import_then_eval_and_detect() {
     let dir = tempfile::tempdir().unwrap();

@@ -105,6 +105,8 @@ pub(super) fn parse(text: &str) -> Result<Imported> {
             validation_loss: None,
         },
         feature_names,
+        // LightGBM always writes names (`Column_0`, ... for a bare array).
+        named: true,
         source: serde_json::json!({
             "package": "lightgbm",
             "version": version,

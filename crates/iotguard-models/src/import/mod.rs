@@ -73,8 +73,13 @@ impl FromStr for Source {
 pub struct Imported {
     /// The booster as our own model: base margin plus trees, log-odds, sigmoid.
     pub model: GradientBoosting,
-    /// The feature names the booster was trained with, in column order.
+    /// The feature names the booster was trained with, in column order; `f0`, `f1`, ... when
+    /// the file has none (see `named`).
     pub feature_names: Vec<String>,
+    /// Whether the file names its features. XGBoost saves none for a booster trained on a bare
+    /// array or a Spark vector column (XGBoost4J-Spark): its columns can only be matched to a
+    /// schema by position.
+    pub named: bool,
     /// What the file said about itself (package version, objective, trees, base score), kept
     /// in the model file.
     pub source: serde_json::Value,

@@ -201,8 +201,9 @@ fn unsupported_models_are_refused_saying_why() {
         ),
         (
             Source::Xgboost,
-            XGB.replace(r#""feature_names": ["a", "b"],"#, ""),
-            "no feature names",
+            XGB.replace(r#""feature_names": ["a", "b"],"#, "")
+                .replace(r#""num_feature": "2", "#, ""),
+            "neither feature names nor `learner_model_param.num_feature`",
         ),
         (
             Source::Xgboost,
@@ -326,4 +327,27 @@ fn a_tree_deeper_than_the_limit_is_refused() {
         "import: tree 7: 129 levels deep: trees deeper than 128 are refused (TreeSHAP explains a \
          row by recursing over the tree's depth)"
     );
+}
+
+/// A booster saved without names (trained on a bare array, or by XGBoost4J-Spark on a vector
+/// column) is read with positional names, says so, and scores as the named one.
+#[test]
+fn an_xgboost_booster_without_names_reads_by_position() {
+    let named = import(Source::Xgboost, XGB).unwrap();
+    let bare = import(
+        Source::Xgboost,
+        &XGB.replace(r#""feature_names": ["a", "b"],"#, r#""feature_names": [],"#),
+    )
+    .unwrap();
+    assert!(named.named);
+    assert!(!bare.named);
+    assert_eq!(bare.feature_names, ["f0", "f1"]);
+    for row in [
+        [0.5f32, -1.0],
+        [1.5, 0.25],
+        [f32::NAN, 3.0],
+        [2.5, f32::NAN],
+    ] {
+        assert_eq!(bare.model.score(&row), named.model.score(&row));
+    }
 }

@@ -108,12 +108,22 @@ pub(super) fn parse(text: &str) -> Result<Imported> {
             .ok_or_else(|| bad("a feature name is not a string"))?,
         None => Vec::new(),
     };
-    if feature_names.is_empty() {
-        return Err(bad(
-            "the model has no feature names: train on a DataFrame of the columns `iotguard \
-             features` wrote, so the names are saved with it",
-        ));
-    }
+    // Without names (a bare array, a Spark vector column), the count is `num_feature`.
+    let named = !feature_names.is_empty();
+    let feature_names = if named {
+        feature_names
+    } else {
+        let count = learner
+            .get("learner_model_param")
+            .and_then(|p| p.get("num_feature"))
+            .and_then(Value::as_str)
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                bad("the model has neither feature names nor `learner_model_param.num_feature`")
+            })?;
+        (0..count).map(|i| format!("f{i}")).collect()
+    };
     if let Some(types) = learner.get("feature_types").and_then(Value::as_array) {
         if let Some(i) = types.iter().position(|t| t.as_str() == Some("c")) {
             return Err(bad(format!(
@@ -148,6 +158,7 @@ pub(super) fn parse(text: &str) -> Result<Imported> {
             validation_loss: None,
         },
         feature_names,
+        named,
         source: serde_json::json!({
             "package": "xgboost",
             "version": version,

@@ -127,6 +127,10 @@ pub struct ImportConfig {
     /// The feature schema the booster was trained on (`feature_schema.json`); `None`: the
     /// default feature set.
     pub schema: Option<FeatureSpec>,
+    /// Match the booster's columns to the schema's by position, not by name: for boosters
+    /// saved without names (XGBoost4J-Spark on a vector column, a booster trained on a bare
+    /// array) or with other names (LightGBM's `Column_0`, ...). Only the count is checked.
+    pub by_position: bool,
 }
 
 /// Returns the feature spec this build computes for `config`.
@@ -175,8 +179,30 @@ pub fn import_model(
 ) -> Result<ModelFile> {
     let features = import_features(config)?;
     let spec = running_spec(&features)?;
-    let imported = import(config.source, text).map_err(Error::Model)?;
-    check_feature_names(&imported.feature_names, &spec.names).map_err(Error::Model)?;
+    let mut imported = import(config.source, text).map_err(Error::Model)?;
+    let matched = if config.by_position {
+        if imported.feature_names.len() != spec.names.len() {
+            return Err(import_error(format!(
+                "the model has {} features and the feature schema {}: matched by position, \
+                 they must be as many",
+                imported.feature_names.len(),
+                spec.names.len()
+            )));
+        }
+        imported.feature_names = spec.names.clone();
+        "by position"
+    } else if !imported.named {
+        return Err(import_error(format!(
+            "the model has no feature names, only a count ({}): it was trained on a bare array \
+             or a Spark vector column. If its columns are the feature schema's, in order, pass \
+             --by-position; better, train on a DataFrame of the columns `iotguard features` \
+             wrote, so the names are saved and checked",
+            imported.feature_names.len()
+        )));
+    } else {
+        check_feature_names(&imported.feature_names, &spec.names).map_err(Error::Model)?;
+        "by name"
+    };
     let value = config.threshold.unwrap_or(DEFAULT_IMPORT_THRESHOLD);
     if !(0.0..=1.0).contains(&value) {
         return Err(import_error(format!(
@@ -222,6 +248,7 @@ pub fn import_model(
                 "from": config.source.name(),
                 "file": config.file_name,
                 "source": imported.source,
+                "features_matched": matched,
                 "threshold": { "value": shown, "set_by": set_by },
             }
         }),
