@@ -152,7 +152,7 @@ pub struct AlertStore {
     /// Event documents waiting for the next flush (`events.rs`).
     pending_events: Vec<EventDocument>,
     /// Alerting flows waiting for the next flush, by incident id (`flows.rs`).
-    pending_flows: Vec<(String, String)>,
+    pending_flows: flows::PendingFlows,
     /// Flows stored per incident so far (this process's), for their slots.
     flow_counts: HashMap<String, u64>,
 }
@@ -209,7 +209,7 @@ impl AlertStore {
             max_unsaved: DEFAULT_MAX_UNSAVED,
             retention: None,
             pending_events: Vec::new(),
-            pending_flows: Vec::new(),
+            pending_flows: flows::PendingFlows::default(),
             flow_counts: HashMap::new(),
         })
     }

@@ -13,12 +13,13 @@ use crate::binned::{n_threads, BinnedDataset};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Explanation, Scorer};
+use crate::tree::flat::FlatTrees;
 use crate::tree::{
     check_train, grow_cart, rng_for, sum_trees_batch, CartSettings, ClassWeight, Tree,
 };
 use rand::Rng;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// How many features each split considers.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -202,20 +203,47 @@ impl RandomForestParams {
             .into_iter()
             .map(|t| t.expect("every tree trained"))
             .collect();
-        Ok(RandomForest {
-            trees,
-            n_features: m,
-        })
+        Ok(RandomForest::new(trees, m))
     }
 }
 
 /// A trained random forest; the score is the mean leaf probability of malicious.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+///
+/// Scoring one row walks [`FlatTrees`], laid out from `trees` on the first score (see
+/// [`crate::tree::flat`]); the scores are bit-identical to walking `trees`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RandomForest {
     /// The trees.
     pub trees: Vec<Tree>,
     /// Number of features rows must have.
     pub n_features: usize,
+    /// The trees laid out for scoring, built on first use from `trees` (which must not change
+    /// after the first score).
+    #[serde(skip)]
+    flat: OnceLock<FlatTrees>,
+}
+
+impl PartialEq for RandomForest {
+    /// Equal trees and width (the scoring layout follows from the trees).
+    fn eq(&self, other: &Self) -> bool {
+        self.trees == other.trees && self.n_features == other.n_features
+    }
+}
+
+impl RandomForest {
+    /// Builds a forest of `trees` over rows of `n_features`.
+    pub fn new(trees: Vec<Tree>, n_features: usize) -> RandomForest {
+        RandomForest {
+            trees,
+            n_features,
+            flat: OnceLock::new(),
+        }
+    }
+
+    /// Returns the trees laid out for scoring.
+    fn flat(&self) -> &FlatTrees {
+        self.flat.get_or_init(|| FlatTrees::new(&self.trees))
+    }
 }
 
 impl Scorer for RandomForest {
@@ -225,11 +253,7 @@ impl Scorer for RandomForest {
 
     fn score(&self, row: &[f32]) -> f32 {
         let scale = 1.0 / self.trees.len() as f64;
-        let mut f = 0.0;
-        for t in &self.trees {
-            f += scale * t.predict(row);
-        }
-        f as f32
+        self.flat().sum(row, scale) as f32
     }
 
     fn score_batch(&self, rows: &[f32], n_features: usize) -> Vec<f32> {
@@ -273,10 +297,7 @@ mod tests {
         let test = random_data(200, 8, 2, 0.0);
         let m = RandomForestParams::default().seed(4).fit(&train).unwrap();
         assert_eq!(m.trees.len(), 100);
-        let first = RandomForest {
-            trees: m.trees[..LIVE_TREES].to_vec(),
-            n_features: m.n_features,
-        };
+        let first = RandomForest::new(m.trees[..LIVE_TREES].to_vec(), m.n_features);
         let top = |e: &Explanation| {
             e.contributions
                 .iter()
@@ -394,6 +415,31 @@ mod tests {
         let batch = a.score_batch(&d.features, 6);
         for (i, s) in batch.iter().enumerate().step_by(101) {
             assert_eq!(*s, a.score(d.row(i)));
+        }
+        // The scoring layout is no part of the model: a scored forest equals its copy read back.
+        let back: RandomForest = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a);
+    }
+
+    /// Scoring through the flat layout gives the forest's score bit for bit as the per-tree
+    /// walk did (`f += scale * tree.predict(row)` in tree order), on many rows, some with
+    /// missing values.
+    #[test]
+    fn scores_are_bit_identical_to_the_per_tree_walk() {
+        let train = random_data(5_000, 8, 21, 0.05);
+        let test = random_data(20_000, 8, 22, 0.0);
+        let m = RandomForestParams::default().seed(9).fit(&train).unwrap();
+        let scale = 1.0 / m.trees.len() as f64;
+        for r in 0..test.n_rows() {
+            let mut row = test.row(r).to_vec();
+            if r % 5 == 3 {
+                row[r % 8] = f32::NAN;
+            }
+            let mut f = 0.0;
+            for t in &m.trees {
+                f += scale * t.predict(&row);
+            }
+            assert_eq!(m.score(&row).to_bits(), (f as f32).to_bits(), "row {r}");
         }
     }
 }

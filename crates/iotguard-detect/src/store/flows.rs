@@ -53,20 +53,106 @@ pub struct AlertFlows {
     pub kept_each_end: u64,
 }
 
+/// The alerting flows of one incident taken since the last write: only those that can still
+/// be in the table after it (the first [`KEPT_FLOWS`] taken, serialised, and the latest
+/// [`KEPT_FLOWS`], kept as a ring), since a flow whose slot a later flow of the same write
+/// takes would be replaced in the same transaction anyway.
+#[derive(Debug, Default)]
+pub(super) struct IncidentFlows {
+    /// Flows taken since the last write.
+    taken: u64,
+    /// The documents of the first [`KEPT_FLOWS`] taken.
+    first: Vec<String>,
+    /// Flow `k` (from 0) of those taken, `k >= KEPT_FLOWS`, at `k % KEPT_FLOWS`.
+    ring: Vec<ScoredFlow>,
+}
+
+/// Alerting flows waiting for the store's next flush, by incident, in the order incidents
+/// first came.
+#[derive(Debug, Default)]
+pub(super) struct PendingFlows {
+    incidents: Vec<(String, IncidentFlows)>,
+    index: HashMap<String, usize>,
+}
+
+impl PendingFlows {
+    fn is_empty(&self) -> bool {
+        self.incidents.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.incidents.clear();
+        self.index.clear();
+    }
+
+    /// Takes one alerting flow of incident `id`.
+    fn take(&mut self, id: &str, flow: &ScoredFlow) -> Result<()> {
+        let i = match self.index.get(id) {
+            Some(&i) => i,
+            None => {
+                self.index.insert(id.to_string(), self.incidents.len());
+                self.incidents
+                    .push((id.to_string(), IncidentFlows::default()));
+                self.incidents.len() - 1
+            }
+        };
+        let inc = &mut self.incidents[i].1;
+        let k = inc.taken;
+        inc.taken += 1;
+        if k < KEPT_FLOWS {
+            inc.first.push(encode(flow)?);
+        } else {
+            let at = (k % KEPT_FLOWS) as usize;
+            if at < inc.ring.len() {
+                inc.ring[at].clone_from(flow);
+            } else {
+                inc.ring.push(flow.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl IncidentFlows {
+    /// The flows this write keeps when the incident had `base` flows stored before: each as
+    /// its number `n` in the incident and its document. A flow is kept when it is among the
+    /// incident's first [`KEPT_FLOWS`] or no later flow of this write takes its slot.
+    fn kept(&self, base: u64) -> Result<Vec<(u64, String)>> {
+        let mut out = Vec::new();
+        for k in 0..self.taken {
+            let n = base + k;
+            if n >= KEPT_FLOWS && k + KEPT_FLOWS < self.taken {
+                continue;
+            }
+            let doc = if k < KEPT_FLOWS {
+                self.first[k as usize].clone()
+            } else {
+                encode(&self.ring[(k % KEPT_FLOWS) as usize])?
+            };
+            out.push((n, doc));
+        }
+        Ok(out)
+    }
+}
+
+fn encode(flow: &ScoredFlow) -> Result<String> {
+    serde_json::to_string(flow).map_err(|e| Error::Config(e.to_string()))
+}
+
 impl AlertStore {
     /// Takes the alerting flows of a batch (those with an incident), to be written at the next
     /// flush.
     pub(super) fn take_flows(&mut self, flows: &[ScoredFlow]) -> Result<()> {
         for f in flows {
             if let Some(id) = &f.incident_id {
-                let doc = serde_json::to_string(f).map_err(|e| Error::Config(e.to_string()))?;
-                self.pending_flows.push((id.clone(), doc));
+                self.pending_flows.take(id, f)?;
             }
         }
         Ok(())
     }
 
-    /// Writes the flows waiting since the last flush.
+    /// Writes the flows waiting since the last flush: for each incident the ones its slots
+    /// keep, which leaves the table as writing every flow in turn would.
     pub(super) fn write_flows(&mut self) -> Result<()> {
         if self.pending_flows.is_empty() {
             return Ok(());
@@ -78,20 +164,23 @@ impl AlertStore {
         let mut c = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let tx = c.conn.transaction()?;
         tx.execute_batch(FLOWS_TABLE)?;
-        for (id, doc) in &self.pending_flows {
-            let n = match counts.get(id).or_else(|| self.flow_counts.get(id)) {
-                Some(n) => *n,
-                None => tx.query_row(
-                    "SELECT COALESCE(MAX(n) + 1, 0) FROM alert_flows WHERE alert_id = ?1",
-                    [id],
-                    |r| r.get::<_, i64>(0),
-                )? as u64,
-            };
-            tx.execute(
+        {
+            let mut insert = tx.prepare_cached(
                 "INSERT OR REPLACE INTO alert_flows (alert_id, slot, n, doc) VALUES (?1, ?2, ?3, ?4)",
-                params![id, slot(n) as i64, n as i64, doc],
             )?;
-            counts.insert(id.clone(), n + 1);
+            let mut count = tx.prepare_cached(
+                "SELECT COALESCE(MAX(n) + 1, 0) FROM alert_flows WHERE alert_id = ?1",
+            )?;
+            for (id, inc) in &self.pending_flows.incidents {
+                let base = match self.flow_counts.get(id) {
+                    Some(n) => *n,
+                    None => count.query_row([id], |r| r.get::<_, i64>(0))? as u64,
+                };
+                for (n, doc) in inc.kept(base)? {
+                    insert.execute(params![id, slot(n) as i64, n as i64, doc])?;
+                }
+                counts.insert(id.clone(), base + inc.taken);
+            }
         }
         tx.commit()?;
         drop(c);
@@ -153,6 +242,71 @@ mod tests {
         assert_eq!(slot(39), 39);
         assert_eq!(slot(40), 20);
         assert_eq!(slot(14_393), 20 + (14_393 - 20) % 20);
+    }
+
+    /// Writing only the flows whose slots survive a flush leaves the same table as writing
+    /// every flow in turn: one store flushed after each flow, another after batches of uneven
+    /// sizes, three incidents interleaved.
+    #[test]
+    fn flushing_in_batches_keeps_the_same_flows_as_flushing_each() {
+        use crate::sink::AlertSink;
+        use iotguard_flow::{FlowRecord, Timestamp};
+        let dir = tempfile::tempdir().unwrap();
+        let flow = |i: u64| {
+            let rec = FlowRecord {
+                ts: Timestamp(1_704_067_200_000_000_000 + i as i64 * 1_000_000),
+                uid: Some(format!("C{i}").into()),
+                ..FlowRecord::default()
+            };
+            let mut f = ScoredFlow::new(&rec, 0.9, 0.5);
+            // inc-0 gets most flows, inc-2 few.
+            f.incident_id = Some(format!("inc-{}", [0, 0, 0, 1, 0, 1, 2][(i % 7) as usize]));
+            f
+        };
+        let flows: Vec<ScoredFlow> = (0..700).map(flow).collect();
+        let mut each = AlertStore::open(&dir.path().join("each.db")).unwrap();
+        for f in &flows {
+            each.send_flows(std::slice::from_ref(f)).unwrap();
+            each.flush().unwrap();
+        }
+        let mut batched = AlertStore::open(&dir.path().join("batched.db")).unwrap();
+        let mut at = 0;
+        for (i, size) in [1, 5, 19, 20, 21, 40, 41, 3, 150, 400]
+            .into_iter()
+            .enumerate()
+        {
+            let end = (at + size).min(flows.len());
+            // Two sends before some flushes, as the pipeline sends every batch.
+            let mid = (at + end) / 2;
+            batched.send_flows(&flows[at..mid]).unwrap();
+            batched.send_flows(&flows[mid..end]).unwrap();
+            if i % 3 != 1 {
+                batched.flush().unwrap();
+            }
+            at = end;
+        }
+        batched.flush().unwrap();
+        assert_eq!(at, flows.len());
+        let table = |s: &AlertStore| -> Vec<(String, i64, i64, String)> {
+            let c = s.lock();
+            let mut stmt = c
+                .conn
+                .prepare("SELECT alert_id, slot, n, doc FROM alert_flows ORDER BY alert_id, slot")
+                .unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .unwrap()
+                .collect::<std::result::Result<_, _>>()
+                .unwrap()
+        };
+        let want = table(&each);
+        assert_eq!(want.len(), 3 * 40);
+        assert_eq!(table(&batched), want);
+        for id in ["inc-0", "inc-1", "inc-2"] {
+            assert_eq!(
+                batched.alert_flows(id).unwrap(),
+                each.alert_flows(id).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! by the same grower boosting uses (the `grow` module); a leaf's value is the (class-weighted) share
 //! of malicious training rows that reached it.
 
+pub mod flat;
 pub(crate) mod grow;
 mod hist;
 #[cfg(test)]
@@ -409,10 +410,7 @@ mod tests {
         check::<crate::boosting::GradientBoosting>();
         check::<crate::isolation::IsolationForest>();
         check::<crate::binned::BinnedDataset>();
-        let _: Box<dyn Scorer> = Box::new(crate::forest::RandomForest {
-            trees: Vec::new(),
-            n_features: 0,
-        });
+        let _: Box<dyn Scorer> = Box::new(crate::forest::RandomForest::new(Vec::new(), 0));
     }
 
     #[test]
