@@ -46,6 +46,7 @@ mod describe;
 mod extract;
 mod flow;
 mod host;
+mod lru;
 mod schema;
 mod window;
 
