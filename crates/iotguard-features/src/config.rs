@@ -41,10 +41,10 @@ pub struct FeatureConfig {
 /// over ../shared/data with ablation (BENCHMARKS.md, "Features for the families the forest
 /// missed"), all four together cut the default rule's pooled false-alert rate from 11.7 % to
 /// 7.7 % (labels audited) at about the same recall, and no group alone moved it clearly; but
-/// `pair.flows`, `dst.flows` and `dst.age_s` grow with the length of the stream, so a long
-/// detection run drifts away from the training captures (the drift monitor flagged them on a
-/// simulated stream before any change). They stay opt-in (`--context`) until those are bounded
-/// and measured again.
+/// their first version counted flows and age from a destination's first flow, which grew with
+/// the length of the stream (the drift monitor flagged them on a simulated stream before any
+/// change). They are bounded now ([`CONTEXT_HORIZON_SECS`](crate::CONTEXT_HORIZON_SECS)) and
+/// stay opt-in (`--context`) until measured again.
 pub const DEFAULT_CONTEXT: &[ContextGroup] = &[];
 
 impl Default for FeatureConfig {

@@ -472,8 +472,8 @@ fn host_doc(name: &str) -> Option<FeatureDoc> {
 fn context_doc(name: &str) -> Option<FeatureDoc> {
     use Scale::*;
     let d = match name {
-        "pair.flows" => doc(name, "Connections from the originator to this responder so far (since the pair was first seen, forgotten after an hour idle), this one included.", "connections", Plain,
-            "{src} has opened {v} connections to {dst} so far"),
+        "pair.flows_10m" => doc(name, "Connections from the originator to this responder over about the last 10 minutes, this one included: a count damped with a half-life of 10 minutes (a connection 10 minutes earlier counts one half, 20 minutes earlier one quarter), so it does not grow with the length of the stream.", "connections", Plain,
+            "{src} opened about {v} connections to {dst} over the last 10 minutes"),
         "pair.gap_s" => FeatureDoc {
             when_missing: Some("it was the first connection seen from {src} to {dst}".to_string()),
             ..doc(name, "Seconds since the originator's previous connection to this same responder (missing: none seen).", "s", Plain,
@@ -483,12 +483,12 @@ fn context_doc(name: &str) -> Option<FeatureDoc> {
             "{src} connected to {dst} every {v} s on average"),
         "pair.gap_cv" => doc(name, "Regularity of the originator's connections to this same responder: standard deviation over mean of the gaps (0: like clockwork, as a beacon to a command server; missing: fewer than three connections).", "", Plain,
             "the gaps between {src}'s connections to {dst} varied by a factor of {v} (0 is like clockwork)"),
-        "dst.orig_hosts" => doc(name, "Distinct originators seen contacting this responder so far (counted up to 16): 1 means no other host on the network talks to it.", "hosts", Plain,
-            "{v} distinct hosts have contacted {dst} so far"),
-        "dst.flows" => doc(name, "Connections to this responder from anyone so far, this one included.", "connections", Plain,
-            "{dst} has received {v} connections so far"),
-        "dst.age_s" => doc(name, "Seconds since this responder was first seen on the network (0: first seen now).", "s", Plain,
-            "{dst} was first seen {v} s earlier"),
+        "dst.orig_hosts_10m" => doc(name, "Distinct originators that contacted this responder over the last 10 minutes, this one included (counted up to 16): 1 means no other host on the network talks to it (missing: no originator address).", "hosts", Plain,
+            "{v} distinct hosts contacted {dst} over the last 10 minutes"),
+        "dst.flows_10m" => doc(name, "Connections to this responder from anyone over about the last 10 minutes, this one included: a count damped with a half-life of 10 minutes, so it does not grow with the length of the stream.", "connections", Plain,
+            "{dst} received about {v} connections over the last 10 minutes"),
+        "dst.age_10m_s" => doc(name, "Seconds since this responder was first seen on the network, counted up to 600 (0: first seen now; 600: seen for 10 minutes or more, or since the stream began that long ago). Forgotten after an hour without connections.", "s", Plain,
+            "{dst} was first seen {v} s earlier (counted up to 600)"),
         "dst.public" => flag(name, "Whether the responder is a public Internet address (not private, link-local, multicast or reserved).",
             "{dst} is a public Internet address", "{dst} is a local or reserved address"),
         "port.orig_hosts_1m" => doc(name, "Distinct originators that used this responder port (same protocol) over the last minute, anywhere on the network (counted up to 64).", "hosts", Plain,

@@ -51,7 +51,9 @@ mod schema;
 mod window;
 
 pub use config::{ConfigError, FeatureConfig, DEFAULT_CONTEXT};
-pub use context::{ContextGroup, DST_ORIGS_CAP, MAX_PORTS, PORT_HOSTS_CAP, PORT_WINDOW_SECS};
+pub use context::{
+    ContextGroup, CONTEXT_HORIZON_SECS, DST_ORIGS_CAP, MAX_PORTS, PORT_HOSTS_CAP, PORT_WINDOW_SECS,
+};
 pub use describe::{describe, glossary_rows, number, FeatureDoc, Scale};
 pub use extract::FeatureExtractor;
 pub use schema::{FeatureSchema, SCHEMA_VERSION};
