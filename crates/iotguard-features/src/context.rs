@@ -4,8 +4,8 @@
 //!
 //! - **`pair.*`** (per originator→responder pair): its flows over about the last
 //!   [`CONTEXT_HORIZON_SECS`] (a count damped with that half-life), the gap since its previous
-//!   flow, and the mean and coefficient of variation of the gaps between its flows (exact, since
-//!   the pair was first seen). A beacon is a pair with many flows at regular gaps (CV near 0),
+//!   flow, and the mean and coefficient of variation of the gaps between its flows (weighted,
+//!   each earlier gap's weight damped with the same half-life). A beacon is a pair with many flows at regular gaps (CV near 0),
 //!   which the per-host gaps blur when the host talks to others in between.
 //! - **`dst.*`** (per responder, across the network): distinct originators that contacted it over
 //!   the last [`CONTEXT_HORIZON_SECS`] (exact up to [`DST_ORIGS_CAP`], then saturated), its flows
@@ -22,8 +22,9 @@
 //! damped, distinct counts windowed, the age capped, so a stream of days has the same value
 //! ranges as a capture of an hour once it is [`CONTEXT_HORIZON_SECS`] or so old. (Cumulative
 //! counts and ages grew with the stream's length, and the drift monitor flagged them long before
-//! the network changed.) The gap statistics are bounded by the idle timeout, after which a pair
-//! is forgotten; their mean over a stationary stream does not grow with its length.
+//! the network changed; so did the gaps' coefficient of variation when it was exact over all of a
+//! pair's gaps, its sample growing with the stream.) A gap is at most the idle timeout, after
+//! which a pair is forgotten.
 //!
 //! Every table is a capped [`Lru`] (least recently used evicted first) that drops entries idle
 //! for longer than the configuration's idle timeout, judged against the current flow's `ts`, as
@@ -124,11 +125,13 @@ pub const PORT_WINDOW_SECS: i64 = 60;
 /// Most (protocol, port) entries kept (each at most about 2 KiB: 8 MiB in all).
 pub const MAX_PORTS: usize = 4096;
 
-/// A pair's damped flow count, and Welford sums of the gaps between its flows.
+/// A pair's damped flow count, and damped weighted mean and sum of squared deviations of the
+/// gaps between its flows (`w`: their damped weight; `gaps`: how many, for the minimum counts).
 #[derive(Clone, Copy, Debug, Default)]
 struct PairState {
     flows: f64,
     gaps: u64,
+    w: f64,
     mean: f64,
     m2: f64,
 }
@@ -280,16 +283,21 @@ impl Context {
                     p.flows = damped_add(p.flows, before.map_or(0, |c| ts.saturating_sub(c)));
                     let gap = before.map(|c| ts.saturating_sub(c).max(0) as f64 * 1e-9);
                     if let Some(g) = gap {
+                        // West's weighted incremental mean and variance, the earlier gaps'
+                        // weights damped as the flow count (a constant gap keeps M2 at 0).
+                        let decay = (-g / CONTEXT_HORIZON_SECS as f64).exp2();
                         p.gaps += 1;
+                        p.w = p.w * decay + 1.0;
+                        p.m2 *= decay;
                         let d = g - p.mean;
-                        p.mean += d / p.gaps as f64;
+                        p.mean += d / p.w;
                         p.m2 += d * (g - p.mean);
                     }
                     put(p.flows);
                     put(gap.unwrap_or(nan));
                     put(if p.gaps >= 1 { p.mean } else { nan });
                     put(if p.gaps >= 2 && p.mean > 0.0 {
-                        (p.m2 / p.gaps as f64).max(0.0).sqrt() / p.mean
+                        (p.m2 / p.w).max(0.0).sqrt() / p.mean
                     } else {
                         nan
                     });

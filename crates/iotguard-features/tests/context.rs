@@ -61,6 +61,26 @@ fn same(a: &[Vec<f32>], b: &[Vec<f32>]) {
 
 const NAN: f32 = f32::NAN;
 
+/// The weighted mean and coefficient of variation of `gaps`, each earlier gap's weight damped
+/// by `2^(-gap/600)` per later gap (the population formula, with weights).
+fn gap_stats(gaps: &[f64]) -> (f64, f64) {
+    let mut weights = vec![1.0; gaps.len()];
+    for (i, g) in gaps.iter().enumerate().skip(1) {
+        for w in &mut weights[..i] {
+            *w *= (-g / 600.0).exp2();
+        }
+    }
+    let w: f64 = weights.iter().sum();
+    let mean = gaps.iter().zip(&weights).map(|(g, w)| g * w).sum::<f64>() / w;
+    let var = gaps
+        .iter()
+        .zip(&weights)
+        .map(|(g, w)| w * (g - mean) * (g - mean))
+        .sum::<f64>()
+        / w;
+    (mean, var.sqrt() / mean)
+}
+
 /// A damped count (half-life 600 s) last updated `dt` seconds earlier, plus one flow.
 fn damped(count: f64, dt: f64) -> f64 {
     count * (-dt / 600.0).exp2() + 1.0
@@ -154,25 +174,40 @@ fn a_pair_at_exactly_60_s_gaps_has_cv_0() {
         ],
     );
     assert_eq!(c4 as f32, 3.615_836); // 1 + h + h² + h³, h = 2^(-0.1)
-                                      // The DNS pair: gaps 61, 63, 65 s: mean 63, population std sqrt(8/3).
+                                      // The DNS pair: gaps 61, 63, 65 s, the earlier ones weighing a little less.
     let dns = &v[7];
+    let (mean, cv) = gap_stats(&[61.0, 63.0, 65.0]);
     assert_eq!(dns[0], damped(damped(damped(1.0, 61.0), 63.0), 65.0) as f32);
     assert_eq!(dns[1], 65.0);
-    assert_eq!(dns[2], 63.0);
-    assert_eq!(dns[3], ((8.0f64 / 3.0).sqrt() / 63.0) as f32);
+    assert_eq!(dns[2], mean as f32);
+    assert_eq!(dns[3], cv as f32);
+    assert!(mean > 63.0 && mean < 64.0, "{mean}");
 }
 
 #[test]
-fn pair_gaps_of_10_and_30_s_give_mean_20_and_cv_one_half() {
+fn pair_gap_weights_halve_every_10_minutes() {
     let mut x = extractor(&[ContextGroup::Pair]);
     let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    // Gaps 600 s and 1200 s: the first weighs 2^-2 when the second arrives, so the mean is
+    // (600/4 + 1200) / 1.25 = 1080 and the variance (480²/4 + 120²) / 1.25 = 240².
+    let flows = [
+        flow(a, b, 80, 0),
+        flow(a, b, 80, 600 * SEC),
+        flow(a, b, 80, 1800 * SEC),
+    ];
+    let v = values(&mut x, &flows, &["pair.gap_mean_s", "pair.gap_cv"]);
+    same(&v[2..], &[vec![1080.0, (240.0f64 / 1080.0) as f32]]);
+    assert_eq!(gap_stats(&[600.0, 1200.0]), (1080.0, 240.0 / 1080.0));
+
+    let mut x = extractor(&[ContextGroup::Pair]);
     let flows = [
         flow(a, b, 80, 0),
         flow(a, b, 80, 10 * SEC),
         flow(a, b, 80, 40 * SEC),
     ];
     let v = values(&mut x, &flows, &["pair.gap_mean_s", "pair.gap_cv"]);
-    same(&v[2..], &[vec![20.0, 0.5]]);
+    let (mean, cv) = gap_stats(&[10.0, 30.0]);
+    same(&v[2..], &[vec![mean as f32, cv as f32]]);
     // The reverse direction is another pair; a flow written out of order has gap 0.
     let flows = [flow(b, a, 80, 41 * SEC), flow(a, b, 80, 35 * SEC)];
     let v = values(&mut x, &flows, &["pair.flows_10m", "pair.gap_s"]);
