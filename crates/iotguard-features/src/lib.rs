@@ -15,7 +15,7 @@
 //!    (beacons), approximate distinct responders and responder ports (scans).
 //! 3. **Responding host context** (`resp_host.*`): the same per responder address, with distinct
 //!    originators (fan-in) and distinct ports asked of it (vertical scans).
-//! 4. **Network context** ([`FeatureConfig::context`], opt-in, none by default): per pair
+//! 4. **Network context** ([`FeatureConfig::context`], all four groups by default): per pair
 //!    gap regularity (`pair.*`), destination rarity and novelty (`dst.*`), per-port fan-out over
 //!    hosts (`port.*`) and service/port mismatch (`service_port.*`); see [`ContextGroup`].
 //! 5. **Native columns** (`native.*`, only with [`FeatureConfig::native`]).

@@ -173,9 +173,21 @@ pub fn import_model(
     config: &ImportConfig,
     rows: Option<&BuiltDataset>,
 ) -> Result<ModelFile> {
-    let features = import_features(config)?;
-    let spec = running_spec(&features)?;
+    let mut features = import_features(config)?;
+    let mut spec = running_spec(&features)?;
     let imported = import(config.source, text).map_err(Error::Model)?;
+    if config.schema.is_none() && imported.feature_names != spec.names {
+        // Without a schema file, a booster trained on the default set as it was before the
+        // network-context groups joined it (no `pair.*`, `dst.*`, ... columns) is that set.
+        let plain = FeatureConfig {
+            context: Vec::new(),
+            ..features.clone()
+        };
+        let plain_spec = running_spec(&plain)?;
+        if imported.feature_names == plain_spec.names {
+            (features, spec) = (plain, plain_spec);
+        }
+    }
     check_feature_names(&imported.feature_names, &spec.names).map_err(Error::Model)?;
     let value = config.threshold.unwrap_or(DEFAULT_IMPORT_THRESHOLD);
     if !(0.0..=1.0).contains(&value) {
