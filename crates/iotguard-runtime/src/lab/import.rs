@@ -173,7 +173,7 @@ pub fn import_model(
     config: &ImportConfig,
     rows: Option<&BuiltDataset>,
 ) -> Result<ModelFile> {
-    let mut features = import_features(config)?;
+    let features = import_features(config)?;
     let mut spec = running_spec(&features)?;
     let imported = import(config.source, text).map_err(Error::Model)?;
     if config.schema.is_none() && imported.feature_names != spec.names {
@@ -185,7 +185,8 @@ pub fn import_model(
         };
         let plain_spec = running_spec(&plain)?;
         if imported.feature_names == plain_spec.names {
-            (features, spec) = (plain, plain_spec);
+            // The spec carries its feature config: the model file records the plain set.
+            spec = plain_spec;
         }
     }
     check_feature_names(&imported.feature_names, &spec.names).map_err(Error::Model)?;
