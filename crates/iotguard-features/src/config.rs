@@ -39,7 +39,7 @@ pub struct FeatureConfig {
 
 /// The context groups of [`FeatureConfig::default`]: all four. Measured by leave-one-capture-out
 /// over ../shared/data with ablation (BENCHMARKS.md, "Features for the families the forest
-/// missed"): together they cut the default rule's pooled false-alert rate from 11.7 % to 6.9 %
+/// missed"): together they cut the default rule's pooled false-alert rate from 11.7 % to 7.1 %
 /// (labels audited) at about the same recall (0.948 → 0.945). Their first version counted a
 /// pair's and a destination's flows and age from the first flow, which grew with the length of
 /// the stream (the drift monitor flagged them on a simulated stream before any change); they are
