@@ -5,8 +5,9 @@
 //! - **`pair.*`** (per originator→responder pair): its flows over about the last
 //!   [`CONTEXT_HORIZON_SECS`] (a count damped with that half-life), the gap since its previous
 //!   flow, and the mean and coefficient of variation of the gaps between its flows (weighted,
-//!   each earlier gap's weight damped with the same half-life). A beacon is a pair with many flows at regular gaps (CV near 0),
-//!   which the per-host gaps blur when the host talks to others in between.
+//!   each earlier gap's weight damped with the same half-life). A beacon is a pair with many
+//!   flows at regular gaps (CV near 0), which the per-host gaps blur when the host talks to
+//!   others in between.
 //! - **`dst.*`** (per responder, across the network): distinct originators that contacted it over
 //!   the last [`CONTEXT_HORIZON_SECS`] (exact up to [`DST_ORIGS_CAP`], then saturated), its flows
 //!   (damped count), seconds since it was first seen (capped at the horizon), and whether it is a
@@ -18,8 +19,8 @@
 //!   a port whose conventional service differs from the one detected, and a port with a
 //!   conventional service carrying payload both ways without any service detected.
 //!
-//! **Stationary over long streams**: no value counts from the start of the stream. Counts are
-//! damped, distinct counts windowed, the age capped, so a stream of days has the same value
+//! **Stationary over long streams**: no value counts from the start of the stream. Counts and
+//! gap statistics are damped, distinct counts windowed, the age capped, so a stream of days has the same value
 //! ranges as a capture of an hour once it is [`CONTEXT_HORIZON_SECS`] or so old. (Cumulative
 //! counts and ages grew with the stream's length, and the drift monitor flagged them long before
 //! the network changed; so did the gaps' coefficient of variation when it was exact over all of a
