@@ -2,13 +2,16 @@
 //! families the per-host context misses, command-and-control beacons of unseen malware and
 //! generic exploitation and brute-force flows over many hosts.
 //!
-//! - **`pair.*`** (per originator→responder pair): how many flows the pair has had, the gap since
-//!   its previous flow, and the mean and coefficient of variation of the gaps between its flows
-//!   (exact, since the pair was first seen). A beacon is a pair with many flows at regular gaps
-//!   (CV near 0), which the per-host gaps blur when the host talks to others in between.
-//! - **`dst.*`** (per responder, across the network): distinct originators that have contacted it
-//!   (exact up to [`DST_ORIGS_CAP`], then saturated), flows to it, seconds since it was first seen,
-//!   and whether it is a public address. A C&C server is a public destination one host talks to.
+//! - **`pair.*`** (per originator→responder pair): its flows over about the last
+//!   [`CONTEXT_HORIZON_SECS`] (a count damped with that half-life), the gap since its previous
+//!   flow, and the mean and coefficient of variation of the gaps between its flows (weighted,
+//!   each earlier gap's weight damped with the same half-life). A beacon is a pair with many
+//!   flows at regular gaps (CV near 0), which the per-host gaps blur when the host talks to
+//!   others in between.
+//! - **`dst.*`** (per responder, across the network): distinct originators that contacted it over
+//!   the last [`CONTEXT_HORIZON_SECS`] (exact up to [`DST_ORIGS_CAP`], then saturated), its flows
+//!   (damped count), seconds since it was first seen (capped at the horizon), and whether it is a
+//!   public address. A C&C server is a public destination one host talks to.
 //! - **`port.*`** (per protocol and responder port): distinct originators and distinct responders
 //!   on that port over the last [`PORT_WINDOW_SECS`] seconds (exact up to [`PORT_HOSTS_CAP`]). An
 //!   exploitation or brute-force sweep is one port reaching many responders.
@@ -16,17 +19,24 @@
 //!   a port whose conventional service differs from the one detected, and a port with a
 //!   conventional service carrying payload both ways without any service detected.
 //!
-//! Every table is capped (least recently used evicted first) and drops entries idle for longer
-//! than the configuration's idle timeout, judged against the current flow's `ts`, as the host
-//! tables do. Update, then read: a flow's values include the flow itself.
+//! **Stationary over long streams**: no value counts from the start of the stream. Counts and
+//! gap statistics are damped, distinct counts windowed, the age capped, so a stream of days has the same value
+//! ranges as a capture of an hour once it is [`CONTEXT_HORIZON_SECS`] or so old. (Cumulative
+//! counts and ages grew with the stream's length, and the drift monitor flagged them long before
+//! the network changed; so did the gaps' coefficient of variation when it was exact over all of a
+//! pair's gaps, its sample growing with the stream.) A gap is at most the idle timeout, after
+//! which a pair is forgotten.
+//!
+//! Every table is a capped [`Lru`] (least recently used evicted first) that drops entries idle
+//! for longer than the configuration's idle timeout, judged against the current flow's `ts`, as
+//! the host tables do. Update, then read: a flow's values include the flow itself.
 
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::net::IpAddr;
 
 use iotguard_flow::{FlowRecord, Protocol};
 use serde::{Deserialize, Serialize};
 
+use crate::lru::Lru;
 use crate::window::hash_addr;
 
 /// An optional group of network-context features.
@@ -65,8 +75,18 @@ impl ContextGroup {
     /// The group's feature names, in vector order.
     pub fn feature_names(self) -> &'static [&'static str] {
         match self {
-            ContextGroup::Pair => &["pair.flows", "pair.gap_s", "pair.gap_mean_s", "pair.gap_cv"],
-            ContextGroup::Dst => &["dst.orig_hosts", "dst.flows", "dst.age_s", "dst.public"],
+            ContextGroup::Pair => &[
+                "pair.flows_10m",
+                "pair.gap_s",
+                "pair.gap_mean_s",
+                "pair.gap_cv",
+            ],
+            ContextGroup::Dst => &[
+                "dst.orig_hosts_10m",
+                "dst.flows_10m",
+                "dst.age_10m_s",
+                "dst.public",
+            ],
             ContextGroup::Port => &["port.orig_hosts_1m", "port.resp_hosts_1m"],
             ContextGroup::Service => &[
                 "service_port.odd_port",
@@ -93,7 +113,11 @@ impl std::fmt::Display for ContextGroup {
     }
 }
 
-/// Distinct originators counted exactly per destination; more read as this many.
+/// The horizon of the destination and pair features that would otherwise grow with the
+/// stream's length, in seconds: the half-life of the damped flow counts, the window of a
+/// destination's distinct originators, and the cap of its age.
+pub const CONTEXT_HORIZON_SECS: i64 = 600;
+/// Distinct originators counted exactly per destination and horizon; more read as this many.
 pub const DST_ORIGS_CAP: usize = 16;
 /// Distinct hosts counted exactly per port and window; more read as this many.
 pub const PORT_HOSTS_CAP: usize = 64;
@@ -102,146 +126,13 @@ pub const PORT_WINDOW_SECS: i64 = 60;
 /// Most (protocol, port) entries kept (each at most about 2 KiB: 8 MiB in all).
 pub const MAX_PORTS: usize = 4096;
 
-const NIL: u32 = u32::MAX;
-
-#[derive(Debug)]
-struct Entry<K, V> {
-    key: K,
-    prev: u32,
-    next: u32,
-    /// The largest `ts` seen for the entry (ns).
-    clock: i64,
-    val: V,
-}
-
-/// A capped map with least-recently-used and idle eviction, as the host tables (an intrusive
-/// list in order of use; the hash map's order never matters).
-#[derive(Debug)]
-pub(crate) struct Lru<K, V> {
-    index: HashMap<K, u32>,
-    entries: Vec<Entry<K, V>>,
-    free: Vec<u32>,
-    head: u32,
-    tail: u32,
-    cap: usize,
-    idle_ns: i64,
-}
-
-impl<K: Hash + Eq + Copy, V: Default> Lru<K, V> {
-    pub(crate) fn new(cap: usize, idle_ns: i64) -> Self {
-        Lru {
-            index: HashMap::new(),
-            entries: Vec::new(),
-            free: Vec::new(),
-            head: NIL,
-            tail: NIL,
-            cap: cap.max(1),
-            idle_ns,
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    pub(crate) fn slots(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.index.clear();
-        self.entries.clear();
-        self.free.clear();
-        self.head = NIL;
-        self.tail = NIL;
-    }
-
-    fn unlink(&mut self, s: u32) {
-        let (prev, next) = (self.entries[s as usize].prev, self.entries[s as usize].next);
-        if prev == NIL {
-            self.head = next;
-        } else {
-            self.entries[prev as usize].next = next;
-        }
-        if next == NIL {
-            self.tail = prev;
-        } else {
-            self.entries[next as usize].prev = prev;
-        }
-    }
-
-    fn push_front(&mut self, s: u32) {
-        self.entries[s as usize].prev = NIL;
-        self.entries[s as usize].next = self.head;
-        if self.head != NIL {
-            self.entries[self.head as usize].prev = s;
-        }
-        self.head = s;
-        if self.tail == NIL {
-            self.tail = s;
-        }
-    }
-
-    fn remove_tail(&mut self) -> u32 {
-        let s = self.tail;
-        self.unlink(s);
-        let key = self.entries[s as usize].key;
-        self.index.remove(&key);
-        s
-    }
-
-    pub(crate) fn evict_idle(&mut self, now: i64) {
-        let limit = now.saturating_sub(self.idle_ns);
-        while self.tail != NIL && self.entries[self.tail as usize].clock < limit {
-            let s = self.remove_tail();
-            self.free.push(s);
-        }
-    }
-
-    /// Returns the entry of `key` (fresh if new), its clock before this flow (`None` if new),
-    /// and moves its clock to `max(clock, ts)`.
-    pub(crate) fn touch(&mut self, key: K, ts: i64) -> (&mut V, Option<i64>) {
-        let (s, before) = match self.index.get(&key) {
-            Some(&s) => {
-                self.unlink(s);
-                let e = &mut self.entries[s as usize];
-                let before = e.clock;
-                e.clock = e.clock.max(ts);
-                (s, Some(before))
-            }
-            None => {
-                let s = if let Some(s) = self.free.pop() {
-                    s
-                } else if self.entries.len() < self.cap {
-                    self.entries.push(Entry {
-                        key,
-                        prev: NIL,
-                        next: NIL,
-                        clock: ts,
-                        val: V::default(),
-                    });
-                    (self.entries.len() - 1) as u32
-                } else {
-                    self.remove_tail()
-                };
-                let e = &mut self.entries[s as usize];
-                e.key = key;
-                e.clock = ts;
-                e.val = V::default();
-                self.index.insert(key, s);
-                (s, None)
-            }
-        };
-        self.push_front(s);
-        (&mut self.entries[s as usize].val, before)
-    }
-}
-
-/// A pair's gaps: count of flows, and Welford sums of the gaps between them.
+/// A pair's damped flow count, and damped weighted mean and sum of squared deviations of the
+/// gaps between its flows (`w`: their damped weight; `gaps`: how many, for the minimum counts).
 #[derive(Clone, Copy, Debug, Default)]
 struct PairState {
-    flows: u64,
+    flows: f64,
     gaps: u64,
+    w: f64,
     mean: f64,
     m2: f64,
 }
@@ -249,44 +140,71 @@ struct PairState {
 #[derive(Clone, Copy, Debug, Default)]
 struct DstState {
     first: i64,
-    flows: u64,
-    n_origs: u8,
-    origs: [u64; DST_ORIGS_CAP],
+    flows: f64,
+    origs: Recent<DST_ORIGS_CAP>,
 }
 
-/// Hosts seen on a port, with the time each was last seen.
-#[derive(Clone, Debug, Default)]
-struct Recent {
-    seen: Vec<(u64, i64)>,
+/// Adds one flow to a count damped with half-life [`CONTEXT_HORIZON_SECS`], last updated
+/// `dt_ns` before this flow (0 for a flow written out of order: no decay).
+fn damped_add(count: f64, dt_ns: i64) -> f64 {
+    let dt = dt_ns.max(0) as f64 * 1e-9;
+    count * (-dt / CONTEXT_HORIZON_SECS as f64).exp2() + 1.0
 }
 
-impl Recent {
-    /// Records `h` at `ts` and returns how many distinct hosts were seen in `(ts − window, ts]`
-    /// (this one included), at most [`PORT_HOSTS_CAP`].
-    fn add(&mut self, h: u64, ts: i64, window: i64) -> usize {
-        let since = ts.saturating_sub(window);
-        self.seen.retain(|&(_, t)| t > since);
-        match self.seen.iter_mut().find(|(k, _)| *k == h) {
-            Some(e) => e.1 = e.1.max(ts),
-            None => {
-                if self.seen.len() == PORT_HOSTS_CAP {
-                    // Full: forget the host seen longest ago (ties: the first).
-                    let oldest = (0..self.seen.len())
-                        .min_by_key(|&i| self.seen[i].1)
-                        .unwrap_or(0);
-                    self.seen.swap_remove(oldest);
-                }
-                self.seen.push((h, ts));
-            }
+/// Distinct hosts seen recently, with the time each was last seen (at most `N`: when full, the
+/// host seen longest ago is forgotten for a new one).
+#[derive(Clone, Copy, Debug)]
+struct Recent<const N: usize> {
+    seen: [(u64, i64); N],
+    len: usize,
+}
+
+impl<const N: usize> Default for Recent<N> {
+    fn default() -> Self {
+        Recent {
+            seen: [(0, 0); N],
+            len: 0,
         }
-        self.seen.len()
     }
 }
 
-#[derive(Clone, Debug, Default)]
+impl<const N: usize> Recent<N> {
+    /// Records `h` at `ts` and returns how many distinct hosts were seen in `(ts − window, ts]`
+    /// (this one included), at most `N`.
+    fn add(&mut self, h: u64, ts: i64, window: i64) -> usize {
+        let since = ts.saturating_sub(window);
+        // Keep the hosts seen in the window, in order.
+        let mut kept = 0;
+        for i in 0..self.len {
+            if self.seen[i].1 > since {
+                self.seen[kept] = self.seen[i];
+                kept += 1;
+            }
+        }
+        self.len = kept;
+        let seen = &mut self.seen[..self.len];
+        match seen.iter_mut().find(|(k, _)| *k == h) {
+            Some(e) => e.1 = e.1.max(ts),
+            None => {
+                if self.len == N {
+                    // Full: forget the host seen longest ago (ties: the first), moving the
+                    // last into its place.
+                    let oldest = (0..self.len).min_by_key(|&i| self.seen[i].1).unwrap_or(0);
+                    self.seen[oldest] = self.seen[self.len - 1];
+                    self.len -= 1;
+                }
+                self.seen[self.len] = (h, ts);
+                self.len += 1;
+            }
+        }
+        self.len
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
 struct PortState {
-    origs: Recent,
-    resps: Recent,
+    origs: Recent<PORT_HOSTS_CAP>,
+    resps: Recent<PORT_HOSTS_CAP>,
 }
 
 /// The state of the enabled context groups.
@@ -363,19 +281,24 @@ impl Context {
                 (Some(o), Some(r)) if timed => {
                     self.pairs.evict_idle(ts);
                     let (p, before) = self.pairs.touch((o, r), ts);
-                    p.flows += 1;
+                    p.flows = damped_add(p.flows, before.map_or(0, |c| ts.saturating_sub(c)));
                     let gap = before.map(|c| ts.saturating_sub(c).max(0) as f64 * 1e-9);
                     if let Some(g) = gap {
+                        // West's weighted incremental mean and variance, the earlier gaps'
+                        // weights damped as the flow count (a constant gap keeps M2 at 0).
+                        let decay = (-g / CONTEXT_HORIZON_SECS as f64).exp2();
                         p.gaps += 1;
+                        p.w = p.w * decay + 1.0;
+                        p.m2 *= decay;
                         let d = g - p.mean;
-                        p.mean += d / p.gaps as f64;
+                        p.mean += d / p.w;
                         p.m2 += d * (g - p.mean);
                     }
-                    put(p.flows as f64);
+                    put(p.flows);
                     put(gap.unwrap_or(nan));
                     put(if p.gaps >= 1 { p.mean } else { nan });
                     put(if p.gaps >= 2 && p.mean > 0.0 {
-                        (p.m2 / p.gaps as f64).max(0.0).sqrt() / p.mean
+                        (p.m2 / p.w).max(0.0).sqrt() / p.mean
                     } else {
                         nan
                     });
@@ -391,17 +314,12 @@ impl Context {
                     if before.is_none() {
                         d.first = ts;
                     }
-                    d.flows += 1;
-                    if let Some(o) = rec.orig_h.map(hash_addr) {
-                        let n = d.n_origs as usize;
-                        if n < DST_ORIGS_CAP && !d.origs[..n].contains(&o) {
-                            d.origs[n] = o;
-                            d.n_origs += 1;
-                        }
-                    }
-                    put(f64::from(d.n_origs));
-                    put(d.flows as f64);
-                    put(ts.saturating_sub(d.first).max(0) as f64 * 1e-9);
+                    d.flows = damped_add(d.flows, before.map_or(0, |c| ts.saturating_sub(c)));
+                    let horizon = CONTEXT_HORIZON_SECS * 1_000_000_000;
+                    let origs = rec.orig_h.map(|o| d.origs.add(hash_addr(o), ts, horizon));
+                    put(origs.map_or(nan, |n| n as f64));
+                    put(d.flows);
+                    put(ts.saturating_sub(d.first).clamp(0, horizon) as f64 * 1e-9);
                     put(if is_public(r) { 1.0 } else { 0.0 });
                 }
                 Some(r) => {

@@ -1,51 +1,27 @@
 //! A bounded table of per-host state for one role (originators or responders).
 //!
-//! The table maps an address to a slot; slots live in flat vectors (one [`HorizonState`] per
-//! horizon per slot) and are reused after eviction, so a warm table allocates nothing. Slots
-//! form an intrusive doubly linked list in order of last use:
+//! The hosts are held in an [`Lru`] (capped, least recently used and idle hosts evicted; see
+//! there), which keeps each host's clock (its largest `ts`) and the `ts` of its first flow. The
+//! per-horizon states live in a flat vector beside it (one [`HorizonState`] per horizon per
+//! slot), reused with the slot after eviction, so a warm table allocates nothing.
 //!
-//! - **Capacity eviction**: a new host in a full table takes the slot of the least recently used
-//!   host (the list's tail).
-//! - **Idle eviction**: before each flow, tail hosts whose clock is more than `idle_ns` behind
-//!   the flow's `ts` are dropped. The list is ordered by arrival, which equals event-time order up
-//!   to Zeek's end-time write order, so this is a cheap, slightly conservative idle scan.
-//!
-//! Eviction follows the list, never the hash map's iteration order, so the map's random hash
-//! seed (SipHash, which also keeps attacker-chosen addresses from degrading the table) has no
-//! influence on any feature value. SipHash costs about 5 % of extraction time (perf, release), too
+//! SipHash (the map's keyed hash) costs about 5 % of extraction time (perf, release), too
 //! little to trade the flooding resistance for a faster unkeyed hash.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
+use crate::lru::Lru;
 use crate::window::{Horizon, HorizonState, Obs, HORIZON_STATS};
-
-const NIL: u32 = u32::MAX;
-
-#[derive(Clone, Copy, Debug)]
-struct Slot {
-    key: IpAddr,
-    prev: u32,
-    next: u32,
-    /// The host's clock: the largest `ts` seen for it (ns).
-    clock: i64,
-    /// The `ts` of the host's first flow: distinct-count epochs start here, so no feature
-    /// depends on the absolute time.
-    origin: i64,
-}
 
 /// Per-host state for one role.
 #[derive(Debug)]
 pub(crate) struct HostTable {
-    index: HashMap<IpAddr, u32>,
-    slots: Vec<Slot>,
+    /// Per host: the `ts` of its first flow. Distinct-count epochs start there, so no feature
+    /// depends on the absolute time.
+    hosts: Lru<IpAddr, i64>,
+    /// `horizons.len()` states per slot of `hosts`.
     states: Vec<HorizonState>,
     horizons: Vec<Horizon>,
-    free: Vec<u32>,
-    head: u32,
-    tail: u32,
-    max_hosts: usize,
-    idle_ns: i64,
 }
 
 /// The features written per role: `gap_s`, then [`HORIZON_STATS`] per horizon.
@@ -56,78 +32,31 @@ pub(crate) fn role_len(horizons: usize) -> usize {
 impl HostTable {
     pub(crate) fn new(horizons: Vec<Horizon>, max_hosts: usize, idle_ns: i64) -> HostTable {
         HostTable {
-            index: HashMap::new(),
-            slots: Vec::new(),
+            hosts: Lru::new(max_hosts, idle_ns),
             states: Vec::new(),
             horizons,
-            free: Vec::new(),
-            head: NIL,
-            tail: NIL,
-            max_hosts,
-            idle_ns,
         }
     }
 
     /// Number of hosts held.
     pub(crate) fn len(&self) -> usize {
-        self.index.len()
+        self.hosts.len()
     }
 
     /// Number of slots allocated (never more than `max_hosts`).
     pub(crate) fn capacity_used(&self) -> usize {
-        self.slots.len()
-    }
-
-    fn unlink(&mut self, s: u32) {
-        let Slot { prev, next, .. } = self.slots[s as usize];
-        if prev == NIL {
-            self.head = next;
-        } else {
-            self.slots[prev as usize].next = next;
-        }
-        if next == NIL {
-            self.tail = prev;
-        } else {
-            self.slots[next as usize].prev = prev;
-        }
-    }
-
-    fn push_front(&mut self, s: u32) {
-        self.slots[s as usize].prev = NIL;
-        self.slots[s as usize].next = self.head;
-        if self.head != NIL {
-            self.slots[self.head as usize].prev = s;
-        }
-        self.head = s;
-        if self.tail == NIL {
-            self.tail = s;
-        }
-    }
-
-    fn remove_tail(&mut self) -> u32 {
-        let s = self.tail;
-        self.unlink(s);
-        self.index.remove(&self.slots[s as usize].key);
-        s
+        self.hosts.slots()
     }
 
     /// Forgets every host, keeping the allocations.
     pub(crate) fn clear(&mut self) {
-        self.index.clear();
-        self.slots.clear();
+        self.hosts.clear();
         self.states.clear();
-        self.free.clear();
-        self.head = NIL;
-        self.tail = NIL;
     }
 
     /// Drops the least recently used hosts idle for longer than the timeout at time `now`.
     pub(crate) fn evict_idle(&mut self, now: i64) {
-        let limit = now.saturating_sub(self.idle_ns);
-        while self.tail != NIL && self.slots[self.tail as usize].clock < limit {
-            let s = self.remove_tail();
-            self.free.push(s);
-        }
+        self.hosts.evict_idle(now);
     }
 
     /// Adds one flow at `ts` to the host's state (creating it if new), then writes the role's
@@ -142,50 +71,32 @@ impl HostTable {
         out: &mut [f32],
     ) {
         let nh = self.horizons.len();
-        let (s, gap, dt, now) = match self.index.get(&key) {
-            Some(&s) => {
-                let clock = self.slots[s as usize].clock;
+        let (s, before) = self.hosts.touch_slot(key, ts);
+        let base = s as usize * nh;
+        if self.states.len() < base + nh {
+            // A new slot (slots are numbered in order of allocation).
+            self.states
+                .extend(self.horizons.iter().map(|h| HorizonState::fresh(h, 0)));
+        }
+        let (gap, dt, now) = match before {
+            Some(clock) => {
                 let now = clock.max(ts);
                 let gap = ts.saturating_sub(clock).max(0) as f64 * 1e-9;
-                self.unlink(s);
-                self.slots[s as usize].clock = now;
-                (s, Some(gap), now.saturating_sub(clock), now)
+                (Some(gap), now.saturating_sub(clock), now)
             }
             None => {
-                let s = if let Some(s) = self.free.pop() {
-                    s
-                } else if self.slots.len() < self.max_hosts {
-                    self.slots.push(Slot {
-                        key,
-                        prev: NIL,
-                        next: NIL,
-                        clock: ts,
-                        origin: ts,
-                    });
-                    self.states
-                        .extend(self.horizons.iter().map(|h| HorizonState::fresh(h, 0)));
-                    (self.slots.len() - 1) as u32
-                } else {
-                    self.remove_tail()
-                };
-                self.slots[s as usize].key = key;
-                self.slots[s as usize].clock = ts;
-                self.slots[s as usize].origin = ts;
-                let base = s as usize * nh;
+                *self.hosts.val_mut(s) = ts;
                 for (st, h) in self.states[base..base + nh].iter_mut().zip(&self.horizons) {
                     *st = HorizonState::fresh(h, 0);
                 }
-                self.index.insert(key, s);
-                (s, None, 0, ts)
+                (None, 0, ts)
             }
         };
-        self.push_front(s);
 
         let obs = Obs { gap, ..obs };
         // Time since the host's first flow: the sketches' epoch clock.
-        let age = now.saturating_sub(self.slots[s as usize].origin);
+        let age = now.saturating_sub(*self.hosts.val_mut(s));
         out[0] = gap.map_or(f32::NAN, |g| g as f32);
-        let base = s as usize * nh;
         let states = &mut self.states[base..base + nh];
         let stride = HORIZON_STATS.len();
         for ((st, h), o) in states
@@ -230,18 +141,16 @@ mod tests {
         );
     }
 
-    /// The order of the linked list, head first.
+    /// The hosts, most recently used first.
     fn order(t: &HostTable) -> Vec<u32> {
-        let mut v = Vec::new();
-        let mut s = t.head;
-        while s != NIL {
-            match t.slots[s as usize].key {
-                IpAddr::V4(a) => v.push(u32::from(a)),
+        t.hosts
+            .keys_by_use()
+            .into_iter()
+            .map(|k| match k {
+                IpAddr::V4(a) => u32::from(a),
                 IpAddr::V6(_) => unreachable!(),
-            }
-            s = t.slots[s as usize].next;
-        }
-        v
+            })
+            .collect()
     }
 
     proptest! {

@@ -15,7 +15,7 @@
 //!    (beacons), approximate distinct responders and responder ports (scans).
 //! 3. **Responding host context** (`resp_host.*`): the same per responder address, with distinct
 //!    originators (fan-in) and distinct ports asked of it (vertical scans).
-//! 4. **Network context** ([`FeatureConfig::context`], opt-in, none by default): per pair
+//! 4. **Network context** ([`FeatureConfig::context`], all four groups by default): per pair
 //!    gap regularity (`pair.*`), destination rarity and novelty (`dst.*`), per-port fan-out over
 //!    hosts (`port.*`) and service/port mismatch (`service_port.*`); see [`ContextGroup`].
 //! 5. **Native columns** (`native.*`, only with [`FeatureConfig::native`]).
@@ -46,11 +46,14 @@ mod describe;
 mod extract;
 mod flow;
 mod host;
+mod lru;
 mod schema;
 mod window;
 
 pub use config::{ConfigError, FeatureConfig, DEFAULT_CONTEXT};
-pub use context::{ContextGroup, DST_ORIGS_CAP, MAX_PORTS, PORT_HOSTS_CAP, PORT_WINDOW_SECS};
+pub use context::{
+    ContextGroup, CONTEXT_HORIZON_SECS, DST_ORIGS_CAP, MAX_PORTS, PORT_HOSTS_CAP, PORT_WINDOW_SECS,
+};
 pub use describe::{describe, glossary_rows, number, FeatureDoc, Scale};
 pub use extract::FeatureExtractor;
 pub use schema::{FeatureSchema, SCHEMA_VERSION};

@@ -4,10 +4,11 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use iotguard_features::{
-    describe, ContextGroup, FeatureConfig, FeatureExtractor, DST_ORIGS_CAP, MAX_PORTS,
-    PORT_HOSTS_CAP,
+    describe, ContextGroup, FeatureConfig, FeatureExtractor, CONTEXT_HORIZON_SECS, DST_ORIGS_CAP,
+    MAX_PORTS, PORT_HOSTS_CAP,
 };
 use iotguard_flow::{ConnState, FlowRecord, Protocol, Timestamp};
+use proptest::prelude::*;
 
 const SEC: i64 = 1_000_000_000;
 
@@ -60,6 +61,31 @@ fn same(a: &[Vec<f32>], b: &[Vec<f32>]) {
 
 const NAN: f32 = f32::NAN;
 
+/// The weighted mean and coefficient of variation of `gaps`, each earlier gap's weight damped
+/// by `2^(-gap/600)` per later gap (the population formula, with weights).
+fn gap_stats(gaps: &[f64]) -> (f64, f64) {
+    let mut weights = vec![1.0; gaps.len()];
+    for (i, g) in gaps.iter().enumerate().skip(1) {
+        for w in &mut weights[..i] {
+            *w *= (-g / 600.0).exp2();
+        }
+    }
+    let w: f64 = weights.iter().sum();
+    let mean = gaps.iter().zip(&weights).map(|(g, w)| g * w).sum::<f64>() / w;
+    let var = gaps
+        .iter()
+        .zip(&weights)
+        .map(|(g, w)| w * (g - mean) * (g - mean))
+        .sum::<f64>()
+        / w;
+    (mean, var.sqrt() / mean)
+}
+
+/// A damped count (half-life 600 s) last updated `dt` seconds earlier, plus one flow.
+fn damped(count: f64, dt: f64) -> f64 {
+    count * (-dt / 600.0).exp2() + 1.0
+}
+
 #[test]
 fn groups_add_their_names_after_the_host_context_in_a_fixed_order() {
     let base = extractor(&[]);
@@ -82,13 +108,13 @@ fn groups_add_their_names_after_the_host_context_in_a_fixed_order() {
     assert_eq!(
         &names[base.dim()..],
         [
-            "pair.flows",
+            "pair.flows_10m",
             "pair.gap_s",
             "pair.gap_mean_s",
             "pair.gap_cv",
-            "dst.orig_hosts",
-            "dst.flows",
-            "dst.age_s",
+            "dst.orig_hosts_10m",
+            "dst.flows_10m",
+            "dst.age_10m_s",
             "dst.public",
             "port.orig_hosts_1m",
             "port.resp_hosts_1m",
@@ -126,41 +152,93 @@ fn a_pair_at_exactly_60_s_gaps_has_cv_0() {
     let v = values(
         &mut x,
         &flows,
-        &["pair.flows", "pair.gap_s", "pair.gap_mean_s", "pair.gap_cv"],
+        &[
+            "pair.flows_10m",
+            "pair.gap_s",
+            "pair.gap_mean_s",
+            "pair.gap_cv",
+        ],
     );
     let beacon: Vec<Vec<f32>> = v.iter().step_by(2).cloned().collect();
+    // Damped flow counts at 60 s gaps: each earlier flow weighs 2^(-60/600) more per gap.
+    let c2 = damped(1.0, 60.0);
+    let c3 = damped(c2, 60.0);
+    let c4 = damped(c3, 60.0);
     same(
         &beacon,
         &[
             vec![1.0, NAN, NAN, NAN],
-            vec![2.0, 60.0, 60.0, NAN],
-            vec![3.0, 60.0, 60.0, 0.0],
-            vec![4.0, 60.0, 60.0, 0.0],
+            vec![c2 as f32, 60.0, 60.0, NAN],
+            vec![c3 as f32, 60.0, 60.0, 0.0],
+            vec![c4 as f32, 60.0, 60.0, 0.0],
         ],
     );
-    // The DNS pair: gaps 61, 63, 65 s: mean 63, population std sqrt(8/3).
+    assert_eq!(c4 as f32, 3.615_836); // 1 + h + h² + h³, h = 2^(-0.1)
+                                      // The DNS pair: gaps 61, 63, 65 s, the earlier ones weighing a little less.
     let dns = &v[7];
-    assert_eq!(dns[0], 4.0);
+    let (mean, cv) = gap_stats(&[61.0, 63.0, 65.0]);
+    assert_eq!(dns[0], damped(damped(damped(1.0, 61.0), 63.0), 65.0) as f32);
     assert_eq!(dns[1], 65.0);
-    assert_eq!(dns[2], 63.0);
-    assert_eq!(dns[3], ((8.0f64 / 3.0).sqrt() / 63.0) as f32);
+    assert_eq!(dns[2], mean as f32);
+    assert_eq!(dns[3], cv as f32);
+    assert!(mean > 63.0 && mean < 64.0, "{mean}");
 }
 
 #[test]
-fn pair_gaps_of_10_and_30_s_give_mean_20_and_cv_one_half() {
+fn pair_gap_weights_halve_every_10_minutes() {
     let mut x = extractor(&[ContextGroup::Pair]);
     let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    // Gaps 600 s and 1200 s: the first weighs 2^-2 when the second arrives, so the mean is
+    // (600/4 + 1200) / 1.25 = 1080 and the variance (480²/4 + 120²) / 1.25 = 240².
+    let flows = [
+        flow(a, b, 80, 0),
+        flow(a, b, 80, 600 * SEC),
+        flow(a, b, 80, 1800 * SEC),
+    ];
+    let v = values(&mut x, &flows, &["pair.gap_mean_s", "pair.gap_cv"]);
+    same(&v[2..], &[vec![1080.0, (240.0f64 / 1080.0) as f32]]);
+    assert_eq!(gap_stats(&[600.0, 1200.0]), (1080.0, 240.0 / 1080.0));
+
+    let mut x = extractor(&[ContextGroup::Pair]);
     let flows = [
         flow(a, b, 80, 0),
         flow(a, b, 80, 10 * SEC),
         flow(a, b, 80, 40 * SEC),
     ];
     let v = values(&mut x, &flows, &["pair.gap_mean_s", "pair.gap_cv"]);
-    same(&v[2..], &[vec![20.0, 0.5]]);
+    let (mean, cv) = gap_stats(&[10.0, 30.0]);
+    same(&v[2..], &[vec![mean as f32, cv as f32]]);
     // The reverse direction is another pair; a flow written out of order has gap 0.
     let flows = [flow(b, a, 80, 41 * SEC), flow(a, b, 80, 35 * SEC)];
-    let v = values(&mut x, &flows, &["pair.flows", "pair.gap_s"]);
-    same(&v, &[vec![1.0, NAN], vec![4.0, 0.0]]);
+    let v = values(&mut x, &flows, &["pair.flows_10m", "pair.gap_s"]);
+    // The out-of-order flow adds one without decay.
+    let c = damped(damped(damped(1.0, 10.0), 30.0), 0.0);
+    same(&v, &[vec![1.0, NAN], vec![c as f32, 0.0]]);
+}
+
+#[test]
+fn damped_flow_counts_halve_every_10_minutes() {
+    assert_eq!(CONTEXT_HORIZON_SECS, 600);
+    let mut x = extractor(&[ContextGroup::Pair, ContextGroup::Dst]);
+    let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let flows = [
+        flow(a, b, 80, 0),
+        flow(a, b, 80, 600 * SEC),
+        flow(a, b, 80, 1200 * SEC),
+        flow(a, b, 80, 1100 * SEC), // out of order: no decay
+        flow(a, b, 80, 2400 * SEC),
+    ];
+    let v = values(&mut x, &flows, &["pair.flows_10m", "dst.flows_10m"]);
+    same(
+        &v,
+        &[
+            vec![1.0, 1.0],
+            vec![1.5, 1.5],
+            vec![1.75, 1.75],
+            vec![2.75, 2.75],
+            vec![1.6875, 1.6875],
+        ],
+    );
 }
 
 #[test]
@@ -176,23 +254,93 @@ fn a_destination_counts_its_distinct_originators_up_to_the_cap() {
     let v = values(
         &mut x,
         &flows,
-        &["dst.orig_hosts", "dst.flows", "dst.age_s", "dst.public"],
+        &[
+            "dst.orig_hosts_10m",
+            "dst.flows_10m",
+            "dst.age_10m_s",
+            "dst.public",
+        ],
     );
+    let f2 = damped(1.0, 1.0);
     same(
         &v,
         &[
             vec![1.0, 1.0, 0.0, 1.0],
-            vec![1.0, 2.0, 1.0, 1.0],
-            vec![2.0, 3.0, 30.0, 1.0],
+            vec![1.0, f2 as f32, 1.0, 1.0],
+            vec![2.0, damped(f2, 29.0) as f32, 30.0, 1.0],
             vec![1.0, 1.0, 0.0, 0.0],
         ],
     );
     let many: Vec<FlowRecord> = (0..40u8)
         .map(|i| flow([10, 1, 0, i], d, 80, 200 * SEC + i64::from(i)))
         .collect();
-    let v = values(&mut x, &many, &["dst.orig_hosts"]);
+    let v = values(&mut x, &many, &["dst.orig_hosts_10m"]);
     assert_eq!(v[14][0], 16.0); // 2 earlier + 14 new
     assert_eq!(v[39][0], DST_ORIGS_CAP as f32);
+    // 10 minutes after them the originators have left the window, and the age is capped.
+    let later = [
+        flow([10, 2, 0, 1], d, 80, 801 * SEC),
+        flow([10, 1, 0, 39], d, 80, 802 * SEC),
+    ];
+    let v = values(&mut x, &later, &["dst.orig_hosts_10m", "dst.age_10m_s"]);
+    same(&v, &[vec![1.0, 600.0], vec![2.0, 600.0]]);
+    // Without an originator address the distinct count is missing.
+    let mut anon = flow([0; 4], d, 80, 803 * SEC);
+    anon.orig_h = None;
+    let v = values(&mut x, &[anon], &["dst.orig_hosts_10m", "dst.age_10m_s"]);
+    same(&v, &[vec![NAN, 600.0]]);
+}
+
+proptest! {
+    /// Whatever the stream's length and order, no context value grows without bound: damped
+    /// counts stay at most the count of flows at the stream's smallest gap kept forever,
+    /// distinct counts at their caps, the age at the horizon.
+    #[test]
+    fn context_values_stay_within_bounds_for_any_stream(
+        ops in prop::collection::vec((0u8..4, 0u8..6, 0u16..3, -5i64..400), 1..400),
+        min_gap in 1i64..60,
+    ) {
+        let mut x = extractor(&ContextGroup::ALL);
+        let names = [
+            "pair.flows_10m",
+            "pair.gap_s",
+            "pair.gap_mean_s",
+            "dst.orig_hosts_10m",
+            "dst.flows_10m",
+            "dst.age_10m_s",
+            "port.orig_hosts_1m",
+            "port.resp_hosts_1m",
+        ];
+        // Flows forward in time at least `min_gap` apart, and late ones (written up to 5 s
+        // behind the latest) that do not move the stream's clock.
+        let mut latest = 1000 * SEC;
+        let mut late = 0.0;
+        let mut flows = Vec::new();
+        for (o, r, p, step) in ops {
+            let ts = if step < 0 {
+                late += 1.0;
+                latest + step * SEC
+            } else {
+                latest += (min_gap + step) * SEC;
+                latest
+            };
+            flows.push(flow([10, 0, 0, o], [10, 0, 1, r], 80 + p, ts));
+        }
+        // In-order flows of one pair or destination are at least `min_gap` apart: their
+        // weights sum to less than a geometric series; a late flow adds at most one.
+        let flows_max = 1.0 / (1.0 - (-(min_gap as f64) / 600.0).exp2()) + late;
+        for row in values(&mut x, &flows, &names) {
+            let [pf, gap, gap_mean, dh, df, age, po, pr] = row[..] else { unreachable!() };
+            prop_assert!((1.0..=flows_max as f32).contains(&pf), "{pf} > {flows_max}");
+            prop_assert!((1.0..=flows_max as f32).contains(&df), "{df} > {flows_max}");
+            prop_assert!(gap.is_nan() || (0.0..=3600.0).contains(&gap));
+            prop_assert!(gap_mean.is_nan() || (0.0..=3600.0).contains(&gap_mean));
+            prop_assert!((1.0..=DST_ORIGS_CAP as f32).contains(&dh));
+            prop_assert!((0.0..=CONTEXT_HORIZON_SECS as f32).contains(&age));
+            prop_assert!((1.0..=PORT_HOSTS_CAP as f32).contains(&po));
+            prop_assert!((1.0..=PORT_HOSTS_CAP as f32).contains(&pr));
+        }
+    }
 }
 
 #[test]
@@ -311,8 +459,8 @@ fn untimed_flows_leave_the_context_tables_alone() {
         &mut x,
         &[f],
         &[
-            "pair.flows",
-            "dst.orig_hosts",
+            "pair.flows_10m",
+            "dst.orig_hosts_10m",
             "dst.public",
             "port.resp_hosts_1m",
             "service_port.odd_port",

@@ -197,9 +197,9 @@ fn retrain_on_verdicts_beats_the_current_model_on_the_later_window_and_records_i
         .filter(|id| reader.get(id).unwrap().is_some())
         .collect();
     ids.sort();
-    assert_eq!(truth.len(), 81);
+    assert_eq!(truth.len(), 82);
     // Deterministic: which incidents exist does not depend on when the pipeline drained.
-    assert_eq!(ids.len(), 77);
+    assert_eq!(ids.len(), 78);
     drop(reader);
     for id in &ids {
         let v = if truth[*id] {

@@ -178,8 +178,28 @@ pub fn import_model(
     rows: Option<&BuiltDataset>,
 ) -> Result<ModelFile> {
     let features = import_features(config)?;
-    let spec = running_spec(&features)?;
+    let mut spec = running_spec(&features)?;
     let mut imported = import(config.source, text).map_err(Error::Model)?;
+    if config.schema.is_none() {
+        // Without a schema file, a booster trained on the default set as it was before the
+        // network-context groups joined it (no `pair.*`, `dst.*`, ... columns) is that set:
+        // known by its names, or by position by its count.
+        let plain = FeatureConfig {
+            context: Vec::new(),
+            ..features.clone()
+        };
+        let plain_spec = running_spec(&plain)?;
+        let n = imported.feature_names.len();
+        let plain_set = if config.by_position {
+            n != spec.names.len() && n == plain_spec.names.len()
+        } else {
+            imported.feature_names != spec.names && imported.feature_names == plain_spec.names
+        };
+        if plain_set {
+            // The spec carries its feature config: the model file records the plain set.
+            spec = plain_spec;
+        }
+    }
     let matched = if config.by_position {
         if imported.feature_names.len() != spec.names.len() {
             return Err(import_error(format!(
