@@ -108,7 +108,7 @@ impl FlatTrees {
     /// Returns `Σ scale · tree(row)` over the trees in order, summed as
     /// `f += scale * value` from `0.0` (the forest's score, bit for bit).
     ///
-    /// The trees are walked [`GROUP`] at a time in lockstep, each step branch-free (a leaf
+    /// The trees are walked 16 at a time (`GROUP`) in lockstep, each step branch-free (a leaf
     /// stays where it is), until every walk of the group stands on a leaf: the independent
     /// walks overlap in the CPU instead of each waiting on its own mispredicted branches and
     /// memory loads. The leaf values are then added in tree order.
