@@ -10,7 +10,9 @@
 //! - **Idle eviction** ([`Lru::evict_idle`]): tail entries whose clock (the largest `ts` seen for
 //!   them) is more than `idle_ns` behind `now` are dropped. The list is ordered by arrival, which
 //!   equals event-time order up to Zeek's end-time write order, so this is a cheap, slightly
-//!   conservative idle scan.
+//!   conservative idle scan. A key that a late flow moved ahead of fresher keys can outlive
+//!   the scan; [`Lru::touch_slot`] forgets it when it is next used, so no caller ever sees a
+//!   key idle for longer than `idle_ns` (a gap is at most the timeout).
 //!
 //! Eviction follows the list, never the hash map's iteration order, so the map's random hash
 //! seed (SipHash, which also keeps attacker-chosen keys from degrading the table) has no
@@ -129,9 +131,18 @@ impl<K: Hash + Eq + Copy, V: Default> Lru<K, V> {
             Some(&s) => {
                 self.unlink(s);
                 let e = &mut self.entries[s as usize];
-                let before = e.clock;
-                e.clock = e.clock.max(ts);
-                (s, Some(before))
+                if e.clock < ts.saturating_sub(self.idle_ns) {
+                    // Idle past the timeout but not yet dropped: a late flow touched a key
+                    // after a fresher one, so it sits ahead of the tail that `evict_idle`
+                    // scans. It is forgotten now, as the scan would have.
+                    e.clock = ts;
+                    e.val = V::default();
+                    (s, None)
+                } else {
+                    let before = e.clock;
+                    e.clock = e.clock.max(ts);
+                    (s, Some(before))
+                }
             }
             None => {
                 let s = if let Some(s) = self.free.pop() {
@@ -209,8 +220,14 @@ mod tests {
                 let clock = match model.iter().position(|&(k, _)| k == key) {
                     Some(i) => {
                         let c = model.remove(i).1;
-                        prop_assert_eq!(before, Some(c));
-                        c.max(ts)
+                        if c < ts - 5_000_000_000 {
+                            // Idle past the timeout, missed by the tail scan: forgotten.
+                            prop_assert_eq!(before, None);
+                            ts
+                        } else {
+                            prop_assert_eq!(before, Some(c));
+                            c.max(ts)
+                        }
                     }
                     None => {
                         prop_assert_eq!(before, None);
@@ -226,6 +243,21 @@ mod tests {
                 prop_assert!(t.slots() <= max);
             }
         }
+    }
+
+    #[test]
+    fn a_key_a_late_flow_moved_ahead_of_fresher_keys_is_still_forgotten_when_idle() {
+        let mut t: Lru<u8, u32> = Lru::new(8, 10);
+        *t.touch(1, 100).0 = 1;
+        *t.touch(2, 95).0 = 2; // late: at the head, but older than key 1
+        t.evict_idle(106); // the tail (key 1, clock 100) is fresh, so the scan stops there
+        assert_eq!(t.keys_by_use(), [2, 1]);
+        // Key 2 is 11 units idle with a timeout of 10: forgotten, with a fresh value.
+        let (v, before) = t.touch(2, 106);
+        assert_eq!((*v, before), (0, None));
+        // Key 1 is 6 units idle: kept.
+        let (v, before) = t.touch(1, 106);
+        assert_eq!((*v, before), (1, Some(100)));
     }
 
     #[test]

@@ -470,6 +470,31 @@ fn untimed_flows_leave_the_context_tables_alone() {
     assert_eq!(x.context_counts(), [0, 0, 0]);
 }
 
+/// CI's proptest found this (shrunk by hand): a pair first seen by a late flow sits ahead of a
+/// fresher pair in the idle scan's order; an hour and a second later it must be new again,
+/// not a pair with a 3,601 s gap.
+#[test]
+fn a_pair_first_seen_late_is_forgotten_after_the_idle_timeout() {
+    let mut x = extractor(&[ContextGroup::Pair]);
+    let (a, b, c) = ([10, 0, 0, 1], [10, 0, 1, 1], [10, 0, 1, 2]);
+    let flows = [
+        flow(a, b, 80, 1022 * SEC),
+        flow(a, c, 80, 1018 * SEC), // late
+        flow(a, c, 80, (1018 + 3601) * SEC),
+        flow(a, c, 80, (1018 + 3611) * SEC),
+    ];
+    let v = values(&mut x, &flows, &["pair.flows_10m", "pair.gap_s"]);
+    same(
+        &v,
+        &[
+            vec![1.0, NAN],
+            vec![1.0, NAN],
+            vec![1.0, NAN],
+            vec![damped(1.0, 10.0) as f32, 10.0],
+        ],
+    );
+}
+
 #[test]
 fn context_tables_stay_at_their_caps_and_forget_idle_entries() {
     let cap = 50;
