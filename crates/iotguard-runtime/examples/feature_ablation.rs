@@ -18,7 +18,8 @@
 //!
 //! Usage: `feature_ablation [--label-audit FILE] [--model KIND] [--seed N]
 //! [--variants baseline,pair,dst,port,service,all] INPUTS...`; a variant is `baseline`, `all`,
-//! or groups joined by `+` (`pair+port`).
+//! or groups joined by `+` (`pair+port`), optionally followed by `-NAME` for each feature left
+//! out (`all-local_orig-local_resp`).
 
 // An example reports on stdout.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -118,12 +119,22 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
     let fmt = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{x:.3}"));
     for variant in variants.split(',') {
-        let groups = parse_variant(variant)?;
+        // `GROUPS-name-name`: the groups' columns without the named ones.
+        let mut parts = variant.split('-');
+        let groups = parse_variant(parts.next().unwrap_or_default())?;
+        let dropped: Vec<&str> = parts.collect();
+        if let Some(n) = dropped
+            .iter()
+            .find(|n| !full.feature_names.iter().any(|f| f == *n))
+        {
+            return Err(format!("variant {variant}: no feature {n}").into());
+        }
         let columns: Vec<usize> = full
             .feature_names
             .iter()
             .enumerate()
             .filter(|(_, n)| group_of(n).is_none_or(|g| groups.contains(&g)))
+            .filter(|(_, n)| !dropped.contains(&n.as_str()))
             .map(|(i, _)| i)
             .collect();
         let d = full.select_features(&columns);

@@ -47,6 +47,10 @@ pub struct BatchOutcome {
     pub skipped_inputs: Vec<(String, String)>,
     /// Records left out for being outside [`BatchConfig::window`] (`--since/--until`).
     pub outside_window: u64,
+    /// Inputs holding exactly the flows of an earlier input (the same capture in another
+    /// format, or a copy): (input, the earlier input, records). A dataset keeps the earlier
+    /// one's rows only ([`crate::dataset`]); set by dataset building, empty otherwise.
+    pub duplicates: Vec<(String, String, u64)>,
 }
 
 impl BatchOutcome {
@@ -88,6 +92,7 @@ pub fn run_batch(
         failed_inputs: Vec::new(),
         skipped_inputs: Vec::new(),
         outside_window: 0,
+        duplicates: Vec::new(),
     };
     for (index, input) in inputs.iter().enumerate() {
         // A reader that panics (a library's bug on a corrupt file) fails its input, not the

@@ -13,8 +13,17 @@
 //! (input, class, detailed label) is kept and [`BuiltDataset::sampling`] says what was kept,
 //! folded and sampled away. Under the budget the dataset is every row in input order, as
 //! without one.
+//!
+//! An input holding exactly the flows of an earlier one (IoT-23's 34-1 as Zeek TSV and as CSV,
+//! both in one folder; a copy) is read but keeps no rows, and [`BatchOutcome::duplicates`]
+//! names it: counted twice, a capture would weigh double in training and, worse, sit on both
+//! sides of a leave-one-capture-out split, so the out-of-capture estimate would be measured on
+//! flows the model was fitted on. Inputs are compared by an order-independent fingerprint of
+//! their records (count, and the sum and xor of a hash of each record's time, uid, endpoints,
+//! protocol, bytes and packets).
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -180,7 +189,9 @@ pub fn build_dataset_with(
     let audit_rules = audit.rules_per_input(inputs);
     let mut audited = vec![0u64; audit.rules.len()];
     let mut ignored = IgnoredLabels::default();
+    let mut prints = vec![Fingerprint::default(); inputs.len()];
     let mut sink = |index: usize, mut rec: FlowRecord| -> Result<()> {
+        prints[index].add(&rec);
         if current != Some(index) {
             // A new capture: its hosts start with no history.
             extractor.reset();
@@ -235,8 +246,46 @@ pub fn build_dataset_with(
         push_row(&mut sampler, &row, malicious, class, index, &rec);
         Ok(())
     };
-    let outcome = run_batch(inputs, batch, bytes_read, &mut sink, on_error)?;
-    let (dataset, mut sampling) = sampler.finish(names);
+    let mut outcome = run_batch(inputs, batch, bytes_read, &mut sink, on_error)?;
+    let (mut dataset, mut sampling) = sampler.finish(names);
+    let mut dropped = vec![false; inputs.len()];
+    for (i, p) in prints.iter().enumerate() {
+        if let Some(first) = (p.records > 0)
+            .then(|| {
+                prints[..i]
+                    .iter()
+                    .zip(&dropped)
+                    .position(|(q, d)| q == p && !d)
+            })
+            .flatten()
+        {
+            dropped[i] = true;
+            outcome
+                .duplicates
+                .push((inputs[i].name(), inputs[first].name(), p.records));
+        }
+    }
+    if dropped.contains(&true) {
+        let keep: Vec<usize> = (0..dataset.n_rows())
+            .filter(|&r| dataset.group.get(r).is_none_or(|&g| !dropped[g as usize]))
+            .collect();
+        dataset = dataset.subset(&keep);
+        // The sample's report covers the rows that stay.
+        let gone: Vec<String> = (0..inputs.len())
+            .filter(|&i| dropped[i])
+            .map(|i| inputs[i].name())
+            .collect();
+        sampling.strata.retain(|c| {
+            let drop = gone.contains(&c.group);
+            if drop {
+                sampling.seen -= c.seen;
+                sampling.kept -= c.kept;
+                sampling.folded -= c.folded;
+                sampling.sampled_away -= c.sampled_away;
+            }
+            !drop
+        });
+    }
     if batch.sample.is_none() {
         sampling.max_rows = None;
     }
@@ -250,6 +299,30 @@ pub fn build_dataset_with(
         ignored,
         sampling,
     })
+}
+
+/// An order-independent fingerprint of an input's flow records (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Fingerprint {
+    records: u64,
+    sum: u64,
+    xor: u64,
+}
+
+impl Fingerprint {
+    fn add(&mut self, rec: &FlowRecord) {
+        // `DefaultHasher::new()` has fixed keys: the same record hashes the same within a run.
+        let mut h = DefaultHasher::new();
+        rec.ts.as_nanos().hash(&mut h);
+        rec.uid.as_deref().hash(&mut h);
+        (rec.orig_h, rec.orig_p, rec.resp_h, rec.resp_p).hash(&mut h);
+        rec.proto.hash(&mut h);
+        (rec.orig_bytes, rec.resp_bytes, rec.orig_pkts, rec.resp_pkts).hash(&mut h);
+        let v = h.finish();
+        self.records += 1;
+        self.sum = self.sum.wrapping_add(v);
+        self.xor ^= v;
+    }
 }
 
 /// Gives one row to the sampler: its features, target, class, group and time.
@@ -414,6 +487,86 @@ mod tests {
         let (a, b) = (malicious(&as_given), malicious(&audited));
         assert_eq!(a.len(), (6_932 + 6) * as_given.dataset.n_features());
         assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    }
+
+    #[test]
+    fn an_input_holding_an_earlier_inputs_flows_keeps_no_rows_and_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("copy.conn.log.labeled");
+        std::fs::copy(
+            iotguard_testkit::testdata("zeek/explore_a.conn.log.labeled"),
+            &copy,
+        )
+        .unwrap();
+        let mut inputs = explore_fixtures();
+        let alone = build_dataset(
+            &inputs,
+            &budget(1_000_000),
+            &FeatureConfig::default(),
+            &Arc::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        inputs.push(Input::File(copy));
+        let with_copy = build_dataset(
+            &inputs,
+            &budget(1_000_000),
+            &FeatureConfig::default(),
+            &Arc::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let records = with_copy.outcome.per_input[0].finish(0).records;
+        assert!(records > 0);
+        assert_eq!(
+            with_copy.outcome.duplicates,
+            [(inputs[2].name(), inputs[0].name(), records)]
+        );
+        // The same rows and the same sample report as without the copy.
+        let (a, b) = (&alone.dataset, &with_copy.dataset);
+        assert_eq!(
+            (a.n_rows(), &a.group, &a.target),
+            (b.n_rows(), &b.group, &b.target)
+        );
+        assert!(a
+            .features
+            .iter()
+            .zip(&b.features)
+            .all(|(x, y)| x.to_bits() == y.to_bits()));
+        assert_eq!(alone.sampling.kept, with_copy.sampling.kept);
+        assert_eq!(alone.sampling.seen, with_copy.sampling.seen);
+        assert_eq!(alone.sampling.strata.len(), with_copy.sampling.strata.len());
+        assert!(alone.outcome.duplicates.is_empty());
+    }
+
+    #[test]
+    fn capture_34_1_as_csv_is_the_same_capture_as_its_zeek_log() {
+        let Some(dir) = iotguard_testkit::shared_data("build_dataset duplicates") else {
+            return;
+        };
+        let inputs = vec![
+            Input::File(dir.join("iot23/CTU-IoT-Malware-Capture-34-1.conn.log.labeled")),
+            Input::File(dir.join("iot23/CTU-IoT-Malware-Capture-34-1.csv")),
+            Input::File(dir.join("iot23/CTU-IoT-Malware-Capture-44-1.conn.log.labeled")),
+        ];
+        let batch = BatchConfig {
+            threads: 1,
+            ..BatchConfig::default()
+        };
+        let built = build_dataset(
+            &inputs,
+            &batch,
+            &FeatureConfig::default(),
+            &Arc::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            built.outcome.duplicates,
+            [(inputs[1].name(), inputs[0].name(), 23_145)]
+        );
+        assert_eq!(built.dataset.n_rows(), 23_145 + 237);
+        assert!(!built.dataset.group.contains(&1));
     }
 
     fn explore_fixtures() -> Vec<Input> {

@@ -423,6 +423,11 @@ pub(crate) fn report_inputs(outcome: &BatchOutcome) {
     for (_, why) in &outcome.skipped_inputs {
         output::warn(&format!("skipped, no flow records: {why}"));
     }
+    for (input, first, records) in &outcome.duplicates {
+        output::warn(&format!(
+            "{input}: the same {records} flows as {first} (another format or a copy of it): counted once, as {first}"
+        ));
+    }
     for (_, why) in &outcome.failed_inputs {
         output::error(why);
     }

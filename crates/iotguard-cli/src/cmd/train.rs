@@ -284,7 +284,7 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
         kind,
         file.training.rows,
         file.training.malicious,
-        inputs.len(),
+        inputs.len() - built.outcome.duplicates.len(),
         built.excluded_other,
         built.excluded_unlabeled,
         args.out.display()
