@@ -443,12 +443,70 @@ pub(crate) fn summary_lines(o: &OutOfCapture) -> Vec<String> {
     for s in &o.skipped {
         lines.push(format!("not scored: {s}"));
     }
+    lines.extend(costly_threshold_warning(o));
     lines
+}
+
+/// The held-out false-alert rate past which `train` warns that its threshold is costly.
+const COSTLY_FAR: f64 = 0.10;
+
+/// A warning when the chosen threshold flags more than [`COSTLY_FAR`] of the held-out benign
+/// flows (a recall target that a few hard captures pulled down), with the thresholds of the
+/// held-out curve that keep 10 % and 5 % and the recall they keep: what an operator can set
+/// with `--threshold` or `--target-far` instead. Nothing when the rate is within the bound.
+fn costly_threshold_warning(o: &OutOfCapture) -> Option<String> {
+    let far = o.pooled.false_alert_rate?;
+    if far <= COSTLY_FAR {
+        return None;
+    }
+    let mut text = format!(
+        "warning: at threshold {} the held-out captures' benign flows alert at {:.1} %: a network like them would see that many false alerts",
+        output::num(f64::from(o.threshold)),
+        far * 100.0
+    );
+    let options: Vec<String> = [0.10, 0.05]
+        .iter()
+        .filter_map(|&bound| {
+            // The curve ascends in threshold: the first point within the bound.
+            let p = o.curve.iter().find(|p| p[1] <= bound)?;
+            Some(format!(
+                "threshold {} gives {:.1} % at recall {:.3}",
+                output::num(p[0]),
+                p[1] * 100.0,
+                p[2]
+            ))
+        })
+        .collect();
+    if !options.is_empty() {
+        text.push_str(&format!(
+            "; on the held-out flows, {} (set with --threshold or --target-far on detect, eval and serve)",
+            options.join(", ")
+        ));
+    }
+    Some(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The out-of-capture summary of a forest trained on seven dev captures (pool-dev and 42-1
+    /// left out), cut to one unit and six curve points: a balanced recall target that chose
+    /// threshold 0.05, at which 36.6 % of the held-out benign flows alert.
+    const COSTLY: &str = r#"{"benign_sketches": [], "curve": [[0.39000001549720764, 0.1215572033898305, 0.994781070322866], [0.42000001668930054, 0.09533898305084745, 0.9932478254459679], [0.45000001788139343, 0.07653601694915255, 0.9350729765590446], [0.48000001907348633, 0.058395127118644065, 0.7729323308270677], [0.5000000596046448, 0.04846398305084746, 0.5608727701606958], [0.5200000405311584, 0.03734110169491525, 0.554828247088309]], "description": "leave one capture out over the 7 training captures: each scored by a model fitted on the others", "objective": "recall:0.9", "pooled": {"balanced_accuracy": 0.816883907331889, "f1": 0.9606234502302515, "false_alert_rate": 0.3657309322033898, "fn_": 17, "fp": 2762, "mcc": 0.7640535362922021, "n": 41467, "pr_auc": 0.9893033441666952, "precision": 0.924659028914348, "recall": 0.9994987468671679, "roc_auc": 0.9677918722685327, "tn": 4790, "tp": 33898}, "pooled_benign_sketch": null, "rule": "balanced", "skipped": [], "split": {"captures": 7, "kind": "leave_one_capture_out"}, "threshold": 0.05000000074505806, "units": [{"alone": null, "metrics": {"balanced_accuracy": null, "f1": 0.0, "false_alert_rate": 0.21460176991150443, "fn_": 0, "fp": 97, "mcc": null, "n": 452, "pr_auc": null, "precision": 0.0, "recall": null, "roc_auc": null, "tn": 355, "tp": 0}, "unit": "hp4-1"}]}"#;
+
+    #[test]
+    fn a_threshold_flagging_many_held_out_benign_flows_is_warned_with_the_alternatives() {
+        let mut o: OutOfCapture = serde_json::from_str(COSTLY).unwrap();
+        let lines = summary_lines(&o);
+        assert_eq!(
+            lines.last().unwrap(),
+            "warning: at threshold 0.05 the held-out captures' benign flows alert at 36.6 %: a network like them would see that many false alerts; on the held-out flows, threshold 0.42 gives 9.5 % at recall 0.993, threshold 0.5 gives 4.8 % at recall 0.561 (set with --threshold or --target-far on detect, eval and serve)"
+        );
+        // Within the bound: no warning.
+        o.pooled.false_alert_rate = Some(0.099);
+        assert!(!summary_lines(&o).iter().any(|l| l.starts_with("warning")));
+    }
 
     #[test]
     fn byte_counts_with_units() {
