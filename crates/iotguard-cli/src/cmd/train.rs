@@ -86,6 +86,86 @@ pub(crate) struct TrainArgs {
     /// measured for the default forest; refused when fewer than 1,000 rows would fit.
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     memory_limit: Option<u64>,
+    /// What to do with flows the label checks (those of `explore`) find probably mislabeled:
+    /// a scan or flood labeled benign from a host that also has malicious flows, a malicious
+    /// flow identical to its host's benign ones, a connection labeled both ways. `apply`: set
+    /// them aside (neither trained on nor used to choose the threshold), each rule and its
+    /// flows reported and recorded in the model file; beacons labeled benign are only reported
+    /// (a device's heartbeat to its cloud looks the same); `report`: only report them; `off`:
+    /// skip the checks (one pass over the inputs fewer). Rules of --label-audit come first.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = LabelChecks::Apply)]
+    label_checks: LabelChecks,
+}
+
+/// What `train` does with the label checks' findings.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LabelChecks {
+    /// Set the flows aside.
+    Apply,
+    /// Report the findings only.
+    Report,
+    /// Do not run the checks.
+    Off,
+}
+
+/// The check whose findings `train` reports but never applies: a beacon labeled benign is as
+/// often a device's legitimate heartbeat to its vendor's cloud (the simulator's MQTT and Tuya
+/// keep-alives of an infected device are flagged) as it is C&C (capture 42-1's IRC). The
+/// others (scan, flood, look-alike, tuple label change) describe flows that are not normal
+/// traffic whatever the device.
+const REPORTED_ONLY: &str = "beacon";
+
+/// Runs the label checks over the inputs and, with [`LabelChecks::Apply`], appends their
+/// proposed rules (but [`REPORTED_ONLY`]'s) to the batch's label audit. Returns the rules
+/// appended.
+fn run_label_checks(
+    mode: LabelChecks,
+    inputs: &[iotguard_runtime::input::Input],
+    config: &mut iotguard_runtime::batch::BatchConfig,
+    features: &iotguard_features::FeatureConfig,
+) -> anyhow::Result<Vec<iotguard_runtime::audit::AuditRule>> {
+    if mode == LabelChecks::Off {
+        return Ok(Vec::new());
+    }
+    let checks = iotguard_runtime::explore::label_checks(
+        inputs,
+        config,
+        features,
+        &iotguard_runtime::explore::ExploreConfig::default(),
+        &std::sync::Arc::default(),
+        // The same records are read again for training, whose errors are reported then.
+        &mut |_| {},
+    )
+    .context("running the label checks")?;
+    for part in &checks.partial {
+        output::warn(&format!("label checks saw part of the data: {part}"));
+    }
+    let mut applied = Vec::new();
+    for f in &checks.findings {
+        let why_kept = match (&f.proposal, mode) {
+            (Some(_), LabelChecks::Apply) if f.check == REPORTED_ONLY => {
+                " (kept as labeled: a device's heartbeat to its own cloud looks the same; set it aside with --label-audit if it is C&C)"
+            }
+            (Some(rule), LabelChecks::Apply) => {
+                applied.push(rule.clone());
+                continue;
+            }
+            (None, _) => " (no rule can single these flows out: kept as labeled)",
+            (Some(_), _) => " (kept as labeled: --label-checks report)",
+        };
+        output::warn(&format!(
+            "label check ({}): {}: {}{why_kept}",
+            f.check, f.input, f.summary
+        ));
+    }
+    if !applied.is_empty() {
+        output::info(&format!(
+            "label checks: {} finding(s) set aside as probably mislabeled (each below as a label-audit rule; --label-checks report keeps the labels as given)",
+            applied.len()
+        ));
+        config.label_audit.rules.extend(applied.iter().cloned());
+    }
+    Ok(applied)
 }
 
 /// The row budget `train` keeps by default: the default forest peaked at 1.72 GiB on it
@@ -249,8 +329,9 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
     args.audit.load(&mut config)?;
     let features = args.features.resolve(&inputs, &config)?;
     set_budget(&args, &mut config, &features)?;
+    let checked = run_label_checks(args.label_checks, &inputs, &mut config, &features)?;
     let mut errors = ErrorPrinter::default();
-    let (file, built, ooc) = iotguard_runtime::lab::train_model_out_of_capture(
+    let (mut file, built, ooc) = iotguard_runtime::lab::train_model_out_of_capture(
         kind,
         &inputs,
         &config,
@@ -265,6 +346,14 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
     errors.finish(args.input.rejects.is_some());
     report_inputs(&built.outcome);
     report_audit(&built.audited);
+    if args.label_checks != LabelChecks::Off {
+        let n = checked.len();
+        let counts: Vec<_> = built.audited[built.audited.len().saturating_sub(n)..].to_vec();
+        file.metrics["label_checks"] = serde_json::json!({
+            "mode": format!("{:?}", args.label_checks).to_lowercase(),
+            "applied": counts,
+        });
+    }
     let out =
         File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     file.save(BufWriter::new(out))

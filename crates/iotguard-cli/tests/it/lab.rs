@@ -493,3 +493,73 @@ fn a_label_audit_moves_the_flows_it_names_and_says_so() {
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/audit.json"));
 }
+
+/// `train` runs the label checks by default and sets aside what they find (the explore
+/// fixtures hold a scan labeled benign, malicious look-alikes of benign flows and a tuple
+/// labeled both ways: 150 + 12 + 3 flows) but the beacon labeled benign (120 flows, only
+/// reported), records the rules in the model file, and keeps the labels with
+/// `--label-checks report` or `off`.
+#[test]
+fn train_sets_aside_what_the_label_checks_find_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = [
+        iotguard_testkit::testdata("zeek/explore_a.conn.log.labeled"),
+        iotguard_testkit::testdata("zeek/explore_b.conn.log.labeled"),
+    ]
+    .map(|p| p.display().to_string());
+    let train = |mode: Option<&str>| {
+        let model = dir
+            .path()
+            .join(format!("{}.json", mode.unwrap_or("default")));
+        let m = model.display().to_string();
+        let mut args = vec!["train", "--out", &m];
+        if let Some(mode) = mode {
+            args.extend(["--label-checks", mode]);
+        }
+        args.extend(inputs.iter().map(String::as_str));
+        let out = iotguard(&args, None);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let file: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
+        (String::from_utf8_lossy(&out.stderr).into_owned(), file)
+    };
+    let (stderr, file) = train(None);
+    assert!(
+        stderr.contains("label checks: 3 finding(s) set aside as probably mislabeled"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("label audit: explore_a.conn.log.labeled: 150 benign flows (orig_h 10.0.0.5, tcp, resp_p 23, S0) counted as other: a scan labeled benign"),
+        "{stderr}"
+    );
+    let applied: Vec<u64> = file["metrics"]["label_checks"]["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["flows"].as_u64().unwrap())
+        .collect();
+    assert_eq!(applied, [150, 12, 3]);
+    assert!(
+        stderr.contains("label check (beacon): ")
+            && stderr
+                .contains("explore_b.conn.log.labeled: a beacon labeled benign: 120 connections")
+            && stderr.contains(
+                "(kept as labeled: a device's heartbeat to its own cloud looks the same;"
+            ),
+        "{stderr}"
+    );
+    assert_eq!(file["metrics"]["label_checks"]["mode"], json!("apply"));
+    let (_, off) = train(Some("off"));
+    let rows = |f: &serde_json::Value| f["training"]["rows"].as_u64().unwrap();
+    assert_eq!(rows(&off), rows(&file) + 150 + 12 + 3);
+    assert!(off["metrics"]["label_checks"].is_null());
+    let (stderr, report) = train(Some("report"));
+    assert_eq!(rows(&report), rows(&off));
+    assert!(
+        stderr.contains("label check (scan): ")
+            && stderr.contains("explore_a.conn.log.labeled: a scan labeled benign: 150 unanswered")
+            && stderr.contains("(kept as labeled: --label-checks report)"),
+        "{stderr}"
+    );
+    assert_eq!(report["metrics"]["label_checks"]["applied"], json!([]));
+}

@@ -168,6 +168,63 @@ impl Names {
     }
 }
 
+/// Runs only the label checks over `inputs`, in one pass with the tables [`explore`] keeps
+/// for them (bounded by `config`): what `train --label-checks` applies before it builds its
+/// dataset. The batch's label audit applies first, as in [`explore`], so the checks judge the
+/// labels a model would learn from.
+pub fn label_checks(
+    inputs: &[Input],
+    batch: &BatchConfig,
+    features: &FeatureConfig,
+    config: &ExploreConfig,
+    bytes_read: &Arc<AtomicU64>,
+    on_error: &mut dyn FnMut(&ParseError),
+) -> Result<Checks> {
+    let mut extractor = FeatureExtractor::new(features.clone());
+    let flow_len = extractor
+        .schema()
+        .names
+        .iter()
+        .take_while(|n| !n.starts_with("orig_host.") && !n.starts_with("resp_host."))
+        .count();
+    let mut row = vec![0f32; extractor.dim()];
+    let mut labels = Names::default();
+    let mut hosts = hosts::HostTable::new(config.max_hosts);
+    let mut groups = groups::Groups::new(groups::Budget {
+        groups: config.max_groups,
+        responders: config.max_responders,
+        signatures: config.max_signatures,
+        tuples: config.max_tuples,
+    });
+    let audit = &batch.label_audit;
+    let audit_rules = audit.rules_per_input(inputs);
+    let mut current = None;
+    let mut sink = |index: usize, mut rec: FlowRecord| -> Result<()> {
+        if current != Some(index) {
+            extractor.reset();
+            current = Some(index);
+        }
+        extractor.extract(&rec, &mut row);
+        audit.apply(&audit_rules[index], &mut rec);
+        let label_id = rec
+            .label
+            .as_ref()
+            .map(|l| labels.id(l.detailed.as_deref().unwrap_or(&l.name)));
+        hosts.record(index as u32, &rec, label_id);
+        groups.record(index as u32, &rec, &row[..flow_len]);
+        Ok(())
+    };
+    run_batch(inputs, batch, bytes_read, &mut sink, on_error)?;
+    let input_names: Vec<String> = inputs.iter().map(Input::name).collect();
+    Ok(checks::run(
+        &groups,
+        &hosts,
+        &input_names,
+        &labels.names,
+        &config.thresholds,
+    ))
+}
+
 /// Explores labeled inputs in one pass.
 pub fn explore(
     inputs: &[Input],
