@@ -213,8 +213,12 @@ impl Ctx<'_> {
     }
 }
 
-const NOTE: &str =
+pub(crate) const NOTE: &str =
     "Proposed by iotguard explore: set aside (other), not relabeled; check before accepting.";
+
+/// What a proposal says instead of [`NOTE`] when `train` applies it.
+pub(crate) const TRAIN_NOTE: &str =
+    "Set aside by the label checks of iotguard train (other), not relabeled; --label-checks report keeps the label.";
 
 /// Runs every check.
 pub(crate) fn run(

@@ -216,13 +216,21 @@ pub fn label_checks(
     };
     run_batch(inputs, batch, bytes_read, &mut sink, on_error)?;
     let input_names: Vec<String> = inputs.iter().map(Input::name).collect();
-    Ok(checks::run(
+    let mut found = checks::run(
         &groups,
         &hosts,
         &input_names,
         &labels.names,
         &config.thresholds,
-    ))
+    );
+    for rule in found
+        .findings
+        .iter_mut()
+        .filter_map(|f| f.proposal.as_mut())
+    {
+        rule.reason = rule.reason.replace(checks::NOTE, checks::TRAIN_NOTE);
+    }
+    Ok(found)
 }
 
 /// Explores labeled inputs in one pass.
