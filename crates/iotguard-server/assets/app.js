@@ -622,6 +622,7 @@ async function loadModel() {
       + (ooc ? oocHtml(ooc, act.threshold)
         : act.metrics?.baseline ? `<p class="muted" id="model-baseline">${esc(act.metrics.baseline.description)}</p>`
         : '<p class="muted">metrics on a random share of the training captures\' own rows: they say little about another network (retrain with this version for an out-of-capture estimate)</p>')
+      + labelChecksHtml(act.metrics?.label_checks)
       + explorationHtml(m.exploration, act.training?.inputs ?? []);
     $('live-performance').innerHTML = performanceHtml(act, m.performance);
     $('versions').innerHTML = versionsHtml(m.versions);
@@ -629,6 +630,14 @@ async function loadModel() {
   } catch (e) {
     $('model').innerHTML = `<p class="muted">model information unavailable: ${esc(e)}</p>`;
   }
+}
+
+// The flows `train`'s label checks set aside as probably mislabeled before training, rule by rule.
+function labelChecksHtml(lc) {
+  if (!lc?.applied?.length) return '';
+  const flows = lc.applied.reduce((n, a) => n + (a.flows ?? 0), 0);
+  const items = lc.applied.map((a) => `<li><b>${num(a.flows)}</b> ${esc(a.rule?.label ?? '')} flows of <code>${esc(a.rule?.input ?? '')}</code>: ${esc(String(a.rule?.reason ?? '').split('. ')[0])}</li>`).join('');
+  return `<details id="model-label-checks"><summary>label checks set aside ${num(flows)} probably mislabeled flows before training (${lc.applied.length} rule${lc.applied.length === 1 ? '' : 's'})</summary><ul>${items}</ul></details>`;
 }
 
 // Every model file of the server's models directory, newest first: its lineage (retrained from
