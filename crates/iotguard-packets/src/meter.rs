@@ -182,12 +182,25 @@ struct Conn {
     service: Option<&'static str>,
 }
 
+/// A table entry: the connection, boxed, and when it ends if nothing more arrives. The entry
+/// stays 64 bytes (the key, the deadline, a pointer) where the connection is about 400: a
+/// table growing past a power of two moves every entry at once, and the sweep reads every
+/// entry's deadline, so both cost what the entries weigh. Inline, the doubling past 458,752
+/// connections stopped the meter for 280 ms, and a sweep of 600,000 for 100 ms, while a live
+/// capture's kernel buffer filled (BENCHMARKS.md, "Live capture on a veth pair").
+struct Slot {
+    /// `deadline` of the connection as of its last packet: set at every packet, the only
+    /// time it changes.
+    deadline: Timestamp,
+    conn: Box<Conn>,
+}
+
 /// The flow meter: give it packets in capture order, take the flows it emits.
 pub struct FlowMeter {
     config: MeterConfig,
     /// foldhash, seeded per process: a fifth of SipHash's cost here, and a seed an attacker
     /// crafting packets does not know.
-    table: HashMap<Key, Conn, foldhash::fast::RandomState>,
+    table: HashMap<Key, Slot, foldhash::fast::RandomState>,
     /// The table's connections by last activity, while the table is full or nearly (built
     /// when it first fills, dropped when a sweep leaves it half empty): what it evicts.
     idle: Option<IdleQueue<Key>>,
@@ -237,11 +250,11 @@ impl FlowMeter {
     pub fn finish(&mut self) -> Vec<FlowRecord> {
         self.defrag.finish(&mut self.stats);
         self.idle = None;
-        let mut rest: Vec<Conn> = self.table.drain().map(|(_, c)| c).collect();
+        let mut rest: Vec<Box<Conn>> = self.table.drain().map(|(_, s)| s.conn).collect();
         rest.sort_by_key(|c| c.serial);
         let mut out = self.drain();
         for c in rest {
-            out.push(self.emit(c));
+            out.push(self.emit(*c));
         }
         out.sort_by_key(|f| f.ts);
         out
@@ -312,10 +325,10 @@ impl FlowMeter {
         }
         let (proto, src, dst) = ends(&d);
         let key = key(proto, src, dst);
-        let expired = self.table.get(&key).is_some_and(|c| self.deadline(c) < t);
+        let expired = self.table.get(&key).is_some_and(|s| s.deadline < t);
         if expired {
-            if let Some(c) = self.table.remove(&key) {
-                let f = self.emit(c);
+            if let Some(s) = self.table.remove(&key) {
+                let f = self.emit(*s.conn);
                 self.out.push(f);
             }
         }
@@ -323,56 +336,37 @@ impl FlowMeter {
             self.evict_oldest();
         }
         let serial = self.next_serial;
-        let c = self
-            .table
-            .entry(key)
-            .or_insert_with(|| open(&d, src, dst, t, serial));
-        if c.serial == serial {
+        let slot = self.table.entry(key).or_insert_with(|| Slot {
+            deadline: t,
+            conn: Box::new(open(&d, src, dst, t, serial)),
+        });
+        if slot.conn.serial == serial {
             self.next_serial += 1;
             if let Some(idle) = self.idle.as_mut() {
                 idle.push(key, (t.0, serial));
             }
         }
-        update(c, &d, src, t);
+        update(&mut slot.conn, &d, src, t);
+        slot.deadline = deadline(&self.config, &slot.conn);
         Ok(())
-    }
-
-    /// When this connection ends if nothing more arrives.
-    fn deadline(&self, c: &Conn) -> Timestamp {
-        let cfg = &self.config;
-        let idle = match c.proto {
-            Protocol::Tcp => {
-                let (o, r) = (&c.ends[0], &c.ends[1]);
-                if c.closed {
-                    cfg.tcp_close_delay
-                } else if matches!(o.state, State::SynSent | State::SynAckSent)
-                    && r.state == State::Inactive
-                {
-                    return Timestamp(c.start.0.saturating_add(cfg.tcp_attempt.0));
-                } else {
-                    cfg.tcp_inactivity
-                }
-            }
-            // Zeek's DNS analyzer ends its sessions after `dns_session_timeout` idle.
-            Protocol::Udp if c.service == Some("dns") => cfg.dns_session,
-            Protocol::Udp => cfg.udp_inactivity,
-            _ => cfg.icmp_inactivity,
-        };
-        Timestamp(c.last.0.saturating_add(idle.0))
     }
 
     fn sweep(&mut self, t: Timestamp) {
         self.defrag.expire(t, &mut self.stats);
         let mut ended: Vec<Key> = Vec::new();
-        for (k, c) in &self.table {
-            if self.deadline(c) < t {
+        for (k, s) in &self.table {
+            if s.deadline < t {
                 ended.push(*k);
             }
         }
-        let mut conns: Vec<Conn> = ended.iter().filter_map(|k| self.table.remove(k)).collect();
+        let mut conns: Vec<Box<Conn>> = ended
+            .iter()
+            .filter_map(|k| self.table.remove(k))
+            .map(|s| s.conn)
+            .collect();
         conns.sort_by_key(|c| c.serial);
         for c in conns {
-            let f = self.emit(c);
+            let f = self.emit(*c);
             self.out.push(f);
         }
         if let Some(idle) = &self.idle {
@@ -389,12 +383,13 @@ impl FlowMeter {
     fn evict_oldest(&mut self) {
         let table = &self.table;
         let idle = self.idle.get_or_insert_with(|| idle_queue(table));
-        let Some(key) = idle.pop_oldest(|k| table.get(k).map(|c| (c.last.0, c.serial))) else {
+        let Some(key) = idle.pop_oldest(|k| table.get(k).map(|s| (s.conn.last.0, s.conn.serial)))
+        else {
             return;
         };
-        if let Some(c) = self.table.remove(&key) {
+        if let Some(s) = self.table.remove(&key) {
             self.stats.evicted += 1;
-            let f = self.emit(c);
+            let f = self.emit(*s.conn);
             self.out.push(f);
         }
     }
@@ -428,6 +423,29 @@ impl FlowMeter {
             ..FlowRecord::default()
         }
     }
+}
+
+/// When this connection ends if nothing more arrives.
+fn deadline(cfg: &MeterConfig, c: &Conn) -> Timestamp {
+    let idle = match c.proto {
+        Protocol::Tcp => {
+            let (o, r) = (&c.ends[0], &c.ends[1]);
+            if c.closed {
+                cfg.tcp_close_delay
+            } else if matches!(o.state, State::SynSent | State::SynAckSent)
+                && r.state == State::Inactive
+            {
+                return Timestamp(c.start.0.saturating_add(cfg.tcp_attempt.0));
+            } else {
+                cfg.tcp_inactivity
+            }
+        }
+        // Zeek's DNS analyzer ends its sessions after `dns_session_timeout` idle.
+        Protocol::Udp if c.service == Some("dns") => cfg.dns_session,
+        Protocol::Udp => cfg.udp_inactivity,
+        _ => cfg.icmp_inactivity,
+    };
+    Timestamp(c.last.0.saturating_add(idle.0))
 }
 
 /// A new connection from its first packet: the sender is the originator unless the packet
@@ -518,8 +536,12 @@ fn ends(d: &Decoded) -> (u8, (IpAddr, u16), (IpAddr, u16)) {
 }
 
 /// The queue of a table's connections by last activity.
-fn idle_queue(table: &HashMap<Key, Conn, foldhash::fast::RandomState>) -> IdleQueue<Key> {
-    IdleQueue::build(table.iter().map(|(k, c)| (*k, (c.last.0, c.serial))))
+fn idle_queue(table: &HashMap<Key, Slot, foldhash::fast::RandomState>) -> IdleQueue<Key> {
+    IdleQueue::build(
+        table
+            .iter()
+            .map(|(k, s)| (*k, (s.conn.last.0, s.conn.serial))),
+    )
 }
 
 fn key(proto: u8, x: (IpAddr, u16), y: (IpAddr, u16)) -> Key {
@@ -925,5 +947,19 @@ fn conn_state(c: &Conn) -> ConnState {
             (false, false) => ConnState::OTH,
         },
         _ => ConnState::OTH,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a table doubling moves and a sweep reads, per connection: the key, the deadline
+    /// and a pointer, not the connection inline (`Slot`'s documentation says why).
+    #[test]
+    fn a_table_entry_is_64_bytes_not_the_whole_connection() {
+        let entry = std::mem::size_of::<(Key, Slot)>();
+        assert!(entry <= 64, "a table entry is {entry} bytes");
+        assert!(std::mem::size_of::<Conn>() > 4 * entry);
     }
 }

@@ -301,3 +301,37 @@ fn expire_ends_idle_connections_without_a_next_packet() {
     assert_eq!(m.stats().flows, 1);
     assert!(m.finish().is_empty());
 }
+
+#[test]
+fn a_connections_end_moves_with_its_packets_as_expire_sees_it() {
+    // The table keeps each connection's deadline beside it, set at its packets: an unanswered
+    // SYN ends 5 s after it, an answered one after 5 min idle, a closed one 5 s after its
+    // last packet. `expire` reads only the kept deadline.
+    let base = 1_700_000_000_000_000_000i64;
+    let at = |ms: i64| Timestamp(base + ms * 1_000_000);
+    let mut m = FlowMeter::new(MeterConfig::default());
+    let push = |m: &mut FlowMeter, ms: i64, data: Vec<u8>| {
+        m.push(&Packet {
+            ts: at(ms),
+            linktype: 1,
+            data: &data,
+        })
+        .unwrap();
+    };
+    push(&mut m, 0, tcp(true, F::Syn, 100, b""));
+    push(&mut m, 4_000, tcp(false, F::SynAck, 500, b""));
+    push(&mut m, 4_500, tcp(true, F::Ack, 101, b""));
+    // Past the SYN's 5 s, within 5 min of the last packet: still open.
+    m.expire(at(6_000));
+    m.expire(at(304_500));
+    assert!(m.drain().is_empty());
+    push(&mut m, 304_500, tcp(true, F::Fin, 101, b""));
+    push(&mut m, 304_600, tcp(false, F::Fin, 501, b""));
+    m.expire(at(309_600));
+    assert!(m.drain().is_empty());
+    m.expire(at(309_700));
+    let flows = m.drain();
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].conn_state, Some(ConnState::SF));
+    assert_eq!((flows[0].orig_pkts, flows[0].resp_pkts), (Some(3), Some(2)));
+}
