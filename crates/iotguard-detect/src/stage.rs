@@ -257,6 +257,12 @@ impl Stager {
             if let Some(i) = self.done.iter().position(|c| c.seq == seq) {
                 break self.done.swap_remove(i);
             }
+            // What the scoring thread finished first: scoring a queued chunk here while the one
+            // needed waits in the channel would leave the scoring thread without work.
+            if let Ok(chunk) = self.results.try_recv() {
+                self.done.push(chunk);
+                continue;
+            }
             let queued = self.queue()?.jobs.pop_front();
             if let Some(mut chunk) = queued {
                 chunk.score(self.dim, self.score);
