@@ -232,37 +232,7 @@ impl Detector {
     /// Scores one flow, folds it into its incident if it alerts, and returns its scored view
     /// (with the shadow's score when a shadow runs beside the model).
     pub fn process(&mut self, rec: &FlowRecord) -> ScoredFlow {
-        let mut scored = self.process_active(rec);
-        if let Some(shadow) = &self.shadow {
-            if scored.detector != Some("learning") {
-                let model = &shadow.model.loaded;
-                let score = model.model.score(&self.row);
-                // The model's alert, not a baseline's beside it.
-                let active_alert = scored.is_alert
-                    && !(self.baseline.is_some() && scored.detector == Some(BASELINE));
-                shadow.count(active_alert, score >= model.threshold.value);
-                scored.shadow_score = Some(score);
-            }
-        }
-        scored
-    }
-
-    fn process_active(&mut self, rec: &FlowRecord) -> ScoredFlow {
-        let generation = self.model.generation();
-        if generation != self.generation {
-            // `ModelHandle::swap` and `set_shadow` refuse other feature configurations, so the
-            // extractor and its host state stay valid. The generation counts shadow changes
-            // too: the drift monitors start again only when the active model changed.
-            let active = self.model.current();
-            self.shadow = self.model.shadow();
-            self.generation = generation;
-            if !Arc::ptr_eq(&active, &self.active) {
-                self.active = active;
-                if let Some(d) = self.drift.as_mut() {
-                    d.start(&self.active);
-                }
-            }
-        }
+        self.pick_up_swap();
         self.flows += 1;
         self.latest = Some(self.latest.map_or(rec.ts, |t| t.max(rec.ts)));
         self.extractor.extract(rec, &mut self.row);
@@ -283,13 +253,90 @@ impl Detector {
             scored.detector = Some("learning");
             return scored;
         }
+        let score = self.active.loaded.model.score(&self.row);
+        let row = std::mem::take(&mut self.row);
+        let scored = self.finish(rec, &row, score);
+        self.row = row;
+        scored
+    }
+
+    /// Whether the flows' features and scores may be computed ahead of their incidents, on
+    /// another thread ([`crate::stage`]): not while a baseline is learned (learning decides, flow
+    /// by flow, which model scores and whether a baseline runs beside it).
+    pub(crate) fn can_stage(&self) -> bool {
+        self.learner.is_none()
+    }
+
+    /// Whether a model or shadow was swapped into the handle since this detector last looked:
+    /// the staged flows must be finished before the next flow picks the change up.
+    pub(crate) fn swap_pending(&self) -> bool {
+        self.model.generation() != self.generation
+    }
+
+    /// The first half of [`Detector::process`] for a staged flow: picks up a swap (the caller
+    /// finished every staged flow first) and extracts the flow's features into `row`. Returns
+    /// the model that scores it. Only while [`Detector::can_stage`].
+    pub(crate) fn stage(&mut self, rec: &FlowRecord, row: &mut [f32]) -> &Arc<ActiveModel> {
+        self.pick_up_swap();
+        self.extractor.extract(rec, row);
+        &self.active
+    }
+
+    /// The second half of [`Detector::process`] for a staged flow, in flow order: `row` and
+    /// `score` are what [`Detector::stage`] extracted and the staged model scored.
+    pub(crate) fn finish_staged(
+        &mut self,
+        rec: &FlowRecord,
+        row: &[f32],
+        score: f32,
+    ) -> ScoredFlow {
+        self.flows += 1;
+        self.latest = Some(self.latest.map_or(rec.ts, |t| t.max(rec.ts)));
+        self.finish(rec, row, score)
+    }
+
+    /// Picks up a model or shadow swapped into the handle.
+    fn pick_up_swap(&mut self) {
+        let generation = self.model.generation();
+        if generation != self.generation {
+            // `ModelHandle::swap` and `set_shadow` refuse other feature configurations, so the
+            // extractor and its host state stay valid. The generation counts shadow changes
+            // too: the drift monitors start again only when the active model changed.
+            let active = self.model.current();
+            self.shadow = self.model.shadow();
+            self.generation = generation;
+            if !Arc::ptr_eq(&active, &self.active) {
+                self.active = active;
+                if let Some(d) = self.drift.as_mut() {
+                    d.start(&self.active);
+                }
+            }
+        }
+    }
+
+    /// Everything after the active model's score: drift, threshold, incident, explanation, the
+    /// baseline beside the model, the shadow.
+    fn finish(&mut self, rec: &FlowRecord, row: &[f32], score: f32) -> ScoredFlow {
+        let mut scored = self.finish_active(rec, row, score);
+        if let Some(shadow) = &self.shadow {
+            let model = &shadow.model.loaded;
+            let score = model.model.score(row);
+            // The model's alert, not a baseline's beside it.
+            let active_alert =
+                scored.is_alert && !(self.baseline.is_some() && scored.detector == Some(BASELINE));
+            shadow.count(active_alert, score >= model.threshold.value);
+            scored.shadow_score = Some(score);
+        }
+        scored
+    }
+
+    fn finish_active(&mut self, rec: &FlowRecord, row: &[f32], score: f32) -> ScoredFlow {
         let model = &self.active.loaded;
-        let score = model.model.score(&self.row);
         let threshold = model.threshold.value;
         let mut scored = ScoredFlow::new(rec, score, threshold);
         if let Some(d) = self.drift.as_mut() {
             let now = self.latest.unwrap_or(rec.ts);
-            d.observe(&self.row, score, scored.is_alert, now, &self.active);
+            d.observe(row, score, scored.is_alert, now, &self.active);
         }
         if scored.is_alert {
             self.alert_flows += 1;
@@ -299,7 +346,7 @@ impl Detector {
             };
             if self.config.explain && inc.wants_explanation(score) {
                 self.explanations += 1;
-                let explanation = model.model.explain_live(&self.row);
+                let explanation = model.model.explain_live(row);
                 let names = &model.file.features.names;
                 inc.set_explanation(
                     score,
@@ -315,7 +362,7 @@ impl Detector {
             return scored;
         };
         let base = &b.active.loaded;
-        let b_score = base.model.score(&self.row);
+        let b_score = base.model.score(row);
         let b_threshold = base.threshold.value;
         if b_score < b_threshold || b_score.is_nan() {
             return scored;
@@ -329,7 +376,7 @@ impl Detector {
         };
         if self.config.explain && inc.wants_explanation(b_score) {
             self.explanations += 1;
-            let explanation = base.model.explain_live(&self.row);
+            let explanation = base.model.explain_live(row);
             let names = &base.file.features.names;
             inc.set_explanation(
                 b_score,
@@ -418,6 +465,11 @@ impl Detector {
     /// Returns the hosts held by the feature extractor (originators, responders).
     pub fn host_counts(&self) -> (usize, usize) {
         self.extractor.host_counts()
+    }
+
+    /// Returns the number of features per flow.
+    pub(crate) fn dim(&self) -> usize {
+        self.extractor.dim()
     }
 
     /// Returns the model in use.

@@ -44,6 +44,10 @@ pub enum Error {
         /// Alerts refused by this call.
         refused: usize,
     },
+    /// A thread of the pipeline died (the scoring thread panicked): the flows it held were
+    /// not scored, so the run stops.
+    #[error("pipeline: {0}")]
+    Worker(String),
     /// The alert store failed.
     #[error("alert store: {0}")]
     Store(#[from] rusqlite::Error),

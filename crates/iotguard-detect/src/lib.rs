@@ -78,6 +78,7 @@ mod shadow;
 pub mod sink;
 pub mod source;
 mod source_health;
+mod stage;
 mod stats;
 mod store;
 mod table;

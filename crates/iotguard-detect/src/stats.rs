@@ -18,7 +18,8 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
-    /// One flow through the detector: features, score, incident, explanation.
+    /// One flow through the detector: features, score, incident, explanation (with the scoring
+    /// thread, from the flow's arrival to its end: waiting in a chunk included).
     Detect,
     /// One batch of alerts through every sink's `send`.
     Send,

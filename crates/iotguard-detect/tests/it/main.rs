@@ -7,6 +7,7 @@ mod drift;
 mod follow;
 mod pipeline;
 mod sinks;
+mod stage;
 mod store;
 mod typing;
 
