@@ -323,6 +323,8 @@ function drawTimeline() {
   const buckets = t?.buckets ?? [];
   c.dataset.buckets = String(buckets.length);
   c.dataset.total = String(buckets.reduce((n, b) => n + b.total, 0));
+  // The width the bars were drawn with (the automatic width grows with the alerts' time span).
+  c.dataset.bucketSecs = String(t?.bucket_secs ?? 0);
   g.fillStyle = '#8494a7'; g.font = '11px system-ui';
   if (!buckets.length) { g.textAlign = 'left'; g.fillText('no alert in the store under these filters', 8, h / 2); state.timelineBars = []; return; }
   const left = 56, right = 12, top = 8, bottom = 18;
