@@ -426,37 +426,39 @@ mod tests {
         assert_eq!(two.counts().0, records.len() as u64);
     }
 
+    /// A stager whose scoring thread panics, given `records` and then waited on until its
+    /// thread took the full chunk (and died).
+    fn fed_to_a_dying_thread(
+        d: &mut Detector,
+        records: &[FlowRecord],
+        take: &mut Take<'_>,
+    ) -> Stager {
+        let mut stager = Stager::with_score(d.dim(), panics_on_the_thread).unwrap();
+        for r in records {
+            stager
+                .push(d, Box::new(r.clone()), Instant::now(), take)
+                .unwrap();
+        }
+        while !stager.queue().unwrap().jobs.is_empty() {
+            std::thread::yield_now();
+        }
+        stager
+    }
+
     #[test]
     fn a_dead_scoring_thread_is_an_error_not_a_hang() {
         let records = flows(CHUNK_ROWS);
         let mut d = detector();
         let mut taken = 0usize;
         let mut count = |_: &mut Detector, _: Finished| taken += 1;
-        let mut stager = Stager::with_score(d.dim(), panics_on_the_thread).unwrap();
-        for r in &records {
-            stager
-                .push(&mut d, Box::new(r.clone()), Instant::now(), &mut count)
-                .unwrap();
-        }
-        // The full chunk went to the queue: wait until the thread took it (and died).
-        while !stager.queue().unwrap().jobs.is_empty() {
-            std::thread::yield_now();
-        }
+        let mut stager = fed_to_a_dying_thread(&mut d, &records, &mut count);
         let err = stager.drain(&mut d, &mut count).unwrap_err();
         assert!(
             matches!(&err, Error::Worker(why) if why.contains("injected failure")),
             "{err}"
         );
         // Noticed at the end too, when no flow waited for the dead thread.
-        let mut stager = Stager::with_score(d.dim(), panics_on_the_thread).unwrap();
-        for r in &records {
-            stager
-                .push(&mut d, Box::new(r.clone()), Instant::now(), &mut count)
-                .unwrap();
-        }
-        while !stager.queue().unwrap().jobs.is_empty() {
-            std::thread::yield_now();
-        }
+        let stager = fed_to_a_dying_thread(&mut d, &records, &mut count);
         assert!(matches!(stager.close(), Err(Error::Worker(_))));
         // The flows of the chunks the dead thread held were never given as finished.
         assert_eq!(taken, 0);

@@ -393,18 +393,8 @@ mod tests {
             Input::File(dir.join("iot23/CTU-IoT-Malware-Capture-44-1.conn.log.labeled")),
             Input::File(dir.join("stratosphere/nmap-port-scanning.conn.json.log")),
         ];
-        let batch = BatchConfig {
-            threads: 1,
-            ..BatchConfig::default()
-        };
-        let built = build_dataset(
-            &inputs,
-            &batch,
-            &FeatureConfig::default(),
-            &Arc::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let batch = one_thread();
+        let built = build(&inputs, &batch);
         let d = &built.dataset;
         d.validate().unwrap();
         // Normal-40: 1,402 benign + 4,201 malicious (60 Background left out); 44-1: 211 + 26;
@@ -499,23 +489,9 @@ mod tests {
         )
         .unwrap();
         let mut inputs = explore_fixtures();
-        let alone = build_dataset(
-            &inputs,
-            &budget(1_000_000),
-            &FeatureConfig::default(),
-            &Arc::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let alone = build(&inputs, &budget(1_000_000));
         inputs.push(Input::File(copy));
-        let with_copy = build_dataset(
-            &inputs,
-            &budget(1_000_000),
-            &FeatureConfig::default(),
-            &Arc::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let with_copy = build(&inputs, &budget(1_000_000));
         let records = with_copy.outcome.per_input[0].finish(0).records;
         assert!(records > 0);
         assert_eq!(
@@ -549,24 +525,33 @@ mod tests {
             Input::File(dir.join("iot23/CTU-IoT-Malware-Capture-34-1.csv")),
             Input::File(dir.join("iot23/CTU-IoT-Malware-Capture-44-1.conn.log.labeled")),
         ];
-        let batch = BatchConfig {
-            threads: 1,
-            ..BatchConfig::default()
-        };
-        let built = build_dataset(
-            &inputs,
-            &batch,
-            &FeatureConfig::default(),
-            &Arc::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let batch = one_thread();
+        let built = build(&inputs, &batch);
         assert_eq!(
             built.outcome.duplicates,
             [(inputs[1].name(), inputs[0].name(), 23_145)]
         );
         assert_eq!(built.dataset.n_rows(), 23_145 + 237);
         assert!(!built.dataset.group.contains(&1));
+    }
+
+    /// The dataset of `inputs` with the default features, every error ignored.
+    fn build(inputs: &[Input], batch: &BatchConfig) -> BuiltDataset {
+        build_dataset(
+            inputs,
+            batch,
+            &FeatureConfig::default(),
+            &Arc::default(),
+            &mut |_| {},
+        )
+        .unwrap()
+    }
+
+    fn one_thread() -> BatchConfig {
+        BatchConfig {
+            threads: 1,
+            ..BatchConfig::default()
+        }
     }
 
     fn explore_fixtures() -> Vec<Input> {
@@ -605,10 +590,7 @@ mod tests {
             )
             .unwrap()
         };
-        let unbounded = BatchConfig {
-            threads: 1,
-            ..BatchConfig::default()
-        };
+        let unbounded = one_thread();
         let (all_file, all, all_ooc) = train(&unbounded);
         // 305 labeled rows in a, 247 in b: a budget of exactly 552 keeps them all.
         assert_eq!(all.dataset.n_rows(), 552);
@@ -716,14 +698,7 @@ mod tests {
         let inputs = vec![Input::File(iotguard_testkit::testdata(
             "zeek/conn_small.log",
         ))];
-        let built = build_dataset(
-            &inputs,
-            &BatchConfig::default(),
-            &FeatureConfig::default(),
-            &Arc::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let built = build(&inputs, &BatchConfig::default());
         let got = &built.dataset.features;
         assert_eq!(got.len(), want.len());
         assert!(got

@@ -149,6 +149,55 @@ impl Exploration {
     }
 }
 
+/// What the label checks read, kept over one pass with bounded tables: the hosts, the groups
+/// of flows alike, and the detailed labels seen. [`explore`] and [`label_checks`] both fill it.
+struct CheckTables {
+    hosts: hosts::HostTable,
+    groups: groups::Groups,
+    labels: Names,
+    /// How many leading features describe the flow itself (the host features follow).
+    flow_len: usize,
+}
+
+impl CheckTables {
+    fn new(config: &ExploreConfig, feature_names: &[String]) -> Self {
+        CheckTables {
+            hosts: hosts::HostTable::new(config.max_hosts),
+            groups: groups::Groups::new(groups::Budget {
+                groups: config.max_groups,
+                responders: config.max_responders,
+                signatures: config.max_signatures,
+                tuples: config.max_tuples,
+            }),
+            labels: Names::default(),
+            flow_len: feature_names
+                .iter()
+                .take_while(|n| !n.starts_with("orig_host.") && !n.starts_with("resp_host."))
+                .count(),
+        }
+    }
+
+    /// Records one flow of input `input` (its label as audited) with its feature row.
+    fn record(&mut self, input: usize, rec: &FlowRecord, row: &[f32]) {
+        let label_id = rec
+            .label
+            .as_ref()
+            .map(|l| self.labels.id(l.detailed.as_deref().unwrap_or(&l.name)));
+        self.hosts.record(input as u32, rec, label_id);
+        self.groups.record(input as u32, rec, &row[..self.flow_len]);
+    }
+
+    fn checks(&self, input_names: &[String], config: &ExploreConfig) -> Checks {
+        checks::run(
+            &self.groups,
+            &self.hosts,
+            input_names,
+            &self.labels.names,
+            &config.thresholds,
+        )
+    }
+}
+
 /// Interns names to dense ids.
 #[derive(Default)]
 struct Names {
@@ -181,21 +230,8 @@ pub fn label_checks(
     on_error: &mut dyn FnMut(&ParseError),
 ) -> Result<Checks> {
     let mut extractor = FeatureExtractor::new(features.clone());
-    let flow_len = extractor
-        .schema()
-        .names
-        .iter()
-        .take_while(|n| !n.starts_with("orig_host.") && !n.starts_with("resp_host."))
-        .count();
+    let mut tables = CheckTables::new(config, &extractor.schema().names);
     let mut row = vec![0f32; extractor.dim()];
-    let mut labels = Names::default();
-    let mut hosts = hosts::HostTable::new(config.max_hosts);
-    let mut groups = groups::Groups::new(groups::Budget {
-        groups: config.max_groups,
-        responders: config.max_responders,
-        signatures: config.max_signatures,
-        tuples: config.max_tuples,
-    });
     let audit = &batch.label_audit;
     let audit_rules = audit.rules_per_input(inputs);
     let mut current = None;
@@ -206,23 +242,12 @@ pub fn label_checks(
         }
         extractor.extract(&rec, &mut row);
         audit.apply(&audit_rules[index], &mut rec);
-        let label_id = rec
-            .label
-            .as_ref()
-            .map(|l| labels.id(l.detailed.as_deref().unwrap_or(&l.name)));
-        hosts.record(index as u32, &rec, label_id);
-        groups.record(index as u32, &rec, &row[..flow_len]);
+        tables.record(index, &rec, &row);
         Ok(())
     };
     run_batch(inputs, batch, bytes_read, &mut sink, on_error)?;
     let input_names: Vec<String> = inputs.iter().map(Input::name).collect();
-    let mut found = checks::run(
-        &groups,
-        &hosts,
-        &input_names,
-        &labels.names,
-        &config.thresholds,
-    );
+    let mut found = tables.checks(&input_names, config);
     for rule in found
         .findings
         .iter_mut()
@@ -245,25 +270,14 @@ pub fn explore(
     let mut extractor = FeatureExtractor::new(features.clone());
     let names = extractor.schema().names.clone();
     let dim = names.len();
-    let flow_len = names
-        .iter()
-        .take_while(|n| !n.starts_with("orig_host.") && !n.starts_with("resp_host."))
-        .count();
     let mut row = vec![0f32; dim];
     let mut current = None;
     let mut counters: Vec<summary::InputCounter> =
         (0..inputs.len()).map(|_| Default::default()).collect();
-    let mut labels = Names::default();
+    let mut tables = CheckTables::new(config, &names);
     let mut classes = Names::default();
     let mut class_rows: Vec<u64> = Vec::new();
     let mut class_malicious: Vec<bool> = Vec::new();
-    let mut hosts = hosts::HostTable::new(config.max_hosts);
-    let mut groups = groups::Groups::new(groups::Budget {
-        groups: config.max_groups,
-        responders: config.max_responders,
-        signatures: config.max_signatures,
-        tuples: config.max_tuples,
-    });
     let mut columns = distributions::ColumnStats::new(dim);
     let mut strata = sample::Strata::new(
         config.stratum_rows,
@@ -286,12 +300,7 @@ pub fn explore(
         }
         let input = index as u32;
         counters[index].record(&rec);
-        let label_id = rec
-            .label
-            .as_ref()
-            .map(|l| labels.id(l.detailed.as_deref().unwrap_or(&l.name)));
-        hosts.record(input, &rec, label_id);
-        groups.record(input, &rec, &row[..flow_len]);
+        tables.record(index, &rec, &row);
         let Some(label) = &rec.label else {
             return Ok(());
         };
@@ -361,13 +370,7 @@ pub fn explore(
     let correlation = (strata.pooled().len() >= 3 && keep.len() >= 2)
         .then(|| correlation::correlation(strata.pooled(), &names, &keep));
     let shift = shift::shift(&sampled, &names, &keep, &input_names);
-    let checks = checks::run(
-        &groups,
-        &hosts,
-        &input_names,
-        &labels.names,
-        &config.thresholds,
-    );
+    let checks = tables.checks(&input_names, config);
     let exploration = Exploration {
         inputs: read
             .iter()
@@ -393,7 +396,9 @@ pub fn explore(
         distributions: dists,
         correlation,
         shift,
-        hosts: hosts.report(config.top, &input_names, &labels.names),
+        hosts: tables
+            .hosts
+            .report(config.top, &input_names, &tables.labels.names),
         checks,
         label_audit: audit.counts(&audited),
     };
