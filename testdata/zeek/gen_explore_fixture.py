@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the two `explore` fixtures (IoT-23 labeled Zeek TSV) with planted label errors.
+"""Writes the three `explore` fixtures (IoT-23 labeled Zeek TSV) with planted label errors.
 
 Run from the repository root: `python3 testdata/zeek/gen_explore_fixture.py`. Deterministic
 (a fixed seed); every address, port and count is made up for these tests.
@@ -9,7 +9,10 @@ are labeled malicious while its telnet scan (150 unanswered attempts, 150 addres
 labeled benign. Capture b: an infected device whose beacon to an external endpoint on port
 4444 (120 connections every ~20 s for 40 min) is labeled benign, a device whose 12 'Attack'
 flows are identical to its own benign CoAP flows, and a UDP tuple carrying 30 benign and 3
-malicious flows.
+malicious flows. Capture c: an infected device whose C&C channel is labeled malicious (60
+heartbeats to one external address) and whose heartbeat to its vendor's cloud on port 8883 (100
+connections every ~20 s) is labeled benign, as it is: the beacon check finds it and asks for
+review rather than proposing it outright.
 """
 
 import random
@@ -116,6 +119,22 @@ def capture_b():
     return c
 
 
+def capture_c():
+    c = Capture(3, 1_600_200_000.0)
+    t0 = c.t0
+    for i in range(60):  # the labeled C&C channel
+        c.flow(t0 + 5 + 40 * i + c.rng.uniform(-2, 2), "10.0.0.11", "198.51.100.90", 6667, "tcp",
+               "SF", "Malicious", "C&C-HeartBeat", ob=40, rb=60)
+    for i in range(100):  # the vendor cloud's heartbeat, labeled benign
+        c.flow(t0 + 12 + 20 * i + c.rng.uniform(-4, 4), "10.0.0.11", "198.51.100.91", 8883, "tcp",
+               "SF", "Benign", ob=120, rb=80)
+    for i in range(30):
+        c.flow(t0 + 80 * i + 3.0, "10.0.0.11", "10.0.0.1", 53, "udp", "SF", "Benign", service="dns",
+               ob=40, rb=90)
+    return c
+
+
 if __name__ == "__main__":
     capture_a().write("testdata/zeek/explore_a.conn.log.labeled")
     capture_b().write("testdata/zeek/explore_b.conn.log.labeled")
+    capture_c().write("testdata/zeek/explore_c.conn.log.labeled")

@@ -634,12 +634,17 @@ async function loadModel() {
   }
 }
 
-// The flows `train`'s label checks set aside as probably mislabeled before training, rule by rule.
+// The flows `train`'s label checks set aside as probably mislabeled before training, rule by
+// rule, and the findings they only reported (kept as labeled, each saying why).
 function labelChecksHtml(lc) {
-  if (!lc?.applied?.length) return '';
-  const flows = lc.applied.reduce((n, a) => n + (a.flows ?? 0), 0);
-  const items = lc.applied.map((a) => `<li><b>${num(a.flows)}</b> ${esc(a.rule?.label ?? '')} flows of <code>${esc(a.rule?.input ?? '')}</code>: ${esc(String(a.rule?.reason ?? '').split('. ')[0])}</li>`).join('');
-  return `<details id="model-label-checks"><summary>label checks set aside ${num(flows)} probably mislabeled flows before training (${lc.applied.length} rule${lc.applied.length === 1 ? '' : 's'})</summary><ul>${items}</ul></details>`;
+  const applied = lc?.applied ?? [];
+  const reported = lc?.reported ?? [];
+  if (!applied.length && !reported.length) return '';
+  const flows = applied.reduce((n, a) => n + (a.flows ?? 0), 0);
+  const items = applied.map((a) => `<li><b>${num(a.flows)}</b> ${esc(a.rule?.label ?? '')} flows of <code>${esc(a.rule?.input ?? '')}</code>: ${esc(String(a.rule?.reason ?? '').split('. ')[0])}</li>`).join('');
+  const kept = reported.map((r) => `<li class="muted"><b>${num(r.flows)}</b> flows of <code>${esc(String(r.input ?? '').split('/').pop())}</code> kept as labeled: ${esc(r.summary ?? '')} (${esc(r.kept ?? '')})</li>`).join('');
+  const also = reported.length ? `; ${reported.length} finding${reported.length === 1 ? '' : 's'} reported, kept as labeled` : '';
+  return `<details id="model-label-checks"><summary>label checks set aside ${num(flows)} probably mislabeled flows before training (${applied.length} rule${applied.length === 1 ? '' : 's'}${also})</summary><ul>${items}${kept}</ul></details>`;
 }
 
 // Every model file of the server's models directory, newest first: its lineage (retrained from

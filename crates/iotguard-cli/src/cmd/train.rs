@@ -108,24 +108,30 @@ pub(crate) enum LabelChecks {
     Off,
 }
 
-/// The check whose findings `train` reports but never applies: a beacon labeled benign is as
-/// often a device's legitimate heartbeat to its vendor's cloud (the simulator's MQTT and Tuya
-/// keep-alives of an infected device are flagged) as it is C&C (capture 42-1's IRC). The
-/// others (scan, flood, look-alike, tuple label change) describe flows that are not normal
-/// traffic whatever the device.
-const REPORTED_ONLY: &str = "beacon";
+/// What the label checks did: the rules appended to the label audit, and the findings only
+/// reported (each with why it was kept as labeled).
+#[derive(Default)]
+struct Checked {
+    applied: Vec<iotguard_runtime::audit::AuditRule>,
+    reported: Vec<serde_json::Value>,
+}
+
+/// Findings of one check printed in full; past that, one line says how many more there are
+/// (a large simulated network gave 86 beacon findings, one per infected device's cloud).
+const PRINTED_PER_CHECK: usize = 5;
 
 /// Runs the label checks over the inputs and, with [`LabelChecks::Apply`], appends their
-/// proposed rules (but [`REPORTED_ONLY`]'s) to the batch's label audit. Returns the rules
-/// appended.
+/// proposed rules to the batch's label audit, except those that need review (a beacon from a
+/// host whose labels already name its C&C channel: it is as likely a device's heartbeat to its
+/// vendor's cloud, as the simulator's MQTT and Tuya keep-alives of an infected device are).
 fn run_label_checks(
     mode: LabelChecks,
     inputs: &[iotguard_runtime::input::Input],
     config: &mut iotguard_runtime::batch::BatchConfig,
     features: &iotguard_features::FeatureConfig,
-) -> anyhow::Result<Vec<iotguard_runtime::audit::AuditRule>> {
+) -> anyhow::Result<Checked> {
     if mode == LabelChecks::Off {
-        return Ok(Vec::new());
+        return Ok(Checked::default());
     }
     let checks = iotguard_runtime::explore::label_checks(
         inputs,
@@ -140,32 +146,72 @@ fn run_label_checks(
     for part in &checks.partial {
         output::warn(&format!("label checks saw part of the data: {part}"));
     }
-    let mut applied = Vec::new();
+    let mut checked = Checked::default();
     for f in &checks.findings {
         let why_kept = match (&f.proposal, mode) {
-            (Some(_), LabelChecks::Apply) if f.check == REPORTED_ONLY => {
-                " (kept as labeled: a device's heartbeat to its own cloud looks the same; set it aside with --label-audit if it is C&C)"
+            (Some(_), LabelChecks::Apply) if f.needs_review => {
+                "kept as labeled: the host's labels name another channel, and a device's heartbeat to its own cloud looks the same; set it aside with --label-audit if it is C&C"
             }
             (Some(rule), LabelChecks::Apply) => {
-                applied.push(rule.clone());
+                checked.applied.push(rule.clone());
                 continue;
             }
-            (None, _) => " (no rule can single these flows out: kept as labeled)",
-            (Some(_), _) => " (kept as labeled: --label-checks report)",
+            (None, _) => "no rule can single these flows out: kept as labeled",
+            (Some(_), _) => "kept as labeled: --label-checks report",
         };
-        output::warn(&format!(
-            "label check ({}): {}: {}{why_kept}",
-            f.check, f.input, f.summary
-        ));
+        checked.reported.push(serde_json::json!({
+            "check": f.check,
+            "input": f.input,
+            "host": f.host,
+            "flows": f.flows,
+            "summary": f.summary,
+            "kept": why_kept,
+        }));
     }
-    if !applied.is_empty() {
+    for line in reported_lines(&checked.reported) {
+        output::warn(&line);
+    }
+    if !checked.applied.is_empty() {
         output::info(&format!(
             "label checks: {} finding(s) set aside as probably mislabeled (each below as a label-audit rule; --label-checks report keeps the labels as given)",
-            applied.len()
+            checked.applied.len()
         ));
-        config.label_audit.rules.extend(applied.iter().cloned());
+        config
+            .label_audit
+            .rules
+            .extend(checked.applied.iter().cloned());
     }
-    Ok(applied)
+    Ok(checked)
+}
+
+/// The warnings for the findings kept as labeled: the first [`PRINTED_PER_CHECK`] of each
+/// check in full, then one line per check saying how many more there are.
+fn reported_lines(reported: &[serde_json::Value]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut per_check: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in reported {
+        let check = r["check"].as_str().unwrap_or("");
+        let n = per_check.entry(check).or_default();
+        *n += 1;
+        if *n <= PRINTED_PER_CHECK {
+            lines.push(format!(
+                "label check ({check}): {}: {} ({})",
+                r["input"].as_str().unwrap_or(""),
+                r["summary"].as_str().unwrap_or(""),
+                r["kept"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    for (check, n) in per_check
+        .into_iter()
+        .filter(|(_, n)| *n > PRINTED_PER_CHECK)
+    {
+        lines.push(format!(
+            "label check ({check}): {} more findings kept as labeled, not printed (all in the model file, metrics.label_checks.reported; `iotguard explore` shows their evidence)",
+            n - PRINTED_PER_CHECK
+        ));
+    }
+    lines
 }
 
 /// The row budget `train` keeps by default: the default forest peaked at 1.72 GiB on it
@@ -347,11 +393,12 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<u8> {
     report_inputs(&built.outcome);
     report_audit(&built.audited);
     if args.label_checks != LabelChecks::Off {
-        let n = checked.len();
+        let n = checked.applied.len();
         let counts: Vec<_> = built.audited[built.audited.len().saturating_sub(n)..].to_vec();
         file.metrics["label_checks"] = serde_json::json!({
             "mode": format!("{:?}", args.label_checks).to_lowercase(),
             "applied": counts,
+            "reported": checked.reported,
         });
     }
     let out =
@@ -595,6 +642,32 @@ mod tests {
         // Within the bound: no warning.
         o.pooled.false_alert_rate = Some(0.099);
         assert!(!summary_lines(&o).iter().any(|l| l.starts_with("warning")));
+    }
+
+    #[test]
+    fn reported_findings_print_five_per_check_then_a_count() {
+        let finding = |check: &str, host: usize| {
+            serde_json::json!({
+                "check": check, "input": "sim.log", "host": format!("192.168.1.{host}"),
+                "flows": 60, "summary": format!("a {check} from 192.168.1.{host}"), "kept": "kept as labeled: why",
+            })
+        };
+        let mut reported: Vec<_> = (10..18).map(|h| finding("beacon", h)).collect();
+        reported.push(finding("scan", 30));
+        let lines = reported_lines(&reported);
+        assert_eq!(lines.len(), 5 + 1 + 1, "{lines:#?}");
+        assert_eq!(
+            lines[0],
+            "label check (beacon): sim.log: a beacon from 192.168.1.10 (kept as labeled: why)"
+        );
+        assert_eq!(
+            lines[5],
+            "label check (scan): sim.log: a scan from 192.168.1.30 (kept as labeled: why)"
+        );
+        assert_eq!(
+            lines[6],
+            "label check (beacon): 3 more findings kept as labeled, not printed (all in the model file, metrics.label_checks.reported; `iotguard explore` shows their evidence)"
+        );
     }
 
     #[test]

@@ -502,9 +502,13 @@ fn a_label_audit_moves_the_flows_it_names_and_says_so() {
 #[test]
 fn train_sets_aside_what_the_label_checks_find_unless_told_otherwise() {
     let dir = tempfile::tempdir().unwrap();
+    // a: a telnet scan labeled benign; b: a beacon labeled benign from a host with no labeled
+    // channel of its own, 12 look-alikes, a tuple labeled both ways; c: a vendor-cloud
+    // heartbeat labeled benign from a host whose C&C channel is labeled.
     let inputs = [
         iotguard_testkit::testdata("zeek/explore_a.conn.log.labeled"),
         iotguard_testkit::testdata("zeek/explore_b.conn.log.labeled"),
+        iotguard_testkit::testdata("zeek/explore_c.conn.log.labeled"),
     ]
     .map(|p| p.display().to_string());
     let train = |mode: Option<&str>| {
@@ -525,7 +529,7 @@ fn train_sets_aside_what_the_label_checks_find_unless_told_otherwise() {
     };
     let (stderr, file) = train(None);
     assert!(
-        stderr.contains("label checks: 3 finding(s) set aside as probably mislabeled"),
+        stderr.contains("label checks: 4 finding(s) set aside as probably mislabeled"),
         "{stderr}"
     );
     assert!(
@@ -538,20 +542,32 @@ fn train_sets_aside_what_the_label_checks_find_unless_told_otherwise() {
         .iter()
         .map(|a| a["flows"].as_u64().unwrap())
         .collect();
-    assert_eq!(applied, [150, 12, 3]);
+    assert_eq!(applied, [150, 120, 12, 3]);
     assert!(
         stderr.contains("label check (beacon): ")
             && stderr
-                .contains("explore_b.conn.log.labeled: a beacon labeled benign: 120 connections")
+                .contains("explore_c.conn.log.labeled: a beacon labeled benign: 100 connections from 10.0.0.11")
             && stderr.contains(
-                "(kept as labeled: a device's heartbeat to its own cloud looks the same;"
-            ),
+                "(kept as labeled: the host's labels name another channel, and a device's heartbeat to its own cloud looks the same;"
+            )
+            && !stderr.contains("explore_b.conn.log.labeled: a beacon labeled benign"),
         "{stderr}"
     );
     assert_eq!(file["metrics"]["label_checks"]["mode"], json!("apply"));
+    let reported = &file["metrics"]["label_checks"]["reported"];
+    assert_eq!(
+        (
+            &reported[0]["check"],
+            &reported[0]["host"],
+            &reported[0]["flows"],
+            reported.as_array().map(Vec::len)
+        ),
+        (&json!("beacon"), &json!("10.0.0.11"), &json!(100), Some(1)),
+        "{reported}"
+    );
     let (_, off) = train(Some("off"));
     let rows = |f: &serde_json::Value| f["training"]["rows"].as_u64().unwrap();
-    assert_eq!(rows(&off), rows(&file) + 150 + 12 + 3);
+    assert_eq!(rows(&off), rows(&file) + 150 + 120 + 12 + 3);
     assert!(off["metrics"]["label_checks"].is_null());
     let (stderr, report) = train(Some("report"));
     assert_eq!(rows(&report), rows(&off));

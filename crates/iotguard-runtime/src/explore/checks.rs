@@ -8,6 +8,8 @@
 //!   unanswered, reaching many distinct responders.
 //! - **beacon**: benign flows from such a host to one external endpoint on a port outside the
 //!   IANA system range (0–1023), many of them, recurring steadily (no long silence) over a span.
+//!   It needs review ([`Finding::needs_review`]) when the host's labels already name a channel
+//!   of its own to an external endpoint: then it may be a device's heartbeat to its cloud.
 //! - **flood**: benign flows from such a host to at most a few responders at a high rate.
 //! - **look-alike**: malicious flows of a host whose per-flow features and responder equal those
 //!   of the same host's benign flows to the same port in the same state.
@@ -23,7 +25,7 @@ use iotguard_flow::{ConnState, LabelClass};
 use serde::Serialize;
 
 use super::groups::{unanswered, Group, GroupKey, Groups};
-use super::hosts::{HostStat, HostTable};
+use super::hosts::{external, HostStat, HostTable};
 use crate::audit::AuditRule;
 
 /// The thresholds of the checks.
@@ -48,6 +50,11 @@ pub struct Thresholds {
     pub beacon_max_gap_share: f64,
     /// See `beacon_max_gap_share`.
     pub beacon_max_malicious_share: f64,
+    /// A beacon needs review when the host's labels name a channel of their own: at least this
+    /// many of its answered malicious flows to one external address (a few downloads are not a channel;
+    /// the simulator's infected devices have 40 or more C&C heartbeats by the time their cloud
+    /// heartbeat is a beacon).
+    pub beacon_labeled_channel_min_flows: u64,
     /// Flood: at least this many benign flows ...
     pub flood_min_flows: u64,
     /// ... to at most this many responders ...
@@ -75,6 +82,7 @@ impl Default for Thresholds {
             beacon_min_span_secs: 600.0,
             beacon_max_gap_share: 0.05,
             beacon_max_malicious_share: 0.1,
+            beacon_labeled_channel_min_flows: 10,
             flood_min_flows: 1_000,
             flood_max_responders: 3,
             flood_min_rate: 10.0,
@@ -104,6 +112,11 @@ pub struct Finding {
     pub proposal: Option<AuditRule>,
     /// Why there is no proposal.
     pub no_proposal: Option<String>,
+    /// Whether the evidence leaves a legitimate reading open, so that a person should decide
+    /// before the proposal is applied: a beacon from a host whose labels already show a channel
+    /// of its own to an external endpoint (its C&C was labeled; the beacon may be the device's
+    /// heartbeat to its vendor's cloud). `train --label-checks apply` applies the others only.
+    pub needs_review: bool,
 }
 
 /// What the checks saw and found.
@@ -119,29 +132,6 @@ pub struct Checks {
 
 fn count(n: u64) -> String {
     crate::report::count(n)
-}
-
-/// Whether an address is outside private, shared (CGNAT), local and multicast ranges.
-fn external(ip: std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(a) => {
-            !(a.is_private()
-                || a.is_loopback()
-                || a.is_link_local()
-                || a.is_multicast()
-                || a.is_broadcast()
-                || a.is_unspecified()
-                || a.octets()[0] == 100 && (a.octets()[1] & 0xc0) == 64)
-        }
-        std::net::IpAddr::V6(a) => {
-            let s = a.segments()[0];
-            !(a.is_loopback()
-                || a.is_multicast()
-                || a.is_unspecified()
-                || (s & 0xfe00) == 0xfc00
-                || (s & 0xffc0) == 0xfe80)
-        }
-    }
 }
 
 fn secs(ns: i64) -> f64 {
@@ -360,6 +350,7 @@ fn scan(ctx: &Ctx<'_>, key: &GroupKey, g: &Group, host: &HostStat) -> Vec<Findin
                 flows: c[0],
                 proposal: Some(ctx.rule(key, LabelClass::Benign, s.as_ref(), reason)),
                 no_proposal: None,
+                needs_review: false,
             }
         })
         .collect()
@@ -428,12 +419,34 @@ fn beacon(ctx: &Ctx<'_>, key: &GroupKey, g: &Group, host: &HostStat) -> Option<F
             evidence.push("the connections start while the host has malicious flows".into());
         }
     }
+    // A bot has a C&C channel. When the host's labels already name a channel of its own (ten
+    // or more answered malicious flows to one external address), the labeler knew its
+    // C&C, and this steady benign channel may be the device's heartbeat to its vendor's cloud:
+    // a person decides. When they name none, this beacon is the likely C&C they missed.
+    let labeled_channel = host
+        .top_malicious_external()
+        .filter(|&(_, n)| n >= t.beacon_labeled_channel_min_flows);
+    evidence.push(match labeled_channel {
+        Some((to, n)) => format!(
+            "the host's labels already name a channel of its own: {} answered malicious flows to the external address {to}; this beacon may be a legitimate service (review it)",
+            count(n)
+        ),
+        None => format!(
+            "the host's labels name no channel of its own: no external address gets {} of its answered malicious flows; this beacon is the likely C&C the labels missed",
+            count(t.beacon_labeled_channel_min_flows)
+        ),
+    });
     let reason = format!(
-        "{summary} ({:.1} % of the port's benign flows), steady over {} (longest silence {}), on a port outside the IANA system range, while the host's flows labeled malicious number {}. {NOTE}",
+        "{summary} ({:.1} % of the port's benign flows), steady over {} (longest silence {}), on a port outside the IANA system range, while the host's flows labeled malicious number {}{}. {NOTE}",
         100.0 * share,
         duration(span),
         duration(longest),
-        ctx.malicious_mix(host)
+        ctx.malicious_mix(host),
+        if labeled_channel.is_some() {
+            ", one external address getting a channel of them"
+        } else {
+            ", none of them a channel to one external address"
+        }
     );
     Some(Finding {
         check: "beacon".into(),
@@ -444,6 +457,7 @@ fn beacon(ctx: &Ctx<'_>, key: &GroupKey, g: &Group, host: &HostStat) -> Option<F
         flows: benign,
         proposal: Some(ctx.rule(key, LabelClass::Benign, None, reason)),
         no_proposal: None,
+        needs_review: labeled_channel.is_some(),
     })
 }
 
@@ -489,6 +503,7 @@ fn flood(ctx: &Ctx<'_>, key: &GroupKey, g: &Group, host: &HostStat) -> Option<Fi
         flows: benign,
         proposal: Some(ctx.rule(key, LabelClass::Benign, None, reason)),
         no_proposal: None,
+        needs_review: false,
     })
 }
 
@@ -551,6 +566,7 @@ fn lookalikes(ctx: &Ctx<'_>, key: &GroupKey, g: &Group, benign_flagged: bool) ->
             flows: twins,
             proposal,
             no_proposal,
+            needs_review: false,
         });
     }
     out
@@ -658,6 +674,7 @@ fn tuple_changes(
             flows: flows[minority],
             proposal,
             no_proposal,
+            needs_review: false,
         });
     }
     for (input, host, ports, tuples, flows) in balanced {
@@ -688,6 +705,7 @@ fn tuple_changes(
                 "neither side is at most {:.0} % of these flows, so neither can be called the error: review how this input was labeled",
                 100.0 * ctx.t.tuple_max_minority_share
             )),
+            needs_review: false,
         });
     }
     out

@@ -1,7 +1,7 @@
 //! Hosts: flows per originating host and input, per class and per label, in a table capped at
 //! a configured number of hosts (hosts past the cap are counted, not tracked); the top talkers
 //! of each class and each one's label mix are read from it, and so is "this host has malicious
-//! flows" for the label checks.
+//! flows" (and where its malicious flows go) for the label checks.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -10,6 +10,7 @@ use iotguard_flow::FlowRecord;
 use serde::Serialize;
 
 use super::summary::{class_index, CLASSES};
+use crate::topk::TopK;
 
 /// One originating host of one input.
 #[derive(Clone, Debug, Default)]
@@ -20,6 +21,23 @@ pub(crate) struct HostStat {
     pub(crate) labels: Vec<(u32, u64)>,
     /// The first and last malicious flow's time (ns).
     pub(crate) malicious_span: Option<(i64, i64)>,
+    /// The external responders of the host's answered malicious flows, the heaviest kept (a C&C
+    /// channel the labels name shows up here); `None` until the first such flow.
+    pub(crate) malicious_external: Option<TopK<IpAddr>>,
+}
+
+/// How many external responders of a host's malicious flows are counted (Misra–Gries: any
+/// responder with more than a seventeenth of them is kept).
+const MALICIOUS_EXTERNAL_KEPT: usize = 16;
+
+impl HostStat {
+    /// The external endpoint that gets the most of the host's malicious flows, with (a lower
+    /// bound of) their count.
+    pub(crate) fn top_malicious_external(&self) -> Option<(IpAddr, u64)> {
+        self.malicious_external
+            .as_ref()
+            .and_then(|t| t.top(1).into_iter().next())
+    }
 }
 
 /// Originating hosts per input.
@@ -54,6 +72,14 @@ impl HostTable {
         };
         let class = class_index(rec);
         stat.flows[class] += 1;
+        // A channel is answered: a scan's unanswered attempts to thousands of addresses would
+        // crowd it out of the sketch.
+        let answered = !super::groups::unanswered(rec.conn_state.as_ref());
+        if let (1, true, Some(r)) = (class, answered, rec.resp_h.filter(|r| external(*r))) {
+            stat.malicious_external
+                .get_or_insert_with(|| TopK::new(MALICIOUS_EXTERNAL_KEPT))
+                .add(&r);
+        }
         if class == 1 && !rec.untimed {
             let t = rec.ts.as_nanos();
             stat.malicious_span = Some(
@@ -137,4 +163,27 @@ pub struct Talker {
     pub all_flows: u64,
     /// Its flows per label (detailed label, else the label's name), most first.
     pub label_mix: Vec<(String, u64)>,
+}
+
+/// Whether an address is outside private, shared (CGNAT), local and multicast ranges.
+pub(crate) fn external(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(a) => {
+            !(a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_multicast()
+                || a.is_broadcast()
+                || a.is_unspecified()
+                || a.octets()[0] == 100 && (a.octets()[1] & 0xc0) == 64)
+        }
+        std::net::IpAddr::V6(a) => {
+            let s = a.segments()[0];
+            !(a.is_loopback()
+                || a.is_multicast()
+                || a.is_unspecified()
+                || (s & 0xfe00) == 0xfc00
+                || (s & 0xffc0) == 0xfe80)
+        }
+    }
 }

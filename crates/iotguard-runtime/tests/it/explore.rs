@@ -78,7 +78,7 @@ fn explore_markdown_matches_golden() {
 fn the_checks_find_every_planted_error_with_exact_counts_and_the_audit_agrees() {
     let inputs = fixtures();
     let e = run(&inputs, &ExploreConfig::default());
-    let found: Vec<(&str, &str, u64, bool)> = e
+    let found: Vec<(&str, &str, u64, bool, bool)> = e
         .checks
         .findings
         .iter()
@@ -88,16 +88,19 @@ fn the_checks_find_every_planted_error_with_exact_counts_and_the_audit_agrees() 
                 f.host.as_str(),
                 f.flows,
                 f.proposal.is_some(),
+                f.needs_review,
             )
         })
         .collect();
+    // The beacon's host has 2 malicious flows and no labeled channel of its own: the beacon is
+    // the likely C&C the labels missed, proposed without review.
     assert_eq!(
         found,
         [
-            ("scan", "10.0.0.5", 150, true),
-            ("beacon", "10.0.0.7", 120, true),
-            ("look-alike", "10.0.0.9", 12, true),
-            ("tuple label change", "10.0.0.8", 3, true),
+            ("scan", "10.0.0.5", 150, true, false),
+            ("beacon", "10.0.0.7", 120, true, false),
+            ("look-alike", "10.0.0.9", 12, true, false),
+            ("tuple label change", "10.0.0.8", 3, true, false),
         ]
     );
     let rules = e.proposals().rules;
@@ -132,6 +135,32 @@ fn the_checks_find_every_planted_error_with_exact_counts_and_the_audit_agrees() 
             .map(|a| a.flows)
             .collect::<Vec<_>>(),
         flows
+    );
+}
+
+#[test]
+fn a_beacon_from_a_host_whose_labels_name_its_channel_needs_review() {
+    // Capture c: the infected device's C&C heartbeats (60, to one external address) are labeled
+    // malicious; its heartbeat to its vendor's cloud (100 connections on 8883) benign.
+    let e = run(
+        &[Input::File(iotguard_testkit::testdata(
+            "zeek/explore_c.conn.log.labeled",
+        ))],
+        &ExploreConfig::default(),
+    );
+    let [f] = &e.checks.findings[..] else {
+        panic!("{:#?}", e.checks.findings);
+    };
+    assert_eq!(
+        (f.check.as_str(), f.host.as_str(), f.flows, f.needs_review),
+        ("beacon", "10.0.0.11", 100, true)
+    );
+    assert!(f.proposal.is_some());
+    assert!(
+        f.evidence.iter().any(|l| l
+            == "the host's labels already name a channel of its own: 60 answered malicious flows to the external address 198.51.100.90; this beacon may be a legitimate service (review it)"),
+        "{:#?}",
+        f.evidence
     );
 }
 

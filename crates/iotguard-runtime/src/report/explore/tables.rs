@@ -421,7 +421,9 @@ pub(crate) fn findings(e: &Exploration) -> Table {
                     short(&f.input).to_string(),
                     f.host.clone(),
                     count(f.flows),
-                    if f.proposal.is_some() {
+                    if f.proposal.is_some() && f.needs_review {
+                        "rule proposed, to review".into()
+                    } else if f.proposal.is_some() {
                         "rule proposed".into()
                     } else {
                         "none".into()
