@@ -464,6 +464,11 @@ fn a_detector_killed_mid_stream_and_restarted_loses_no_alert() {
         &instance,
     ];
     let mut first = Running::start(dir.path(), "first", &args);
+    // The replay starts once the detector holds the partition: one that joined late would find
+    // the whole capture waiting and commit all of it before the kill (CI saw "committed 23145").
+    wait_until("the first detector is assigned the partition", || {
+        assigned(&first.stderr()).is_some_and(|p| p == [0])
+    });
     // Paced, so the detector is still mid-stream when it is killed.
     let mut replay = Command::new(env!("CARGO_BIN_EXE_iotguard"))
         .args([
