@@ -369,6 +369,8 @@ pub fn default_operating(split: ooc::OocSplit) -> (Objective, Rule) {
 /// block, with one capture) is scored by a model fitted on the others ([`crate::ooc`]), the
 /// threshold is the one `objective` picks under `rule` (each `None`: [`default_operating`]),
 /// and the model itself is then fitted on every row. `validation` holds the pooled out-of-capture metrics at that threshold.
+/// The rows of the groups in `train_only` (augmented training data) are in every fit and
+/// never held out ([`ooc::plan_with`]).
 ///
 /// When no out-of-capture threshold can be chosen (no held-out row of the class the objective
 /// needs), falls back to [`train_setting`] (a stratified fifth of the rows) and returns `None`
@@ -380,9 +382,10 @@ pub fn train_out_of_capture(
     seed: u64,
     objective: Option<Objective>,
     rule: Option<Rule>,
+    train_only: &[u32],
 ) -> Result<(Trained, Option<OutOfCapture>)> {
     data.validate()?;
-    let plan = ooc::plan(data)?;
+    let plan = ooc::plan_with(data, train_only)?;
     let (default_objective, default_rule) = default_operating(plan.split);
     let objective = objective.unwrap_or(default_objective);
     let rule = rule.unwrap_or(default_rule);
@@ -494,6 +497,7 @@ mod tests {
             1,
             Some(o),
             Some(Rule::Median),
+            &[],
         )
         .unwrap();
         let s = s.unwrap();
@@ -525,6 +529,7 @@ mod tests {
             1,
             Some(o),
             Some(Rule::Median),
+            &[],
         )
         .unwrap();
         let s = s.unwrap();
@@ -542,10 +547,35 @@ mod tests {
             1,
             Some(Objective::Recall(0.9)),
             Some(Rule::Median),
+            &[],
         )
         .unwrap();
         assert!(s.is_none());
         assert_eq!(t.fit_rows, 1_600);
+    }
+
+    #[test]
+    fn train_only_groups_are_fitted_on_but_never_held_out() {
+        let mut d = data(3_000, 7);
+        d.group = (0..3_000).map(|i| i / 1_000).collect();
+        d.group_names = vec!["a".into(), "b".into(), "sim".into()];
+        let (t, s) = train_out_of_capture(
+            ModelKind::Logreg,
+            &Setting::Default,
+            &d,
+            1,
+            Some(Objective::F1),
+            Some(Rule::Pooled),
+            &[2],
+        )
+        .unwrap();
+        let s = s.unwrap();
+        // The model is fitted on all three; only a and b are held out and measured.
+        assert_eq!(t.fit_rows, 3_000);
+        assert_eq!(s.split, ooc::OocSplit::LeaveOneCaptureOut { captures: 2 });
+        let units: Vec<&str> = s.units.iter().map(|u| u.unit.as_str()).collect();
+        assert_eq!(units, ["a", "b"]);
+        assert_eq!(s.pooled.n, 2_000);
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //! is one capture only (optimistic: hosts span blocks, and the summary says so). [`scores`]
 //! scores every unit with a model fitted on the other units only; [`summarize`] chooses the
 //! threshold with an [`Objective`] and a [`Rule`] and measures every unit and the pool at it.
+//!
+//! Rows of *train-only* groups ([`plan_with`]: simulated or otherwise augmented training data)
+//! are in every fold's training rows and in no unit: they teach the models but are never held
+//! out, so they never move the threshold or the out-of-capture estimate.
 
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +70,9 @@ impl OocSplit {
     }
 }
 
+/// The unit of a train-only row ([`plan_with`]): in no unit, never tested.
+pub const TRAIN_ONLY: u32 = u32::MAX;
+
 /// The held-out units of a dataset and the folds that score them.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -73,7 +80,7 @@ pub struct Plan {
     pub split: OocSplit,
     /// The folds; each tests whole units.
     pub folds: Vec<Fold>,
-    /// The unit of every row.
+    /// The unit of every row ([`TRAIN_ONLY`] for rows of train-only groups).
     pub unit: Vec<u32>,
     /// The units' names.
     pub names: Vec<String>,
@@ -81,19 +88,85 @@ pub struct Plan {
 
 /// Splits `d`'s rows into held-out units (see the module docs).
 pub fn plan(d: &Dataset) -> Result<Plan> {
+    plan_with(d, &[])
+}
+
+/// [`plan`], with the rows of the groups in `train_only` in every fold's training rows and in
+/// no unit ([`TRAIN_ONLY`]). The units are made of the other rows alone (one capture left: time
+/// blocks of it); an error when no row is left to hold out.
+pub fn plan_with(d: &Dataset, train_only: &[u32]) -> Result<Plan> {
     d.validate()?;
     let n = d.n_rows();
+    let grouped = d.group.len() == n;
+    let extra: Vec<usize> = if grouped {
+        (0..n)
+            .filter(|&i| train_only.contains(&d.group[i]))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let time_of = |rows: &[usize]| -> Vec<f64> {
+        if d.time.len() == n {
+            rows.iter().map(|&i| d.time[i]).collect()
+        } else {
+            Vec::new()
+        }
+    };
+    if extra.is_empty() {
+        let all: Vec<usize> = (0..n).collect();
+        let group = if grouped { d.group.clone() } else { Vec::new() };
+        return plan_units(&group, &time_of(&all), &d.group_names, n);
+    }
+    let kept: Vec<usize> = (0..n)
+        .filter(|&i| !train_only.contains(&d.group[i]))
+        .collect();
+    if kept.is_empty() {
+        return Err(Error::InvalidData(
+            "every row is train-only: no capture to hold out".into(),
+        ));
+    }
+    // Plan the held-out rows alone, then map back to `d`'s rows and add the train-only ones to
+    // every fold's training rows.
+    let group: Vec<u32> = kept.iter().map(|&i| d.group[i]).collect();
+    let inner = plan_units(&group, &time_of(&kept), &d.group_names, kept.len())?;
+    let mut unit = vec![TRAIN_ONLY; n];
+    for (k, &i) in kept.iter().enumerate() {
+        unit[i] = inner.unit[k];
+    }
+    let folds = inner
+        .folds
+        .into_iter()
+        .map(|f| {
+            let mut train: Vec<usize> = f.train.iter().map(|&k| kept[k]).collect();
+            train.extend_from_slice(&extra);
+            train.sort_unstable();
+            Fold {
+                train,
+                test: f.test.iter().map(|&k| kept[k]).collect(),
+            }
+        })
+        .collect();
+    Ok(Plan {
+        split: inner.split,
+        folds,
+        unit,
+        names: inner.names,
+    })
+}
+
+/// The units of `n` rows with these groups (empty: none) and times (empty: none).
+fn plan_units(group: &[u32], time: &[f64], group_names: &[String], n: usize) -> Result<Plan> {
     if n == 0 {
         return Err(Error::InvalidData("no rows".into()));
     }
-    let groups = if d.group.len() == n {
-        distinct_groups(&d.group)
+    let groups = if group.len() == n {
+        distinct_groups(group)
     } else {
         Vec::new()
     };
     if groups.len() >= 2 {
         let name = |g: u32| {
-            d.group_names
+            group_names
                 .get(g as usize)
                 .cloned()
                 .unwrap_or_else(|| format!("group {g}"))
@@ -103,7 +176,7 @@ pub fn plan(d: &Dataset) -> Result<Plan> {
             .enumerate()
             .map(|(i, &g)| (g, i as u32))
             .collect();
-        let unit: Vec<u32> = d.group.iter().map(|g| index[g]).collect();
+        let unit: Vec<u32> = group.iter().map(|g| index[g]).collect();
         let names = groups.iter().map(|&g| name(g)).collect();
         let n_units = groups.len();
         // Units per fold: one each up to MAX_FOLDS, else the largest first, dealt round-robin.
@@ -143,8 +216,8 @@ pub fn plan(d: &Dataset) -> Result<Plan> {
     // One capture: contiguous blocks in time order (row order without times).
     let blocks = TIME_BLOCKS.min(n);
     let mut order: Vec<usize> = (0..n).collect();
-    if d.time.len() == n {
-        order.sort_by(|&a, &b| d.time[a].total_cmp(&d.time[b]).then(a.cmp(&b)));
+    if time.len() == n {
+        order.sort_by(|&a, &b| time[a].total_cmp(&time[b]).then(a.cmp(&b)));
     }
     let mut unit = vec![0u32; n];
     for (k, &i) in order.iter().enumerate() {
@@ -317,7 +390,7 @@ pub fn summarize(
     let n_units = plan.names.len();
     let mut rows: Vec<Vec<usize>> = vec![Vec::new(); n_units];
     for (i, &u) in plan.unit.iter().enumerate() {
-        if !scores.scores[i].is_nan() {
+        if u != TRAIN_ONLY && !scores.scores[i].is_nan() {
             rows[u as usize].push(i);
         }
     }
@@ -421,6 +494,31 @@ mod tests {
         assert_eq!(p.folds[2].test, vec![4, 5, 6]);
         assert_eq!(p.folds[2].train, vec![0, 1, 2, 3]);
         assert_eq!(p.names, vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn train_only_rows_are_in_every_fold_and_no_unit() {
+        let d = grouped(&[0, 0, 1, 2, 1, 2], false);
+        let p = plan_with(&d, &[1]).unwrap();
+        assert_eq!(p.split, OocSplit::LeaveOneCaptureOut { captures: 2 });
+        assert_eq!(p.names, vec!["a", "c"]);
+        assert_eq!(p.unit, vec![0, 0, TRAIN_ONLY, 1, TRAIN_ONLY, 1]);
+        assert_eq!(p.folds.len(), 2);
+        assert_eq!(
+            (p.folds[0].test.clone(), p.folds[0].train.clone()),
+            (vec![0, 1], vec![2, 3, 4, 5])
+        );
+        assert_eq!(
+            (p.folds[1].test.clone(), p.folds[1].train.clone()),
+            (vec![3, 5], vec![0, 1, 2, 4])
+        );
+        // One capture left to hold out: its time blocks, with the train-only rows in each fold.
+        let p = plan_with(&d, &[1, 2]).unwrap();
+        assert_eq!(p.split, OocSplit::TimeBlocks { blocks: 2 });
+        assert_eq!(p.folds[0].train, vec![1, 2, 3, 4, 5]);
+        assert_eq!(p.folds[0].test, vec![0]);
+        // Nothing left to hold out is an error, not an empty plan.
+        assert!(plan_with(&d, &[0, 1, 2]).is_err());
     }
 
     #[test]

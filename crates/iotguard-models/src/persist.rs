@@ -41,6 +41,10 @@ pub struct TrainingSummary {
     pub malicious: u64,
     /// The inputs (captures) the rows came from.
     pub inputs: Vec<String>,
+    /// Training-only inputs (`train --augment-sim`, `--augment`): fitted on, never held out to
+    /// choose the threshold. Absent in files written before them and when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub augment: Vec<String>,
     /// What the rows are a sample of, when a row budget was set (`train --max-train-rows`):
     /// rows seen, kept, folded and sampled away per (input, class, detailed label). Absent in
     /// files written before it and by commands that set no budget.
@@ -212,6 +216,7 @@ mod tests {
                 rows: 10,
                 malicious: 3,
                 inputs: vec!["x.log".into()],
+                augment: Vec::new(),
                 sampling: None,
             },
             metrics: serde_json::json!({"f1": 0.9}),

@@ -157,7 +157,8 @@ pub enum Choice {
 }
 
 impl Choice {
-    /// Returns the setting `kind` trains with on `data`, and how it was tuned when it was.
+    /// Returns the setting `kind` trains with on `data`, and how it was tuned when it was; the
+    /// groups in `train_only` are never held out ([`tune`]).
     ///
     /// Errors as [`tune`] does.
     pub fn resolve(
@@ -165,11 +166,12 @@ impl Choice {
         kind: ModelKind,
         data: &Dataset,
         seed: u64,
+        train_only: &[u32],
     ) -> Result<(Setting, Option<Tuned>)> {
         match self {
             Choice::Default => Ok((Setting::Default, None)),
             Choice::Tune => {
-                let t = tune(kind, data, seed)?;
+                let t = tune(kind, data, seed, train_only)?;
                 Ok((t.chosen, Some(t)))
             }
             Choice::Gbdt(g) if kind == ModelKind::Gbdt => Ok((Setting::Gbdt(*g), None)),
@@ -229,10 +231,11 @@ pub struct Tuned {
 }
 
 /// Chooses `kind`'s setting by nested leave-one-capture-out over `data`'s groups (see the
-/// module doc). A kind with one setting returns it without training anything.
+/// module doc); the groups in `train_only` (augmented data) are in every fold's training rows
+/// and never held out. A kind with one setting returns it without training anything.
 ///
-/// Errors if `data` has fewer than two groups or no inner fold can train.
-pub fn tune(kind: ModelKind, data: &Dataset, seed: u64) -> Result<Tuned> {
+/// Errors if `data` has fewer than two groups to hold out or no inner fold can train.
+pub fn tune(kind: ModelKind, data: &Dataset, seed: u64, train_only: &[u32]) -> Result<Tuned> {
     let settings = grid(kind);
     if settings.len() == 1 {
         return Ok(Tuned {
@@ -242,13 +245,19 @@ pub fn tune(kind: ModelKind, data: &Dataset, seed: u64) -> Result<Tuned> {
             skipped_folds: 0,
         });
     }
-    let groups = distinct_groups(&data.group).len();
+    let groups = distinct_groups(&data.group)
+        .iter()
+        .filter(|g| !train_only.contains(g))
+        .count();
     if groups < 2 {
         return Err(Error::InvalidData(format!(
             "choosing hyperparameters out of sample needs at least two captures, got {groups}"
         )));
     }
-    let folds = leave_one_group_out(&data.group)?;
+    let folds: Vec<_> = leave_one_group_out(&data.group)?
+        .into_iter()
+        .filter(|f| !train_only.contains(&data.group[f.test[0]]))
+        .collect();
     // Inner folds whose training side holds one class cannot train a classifier (or, for the
     // unsupervised kinds, has no benign rows): skipped for every setting alike.
     let usable: Vec<_> = folds
@@ -322,7 +331,7 @@ mod tests {
     #[test]
     fn gbdt_tuning_scores_every_setting_on_held_out_captures_and_picks_the_best_mcc() {
         let d = captures(3);
-        let t = tune(ModelKind::Gbdt, &d, 1).unwrap();
+        let t = tune(ModelKind::Gbdt, &d, 1, &[]).unwrap();
         assert_eq!(t.inner_folds, 3);
         assert_eq!(t.skipped_folds, 0);
         assert_eq!(t.scores.len(), GBDT_GRID.len());
@@ -337,19 +346,24 @@ mod tests {
         let chosen = t.scores.iter().find(|s| s.setting == t.chosen).unwrap();
         assert_eq!(chosen.inner.mcc, Some(best));
         // Deterministic under the seed.
-        let again = tune(ModelKind::Gbdt, &d, 1).unwrap();
+        let again = tune(ModelKind::Gbdt, &d, 1, &[]).unwrap();
         assert_eq!(again.chosen, t.chosen);
+        // A train-only capture is fitted on in every fold and never held out.
+        let t = tune(ModelKind::Gbdt, &d, 1, &[2]).unwrap();
+        assert_eq!(t.inner_folds, 2);
+        assert!(t.scores.iter().all(|s| s.inner.n == 600));
+        assert!(tune(ModelKind::Gbdt, &d, 1, &[1, 2]).is_err());
     }
 
     #[test]
     fn kinds_without_a_grid_keep_their_default_and_one_capture_is_refused() {
         let d = captures(4);
-        let t = tune(ModelKind::Logreg, &d, 1).unwrap();
+        let t = tune(ModelKind::Logreg, &d, 1, &[]).unwrap();
         assert_eq!(t.chosen, Setting::Default);
         assert!(t.scores.is_empty());
         let mut one = d.clone();
         one.group = vec![0; one.n_rows()];
-        let e = tune(ModelKind::Gbdt, &one, 1).unwrap_err().to_string();
+        let e = tune(ModelKind::Gbdt, &one, 1, &[]).unwrap_err().to_string();
         assert!(e.contains("at least two captures"), "{e}");
     }
 
@@ -365,12 +379,15 @@ mod tests {
         );
         let d = captures(1);
         let fixed = Choice::Gbdt(GBDT_GRID[5]);
-        let (gbdt, tuned) = fixed.resolve(ModelKind::Gbdt, &d, 1).unwrap();
+        let (gbdt, tuned) = fixed.resolve(ModelKind::Gbdt, &d, 1, &[]).unwrap();
         assert_eq!((gbdt, tuned.is_none()), (Setting::Gbdt(GBDT_GRID[5]), true));
-        let (tree, _) = fixed.resolve(ModelKind::Tree, &d, 1).unwrap();
+        let (tree, _) = fixed.resolve(ModelKind::Tree, &d, 1, &[]).unwrap();
         assert_eq!(tree, Setting::Default);
         assert_eq!(
-            Choice::Default.resolve(ModelKind::Gbdt, &d, 1).unwrap().0,
+            Choice::Default
+                .resolve(ModelKind::Gbdt, &d, 1, &[])
+                .unwrap()
+                .0,
             Setting::Default
         );
     }

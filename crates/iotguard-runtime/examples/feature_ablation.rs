@@ -19,7 +19,10 @@
 //! Usage: `feature_ablation [--label-audit FILE] [--model KIND] [--seed N]
 //! [--variants baseline,pair,dst,port,service,all] INPUTS...`; a variant is `baseline`, `all`,
 //! or groups joined by `+` (`pair+port`), optionally followed by `-NAME` for each feature left
-//! out (`all-local_orig-local_resp`).
+//! out (`all-local_orig-local_resp`). `--augment PATH` (repeatable) adds training-only inputs
+//! (`iotguard train --augment`): in every fit, inner and outer, and never held out;
+//! `--augment-sim N` adds `train`'s default simulated clean network of N flows (seeded by
+//! `--seed`) the same way (0, the default here: none).
 
 // An example reports on stdout.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -37,6 +40,7 @@ use iotguard_models::operating::{Objective, Rule};
 use iotguard_models::tune::Setting;
 use iotguard_models::{ooc, Scorer};
 use iotguard_runtime::audit::LabelAudit;
+use iotguard_runtime::augment::SimulatedClean;
 use iotguard_runtime::batch::BatchConfig;
 use iotguard_runtime::dataset::build_dataset;
 use iotguard_runtime::input;
@@ -56,17 +60,28 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let (mut audit, mut kind, mut seed) = (None, ModelKind::Forest, 1u64);
     let mut variants = "baseline,pair,dst,port,service,all".to_string();
-    let mut paths = Vec::new();
+    let (mut paths, mut augment, mut augment_sim) = (Vec::new(), Vec::new(), 0u64);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--label-audit" => audit = args.next().map(PathBuf::from),
             "--model" => kind = args.next().ok_or("--model KIND")?.parse()?,
             "--seed" => seed = args.next().ok_or("--seed N")?.parse()?,
             "--variants" => variants = args.next().ok_or("--variants LIST")?,
+            "--augment" => augment.push(PathBuf::from(args.next().ok_or("--augment PATH")?)),
+            "--augment-sim" => augment_sim = args.next().ok_or("--augment-sim N")?.parse()?,
             _ => paths.push(PathBuf::from(a)),
         }
     }
-    let inputs = input::expand(&paths)?.inputs;
+    let mut inputs = input::expand(&paths)?.inputs;
+    let n_held = inputs.len() as u32;
+    inputs.extend(input::expand(&augment)?.inputs);
+    if augment_sim > 0 {
+        inputs.push(input::Input::Simulated(SimulatedClean::new(
+            augment_sim,
+            seed,
+        )));
+    }
+    let train_only: Vec<u32> = (n_held..inputs.len() as u32).collect();
     let mut batch = BatchConfig {
         threads: 2,
         ..BatchConfig::default()
@@ -88,10 +103,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
     let full = &built.dataset;
     println!(
-        "# {} rows ({} malicious) from {} inputs, {rejected} rejected records, kind {kind}, seed {seed}, audit {}",
+        "# {} rows ({} malicious) from {} inputs ({} training-only), {rejected} rejected records, kind {kind}, seed {seed}, audit {}",
         full.n_rows(),
         full.target.iter().filter(|t| **t).count(),
         inputs.len(),
+        train_only.len(),
         audit.as_ref().map_or("none".into(), |p| p.display().to_string())
     );
     let mut candidates: Vec<(Objective, Rule)> = vec![(lab::DEFAULT_OBJECTIVE, lab::DEFAULT_RULE)];
@@ -140,12 +156,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         let d = full.select_features(&columns);
         // Per candidate, per fold.
         let mut folds: Vec<Vec<Fold>> = vec![Vec::new(); candidates.len()];
-        for &g in &iotguard_models::cv::distinct_groups(&d.group) {
+        for &g in iotguard_models::cv::distinct_groups(&d.group)
+            .iter()
+            .filter(|g| !train_only.contains(g))
+        {
             let name = d.group_names[g as usize].clone();
             let train_rows: Vec<usize> = (0..d.n_rows()).filter(|&i| d.group[i] != g).collect();
             let test_rows: Vec<usize> = (0..d.n_rows()).filter(|&i| d.group[i] == g).collect();
             let (train, test) = (d.subset(&train_rows), d.subset(&test_rows));
-            let plan = ooc::plan(&train)?;
+            let plan = ooc::plan_with(&train, &train_only)?;
             let inner = ooc::scores(kind, &Setting::Default, &train, &plan, seed)?;
             let (model, _) = lab::fit(kind, &train, seed)?;
             let scores = model.score_batch(&test.features, test.n_features());

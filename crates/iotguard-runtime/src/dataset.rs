@@ -121,7 +121,7 @@ pub fn missing_native_columns(
     family: iotguard_flow::NativeFamily,
 ) -> Result<Vec<&'static str>> {
     let path = match input {
-        Input::Stdin => return Ok(Vec::new()),
+        Input::Stdin | Input::Simulated(_) => return Ok(Vec::new()),
         Input::File(p) | Input::InFolder(p) | Input::Capture { path: p, .. } => p,
     };
     let mut reader = input.open(options, 1, Arc::new(AtomicU64::new(0)))?;
@@ -580,6 +580,7 @@ mod tests {
             crate::lab::train_model_out_of_capture(
                 ModelKind::Forest,
                 &inputs,
+                &[],
                 batch,
                 &FeatureConfig::default(),
                 1,
@@ -619,6 +620,41 @@ mod tests {
         assert!(built.sampling.sampled);
         assert!(built.dataset.n_rows() <= 551);
         assert!(file.training.sampling.unwrap().sampled);
+    }
+
+    #[test]
+    fn simulated_rows_are_fitted_on_and_never_held_out() {
+        use iotguard_models::lab::ModelKind;
+        let sim = crate::augment::SimulatedClean::new(300, 1);
+        let (file, built, ooc) = crate::lab::train_model_out_of_capture(
+            ModelKind::Forest,
+            &explore_fixtures(),
+            &[Input::Simulated(sim)],
+            &one_thread(),
+            &FeatureConfig::default(),
+            1,
+            &crate::lab::Choice::Default,
+            None,
+            None,
+            &mut |e| panic!("{e}"),
+        )
+        .unwrap();
+        // 552 labeled rows of the two fixtures, 300 simulated benign ones.
+        assert_eq!(built.dataset.n_rows(), 852);
+        assert_eq!(file.training.rows, 852);
+        assert_eq!(file.training.inputs.len(), 2);
+        assert_eq!(file.training.augment, [sim.to_string()]);
+        let ooc = ooc.unwrap();
+        let units: Vec<&str> = ooc
+            .units
+            .iter()
+            .map(|u| u.unit.rsplit('/').next().unwrap())
+            .collect();
+        assert_eq!(
+            units,
+            ["explore_a.conn.log.labeled", "explore_b.conn.log.labeled"]
+        );
+        assert_eq!(ooc.pooled.n, 552);
     }
 
     #[test]
@@ -674,6 +710,7 @@ mod tests {
             1,
             None,
             None,
+            &[],
         )
         .unwrap();
         assert!(ooc.is_some());

@@ -77,6 +77,8 @@ pub enum Input {
         /// The value of its `capture` column.
         capture: String,
     },
+    /// A simulated clean network, made in memory (training-only data: `train --augment-sim`).
+    Simulated(crate::augment::SimulatedClean),
 }
 
 /// What expanding the command line's paths found.
@@ -95,6 +97,7 @@ impl Input {
             Input::Stdin => "-".to_string(),
             Input::File(p) | Input::InFolder(p) => p.display().to_string(),
             Input::Capture { path, capture } => format!("{}#{capture}", path.display()),
+            Input::Simulated(s) => s.to_string(),
         }
     }
 
@@ -104,14 +107,14 @@ impl Input {
             Input::Stdin => None,
             Input::File(p) | Input::InFolder(p) => std::fs::metadata(p).ok().map(|m| m.len()),
             // Its share of the file is not known before reading.
-            Input::Capture { .. } => None,
+            Input::Capture { .. } | Input::Simulated(_) => None,
         }
     }
 
     /// Returns the file the input reads, if it is one.
     pub fn path(&self) -> Option<&Path> {
         match self {
-            Input::Stdin => None,
+            Input::Stdin | Input::Simulated(_) => None,
             Input::File(p) | Input::InFolder(p) | Input::Capture { path: p, .. } => Some(p),
         }
     }
@@ -142,6 +145,7 @@ impl Input {
                 let file = File::open(path).map_err(|e| Error::io(&name, e))?;
                 return crate::parquet_input::open(&name, file, Some(capture.clone()));
             }
+            Input::Simulated(s) => return Ok(Box::new(s.open().map_err(Error::Invalid)?)),
         };
         let counted = CountingReader {
             inner: raw,

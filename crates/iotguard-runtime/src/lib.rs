@@ -6,6 +6,7 @@
 //! knows about HTTP, and nothing prints: the CLI decides what the user sees.
 
 pub mod audit;
+pub mod augment;
 pub mod batch;
 pub mod dataset;
 mod error;

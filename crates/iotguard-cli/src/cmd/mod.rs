@@ -192,7 +192,7 @@ impl InputArgs {
             Input::File(p) | Input::InFolder(p) | Input::Capture { path: p, .. } => {
                 window.may_hold(p)
             }
-            Input::Stdin => true,
+            Input::Stdin | Input::Simulated(_) => true,
         });
         let pruned = before - expanded.inputs.len();
         if pruned > 0 {

@@ -10,7 +10,17 @@ use crate::{iotguard, ok, simulated};
 fn model_and_capture(dir: &std::path::Path, flows: u64) -> (String, String) {
     let capture = simulated(dir, 4, flows);
     let model = dir.join("m.json").display().to_string();
-    ok(&["train", "--model", "tree", "--out", &model, &capture]);
+    // The capture is simulated already: no simulated rows added.
+    ok(&[
+        "train",
+        "--model",
+        "tree",
+        "--augment-sim",
+        "0",
+        "--out",
+        &model,
+        &capture,
+    ]);
     (model, capture)
 }
 

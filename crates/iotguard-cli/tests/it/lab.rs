@@ -18,7 +18,14 @@ fn train_then_eval_on_another_capture() {
             serde_json::from_slice(&std::fs::read(&model).unwrap()).unwrap();
         assert_eq!(file["format"], json!("iotguard-model"));
         assert_eq!(file["kind"], json!(kind));
-        assert_eq!(file["training"]["rows"], json!(20_000));
+        // The capture's rows and, by default, 20,000 of a simulated clean network, recorded
+        // apart from the inputs (training only: never held out).
+        assert_eq!(file["training"]["rows"], json!(40_000));
+        assert_eq!(file["training"]["inputs"], json!([train_on]));
+        assert_eq!(
+            file["training"]["augment"],
+            json!(["simulated-clean:flows=20000,devices=30,seed=1"])
+        );
         assert!(file["features"]["names"].as_array().unwrap().len() > 100);
         assert!(file["threshold"]["value"].as_f64().is_some());
 
@@ -123,6 +130,9 @@ fn train_keeps_a_sample_within_its_row_budget_and_says_so() {
             "logreg",
             "--max-train-rows",
             "2000",
+            // The strata of the capture alone (the simulated rows would be one more).
+            "--augment-sim",
+            "0",
             "--out",
             &m,
             &train_on,

@@ -137,10 +137,13 @@ fn scenario(d: &Path) -> Scenario {
     );
     let model = d.join("current.json");
     let s = |p: &Path| p.display().to_string();
+    // The capture is simulated already: no simulated rows added.
     ok(&[
         "train",
         "--model",
         "logreg",
+        "--augment-sim",
+        "0",
         "--out",
         &s(&model),
         &s(&train),

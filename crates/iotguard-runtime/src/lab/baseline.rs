@@ -100,6 +100,7 @@ pub fn baseline_file(
             rows: dataset.n_rows() as u64,
             malicious: 0,
             inputs: dataset.group_names.clone(),
+            augment: Vec::new(),
             sampling: None,
         },
         metrics: serde_json::json!({ "baseline": summary }),

@@ -125,7 +125,7 @@ pub(crate) fn evaluate_kind(
         }
         let started = Instant::now();
         let (setting, tuned) = choice
-            .resolve(kind, &train_rows, seed)
+            .resolve(kind, &train_rows, seed, &[])
             .map_err(Error::Model)?;
         if tuned.is_some() {
             tune_secs += started.elapsed().as_secs_f64();

@@ -249,6 +249,7 @@ pub fn import_model(
                 rows: d.n_rows() as u64,
                 malicious: d.target.iter().filter(|t| **t).count() as u64,
                 inputs: d.group_names.clone(),
+                augment: Vec::new(),
                 sampling: None,
             };
             (training, Some(ReferenceProfile::build(d, &model, value)))

@@ -104,6 +104,7 @@ pub fn train_model(
     let (file, built, _) = train_built(
         kind,
         inputs,
+        &[],
         batch,
         features,
         seed,
@@ -121,10 +122,14 @@ pub fn train_model(
 /// (per held-out input and pooled, with the benign-score sketches `--target-far` needs) is
 /// stored under `metrics.out_of_capture` and returned; `None` when no out-of-capture threshold
 /// could be chosen and the row holdout was used instead (the caller says so).
+///
+/// `augment` are training-only inputs ([`crate::augment`]): their rows are in every fit and in
+/// no held-out unit, and the file records them under `training.augment`, apart from `inputs`.
 #[allow(clippy::too_many_arguments)]
 pub fn train_model_out_of_capture(
     kind: ModelKind,
     inputs: &[Input],
+    augment: &[Input],
     batch: &BatchConfig,
     features: &FeatureConfig,
     seed: u64,
@@ -136,6 +141,7 @@ pub fn train_model_out_of_capture(
     train_built(
         kind,
         inputs,
+        augment,
         batch,
         features,
         seed,
@@ -149,6 +155,7 @@ pub fn train_model_out_of_capture(
 fn train_built(
     kind: ModelKind,
     inputs: &[Input],
+    augment: &[Input],
     batch: &BatchConfig,
     features: &FeatureConfig,
     seed: u64,
@@ -156,14 +163,16 @@ fn train_built(
     operating: Option<(Option<Objective>, Option<Rule>)>,
     on_error: &mut dyn FnMut(&ParseError),
 ) -> Result<(ModelFile, BuiltDataset, Option<OutOfCapture>)> {
-    let built = dataset(inputs, batch, features, on_error)?;
+    let all: Vec<Input> = inputs.iter().chain(augment).cloned().collect();
+    let built = dataset(&all, batch, features, on_error)?;
     let d = &built.dataset;
+    let train_only: Vec<u32> = (inputs.len() as u32..all.len() as u32).collect();
     let (setting, tuned) = hyperparameters
-        .resolve(kind, d, seed)
+        .resolve(kind, d, seed, &train_only)
         .map_err(Error::Model)?;
     let (trained, ooc) = match operating {
         Some((objective, rule)) => {
-            lab::train_out_of_capture(kind, &setting, d, seed, objective, rule)
+            lab::train_out_of_capture(kind, &setting, d, seed, objective, rule, &train_only)
                 .map_err(Error::Model)?
         }
         None => (
@@ -190,7 +199,8 @@ fn train_built(
         training: TrainingSummary {
             rows: d.n_rows() as u64,
             malicious: d.target.iter().filter(|t| **t).count() as u64,
-            inputs: d.group_names.clone(),
+            inputs: d.group_names[..inputs.len()].to_vec(),
+            augment: d.group_names[inputs.len()..].to_vec(),
             sampling: built.sampling.max_rows.map(|_| built.sampling.clone()),
         },
         metrics,

@@ -250,6 +250,22 @@ fn procedure(parent: &LoadedModel) -> Option<(Objective, Rule)> {
     Some((objective, rule))
 }
 
+/// The parent's training-only inputs, made again: a simulated network from its recorded name,
+/// a file by its path.
+fn augment_of(parent: &LoadedModel) -> Vec<Input> {
+    inputs_named(&parent.file.training.augment)
+}
+
+fn inputs_named(names: &[String]) -> Vec<Input> {
+    names
+        .iter()
+        .map(|name| match name.parse() {
+            Ok(sim) => Input::Simulated(sim),
+            Err(_) => Input::File(name.into()),
+        })
+        .collect()
+}
+
 /// Retrains `parent` on `original` (its training inputs) plus the labeled `archive` (ordered by
 /// time), and compares the shadow with the parent on the later window (see the module docs).
 pub fn retrain(
@@ -285,6 +301,7 @@ pub fn retrain(
             let (file, built, _) = train_model_out_of_capture(
                 kind,
                 &inputs,
+                &augment_of(parent),
                 &config.batch,
                 &parent.features,
                 config.seed,
@@ -388,6 +405,19 @@ mod tests {
     use iotguard_flow::Label;
 
     use super::*;
+
+    #[test]
+    fn the_parents_training_only_inputs_are_made_again_from_their_names() {
+        let sim = crate::augment::SimulatedClean::new(20_000, 3);
+        let names = [sim.to_string(), "extra/benign.log".to_string()];
+        assert_eq!(
+            inputs_named(&names),
+            [
+                Input::Simulated(sim),
+                Input::File("extra/benign.log".into())
+            ]
+        );
+    }
 
     fn flows(labels: &[Option<&str>]) -> Vec<FlowRecord> {
         labels
