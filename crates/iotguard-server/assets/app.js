@@ -614,6 +614,7 @@ async function loadModel() {
     const keys = ['precision', 'recall', 'f1', 'false_alert_rate', 'mcc', 'pr_auc'];
     $('model').innerHTML = `<p><b>${esc(act.kind)}</b> from <code>${esc(act.path ?? '')}</code>, threshold ${fix(act.threshold)}, `
       + `trained on ${num(act.training?.rows)} flows (${num(act.training?.malicious)} malicious).</p>`
+      + augmentHtml(act.training?.augment)
       + (act.lineage ? `<p id="model-lineage">retrained from ${esc(act.lineage.parent?.kind)} <code>${esc(act.lineage.parent?.id)}</code> (${esc(act.lineage.parent?.version)}) on analyst verdicts: ${esc(act.lineage.reason)}</p>` : '')
       + (act.shadow ? `<p id="model-shadow">on trial as a shadow since ${esc(act.shadow.since)}: <code>${esc(act.shadow.model?.path ?? act.shadow.model?.id)}</code>, `
         + `${num(act.shadow.counts?.flows)} flows scored beside this model, it would have added ${num(act.shadow.counts?.shadow_only)} alerts and dropped ${num(act.shadow.counts?.active_only)} (it raises none)</p>` : '')
@@ -632,6 +633,13 @@ async function loadModel() {
   } catch (e) {
     $('model').innerHTML = `<p class="muted">model information unavailable: ${esc(e)}</p>`;
   }
+}
+
+// Training-only inputs (`train --augment-sim`, `--augment`): rows the model was fitted on that
+// no out-of-capture figure below counts.
+function augmentHtml(augment) {
+  if (!augment?.length) return '';
+  return `<p id="model-augment" class="muted">also fitted on training-only rows, never held out (the figures below are from the real inputs alone): ${augment.map((a) => `<code>${esc(a)}</code>`).join(', ')}</p>`;
 }
 
 // The flows `train`'s label checks set aside as probably mislabeled before training, rule by
