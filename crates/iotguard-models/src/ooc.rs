@@ -105,17 +105,8 @@ pub fn plan_with(d: &Dataset, train_only: &[u32]) -> Result<Plan> {
     } else {
         Vec::new()
     };
-    let time_of = |rows: &[usize]| -> Vec<f64> {
-        if d.time.len() == n {
-            rows.iter().map(|&i| d.time[i]).collect()
-        } else {
-            Vec::new()
-        }
-    };
     if extra.is_empty() {
-        let all: Vec<usize> = (0..n).collect();
-        let group = if grouped { d.group.clone() } else { Vec::new() };
-        return plan_units(&group, &time_of(&all), &d.group_names, n);
+        return plan_units(&d.group, &d.time, &d.group_names, n);
     }
     let kept: Vec<usize> = (0..n)
         .filter(|&i| !train_only.contains(&d.group[i]))
@@ -128,7 +119,12 @@ pub fn plan_with(d: &Dataset, train_only: &[u32]) -> Result<Plan> {
     // Plan the held-out rows alone, then map back to `d`'s rows and add the train-only ones to
     // every fold's training rows.
     let group: Vec<u32> = kept.iter().map(|&i| d.group[i]).collect();
-    let inner = plan_units(&group, &time_of(&kept), &d.group_names, kept.len())?;
+    let time: Vec<f64> = if d.time.len() == n {
+        kept.iter().map(|&i| d.time[i]).collect()
+    } else {
+        Vec::new()
+    };
+    let inner = plan_units(&group, &time, &d.group_names, kept.len())?;
     let mut unit = vec![TRAIN_ONLY; n];
     for (k, &i) in kept.iter().enumerate() {
         unit[i] = inner.unit[k];
@@ -154,7 +150,7 @@ pub fn plan_with(d: &Dataset, train_only: &[u32]) -> Result<Plan> {
     })
 }
 
-/// The units of `n` rows with these groups (empty: none) and times (empty: none).
+/// The units of `n` rows with these groups and times (each ignored unless it has `n` entries).
 fn plan_units(group: &[u32], time: &[f64], group_names: &[String], n: usize) -> Result<Plan> {
     if n == 0 {
         return Err(Error::InvalidData("no rows".into()));

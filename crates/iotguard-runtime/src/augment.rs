@@ -13,7 +13,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use iotguard_flow::{FlowRecord, ParseError, RecordIter};
-use iotguard_sim::{AttackConfig, DeviceCounts, SimConfig, Simulator};
+use iotguard_sim::{AttackConfig, DeviceCounts, Flows, SimConfig, Simulator};
 
 /// A simulated network with no infection: `flows` flows of `devices` devices from `seed`.
 ///
@@ -61,7 +61,7 @@ impl SimulatedClean {
         };
         let sim = Simulator::new(config).map_err(|e| format!("{self}: {e}"))?;
         Ok(SimRecords {
-            flows: Box::new(sim.flows().take(self.flows as usize)),
+            flows: sim.flows().take(self.flows as usize),
         })
     }
 }
@@ -105,7 +105,7 @@ impl FromStr for SimulatedClean {
 
 /// The flows of a [`SimulatedClean`] network, read like any input.
 pub struct SimRecords {
-    flows: Box<dyn Iterator<Item = FlowRecord> + Send>,
+    flows: std::iter::Take<Flows>,
 }
 
 impl Iterator for SimRecords {
