@@ -12,7 +12,8 @@ flows are identical to its own benign CoAP flows, and a UDP tuple carrying 30 be
 malicious flows. Capture c: an infected device whose C&C channel is labeled malicious (60
 heartbeats to one external address) and whose heartbeat to its vendor's cloud on port 8883 (100
 connections every ~20 s) is labeled benign, as it is: the beacon check finds it and asks for
-review rather than proposing it outright.
+review rather than proposing it outright; its 8 HTTP connections to the C&C channel's own
+address, labeled benign, are what the channel check finds (also for review).
 """
 
 import random
@@ -131,6 +132,10 @@ def capture_c():
     for i in range(30):
         c.flow(t0 + 80 * i + 3.0, "10.0.0.11", "10.0.0.1", 53, "udp", "SF", "Benign", service="dns",
                ob=40, rb=90)
+    for i in range(8):  # downloads from the C&C server's own address, labeled benign
+        c.flow(t0 + 300 * i + 7.0, "10.0.0.11", "198.51.100.90", 80, "tcp",
+               "SF" if i % 2 else "S0", "Benign", service="http" if i % 2 else "-",
+               ob=90 if i % 2 else 0, rb=40_000 if i % 2 else 0)
     return c
 
 

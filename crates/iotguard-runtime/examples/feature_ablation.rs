@@ -22,7 +22,10 @@
 //! out (`all-local_orig-local_resp`). `--augment PATH` (repeatable) adds training-only inputs
 //! (`iotguard train --augment`): in every fit, inner and outer, and never held out;
 //! `--augment-sim N` adds `train`'s default simulated clean network of N flows (seeded by
-//! `--seed`) the same way (0, the default here: none).
+//! `--seed`) the same way (0, the default here: none). `--export FILE` writes the first
+//! variant's matrix as Parquet (`compare --export-dataset`'s layout) and the training-only
+//! groups' names beside it (`FILE` with extension `train_only.json`), for
+//! `bench/loco_peers.py`.
 
 // An example reports on stdout.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -61,6 +64,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let (mut audit, mut kind, mut seed) = (None, ModelKind::Forest, 1u64);
     let mut variants = "baseline,pair,dst,port,service,all".to_string();
     let (mut paths, mut augment, mut augment_sim) = (Vec::new(), Vec::new(), 0u64);
+    let mut export: Option<PathBuf> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--label-audit" => audit = args.next().map(PathBuf::from),
@@ -69,6 +73,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             "--variants" => variants = args.next().ok_or("--variants LIST")?,
             "--augment" => augment.push(PathBuf::from(args.next().ok_or("--augment PATH")?)),
             "--augment-sim" => augment_sim = args.next().ok_or("--augment-sim N")?.parse()?,
+            "--export" => export = args.next().map(PathBuf::from),
             _ => paths.push(PathBuf::from(a)),
         }
     }
@@ -154,6 +159,21 @@ fn main() -> Result<(), Box<dyn Error>> {
             .map(|(i, _)| i)
             .collect();
         let d = full.select_features(&columns);
+        if let Some(path) = export.take() {
+            // The first variant's matrix, for the Python peers (bench/loco_peers.py): the
+            // training-only groups are those named `simulated-clean:...` or given by --augment.
+            let f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            iotguard_runtime::parquet::write_dataset(f, &d)?;
+            let only: Vec<&str> = train_only
+                .iter()
+                .map(|&g| d.group_names[g as usize].as_str())
+                .collect();
+            std::fs::write(
+                path.with_extension("train_only.json"),
+                serde_json::to_string(&only)?,
+            )?;
+            eprintln!("{variant}: wrote {}", path.display());
+        }
         // Per candidate, per fold.
         let mut folds: Vec<Vec<Fold>> = vec![Vec::new(); candidates.len()];
         for &g in iotguard_models::cv::distinct_groups(&d.group)

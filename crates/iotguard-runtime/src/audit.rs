@@ -13,7 +13,7 @@
 //! the labels as given.
 //!
 //! The file is JSON: `{"rules": [{"input": "x.conn.log.labeled", "label": "benign",
-//! "orig_h": "192.168.1.198", "proto": "tcp", "resp_p": 23, "conn_state": "S0", "to": "other",
+//! "orig_h": "192.168.1.198", "resp_h": "10.0.0.9", "proto": "tcp", "resp_p": 23, "conn_state": "S0", "to": "other",
 //! "reason": "..."}]}`. Unknown keys are refused, so a misspelt condition cannot widen a rule.
 
 use std::net::IpAddr;
@@ -36,6 +36,9 @@ pub struct AuditRule {
     /// Only flows from this originator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orig_h: Option<IpAddr>,
+    /// Only flows to this responder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resp_h: Option<IpAddr>,
     /// Only flows of this transport protocol (`tcp`, `udp`, `icmp`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proto: Option<String>,
@@ -62,6 +65,7 @@ impl AuditRule {
         };
         self.label == label.class
             && self.orig_h.is_none_or(|h| rec.orig_h == Some(h))
+            && self.resp_h.is_none_or(|h| rec.resp_h == Some(h))
             && self.resp_p.is_none_or(|p| rec.resp_p == Some(p))
             && self
                 .proto
@@ -100,6 +104,9 @@ impl AuditCount {
         let mut only = Vec::new();
         if let Some(h) = r.orig_h {
             only.push(format!("orig_h {h}"));
+        }
+        if let Some(h) = r.resp_h {
+            only.push(format!("resp_h {h}"));
         }
         if let Some(p) = &r.proto {
             only.push(p.clone());
@@ -253,7 +260,7 @@ mod tests {
     fn only_flows_matching_every_condition_move() {
         let audit = rule(
             r#"{"rules": [{"input": "x.log", "label": "benign", "orig_h": "10.0.0.1",
-            "proto": "tcp", "resp_p": 23, "conn_state": "S0", "to": "malicious",
+            "resp_h": "10.0.0.9", "proto": "tcp", "resp_p": 23, "conn_state": "S0", "to": "malicious",
             "detailed": "PartOfAHorizontalPortScan", "reason": "a scan"}]}"#,
         )
         .unwrap();
@@ -285,6 +292,7 @@ mod tests {
             line.replace("\t23\t", "\t22\t"),
             line.replace("\tS0\t", "\tSF\t"),
             line.replace("10.0.0.1\t", "10.0.0.2\t"),
+            line.replace("10.0.0.9\t", "10.0.0.8\t"),
             line.replace("Benign", "Malicious"),
         ] {
             let mut rec = read(&other);
@@ -297,7 +305,7 @@ mod tests {
         assert_eq!(audit.apply(&per_input[1], &mut rec), None);
         assert_eq!(
             audit.counts(&[3])[0].describe(),
-            "x.log: 3 benign flows (orig_h 10.0.0.1, tcp, resp_p 23, S0) counted as malicious (PartOfAHorizontalPortScan): a scan"
+            "x.log: 3 benign flows (orig_h 10.0.0.1, resp_h 10.0.0.9, tcp, resp_p 23, S0) counted as malicious (PartOfAHorizontalPortScan): a scan"
         );
     }
 }

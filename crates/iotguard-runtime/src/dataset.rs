@@ -429,13 +429,15 @@ mod tests {
     }
 
     #[test]
-    fn the_shared_label_audit_sets_aside_the_scan_and_the_irc_cc_and_changes_no_feature() {
+    fn the_shared_label_audit_sets_aside_the_scan_the_irc_cc_and_the_cc_hosts_http_and_changes_no_feature(
+    ) {
         let Some(dir) = iotguard_testkit::shared_data("label audit") else {
             return;
         };
         let inputs = vec![
             Input::File(dir.join("iot23/iot23-pool-dev.conn.log.labeled")),
             Input::File(dir.join("iot23/CTU-IoT-Malware-Capture-42-1.conn.log.labeled")),
+            Input::File(dir.join("iot23/CTU-IoT-Malware-Capture-34-1.conn.log.labeled")),
         ];
         let build = |label_audit| {
             let batch = BatchConfig {
@@ -459,12 +461,16 @@ mod tests {
         let as_given = build(Default::default());
         let audited = build(audit);
         // pool-dev: 26,930 rows (benign 19,998, malicious 6,932), of which the first rule takes
-        // 19,967 benign ones out; 42-1: 4,426 rows (benign 4,420), the second rule 1,947.
-        assert_eq!(as_given.dataset.n_rows(), 26_930 + 4_426);
-        assert_eq!(audited.dataset.n_rows(), 26_930 - 19_967 + 4_426 - 1_947);
-        assert_eq!(audited.excluded_other, 19_967 + 1_947);
+        // 19,967 benign ones out; 42-1: 4,426 rows (benign 4,420), the second rule 1,947; 34-1:
+        // 23,145 rows (benign 1,923), the third rule 65 (those to its C&C host's port 80 only).
+        assert_eq!(as_given.dataset.n_rows(), 26_930 + 4_426 + 23_145);
+        assert_eq!(
+            audited.dataset.n_rows(),
+            26_930 - 19_967 + 4_426 - 1_947 + 23_145 - 65
+        );
+        assert_eq!(audited.excluded_other, 19_967 + 1_947 + 65);
         let counts: Vec<u64> = audited.audited.iter().map(|a| a.flows).collect();
-        assert_eq!(counts, [19_967, 1_947]);
+        assert_eq!(counts, [19_967, 1_947, 65]);
         assert!(as_given.audited.is_empty());
         // The set-aside flows still feed the hosts' state: every malicious row keeps its vector.
         let malicious = |b: &BuiltDataset| -> Vec<f32> {
@@ -475,7 +481,10 @@ mod tests {
                 .collect()
         };
         let (a, b) = (malicious(&as_given), malicious(&audited));
-        assert_eq!(a.len(), (6_932 + 6) * as_given.dataset.n_features());
+        assert_eq!(
+            a.len(),
+            (6_932 + 6 + 21_222) * as_given.dataset.n_features()
+        );
         assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
     }
 
@@ -655,6 +664,8 @@ mod tests {
             ["explore_a.conn.log.labeled", "explore_b.conn.log.labeled"]
         );
         assert_eq!(ooc.pooled.n, 552);
+        // The drift reference describes the inputs' traffic, not the simulated network.
+        assert_eq!(file.reference.unwrap().rows, 552);
     }
 
     #[test]

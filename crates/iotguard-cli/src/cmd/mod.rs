@@ -380,9 +380,9 @@ impl FeaturesArg {
 #[derive(clap::Args, Debug)]
 pub(crate) struct AuditArg {
     /// Corrections to the inputs' labels: a JSON label audit (rules naming an input file, the
-    /// class as given, the flows' originator, protocol, port or state, the class they count as
-    /// and why; `bench/label-audit.json` is the one for ../shared/data). Each rule's matches are
-    /// reported.
+    /// class as given, the flows' originator, responder, protocol, port or state, the class
+    /// they count as and why; `bench/label-audit.json` is the one for ../shared/data). Each
+    /// rule's matches are reported.
     #[arg(long, value_name = "FILE")]
     label_audit: Option<std::path::PathBuf>,
 }

@@ -92,8 +92,10 @@ pub(crate) struct TrainArgs {
     /// a scan or flood labeled benign from a host that also has malicious flows, a malicious
     /// flow identical to its host's benign ones, a connection labeled both ways. `apply`: set
     /// them aside (neither trained on nor used to choose the threshold), each rule and its
-    /// flows reported and recorded in the model file; beacons labeled benign are only reported
-    /// (a device's heartbeat to its cloud looks the same); `report`: only report them; `off`:
+    /// flows reported and recorded in the model file; beacons labeled benign from a host whose
+    /// labels name a channel are only reported (a device's heartbeat to its cloud looks the
+    /// same), and so are benign flows to that channel's address on another port (a shared cloud
+    /// address carries both); `report`: only report them; `off`:
     /// skip the checks (one pass over the inputs fewer). Rules of --label-audit come first.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = LabelChecks::Apply)]
     label_checks: LabelChecks,
@@ -196,6 +198,9 @@ fn run_label_checks(
     let mut checked = Checked::default();
     for f in &checks.findings {
         let why_kept = match (&f.proposal, mode) {
+            (Some(_), LabelChecks::Apply) if f.needs_review && f.check == "channel" => {
+                "kept as labeled: one address can carry both a bot's channel and a device's own traffic (a shared cloud or CDN address); set it aside with --label-audit if it is the bot's"
+            }
             (Some(_), LabelChecks::Apply) if f.needs_review => {
                 "kept as labeled: the host's labels name another channel, and a device's heartbeat to its own cloud looks the same; set it aside with --label-audit if it is C&C"
             }

@@ -514,7 +514,8 @@ fn train_sets_aside_what_the_label_checks_find_unless_told_otherwise() {
     let dir = tempfile::tempdir().unwrap();
     // a: a telnet scan labeled benign; b: a beacon labeled benign from a host with no labeled
     // channel of its own, 12 look-alikes, a tuple labeled both ways; c: a vendor-cloud
-    // heartbeat labeled benign from a host whose C&C channel is labeled.
+    // heartbeat labeled benign from a host whose C&C channel is labeled, and its HTTP to the
+    // C&C channel's address labeled benign.
     let inputs = [
         iotguard_testkit::testdata("zeek/explore_a.conn.log.labeled"),
         iotguard_testkit::testdata("zeek/explore_b.conn.log.labeled"),
@@ -572,8 +573,20 @@ fn train_sets_aside_what_the_label_checks_find_unless_told_otherwise() {
             &reported[0]["flows"],
             reported.as_array().map(Vec::len)
         ),
-        (&json!("beacon"), &json!("10.0.0.11"), &json!(100), Some(1)),
+        (&json!("beacon"), &json!("10.0.0.11"), &json!(100), Some(2)),
         "{reported}"
+    );
+    // c: the same host's 8 HTTP connections to its labeled C&C address, labeled benign.
+    assert_eq!(
+        (&reported[1]["check"], &reported[1]["flows"]),
+        (&json!("channel"), &json!(8)),
+        "{reported}"
+    );
+    assert!(
+        stderr.contains("label check (channel): ")
+            && stderr.contains("explore_c.conn.log.labeled: benign flows to a labeled channel: 8 connections from 10.0.0.11 to 198.51.100.90:80/tcp")
+            && stderr.contains("(kept as labeled: one address can carry both a bot's channel and a device's own traffic"),
+        "{stderr}"
     );
     let (_, off) = train(Some("off"));
     let rows = |f: &serde_json::Value| f["training"]["rows"].as_u64().unwrap();

@@ -11,6 +11,9 @@
 //!   It needs review ([`Finding::needs_review`]) when the host's labels already name a channel
 //!   of its own to an external endpoint: then it may be a device's heartbeat to its cloud.
 //! - **flood**: benign flows from such a host to at most a few responders at a high rate.
+//! - **channel**: benign flows from such a host to an external address its own labels name as a
+//!   channel (ten or more answered malicious flows go there) on a port its malicious flows do
+//!   not use. It always needs review: a shared cloud or CDN address can carry both.
 //! - **look-alike**: malicious flows of a host whose per-flow features and responder equal those
 //!   of the same host's benign flows to the same port in the same state.
 //! - **tuple label change**: one connection tuple (addresses, ports, protocol) labeled benign in
@@ -96,7 +99,7 @@ impl Default for Thresholds {
 /// One flagged set of flows.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
-    /// `scan`, `beacon`, `flood`, `look-alike` or `tuple label change`.
+    /// `scan`, `beacon`, `flood`, `channel`, `look-alike` or `tuple label change`.
     pub check: String,
     /// The input.
     pub input: String,
@@ -186,6 +189,7 @@ impl Ctx<'_> {
                 .map_or_else(|| name.clone(), |f| f.to_string_lossy().into_owned()),
             label,
             orig_h: Some(key.orig),
+            resp_h: None,
             proto: Some(key.proto.as_str().to_string()),
             resp_p: key.port,
             conn_state: state.map(|s| s.as_str().to_string()),
@@ -261,6 +265,22 @@ pub(crate) fn run(
             .any(|f| f.input == inputs[key.input as usize] && f.host == key.orig.to_string());
         if host.flows[1] >= t.host_min_malicious && !covered {
             if let Some(f) = flood(&ctx, key, &groups.groups[g], host) {
+                findings.push(f);
+            }
+        }
+    }
+    // Benign flows to the host's labeled channel, where no check above explained the port.
+    for &(key, g) in keys.iter().filter(|(k, _)| k.port.is_some()) {
+        let Some(host) = hosts.get(key.input, key.orig) else {
+            continue;
+        };
+        let covered = findings.iter().any(|f| {
+            f.input == inputs[key.input as usize]
+                && f.host == key.orig.to_string()
+                && f.proposal.as_ref().and_then(|r| r.resp_p) == key.port
+        });
+        if host.flows[1] >= t.host_min_malicious && !covered {
+            if let Some(f) = channel(&ctx, key, &groups.groups[g], host) {
                 findings.push(f);
             }
         }
@@ -504,6 +524,94 @@ fn flood(ctx: &Ctx<'_>, key: &GroupKey, g: &Group, host: &HostStat) -> Option<Fi
         proposal: Some(ctx.rule(key, LabelClass::Benign, None, reason)),
         no_proposal: None,
         needs_review: false,
+    })
+}
+
+/// Benign flows of one port to the external address that gets the most of the host's answered
+/// malicious flows among those its benign flows reach (at least
+/// `beacon_labeled_channel_min_flows` of them), when the channel's malicious flows are not on
+/// this port too (at most `beacon_max_malicious_share` of the benign ones): the labels call the
+/// address the host's channel and its other connections there ordinary. One finding per port,
+/// for the heaviest channel.
+fn channel(ctx: &Ctx<'_>, key: &GroupKey, g: &Group, host: &HostStat) -> Option<Finding> {
+    let t = ctx.t;
+    let port = key.port?;
+    if g.class[0] == 0 {
+        return None;
+    }
+    let benign_to = g.benign_top_resp.top(usize::MAX);
+    let (addr, malicious, benign) = host
+        .malicious_external
+        .as_ref()?
+        .top(usize::MAX)
+        .into_iter()
+        .filter(|&(_, n)| n >= t.beacon_labeled_channel_min_flows)
+        .find_map(|(a, n)| {
+            let (_, b) = benign_to.iter().find(|(r, _)| *r == a)?;
+            // The channel's malicious flows on this very port: mixed labeling of one service
+            // (the tuple check's business), not a channel's address reached on another port.
+            let same_port = host.malicious_external_ports.as_ref().map_or(0, |t| {
+                t.top(usize::MAX)
+                    .into_iter()
+                    .find(|&((r, p), _)| r == a && p == port)
+                    .map_or(0, |(_, m)| m)
+            });
+            (same_port as f64 <= t.beacon_max_malicious_share * *b as f64).then_some((a, n, *b))
+        })?;
+    let exact = g.benign_top_resp.is_exact();
+    let at_least = if exact { "" } else { "at least " };
+    let summary = format!(
+        "benign flows to a labeled channel: {at_least}{} connections from {} to {addr}:{port}/{}, an external address that gets {} of the host's answered malicious flows",
+        count(benign),
+        key.orig,
+        key.proto,
+        count(malicious)
+    );
+    let states: Vec<String> = g
+        .states
+        .iter()
+        .filter(|(_, c)| c[0] > 0)
+        .map(|(s, c)| format!("{} {}", s.as_ref().map_or("-", |s| s.as_str()), count(c[0])))
+        .collect();
+    let evidence = vec![
+        format!(
+            "{at_least}{} of the host's {} benign flows to {} go to {addr}",
+            count(benign),
+            count(g.class[0]),
+            ctx.where_(key)
+        ),
+        format!(
+            "the host's labels name {addr} a channel: {} of its answered malicious flows go there (a lower bound)",
+            count(malicious)
+        ),
+        format!("states of the port's benign flows: {}", states.join(", ")),
+        format!("the same host's malicious flows: {}", ctx.malicious_mix(host)),
+        "one address can carry both (a shared cloud or CDN address): review it".to_string(),
+    ];
+    let (proposal, no_proposal) = if exact {
+        let reason = format!(
+            "{summary}, while the host's flows labeled malicious number {}. {NOTE}",
+            ctx.malicious_mix(host)
+        );
+        let mut rule = ctx.rule(key, LabelClass::Benign, None, reason);
+        rule.resp_h = Some(addr);
+        (Some(rule), None)
+    } else {
+        (
+            None,
+            Some("the port's benign flows reach too many responders to count those to the channel exactly".to_string()),
+        )
+    };
+    Some(Finding {
+        check: "channel".into(),
+        input: ctx.inputs[key.input as usize].clone(),
+        host: key.orig.to_string(),
+        summary,
+        evidence,
+        flows: benign,
+        proposal,
+        no_proposal,
+        needs_review: true,
     })
 }
 

@@ -24,6 +24,9 @@ pub(crate) struct HostStat {
     /// The external responders of the host's answered malicious flows, the heaviest kept (a C&C
     /// channel the labels name shows up here); `None` until the first such flow.
     pub(crate) malicious_external: Option<TopK<IpAddr>>,
+    /// The same flows per external responder and port: whether a channel's malicious flows are
+    /// on the port its benign ones use.
+    pub(crate) malicious_external_ports: Option<TopK<(IpAddr, u16)>>,
 }
 
 /// How many external responders of a host's malicious flows are counted (Misra–Gries: any
@@ -79,6 +82,11 @@ impl HostTable {
             stat.malicious_external
                 .get_or_insert_with(|| TopK::new(MALICIOUS_EXTERNAL_KEPT))
                 .add(&r);
+            if let Some(p) = rec.resp_p {
+                stat.malicious_external_ports
+                    .get_or_insert_with(|| TopK::new(MALICIOUS_EXTERNAL_KEPT))
+                    .add(&(r, p));
+            }
         }
         if class == 1 && !rec.untimed {
             let t = rec.ts.as_nanos();

@@ -187,8 +187,20 @@ fn train_built(
     if let Some(t) = &tuned {
         metrics["tuning"] = serde_json::to_value(t).unwrap_or_default();
     }
-    // Profiled with the final model at its threshold: what the drift monitors compare with.
-    let reference = ReferenceProfile::build(d, &trained.model, trained.threshold.value);
+    // Profiled with the final model at its threshold: what the drift monitors compare with. On
+    // the inputs' rows alone: training-only rows (a simulated network) are not the traffic the
+    // detector will be compared against.
+    let own;
+    let profiled = if train_only.is_empty() {
+        d
+    } else {
+        let rows: Vec<usize> = (0..d.n_rows())
+            .filter(|&i| !train_only.contains(&d.group[i]))
+            .collect();
+        own = d.subset(&rows);
+        &own
+    };
+    let reference = ReferenceProfile::build(profiled, &trained.model, trained.threshold.value);
     let file = ModelFile {
         format: MODEL_FORMAT.to_string(),
         version: MODEL_FILE_VERSION,

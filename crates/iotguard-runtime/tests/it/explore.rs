@@ -2,7 +2,7 @@
 //! `testdata/zeek/gen_explore_fixture.py`): the Markdown against a golden file, the HTML page
 //! self-contained with its correlation matrix and distribution plots, the label checks' exact
 //! counts, their proposals accepted by the label audit and matching what it sets aside, and
-//! bounded tables that say when they filled. On ../shared/data when present: the two known
+//! bounded tables that say when they filled. On ../shared/data when present: the three known
 //! label errors found on their own, with their counts.
 
 use std::sync::Arc;
@@ -148,7 +148,7 @@ fn a_beacon_from_a_host_whose_labels_name_its_channel_needs_review() {
         ))],
         &ExploreConfig::default(),
     );
-    let [f] = &e.checks.findings[..] else {
+    let [f, channel] = &e.checks.findings[..] else {
         panic!("{:#?}", e.checks.findings);
     };
     assert_eq!(
@@ -162,6 +162,30 @@ fn a_beacon_from_a_host_whose_labels_name_its_channel_needs_review() {
         "{:#?}",
         f.evidence
     );
+    // Its 8 HTTP connections to the labeled channel's own address, labeled benign: found, for
+    // review (a shared cloud address can carry both), with a rule naming exactly them.
+    assert_eq!(
+        (
+            channel.check.as_str(),
+            channel.host.as_str(),
+            channel.flows,
+            channel.needs_review
+        ),
+        ("channel", "10.0.0.11", 8, true)
+    );
+    assert_eq!(
+        channel.summary,
+        "benign flows to a labeled channel: 8 connections from 10.0.0.11 to 198.51.100.90:80/tcp, an external address that gets 60 of the host's answered malicious flows"
+    );
+    let rule = channel.proposal.as_ref().unwrap();
+    assert_eq!(
+        (rule.resp_h, rule.resp_p, rule.conn_state.as_deref()),
+        (Some("198.51.100.90".parse().unwrap()), Some(80), None)
+    );
+    let inputs = [Input::File(iotguard_testkit::testdata(
+        "zeek/explore_c.conn.log.labeled",
+    ))];
+    assert_eq!(apply_proposals(&inputs, &e), [100, 8]);
 }
 
 #[test]
@@ -259,7 +283,7 @@ fn full_tables_say_the_checks_were_partial_and_counts_stay_exact() {
 }
 
 #[test]
-fn shared_data_the_two_known_label_errors_are_found_with_their_counts() {
+fn shared_data_the_three_known_label_errors_are_found_with_their_counts() {
     let Some(dir) = iotguard_testkit::shared_data("explore label checks") else {
         return;
     };
@@ -301,20 +325,32 @@ fn shared_data_the_two_known_label_errors_are_found_with_their_counts() {
                 Some(23),
                 Some("S0".to_string())
             ),
+            (
+                "CTU-IoT-Malware-Capture-34-1.conn.log.labeled".to_string(),
+                "192.168.1.195".to_string(),
+                Some(80),
+                None
+            ),
         ]
     );
+    // 34-1's infected device's benign flows to its C&C server's port 80 (the channel's 6,706
+    // malicious flows are on 6667): for review, as every channel finding.
+    assert_eq!(proposals[2].resp_h, Some("185.244.25.235".parse().unwrap()));
+    let review: Vec<bool> = e.checks.findings.iter().map(|f| f.needs_review).collect();
+    assert_eq!(review, [false, false, true]);
     // The same flows bench/label-audit.json (written by hand from the pcap) sets aside.
     let by_hand =
         LabelAudit::load(&iotguard_testkit::repo_root().join("bench/label-audit.json")).unwrap();
     for r in &by_hand.rules {
         assert!(proposals.iter().any(|p| p.input == r.input
             && p.orig_h == r.orig_h
+            && p.resp_h == r.resp_h
             && p.proto == r.proto
             && p.resp_p == r.resp_p
             && p.conn_state == r.conn_state
             && p.label == r.label));
     }
-    assert_eq!(apply_proposals(&inputs, &e), [1_947, 19_967]);
+    assert_eq!(apply_proposals(&inputs, &e), [1_947, 19_967, 65]);
     let flows: Vec<u64> = e.checks.findings.iter().map(|f| f.flows).collect();
-    assert_eq!(flows, [1_947, 19_967]);
+    assert_eq!(flows, [1_947, 19_967, 65]);
 }
