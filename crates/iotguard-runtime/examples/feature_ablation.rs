@@ -22,7 +22,7 @@
 //! out (`all-local_orig-local_resp`). `--augment PATH` (repeatable) adds training-only inputs
 //! (`iotguard train --augment`): in every fit, inner and outer, and never held out;
 //! `--augment-sim N` adds `train`'s default simulated clean network of N flows (seeded by
-//! `--seed`) the same way (0, the default here: none). `--export FILE` writes the first
+//! `--seed`) the same way (default `train`'s, 20,000; 0 for none). `--export FILE` writes the first
 //! variant's matrix as Parquet (`compare --export-dataset`'s layout) and the training-only
 //! groups' names beside it (`FILE` with extension `train_only.json`), for
 //! `bench/loco_peers.py`.
@@ -63,7 +63,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let (mut audit, mut kind, mut seed) = (None, ModelKind::Forest, 1u64);
     let mut variants = "baseline,pair,dst,port,service,all".to_string();
-    let (mut paths, mut augment, mut augment_sim) = (Vec::new(), Vec::new(), 0u64);
+    let (mut paths, mut augment) = (Vec::new(), Vec::new());
+    let mut augment_sim = SimulatedClean::DEFAULT_FLOWS;
     let mut export: Option<PathBuf> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
