@@ -59,6 +59,21 @@ fn demo_trains_detects_stores_and_serves() {
     let models = get_json(&demo.addr, "/api/v1/models");
     assert_eq!(models["active"]["kind"], json!("logreg"));
     assert_eq!(models["active"]["training"]["rows"], json!(6000));
+    // Trained as `train` trains: the panel's figures are the held-out time blocks' estimate,
+    // never a random split of the training rows.
+    let metrics = &models["active"]["metrics"];
+    assert_eq!(
+        metrics["out_of_capture"]["split"]["kind"],
+        json!("time_blocks"),
+        "{metrics}"
+    );
+    assert!(metrics.get("validation").is_none(), "{metrics}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("held-out estimate: recall")),
+        "{lines:?}"
+    );
     // The exploration of the training capture, written beside the model, is linked.
     assert_eq!(
         models["exploration"],
