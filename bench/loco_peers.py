@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Leave one capture out with `train`'s threshold procedure, for scikit-learn RF, LightGBM and
-XGBoost on iotguard's own feature matrix (BENCHMARKS.md, "The peers with the out-of-capture
-threshold"; issue 12, item 6).
+XGBoost on iotguard's own feature matrix (BENCHMARKS.md, "The peers under the same
+procedure"; issue 12, item 6).
 
 Exactly what `feature_ablation` does for iotguard's forest, per held-out capture:
 - the training captures' out-of-capture scores: each one scored by a model fitted on the
