@@ -404,12 +404,7 @@ fn beacon(ctx: &Ctx<'_>, key: &GroupKey, g: &Group, host: &HostStat) -> Option<F
         key.orig,
         key.proto
     );
-    let states: Vec<String> = g
-        .states
-        .iter()
-        .filter(|(_, c)| c[0] > 0)
-        .map(|(s, c)| format!("{} {}", s.as_ref().map_or("-", |s| s.as_str()), count(c[0])))
-        .collect();
+    let states = g.benign_states();
     let mut evidence = vec![
         format!(
             "{} of {} ({:.1} %) go to {endpoint}, an external address, on port {port}, outside the IANA system ports; service {}",
@@ -567,12 +562,7 @@ fn channel(ctx: &Ctx<'_>, key: &GroupKey, g: &Group, host: &HostStat) -> Option<
         key.proto,
         count(malicious)
     );
-    let states: Vec<String> = g
-        .states
-        .iter()
-        .filter(|(_, c)| c[0] > 0)
-        .map(|(s, c)| format!("{} {}", s.as_ref().map_or("-", |s| s.as_str()), count(c[0])))
-        .collect();
+    let states = g.benign_states();
     let evidence = vec![
         format!(
             "{at_least}{} of the host's {} benign flows to {} go to {addr}",

@@ -121,6 +121,21 @@ pub(crate) struct Group {
 }
 
 impl Group {
+    /// The benign flows' states with their counts, as evidence text: `"SF 12"`, `"- 3"` (unset).
+    pub(crate) fn benign_states(&self) -> Vec<String> {
+        self.states
+            .iter()
+            .filter(|(_, c)| c[0] > 0)
+            .map(|(s, c)| {
+                format!(
+                    "{} {}",
+                    s.as_ref().map_or("-", |s| s.as_str()),
+                    crate::report::count(c[0])
+                )
+            })
+            .collect()
+    }
+
     fn new() -> Self {
         Group {
             class: [0; 3],
